@@ -1,0 +1,195 @@
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static hb_status io_fail(hb_err *err, int e, const char *verb, const char *what)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return hb_fail(err, HB_E_IO,
+                       "no space left while %s '%s'; free some space on that filesystem and "
+                       "run the command again", verb, what);
+    if (e == ENOENT)
+        return hb_fail(err, HB_E_NOT_FOUND, "cannot %s '%s': no such file or directory",
+                       verb, what);
+    if (e == EACCES || e == EPERM)
+        return hb_fail(err, HB_E_IO, "cannot %s '%s': permission denied", verb, what);
+    return hb_fail(err, HB_E_IO, "cannot %s '%s': %s", verb, what, strerror(e));
+}
+
+hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_t *len,
+                       hb_err *err)
+{
+    hb_status st = HB_OK;
+    unsigned char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return io_fail(err, errno, "read", path);
+
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        st = io_fail(err, errno, "read", path);
+        goto cleanup;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = hb_fail(err, HB_E_IO, "cannot read '%s': not a regular file", path);
+        goto cleanup;
+    }
+    if ((unsigned long long)sb.st_size > cap) {
+        st = hb_fail(err, HB_E_REFUSED, "'%s' is %lld bytes, more than the %zu-byte limit",
+                     path, (long long)sb.st_size, cap);
+        goto cleanup;
+    }
+    /* Read up to cap+1 bytes so a file that grows while we read is caught. */
+    size_t want = (size_t)sb.st_size, got = 0, size = want + 1;
+    buf = malloc(size + 1);
+    if (buf == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory reading '%s'", path);
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            st = io_fail(err, errno, "read", path);
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        if (got == size) {
+            st = hb_fail(err, HB_E_IO, "'%s' changed while it was being read", path);
+            goto cleanup;
+        }
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    buf = NULL;
+cleanup:
+    free(buf);
+    close(fd);
+    return st;
+}
+
+hb_status hb_write_all(int fd, const void *buf, size_t len, const char *what, hb_err *err)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_fail(err, errno, "write", what);
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return HB_OK;
+}
+
+hb_status hb_path_join(char *out, size_t cap, const char *a, const char *b, hb_err *err)
+{
+    int n = snprintf(out, cap, "%s/%s", a, b);
+    if (n < 0 || (size_t)n >= cap)
+        return hb_fail(err, HB_E_USAGE, "path too long: '%s/%s'", a, b);
+    return HB_OK;
+}
+
+hb_status hb_fsync_dir(const char *dir, hb_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return io_fail(err, errno, "open directory", dir);
+    hb_status st = HB_OK;
+    if (fsync(fd) != 0 && errno != EINVAL)
+        st = io_fail(err, errno, "sync directory", dir);
+    close(fd);
+    return st;
+}
+
+static hb_status parent_of(const char *path, char *out, size_t cap, hb_err *err)
+{
+    int n = snprintf(out, cap, "%s", path);
+    if (n < 0 || (size_t)n >= cap)
+        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+    char *slash = strrchr(out, '/');
+    if (slash == NULL)
+        snprintf(out, cap, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
+    return HB_OK;
+}
+
+hb_status hb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                               hb_err *err)
+{
+    hb_status st = HB_OK;
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    int fd = -1;
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+    HB_TRY(parent_of(path, dir, sizeof dir, err));
+
+    (void)unlink(tmp); /* a leftover of this pid from an earlier crash */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        st = io_fail(err, errno, "create", tmp);
+        goto cleanup;
+    }
+    HB_TRY(hb_write_all(fd, data, len, path, err));
+    if (fsync(fd) != 0) {
+        st = io_fail(err, errno, "sync", path);
+        goto cleanup;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        st = io_fail(err, errno, "write", path);
+        goto cleanup;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        st = io_fail(err, errno, "replace", path);
+        goto cleanup;
+    }
+    st = hb_fsync_dir(dir, err);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (st != HB_OK)
+        (void)unlink(tmp);
+    return st;
+}
+
+hb_status hb_mkdirs(const char *path, mode_t mode, hb_err *err)
+{
+    char buf[PATH_MAX];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                return io_fail(err, errno, "create directory", buf);
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return hb_fail(err, HB_E_IO, "'%s' exists and is not a directory", path);
+    return HB_OK;
+}

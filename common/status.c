@@ -1,0 +1,94 @@
+/* Failure messages: one buffer per call chain, filled where the failure is
+ * first seen (STYLE.md "translate at the boundary"). */
+#include "hsmbak/status.h"
+
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void set_message(hb_err *err, hb_status st, const char *fmt, va_list ap)
+{
+    err->status = st;
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    if (n < 0)
+        snprintf(err->msg, sizeof err->msg, "%s", "unprintable error message");
+    /* A truncated message is still useful; it ends in "..." to say so. */
+    else if ((size_t)n >= sizeof err->msg)
+        memcpy(err->msg + sizeof err->msg - 4, "...", 4);
+}
+
+hb_status hb_fail(hb_err *err, hb_status st, const char *fmt, ...)
+{
+    if (err != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        set_message(err, st, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+hb_status hb_fail_ossl(hb_err *err, hb_status st, const char *fmt, ...)
+{
+    unsigned long code = ERR_peek_last_error();
+    if (err != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        set_message(err, st, fmt, ap);
+        va_end(ap);
+        if (code != 0) {
+            char reason[256];
+            ERR_error_string_n(code, reason, sizeof reason);
+            size_t used = strlen(err->msg);
+            if (used < sizeof err->msg)
+                snprintf(err->msg + used, sizeof err->msg - used, " (%s)", reason);
+        }
+    }
+    ERR_clear_error();
+    return st;
+}
+
+void hb_err_prefix(hb_err *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    char prefix[HB_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char joined[HB_MSG_MAX];
+    n = snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof joined)
+        memcpy(joined + sizeof joined - 4, "...", 4);
+    memcpy(err->msg, joined, sizeof joined);
+}
+
+void hb_err_clear(hb_err *err)
+{
+    if (err != NULL) {
+        err->status = HB_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *hb_status_name(hb_status st)
+{
+    switch (st) {
+    case HB_OK: return "ok";
+    case HB_E_USAGE: return "usage";
+    case HB_E_NOT_FOUND: return "not-found";
+    case HB_E_AUTH: return "auth";
+    case HB_E_VERIFY: return "verify-failed";
+    case HB_E_REFUSED: return "refused";
+    case HB_E_IO: return "io";
+    case HB_E_TOKEN: return "token";
+    case HB_E_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
