@@ -1,0 +1,43 @@
+/* The CLI's shared context: global options and the lazily opened token layer.
+ * The CLI parses arguments and prints; every operation is a library call. */
+#ifndef HSMBAK_CLI_H
+#define HSMBAK_CLI_H
+
+#include "hsmbak/provider.h"
+#include "hsmbak/status.h"
+
+#include <stdbool.h>
+
+typedef struct cli_ctx {
+    const char *root;          /* --root or $HSMBAK_ROOT; may be NULL */
+    hb_provider_config provider_cfg;
+    hb_provider *provider;     /* opened on first use by cli_provider() */
+    bool json, quiet, verbose;
+    hb_err err;                /* the failure to print, if any */
+} cli_ctx;
+
+typedef hb_status (*cli_command_fn)(cli_ctx *ctx, int argc, char **argv);
+
+/* The token layer, opened once per run. */
+hb_status cli_provider(cli_ctx *ctx, hb_provider **out);
+
+/* The root, or a usage error saying how to give one. */
+hb_status cli_root(cli_ctx *ctx, const char **out);
+
+/* Print a line on stdout unless --quiet. */
+void cli_say(const cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
+
+/* Subcommands (one file each). */
+hb_status cmd_token(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_crypto(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_dir(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_system(cli_ctx *ctx, int argc, char **argv);
+
+/* getopt_long helpers: each command's option table ends with these so that
+ * `--help` works everywhere. */
+#define CLI_USAGE_ERROR(ctx, ...) hb_fail(&(ctx)->err, HB_E_USAGE, __VA_ARGS__)
+
+#endif

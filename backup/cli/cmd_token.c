@@ -1,0 +1,75 @@
+/* hsmbak token list: tokens, their objects and key attributes, and the
+ * mechanisms hsmbak needs. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *yn(bool b) { return b ? "yes" : "no"; }
+
+static void print_token(const hb_token_info *t)
+{
+    printf("token: %s\n", t->label);
+    printf("  serial         %s\n  manufacturer   %s\n  model          %s\n", t->serial,
+           t->manufacturer, t->model);
+    printf("  initialized    %s\n  login required %s\n", yn(t->initialized),
+           yn(t->login_required));
+    if (t->user_pin_locked)
+        printf("  user PIN       LOCKED (reset it with the SO PIN)\n");
+    else if (t->user_pin_final_try)
+        printf("  user PIN       final try left\n");
+    printf("  mechanisms     %s\n", t->mechanisms[0] ? t->mechanisms : "(none of interest)");
+    printf("  objects        %zu\n", t->n_objects);
+    for (size_t i = 0; i < t->n_objects; i++) {
+        const hb_object_info *o = &t->objects[i];
+        printf("    %-12s %s", o->class_name, o->label);
+        if (o->key_type[0])
+            printf(" (%s %u)", o->key_type, o->bits);
+        printf("\n      uri %s\n", o->uri);
+        if (strcmp(o->class_name, "private-key") == 0)
+            printf("      sensitive %s, always-sensitive %s, extractable %s, "
+                   "never-extractable %s, decrypt %s, unwrap %s, sign %s\n",
+                   yn(o->attrs.sensitive), yn(o->attrs.always_sensitive),
+                   yn(o->attrs.extractable), yn(o->attrs.never_extractable),
+                   yn(o->attrs.decrypt), yn(o->attrs.unwrap), yn(o->attrs.sign));
+    }
+}
+
+hb_status cmd_token(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, 't'},
+        {"login", no_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *token = NULL;
+    bool login = false;
+    hb_provider *p = NULL;
+    hb_token_info *tokens = NULL;
+    size_t n = 0;
+    hb_status st = HB_OK;
+    if (argc < 2 || strcmp(argv[1], "list") != 0)
+        return CLI_USAGE_ERROR(ctx, "usage: hsmbak token list [--token URI] [--login]");
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        if (c == 't') token = optarg;
+        else if (c == 'l') login = true;
+        else return CLI_USAGE_ERROR(ctx, "usage: hsmbak token list [--token URI] [--login]");
+    }
+    HB_TRY(cli_provider(ctx, &p));
+    HB_TRY(hb_token_list(p, token, login, &tokens, &n, &ctx->err));
+    if (n == 0)
+        printf("no tokens found (module: %s)\n",
+               ctx->provider_cfg.module ? ctx->provider_cfg.module : "default");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            putchar('\n');
+        print_token(&tokens[i]);
+    }
+cleanup:
+    hb_token_list_free(tokens, n);
+    return st;
+}

@@ -1,0 +1,74 @@
+/* secure-backup and secure-restore (DESIGN §5, seed article). */
+#ifndef HSMBAK_BACKUP_H
+#define HSMBAK_BACKUP_H
+
+#include "hsmbak/archive.h"
+#include "hsmbak/manifest.h"
+#include "hsmbak/provider.h"
+#include "hsmbak/status.h"
+#include "hsmbak/system.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Progress callback: one call per archive started/finished. May be NULL. */
+typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,
+                               uint64_t bytes);
+
+typedef struct hb_backup_request {
+    const char *const *recipients; /* certificate object names */
+    size_t n_recipients;
+    const char *dest;              /* appliance URL or path; must be absent or empty */
+    hb_compression compression;
+    unsigned jobs;                 /* archive workers; 0 = online CPUs */
+    unsigned seg_log2;             /* 0 = default */
+    hb_progress_fn progress;
+    void *progress_ctx;
+} hb_backup_request;
+
+typedef struct hb_backup_result {
+    char dest[PATH_MAX];           /* where the backup now is */
+    hb_manifest *manifest;         /* what was written; free with hb_manifest_free */
+    uint64_t expanded_bytes;       /* tar content backed up */
+} hb_backup_result;
+
+/* Back up every non-empty resource of sys's profile to req->dest, signed by
+ * the system's backup-signer idcred. The directory appears under its final
+ * name only when complete and synced. */
+hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
+                           hb_backup_result *res, hb_err *err) HB_MUST_CHECK;
+void hb_backup_result_free(hb_backup_result *res);
+
+typedef struct hb_restore_request {
+    const char *idcred;            /* its certificate must be a recipient */
+    const char *source;            /* URL or path of the backup directory */
+    bool validate_only;            /* check everything, change nothing */
+    const char *signer;            /* a certificate object trusted for this run; NULL:
+                                      only trusted-signer certificates */
+    uint64_t max_size;             /* expanded-size cap per archive; 0 = default */
+    hb_progress_fn progress;
+    void *progress_ctx;
+} hb_restore_request;
+
+typedef struct hb_restore_result {
+    hb_manifest *manifest;         /* the verified manifest */
+    char signer_subject[256];
+    char signer_fingerprint[65];
+    uint64_t entries, expanded_bytes;
+    unsigned leftovers_cleaned;    /* staging trees of interrupted runs removed */
+    int post_restore_status;       /* exit status of the post-restore command, -1 none */
+} hb_restore_result;
+
+hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_request *req,
+                            hb_restore_result *res, hb_err *err) HB_MUST_CHECK;
+void hb_restore_result_free(hb_restore_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

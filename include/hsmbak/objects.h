@@ -1,0 +1,115 @@
+/* Crypto objects (DESIGN §5): named certificate, key and idcred definitions,
+ * as on the appliance, persisted in the system root's config
+ * (ROOT/config/crypto.xml, written atomically) so that a backup carries them.
+ *
+ * A certificate names a file (cert:///x.pem, a path, or a pkcs11: URI of a
+ * certificate object); a key names a token-held private key by PKCS#11 URI;
+ * an idcred pairs a key with its certificate. The store also records which
+ * idcred signs backups and which certificates are trusted to sign them. */
+#ifndef HSMBAK_OBJECTS_H
+#define HSMBAK_OBJECTS_H
+
+#include "hsmbak/provider.h"
+#include "hsmbak/status.h"
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hb_object_type {
+    HB_OBJECT_CERTIFICATE,
+    HB_OBJECT_KEY,
+    HB_OBJECT_IDCRED,
+} hb_object_type;
+
+#define HB_OBJECT_NAME_MAX 64
+
+typedef struct hb_crypto_object {
+    hb_object_type type;
+    char name[HB_OBJECT_NAME_MAX + 1];
+    bool enabled;              /* admin-state */
+    /* certificate */
+    char *file_name;           /* URL, path or pkcs11: URI */
+    bool ignore_expiration;
+    bool trusted_signer;       /* may sign backups this system restores */
+    hb_oaep_hash key_wrap;     /* how backups wrap keys to this certificate
+                                  (DESIGN §4.2): the recipient token's choice */
+    /* key */
+    char *uri;                 /* pkcs11: URI of the private key */
+    /* idcred */
+    char key[HB_OBJECT_NAME_MAX + 1];
+    char certificate[HB_OBJECT_NAME_MAX + 1];
+} hb_crypto_object;
+
+typedef struct hb_object_store hb_object_store;
+
+/* "certificate", "key", "idcred" and back. */
+const char *hb_object_type_name(hb_object_type t);
+hb_status hb_object_type_from_name(const char *name, hb_object_type *out,
+                                   hb_err *err) HB_MUST_CHECK;
+
+/* Load ROOT/config/crypto.xml (an absent file is an empty store). */
+hb_status hb_objects_load(const char *root, hb_object_store **out, hb_err *err) HB_MUST_CHECK;
+/* Write the store back atomically (0600). */
+hb_status hb_objects_save(const hb_object_store *s, hb_err *err) HB_MUST_CHECK;
+void hb_objects_free(hb_object_store *s);
+
+size_t hb_objects_count(const hb_object_store *s);
+const hb_crypto_object *hb_objects_at(const hb_object_store *s, size_t i);
+const hb_crypto_object *hb_objects_find(const hb_object_store *s, hb_object_type t,
+                                        const char *name);
+/* The idcred marked as backup signer, or NULL. */
+const char *hb_objects_backup_signer(const hb_object_store *s);
+
+/* Define or redefine objects. Each checks what it can without the token
+ * (name syntax, URL resolves, file parses as a certificate, URI syntax, no PIN
+ * in the URI, referenced objects exist) and changes nothing on failure.
+ * *created tells "Creating" from "Modifying". */
+hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
+                                     bool ignore_expiration, bool disabled,
+                                     hb_oaep_hash key_wrap, bool *created,
+                                     hb_err *err) HB_MUST_CHECK;
+hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
+                             bool *created, hb_err *err) HB_MUST_CHECK;
+hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,
+                                const char *certificate, bool *created,
+                                hb_err *err) HB_MUST_CHECK;
+/* Refuses to delete an object another one refers to. */
+hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *name,
+                            hb_err *err) HB_MUST_CHECK;
+hb_status hb_objects_set_backup_signer(hb_object_store *s, const char *idcred,
+                                       hb_err *err) HB_MUST_CHECK;
+hb_status hb_objects_set_trusted_signer(hb_object_store *s, const char *certificate,
+                                        bool trusted, hb_err *err) HB_MUST_CHECK;
+
+/* ---- live status ---------------------------------------------------------- */
+
+typedef struct hb_object_status {
+    bool up;
+    char reason[256];          /* why it is down; empty when up */
+} hb_object_status;
+
+/* Load a certificate object's certificate (file or token). */
+hb_status hb_objects_load_certificate(const hb_object_store *s, hb_provider *p,
+                                      const char *name, X509 **out, hb_err *err) HB_MUST_CHECK;
+
+/* Up when enabled, its file or token object is there and usable, the
+ * certificate is not expired (unless ignore-expiration), and an idcred's key
+ * and certificate match. Never logs in: a key is checked through its public
+ * object. p may be NULL, then keys are reported as "not checked". */
+void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto_object *o,
+                       hb_object_status *out);
+
+/* For an idcred: its certificate, and its private key loaded from the token
+ * (logs in). Checks that they match. */
+hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const char *name,
+                                 X509 **cert, EVP_PKEY **key, hb_err *err) HB_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,58 @@
+/* A system root (DESIGN §5, §6): the directory tree hsmbak backs up and
+ * restores, laid out by a profile.
+ *
+ *   ROOT/VERSION           V.R.M.F, one line
+ *   ROOT/.hsmbak/profile   which profile lays the root out ("appliance",
+ *                          "host" or the absolute path of a profile file)
+ *   ROOT/.hsmbak/lock      held by every operation that reads or changes it
+ *   ROOT/<resources>       what backups carry, per the profile
+ */
+#ifndef HSMBAK_SYSTEM_H
+#define HSMBAK_SYSTEM_H
+
+#include "hsmbak/profile.h"
+#include "hsmbak/status.h"
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hb_system {
+    char *root;            /* absolute */
+    char *version;         /* V.R.M.F from VERSION */
+    char *profile_ref;     /* "appliance", "host" or a path */
+    hb_profile *profile;
+    int lock_fd;           /* -1 when not locked */
+} hb_system;
+
+/* Lay a fresh system down: the profile's factory image, VERSION (default
+ * 9.3.5.0), .hsmbak/profile. Refuses a root that exists and is not empty. */
+hb_status hb_system_init(const char *root, const char *profile, const char *version,
+                         hb_err *err) HB_MUST_CHECK;
+
+/* Open a root made by hb_system_init and take its lock (waits up to
+ * wait_seconds for another operation to finish, then refuses clearly). */
+hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **out,
+                         hb_err *err) HB_MUST_CHECK;
+void hb_system_close(hb_system *sys);
+
+/* Nothing changed since factory reset, except what the seed's restore
+ * procedure needs (the profile's factory-ignores: crypto objects, cert:,
+ * temporary:). The message names the first difference. */
+hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err) HB_MUST_CHECK;
+
+/* Put the factory image back, atomically (the old tree is swapped out in one
+ * rename). VERSION and .hsmbak stay. */
+hb_status hb_system_factory_reset(hb_system *sys, hb_err *err) HB_MUST_CHECK;
+
+/* Remove what an interrupted restore or reset left beside the root
+ * (ROOT.hsmbak-staging-*); *cleaned counts them. */
+hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned,
+                                    hb_err *err) HB_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

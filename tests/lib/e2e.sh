@@ -1,0 +1,39 @@
+# Shared helpers for the end-to-end tests (sourced; run under
+# hsm-config/with-token, which exports the token coordinates).
+set -euo pipefail
+
+: "${HSMBAK_BIN:?run through ctest (HSMBAK_BIN)}"
+: "${HSMBAK_TEST_DIR:?run through hsm-config/with-token}"
+: "${HSMBAK_SRC:?run through ctest (HSMBAK_SRC)}"
+
+T=$HSMBAK_TEST_DIR
+TOKEN=$HSMBAK_TEST_TOKEN
+PIN_FILE=$HSMBAK_TEST_PIN_FILE
+export HSMBAK_ROOT=$T/system
+unset HSMBAK_PKCS11_MODULE
+checks=0
+
+hb() { "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" "$@"; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
+
+# expect_fail STATUS FRAGMENT CMD...: the command fails with exactly that exit
+# status and one line on stderr containing FRAGMENT.
+expect_fail() {
+  local want=$1 fragment=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $out"
+  [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $out"
+  case "$out" in *"$fragment"*) ;; *) fail "'$*' said '$out', want '$fragment'";; esac
+  pass "$* -> exit $want ($fragment)"
+}
+
+# Digest of a whole tree: names, types, modes, contents, link targets.
+tree_digest() {
+  (cd "$1" && find . -mindepth 1 -printf '%P %y %m %l\n' | LC_ALL=C sort &&
+     find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+finish() { echo "$checks passed, 0 failed"; }
