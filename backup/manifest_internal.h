@@ -1,0 +1,25 @@
+/* Checks and helpers shared by the manifest builder, writer and reader. */
+#ifndef HSMBAK_BACKUP_MANIFEST_INTERNAL_H
+#define HSMBAK_BACKUP_MANIFEST_INTERNAL_H
+
+#include "hsmbak/manifest.h"
+
+#include <stdbool.h>
+
+/* Value rules; data/schema/manifest.xsd states the same ones. */
+bool hb_manifest_name_ok(const char *s);      /* [a-z0-9][a-z0-9-]{0,63} */
+bool hb_manifest_uuid_ok(const char *s);      /* lowercase UUIDv4 */
+bool hb_manifest_time_ok(const char *s);      /* YYYY-MM-DDThh:mm:ssZ */
+bool hb_manifest_version_ok(const char *s);   /* V.R.M.F */
+bool hb_manifest_hex64_ok(const char *s);     /* 64 lowercase hex digits */
+bool hb_manifest_key_wrap_ok(const char *s);
+bool hb_manifest_rid_ok(const char *s);       /* recipient id */
+bool hb_manifest_filename_ok(const char *name, const char *filename, const char *compression);
+
+/* Certificate subject as RFC 2253 text (UTF-8 unescaped); malloc'ed. */
+hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err) HB_MUST_CHECK;
+
+void hb_manifest_recipient_clear(hb_manifest_recipient *r);
+void hb_manifest_file_clear(hb_manifest_file *f);
+
+#endif

@@ -1,0 +1,279 @@
+/* Keys and certificates by PKCS#11 URI through OSSL_STORE, in the library
+ * context, with the PIN handed to pkcs11-provider through the store's
+ * passphrase callback (a UI_METHOD wrapping a PEM-style callback). */
+#include "provider/internal.h"
+
+#include "common/fileio.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/store.h>
+#include <openssl/ui.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the passphrase callback did, so a failed load can say why. */
+typedef struct pin_request {
+    const hb_provider *p;
+    const char *pin_source; /* the URI's, or NULL */
+    const char *what;       /* the URI without PIN attributes */
+    bool asked;             /* the provider wanted a PIN */
+    bool failed;            /* ... and we could not give one */
+    hb_err err;
+} pin_request;
+
+static int pin_callback(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    pin_request *req = u;
+    char pin[HB_PIN_MAX];
+    size_t len = 0;
+    int ret = -1;
+    if (req == NULL || buf == NULL || size <= 0)
+        return -1;
+    req->asked = true;
+    if (hb_pin_resolve(req->p, req->pin_source, req->what, pin, &len, &req->err) != HB_OK) {
+        req->failed = true;
+        goto cleanup;
+    }
+    if (len >= (size_t)size) {
+        req->failed = true;
+        (void)hb_fail(&req->err, HB_E_AUTH, "the PIN for %s is too long for the provider",
+                      req->what);
+        goto cleanup;
+    }
+    memcpy(buf, pin, len);
+    ret = (int)len;
+cleanup:
+    OPENSSL_cleanse(pin, sizeof pin);
+    return ret;
+}
+
+/* After a failed load for which the provider asked for a PIN: did the login
+ * work? pkcs11-provider 1.0 leaves nothing on the error queue when C_Login
+ * fails, and trying the PIN again ourselves would spend one of the token's
+ * tries. Login state is per token and process (PKCS#11 v2.40 §5.6), and a
+ * successful login keeps the provider's session open, so a fresh session
+ * tells: logged in means the object is missing; not logged in means the
+ * PIN was refused, and the token flags say whether it is now locked. */
+typedef enum { LOGIN_UNKNOWN, LOGIN_OK, LOGIN_REFUSED, LOGIN_LOCKED } login_state;
+
+static login_state login_outcome(const hb_provider *p, const char *uri)
+{
+    CK_FUNCTION_LIST *f = NULL;
+    CK_SLOT_ID slot = 0;
+    CK_TOKEN_INFO info;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_SESSION_INFO si;
+    login_state ls = LOGIN_UNKNOWN;
+    if (hb_module_get(p, &f, NULL) != HB_OK || hb_token_find(f, uri, &slot, &info, NULL) != HB_OK)
+        return LOGIN_UNKNOWN;
+    if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+        return LOGIN_UNKNOWN;
+    if (f->C_GetSessionInfo(s, &si) == CKR_OK) {
+        if (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)
+            ls = LOGIN_OK;
+        else if (f->C_GetTokenInfo(slot, &info) == CKR_OK &&
+                 (info.flags & CKF_USER_PIN_LOCKED) != 0)
+            ls = LOGIN_LOCKED;
+        else
+            ls = LOGIN_REFUSED;
+    }
+    (void)f->C_CloseSession(s);
+    return ls;
+}
+
+static const char *type_word(int type)
+{
+    switch (type) {
+    case OSSL_STORE_INFO_PKEY: return "private key";
+    case OSSL_STORE_INFO_PUBKEY: return "public key";
+    case OSSL_STORE_INFO_CERT: return "certificate";
+    default: return "object";
+    }
+}
+
+/* Why a load found nothing: the token is missing, or only the object. */
+static hb_status explain_not_found(const hb_provider *p, const char *uri, int type, hb_err *err)
+{
+    CK_FUNCTION_LIST *f = NULL;
+    CK_SLOT_ID slot = 0;
+    CK_TOKEN_INFO info;
+    hb_err sub = {0};
+    if (hb_module_get(p, &f, &sub) == HB_OK &&
+        hb_token_find(f, uri, &slot, &info, &sub) != HB_OK && sub.status == HB_E_NOT_FOUND)
+        return hb_fail(err, HB_E_NOT_FOUND, "no token matches '%s' (module %s); check the "
+                       "token label or serial with 'hsmbak token list'", uri, p->module);
+    return hb_fail(err, HB_E_NOT_FOUND, "no %s matches '%s' on the token; check the object "
+                   "label and type with 'hsmbak token list'", type_word(type), uri);
+}
+
+static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STORE_INFO **out,
+                            hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *stripped = NULL, *pin_source = NULL;
+    UI_METHOD *ui = NULL;
+    OSSL_STORE_CTX *store = NULL;
+    OSSL_STORE_INFO *found = NULL, *info = NULL;
+    pin_request req = {0};
+
+    if (p == NULL || out == NULL)
+        return hb_fail(err, HB_E_USAGE, "loading a key: no provider or output");
+    HB_TRY(hb_uri_strip_pin(uri, &stripped, &pin_source, err));
+    req.p = p;
+    req.pin_source = pin_source;
+    req.what = stripped;
+    ui = UI_UTIL_wrap_read_pem_callback(pin_callback, 0);
+    if (ui == NULL) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    ERR_clear_error();
+    store = OSSL_STORE_open_ex(stripped, p->libctx, NULL, ui, &req, NULL, NULL, NULL);
+    if (store == NULL) {
+        st = hb_fail_ossl(err, HB_E_NOT_FOUND, "cannot open '%s'", stripped);
+        goto cleanup;
+    }
+    if (OSSL_STORE_expect(store, type) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot search '%s'", stripped);
+        goto cleanup;
+    }
+    while (!OSSL_STORE_eof(store)) {
+        info = OSSL_STORE_load(store);
+        if (info == NULL) {
+            if (OSSL_STORE_error(store))
+                break;
+            continue;
+        }
+        if (OSSL_STORE_INFO_get_type(info) != type) {
+            OSSL_STORE_INFO_free(info);
+            info = NULL;
+            continue;
+        }
+        if (found != NULL) {
+            st = hb_fail(err, HB_E_USAGE,
+                         "'%s' matches more than one %s; add object=, id= or type= to the URI",
+                         stripped, type_word(type));
+            goto cleanup;
+        }
+        found = info;
+        info = NULL;
+    }
+    if (found == NULL) {
+        if (req.failed) {
+            st = hb_fail(err, req.err.status, "%s", req.err.msg);
+        } else if (req.asked && login_outcome(p, stripped) == LOGIN_LOCKED) {
+            st = hb_fail(err, HB_E_AUTH,
+                         "the user PIN of the token of '%s' is locked; the security officer "
+                         "must unlock it", stripped);
+        } else if (req.asked && login_outcome(p, stripped) == LOGIN_REFUSED) {
+            st = hb_fail(err, HB_E_AUTH,
+                         "login to the token of '%s' failed: wrong PIN (check the PIN source)",
+                         stripped);
+        } else {
+            ERR_clear_error();
+            st = explain_not_found(p, stripped, type, err);
+        }
+        goto cleanup;
+    }
+    *out = found;
+    found = NULL;
+cleanup:
+    OSSL_STORE_INFO_free(info);
+    OSSL_STORE_INFO_free(found);
+    OSSL_STORE_close(store);
+    UI_destroy_method(ui);
+    OPENSSL_cleanse(&req.err, sizeof req.err);
+    free(stripped);
+    free(pin_source);
+    ERR_clear_error();
+    return st;
+}
+
+hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
+                                       hb_err *err)
+{
+    OSSL_STORE_INFO *info = NULL;
+    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PKEY, &info, err);
+    if (st == HB_OK) {
+        *out = OSSL_STORE_INFO_get1_PKEY(info);
+        if (*out == NULL)
+            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
+    }
+    OSSL_STORE_INFO_free(info);
+    return st;
+}
+
+hb_status hb_provider_load_public_key(hb_provider *p, const char *uri, EVP_PKEY **out,
+                                      hb_err *err)
+{
+    OSSL_STORE_INFO *info = NULL;
+    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PUBKEY, &info, err);
+    if (st == HB_OK) {
+        *out = OSSL_STORE_INFO_get1_PUBKEY(info);
+        if (*out == NULL)
+            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
+    }
+    OSSL_STORE_INFO_free(info);
+    return st;
+}
+
+/* Certificates are public data: a PEM or DER file of at most 1 MiB. */
+#define HB_CERT_FILE_MAX (1024 * 1024)
+
+static hb_status load_cert_file(hb_provider *p, const char *path, X509 **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    BIO *bio = NULL;
+    X509 *x = NULL;
+    st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "reading certificate '%s'", path);
+        goto cleanup;
+    }
+    x = X509_new_ex(p->libctx, NULL);
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (x == NULL || bio == NULL) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (PEM_read_bio_X509(bio, &x, NULL, NULL) == NULL) {
+        const unsigned char *q = data;
+        ERR_clear_error();
+        if (d2i_X509(&x, &q, (long)len) == NULL || q != data + len) {
+            st = hb_fail_ossl(err, HB_E_VERIFY,
+                              "'%s' is not a PEM or DER X.509 certificate", path);
+            goto cleanup;
+        }
+    }
+    *out = x;
+    x = NULL;
+cleanup:
+    X509_free(x);
+    BIO_free(bio);
+    free(data);
+    return st;
+}
+
+hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, X509 **out,
+                                       hb_err *err)
+{
+    if (p == NULL || uri_or_path == NULL || out == NULL)
+        return hb_fail(err, HB_E_USAGE, "loading a certificate: missing argument");
+    if (strncmp(uri_or_path, "pkcs11:", 7) != 0)
+        return load_cert_file(p, uri_or_path, out, err);
+    OSSL_STORE_INFO *info = NULL;
+    hb_status st = store_load(p, uri_or_path, OSSL_STORE_INFO_CERT, &info, err);
+    if (st == HB_OK) {
+        *out = OSSL_STORE_INFO_get1_CERT(info);
+        if (*out == NULL)
+            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri_or_path);
+    }
+    OSSL_STORE_INFO_free(info);
+    return st;
+}

@@ -1,0 +1,163 @@
+/* PKCS#11 URIs (RFC 7512): parsing through p11-kit, plus the two small
+ * textual operations p11-kit does not offer (dropping the PIN attributes
+ * while keeping the rest of the URI verbatim, and building an object URI). */
+#include "provider/internal.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    P11KitUri *u = NULL;
+    if (uri == NULL || strncmp(uri, "pkcs11:", 7) != 0) {
+        st = hb_fail(err, HB_E_USAGE, "'%s' is not a PKCS#11 URI (pkcs11:token=...;object=...)",
+                     uri != NULL ? uri : "(null)");
+        goto cleanup;
+    }
+    u = p11_kit_uri_new();
+    if (u == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+    if (rc != P11_KIT_URI_OK) {
+        st = hb_fail(err, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", uri,
+                     p11_kit_uri_message(rc));
+        goto cleanup;
+    }
+    if (p11_kit_uri_get_pin_value(u) != NULL) {
+        st = hb_fail(err, HB_E_USAGE,
+                     "PKCS#11 URI '...' carries pin-value; a PIN must not appear in a URI or "
+                     "on a command line: use pin-source=file:PATH or --pin-source");
+        goto cleanup;
+    }
+    *out = u;
+    u = NULL;
+cleanup:
+    if (u != NULL)
+        p11_kit_uri_free(u);
+    return st;
+}
+
+hb_status hb_uri_strip_pin(const char *uri, char **stripped, char **pin_source, hb_err *err)
+{
+    hb_status st = HB_OK;
+    P11KitUri *u = NULL;
+    char *copy = NULL, *src = NULL;
+    HB_TRY(hb_uri_parse(uri, &u, err));
+    size_t len = strlen(uri);
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    const char *q = strchr(uri, '?');
+    size_t used = q != NULL ? (size_t)(q - uri) : len;
+    memcpy(copy, uri, used);
+    if (q != NULL) {
+        /* Query attributes are separated by '&' (RFC 7512 §2.3). */
+        const char *a = q + 1;
+        char sep = '?';
+        while (*a != '\0') {
+            const char *e = strchr(a, '&');
+            size_t alen = e != NULL ? (size_t)(e - a) : strlen(a);
+            bool pin = (alen >= 11 && strncmp(a, "pin-source=", 11) == 0) ||
+                       (alen >= 10 && strncmp(a, "pin-value=", 10) == 0);
+            if (!pin && alen > 0) {
+                copy[used++] = sep;
+                memcpy(copy + used, a, alen);
+                used += alen;
+                sep = '&';
+            }
+            a += alen;
+            if (*a == '&')
+                a++;
+        }
+    }
+    copy[used] = '\0';
+    const char *ps = p11_kit_uri_get_pin_source(u);
+    if (ps != NULL) {
+        src = strdup(ps);
+        if (src == NULL) {
+            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+            goto cleanup;
+        }
+    }
+    *stripped = copy;
+    copy = NULL;
+    *pin_source = src;
+    src = NULL;
+cleanup:
+    if (u != NULL)
+        p11_kit_uri_free(u);
+    free(copy);
+    free(src);
+    return st;
+}
+
+/* RFC 7512 §2.3: everything outside the unreserved set is percent-encoded. */
+static bool append_encoded(char *out, size_t cap, size_t *used, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        size_t need = plain ? 1 : 3;
+        if (*used + need >= cap)
+            return false;
+        if (plain) {
+            out[(*used)++] = (char)c;
+        } else {
+            out[(*used)++] = '%';
+            out[(*used)++] = hex[c >> 4];
+            out[(*used)++] = hex[c & 15];
+        }
+    }
+    out[*used] = '\0';
+    return true;
+}
+
+static bool append_plain(char *out, size_t cap, size_t *used, const char *s)
+{
+    size_t n = strlen(s);
+    if (*used + n >= cap)
+        return false;
+    memcpy(out + *used, s, n + 1);
+    *used += n;
+    return true;
+}
+
+hb_status hb_uri_for_object(const char *token_label, const char *label, const char *type,
+                            char **out, hb_err *err)
+{
+    char buf[1024];
+    size_t used = 0;
+    bool ok = append_plain(buf, sizeof buf, &used, "pkcs11:token=") &&
+              append_encoded(buf, sizeof buf, &used, token_label) &&
+              append_plain(buf, sizeof buf, &used, ";object=") &&
+              append_encoded(buf, sizeof buf, &used, label) &&
+              append_plain(buf, sizeof buf, &used, ";type=") &&
+              append_plain(buf, sizeof buf, &used, type);
+    if (!ok)
+        return hb_fail(err, HB_E_USAGE, "label '%s' is too long for a PKCS#11 URI", label);
+    char *s = strdup(buf);
+    if (s == NULL)
+        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    *out = s;
+    return HB_OK;
+}
+
+void hb_p11_string(const unsigned char *field, size_t fieldlen, char *out, size_t outcap)
+{
+    size_t n = fieldlen;
+    while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
+        n--;
+    if (n >= outcap)
+        n = outcap - 1;
+    memcpy(out, field, n);
+    out[n] = '\0';
+}
