@@ -17,6 +17,7 @@
 #include "hsmbak/url.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
@@ -557,10 +558,15 @@ static hb_status public_uri_of(const char *uri, char *out, size_t cap, hb_err *e
     return HB_OK;
 }
 
-static void set_down(hb_object_status *out, const char *fmt, const char *a)
+static void set_down(hb_object_status *out, const char *fmt, ...) HB_PRINTF(2, 3);
+
+static void set_down(hb_object_status *out, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     out->up = false;
-    snprintf(out->reason, sizeof out->reason, fmt, a);
+    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
 }
 
 static void certificate_status(const hb_object_store *s, hb_provider *p,
@@ -573,9 +579,9 @@ static void certificate_status(const hb_object_store *s, hb_provider *p,
         return;
     }
     if (!o->ignore_expiration && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
-        set_down(out, "certificate expired (set ignore-expiration to use it anyway)%s", "");
+        set_down(out, "certificate expired (set ignore-expiration to use it anyway)");
     else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
-        set_down(out, "certificate is not valid yet%s", "");
+        set_down(out, "certificate is not valid yet");
     if (keep != NULL)
         *keep = cert;
     else
@@ -589,7 +595,7 @@ static void key_status(hb_provider *p, const hb_crypto_object *o, hb_object_stat
     hb_err err = {0};
     EVP_PKEY *key = NULL;
     if (p == NULL) {
-        set_down(out, "not checked (no token access)%s", "");
+        set_down(out, "not checked (no token access)");
         return;
     }
     if (public_uri_of(o->uri, pub, sizeof pub, &err) != HB_OK ||
@@ -609,7 +615,7 @@ void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto
     out->up = true;
     out->reason[0] = '\0';
     if (!o->enabled) {
-        set_down(out, "admin-state disabled%s", "");
+        set_down(out, "admin-state disabled");
         return;
     }
     switch (o->type) {
@@ -637,7 +643,7 @@ void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto
             if (!part.up)
                 set_down(out, "key down: %s", part.reason);
             else if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
-                set_down(out, "key and certificate do not match%s", "");
+                set_down(out, "key and certificate do not match");
         }
         X509_free(cert);
         EVP_PKEY_free(pub);
