@@ -344,7 +344,7 @@ hb_status hb_profile_load_file(const char *path, hb_profile **out, hb_err *err)
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    snprintf(what, sizeof what, "profile '%s'", real);
+    snprintf(what, sizeof what, "profile '%s'", real); /* real < PATH_MAX: fits */
     HB_TRY(hb_xml_parse(data, len, HB_PROFILE_MAX_SIZE, 0, "schema/profile.xsd", what, &doc,
                         err));
     xmlNodePtr root = xmlDocGetRootElement(doc);
@@ -375,7 +375,7 @@ hb_status hb_profile_load_builtin(const char *name, hb_profile **out, hb_err *er
     if (name == NULL || (strcmp(name, "appliance") != 0 && strcmp(name, "host") != 0))
         return hb_fail(err, HB_E_NOT_FOUND, "no built-in profile '%s' (built-ins: appliance, "
                        "host; or give a profile file)", name != NULL ? name : "");
-    snprintf(rel, sizeof rel, "profiles/%s.xml", name);
+    snprintf(rel, sizeof rel, "profiles/%s.xml", name); /* a built-in name: fits */
     st = hb_data_path(rel, path, sizeof path, err);
     if (st != HB_OK)
         return st;
