@@ -329,7 +329,7 @@ hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_
     memcpy(r.cert_der, der, (size_t)n);
     r.cert_der_len = (size_t)n;
     /* Ids are r1, r2, ... in order; a manifest never has gaps to reuse. */
-    snprintf(idbuf, sizeof idbuf, "r%zu", m->n_recipients + 1);
+    snprintf(idbuf, sizeof idbuf, "r%zu", m->n_recipients + 1); /* <= 21 chars: fits */
     HB_TRY(dup_str(idbuf, &r.id, err));
     HB_TRY(dup_str(key_wrap, &r.key_wrap, err));
     hb_manifest_recipient *arr = grow(m->recipients, m->n_recipients, sizeof *arr);

@@ -107,7 +107,7 @@ static hb_status build(const hb_manifest *m, xmlDocPtr doc, hb_err *err)
     for (size_t i = 0; i < m->n_files; i++) {
         const hb_manifest_file *f = &m->files[i];
         char size[32];
-        snprintf(size, sizeof size, "%" PRIu64, f->size);
+        snprintf(size, sizeof size, "%" PRIu64, f->size); /* <= 20 digits: fits */
         xmlNodePtr fn = hb_xml_add(files, ns, "file", NULL, 2);
         xmlNodePtr ck = NULL;
         if (fn == NULL || hb_xml_add(fn, ns, "name", f->name, 3) == NULL ||

@@ -32,6 +32,7 @@ static void record_error(xml_errs *e, const xmlError *x)
         return;
     e->have = true;
     e->line = x->line;
+    /* A cut-short libxml2 message is still useful; no check needed. */
     snprintf(e->msg, sizeof e->msg, "%s", x->message != NULL ? x->message : "unknown error");
     /* libxml2 messages end in a newline; ours are one line. */
     size_t n = strlen(e->msg);
