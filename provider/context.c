@@ -48,7 +48,10 @@ static hb_status load_providers(OSSL_LIB_CTX *libctx, const char *module, hb_err
      * pkcs11-module-quirks = no-deinit: SoftHSM 2.6.1 crashes in
      * C_CloseSession/C_Finalize when called from OpenSSL's exit handlers.
      * pkcs11-module-load-behavior = late: open stays cheap; the module is
-     * loaded when a key is first used. */
+     * loaded when a key is first used.
+     * pkcs11-module-cache-keys = false: otherwise every loaded key is copied
+     * into a session object, and loading the same URI again finds two
+     * private keys (the token object and the copy). */
     int n = snprintf(text, sizeof text,
                      "openssl_conf = hb_init\n"
                      "[hb_init]\n"
@@ -64,6 +67,7 @@ static hb_status load_providers(OSSL_LIB_CTX *libctx, const char *module, hb_err
                      "pkcs11-module-block-operations = digest\n"
                      "pkcs11-module-quirks = no-deinit\n"
                      "pkcs11-module-load-behavior = late\n"
+                     "pkcs11-module-cache-keys = false\n"
                      "activate = 1\n",
                      HB_PKCS11_PROVIDER_SO, module);
     if (n < 0 || (size_t)n >= sizeof text) {

@@ -88,6 +88,11 @@ hb_status hb_object_find_one(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIB
 hb_status hb_object_read_attrs(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                                hb_key_attrs *attrs, hb_err *err) HB_MUST_CHECK;
 
+/* ---- sanitizer builds (sanitizer.c) --------------------------------------- */
+
+/* Does nothing; called once so that sanitizer.c is always linked in. */
+void hb_sanitizer_link(void);
+
 /* ---- OAEP (decrypt.c) ------------------------------------------------------ */
 
 /* Set RSA-OAEP padding, OAEP digest = MGF1 digest = h (always explicit, see

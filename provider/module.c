@@ -76,6 +76,7 @@ hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *er
     int slot = -1;
     if (p == NULL || out == NULL)
         return hb_fail(err, HB_E_USAGE, "token administration: no provider");
+    hb_sanitizer_link();
     pthread_mutex_lock(&modules_lock);
     for (int i = 0; i < HB_MAX_MODULES; i++) {
         if (modules[i].path != NULL && strcmp(modules[i].path, p->module) == 0) {

@@ -21,6 +21,9 @@ typedef struct pin_request {
     const char *what;       /* the URI without PIN attributes */
     bool asked;             /* the provider wanted a PIN */
     bool failed;            /* ... and we could not give one */
+    bool have_pin;          /* pin holds the PIN, resolved up front */
+    char pin[HB_PIN_MAX];
+    size_t pinlen;
     hb_err err;
 } pin_request;
 
@@ -34,7 +37,11 @@ static int pin_callback(char *buf, int size, int rwflag, void *u)
     if (req == NULL || buf == NULL || size <= 0)
         return -1;
     req->asked = true;
-    if (hb_pin_resolve(req->p, req->pin_source, req->what, pin, &len, &req->err) != HB_OK) {
+    if (req->have_pin) {
+        memcpy(pin, req->pin, req->pinlen + 1);
+        len = req->pinlen;
+    } else if (hb_pin_resolve(req->p, req->pin_source, req->what, pin, &len, &req->err) !=
+               HB_OK) {
         req->failed = true;
         goto cleanup;
     }
@@ -126,6 +133,14 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
     req.p = p;
     req.pin_source = pin_source;
     req.what = stripped;
+    /* A private key always needs a login: get the PIN before the provider
+     * asks. If our callback fails, pkcs11-provider 1.0 falls back to its
+     * own prompt through OpenSSL's default UI (on /dev/tty or stderr),
+     * which must not happen: a missing PIN is one clear error instead. */
+    if (type == OSSL_STORE_INFO_PKEY) {
+        HB_TRY(hb_pin_resolve(p, pin_source, stripped, req.pin, &req.pinlen, err));
+        req.have_pin = true;
+    }
     ui = UI_UTIL_wrap_read_pem_callback(pin_callback, 0);
     if (ui == NULL) {
         st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
@@ -186,7 +201,7 @@ cleanup:
     OSSL_STORE_INFO_free(found);
     OSSL_STORE_close(store);
     UI_destroy_method(ui);
-    OPENSSL_cleanse(&req.err, sizeof req.err);
+    OPENSSL_cleanse(&req, sizeof req);
     free(stripped);
     free(pin_source);
     ERR_clear_error();
