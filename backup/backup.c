@@ -10,6 +10,7 @@
 #include "hsmbak/url.h"
 #include "hsmbak/wrap.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -69,6 +70,25 @@ static hb_status load_recipients(hb_provider *p, const hb_object_store *store,
     return HB_OK;
 }
 
+/* Only non-empty resources become archives; a skip-when-empty resource
+ * (sharedcert) also needs more than placeholder files. */
+static bool resource_has_content(const hb_profile *prof, const hb_profile_resource *r,
+                                 const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool content = false;
+    struct dirent *de;
+    while (!content && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        content = !r->skip_when_empty || !hb_profile_is_ignorable(prof, de->d_name);
+    }
+    closedir(d);
+    return content;
+}
+
 /* Optional identity lines kept beside the profile reference. */
 static char *read_identity(const char *root, const char *name)
 {
@@ -123,8 +143,7 @@ static hb_status prepare_destination(const char *dest, char *partial, size_t cap
     int n = snprintf(partial, cap, "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid());
     if (n < 0 || (size_t)n >= cap)
         return hb_fail(err, HB_E_USAGE, "destination path too long: '%s'", dest);
-    hb_err ignored;
-    (void)hb_tree_remove(partial, &ignored);
+    hb_tree_remove_quietly(partial);
     if (mkdir(partial, 0700) != 0)
         return hb_fail(err, HB_E_IO, "cannot create '%s': %s", partial, strerror(errno));
     return HB_OK;
@@ -209,7 +228,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
         const hb_profile_resource *r = &prof->resources[i];
         char src[PATH_MAX], out[PATH_MAX];
         HB_TRY(hb_path_join(src, sizeof src, sys->root, r->path, err));
-        if (hb_dir_is_empty(src))
+        if (!resource_has_content(prof, r, src))
             continue; /* only non-empty resources become archives (seed) */
         char file[128];
         snprintf(file, sizeof file, "%s%s", r->name, hb_compression_extension(req->compression));
@@ -290,10 +309,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     res->manifest = m;
     m = NULL;
 cleanup:
-    if (partial[0] != '\0') {
-        hb_err ignored;
-        (void)hb_tree_remove(partial, &ignored);
-    }
+    if (partial[0] != '\0')
+        hb_tree_remove_quietly(partial);
     for (size_t i = 0; i < n_jobs; i++) {
         OPENSSL_cleanse(jobs[i].dek, sizeof jobs[i].dek);
         free((char *)jobs[i].src_dir);

@@ -371,10 +371,8 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     m = NULL;
 cleanup:
     OPENSSL_cleanse(dek, sizeof dek);
-    if (staging[0] != '\0') {
-        hb_err ignored;
-        (void)hb_tree_remove(staging, &ignored);
-    }
+    if (staging[0] != '\0')
+        hb_tree_remove_quietly(staging);
     free(provided);
     free(xml);
     X509_free(signer_cert);

@@ -214,7 +214,7 @@ static hb_status factory_skips(const hb_profile *p, const char ***out, hb_err *e
     for (size_t i = 0; i < p->n_excluded; i++)
         skip[k++] = p->excluded[i].path;
     for (size_t i = 0; i < p->n_never_backed_up; i++)
-        skip[k++] = p->never_backed_up[i];
+        skip[k++] = p->never_backed_up[i].path;
     skip[k] = NULL;
     *out = skip;
     return HB_OK;
@@ -263,10 +263,7 @@ hb_status hb_system_factory_reset(hb_system *sys, hb_err *err)
     HB_TRY(hb_staging_commit(sys->root, staging, err));
     return HB_OK;
 cleanup:
-    {
-        hb_err ignored;
-        (void)hb_tree_remove(staging, &ignored);
-    }
+    hb_tree_remove_quietly(staging);
     return st;
 }
 
@@ -281,7 +278,9 @@ hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned, hb_err 
         parent[--n] = '\0';
     char *slash = strrchr(parent, '/');
     const char *base = slash ? slash + 1 : parent;
-    snprintf(prefix, sizeof prefix, "%s%s", base, HB_STAGING_INFIX);
+    n = snprintf(prefix, sizeof prefix, "%s%s", base, HB_STAGING_INFIX);
+    if (n < 0 || (size_t)n >= sizeof prefix)
+        return hb_fail(err, HB_E_USAGE, "root path too long");
     if (slash == parent)
         parent[1] = '\0';
     else if (slash != NULL)

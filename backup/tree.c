@@ -374,6 +374,14 @@ hb_status hb_tree_remove(const char *path, hb_err *err)
     return HB_OK;
 }
 
+void hb_tree_remove_quietly(const char *path)
+{
+    hb_err ignored;
+    if (hb_tree_remove(path, &ignored) != HB_OK) {
+        /* Nothing more to do: the caller is already failing. */
+    }
+}
+
 bool hb_dir_is_empty(const char *dir)
 {
     DIR *d = opendir(dir);

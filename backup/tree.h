@@ -42,6 +42,9 @@ hb_status hb_tree_copy(const char *src, const char *dst, bool link_files,
 /* rm -rf that never follows symlinks; a missing path is fine. */
 hb_status hb_tree_remove(const char *path, hb_err *err) HB_MUST_CHECK;
 
+/* For cleanup paths that already report another failure. */
+void hb_tree_remove_quietly(const char *path);
+
 /* True when dir is missing or holds no entries. */
 bool hb_dir_is_empty(const char *dir);
 

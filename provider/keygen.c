@@ -69,9 +69,11 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
     bool ec = type == HB_KEY_EC_P256 || type == HB_KEY_EC_P384;
     if (!rsa && !ec)
         return hb_fail(err, HB_E_USAGE, "unknown key type %d", (int)type);
-    if (usage != HB_USAGE_RECIPIENT && usage != HB_USAGE_SIGNER)
+    if (usage != HB_USAGE_RECIPIENT && usage != HB_USAGE_SIGNER &&
+        usage != HB_USAGE_RECIPIENT_UNSEALED)
         return hb_fail(err, HB_E_USAGE, "unknown key usage %d", (int)usage);
-    if (usage == HB_USAGE_RECIPIENT && !rsa)
+    bool unsealed = usage == HB_USAGE_RECIPIENT_UNSEALED;
+    if ((usage == HB_USAGE_RECIPIENT || unsealed) && !rsa)
         return hb_fail(err, HB_E_USAGE,
                        "backup recipient keys must be RSA (rsa:2048 or larger): backups are "
                        "opened with RSA-OAEP; EC keys are for signers");
@@ -109,8 +111,11 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
         goto cleanup;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_BBOOL recip = usage == HB_USAGE_RECIPIENT ? CK_TRUE : CK_FALSE;
+    CK_BBOOL recip = usage == HB_USAGE_RECIPIENT || unsealed ? CK_TRUE : CK_FALSE;
     CK_BBOOL signer = usage == HB_USAGE_SIGNER ? CK_TRUE : CK_FALSE;
+    /* An unsealed recipient may sign its own certificate and CSR until
+     * hb_token_key_seal clears CKA_SIGN; its public half never verifies. */
+    CK_BBOOL may_sign = signer || unsealed ? CK_TRUE : CK_FALSE;
     CK_ULONG bits = type == HB_KEY_RSA2048 ? 2048 : type == HB_KEY_RSA3072 ? 3072 : 4096;
     CK_BYTE exponent[] = {0x01, 0x00, 0x01};
     CK_MECHANISM mech = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
@@ -143,7 +148,7 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
         {CKA_ID, id, sizeof id},
         {CKA_DECRYPT, &recip, sizeof recip},
         {CKA_UNWRAP, &recip, sizeof recip},
-        {CKA_SIGN, &signer, sizeof signer},
+        {CKA_SIGN, &may_sign, sizeof may_sign},
         {CKA_SIGN_RECOVER, &no, sizeof no},
         {CKA_DERIVE, &no, sizeof no},
     };
@@ -170,8 +175,11 @@ cleanup:
     return st;
 }
 
-hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
-                             hb_err *err)
+/* Open a session on the token of private_uri (logged in; read-write when
+ * rw) and find exactly that private key object. */
+static hb_status open_key_object(hb_provider *p, const char *private_uri, bool rw,
+                                 CK_FUNCTION_LIST **fout, CK_SESSION_HANDLE *sout,
+                                 CK_OBJECT_HANDLE *oout, hb_err *err)
 {
     hb_status st = HB_OK;
     CK_FUNCTION_LIST *f = NULL;
@@ -183,14 +191,13 @@ hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_att
     CK_ATTRIBUTE tmpl[8];
     CK_ULONG n = 0;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    hb_key_attrs attrs;
-    if (p == NULL || private_uri == NULL || out == NULL)
-        return hb_fail(err, HB_E_USAGE, "key attributes: missing argument");
+    if (p == NULL || private_uri == NULL)
+        return hb_fail(err, HB_E_USAGE, "key object: missing argument");
     HB_TRY(hb_uri_strip_pin(private_uri, &stripped, &pin_source, err));
     HB_TRY(hb_uri_parse(stripped, &u, err));
     HB_TRY(hb_module_get(p, &f, err));
     HB_TRY(hb_token_find(f, stripped, &slot, &ti, err));
-    HB_TRY(hb_session_open(p, f, slot, stripped, pin_source, false, true, &s, err));
+    HB_TRY(hb_session_open(p, f, slot, stripped, pin_source, rw, true, &s, err));
     CK_ULONG nattr = 0;
     CK_ATTRIBUTE *a = p11_kit_uri_get_attributes(u, &nattr);
     bool has_class = false;
@@ -204,10 +211,10 @@ hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_att
     /* Token objects only: pkcs11-provider may add session objects. */
     CK_BBOOL on_token = CK_TRUE;
     tmpl[n++] = (CK_ATTRIBUTE){CKA_TOKEN, &on_token, sizeof on_token};
-    CK_OBJECT_HANDLE o;
-    HB_TRY(hb_object_find_one(f, s, tmpl, n, stripped, &o, err));
-    HB_TRY(hb_object_read_attrs(f, s, o, &attrs, err));
-    *out = attrs;
+    HB_TRY(hb_object_find_one(f, s, tmpl, n, stripped, oout, err));
+    *fout = f;
+    *sout = s;
+    s = CK_INVALID_HANDLE;
 cleanup:
     if (s != CK_INVALID_HANDLE)
         (void)f->C_CloseSession(s);
@@ -215,5 +222,48 @@ cleanup:
         p11_kit_uri_free(u);
     free(stripped);
     free(pin_source);
+    return st;
+}
+
+hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
+                             hb_err *err)
+{
+    CK_FUNCTION_LIST *f = NULL;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE o;
+    hb_key_attrs attrs;
+    if (out == NULL)
+        return hb_fail(err, HB_E_USAGE, "key attributes: missing argument");
+    hb_status st = open_key_object(p, private_uri, false, &f, &s, &o, err);
+    if (st != HB_OK)
+        return st;
+    st = hb_object_read_attrs(f, s, o, &attrs, err);
+    if (st == HB_OK)
+        *out = attrs;
+    (void)f->C_CloseSession(s);
+    return st;
+}
+
+hb_status hb_token_key_seal(hb_provider *p, const char *private_uri, hb_err *err)
+{
+    CK_FUNCTION_LIST *f = NULL;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE o;
+    hb_key_attrs attrs;
+    hb_status st = open_key_object(p, private_uri, true, &f, &s, &o, err);
+    if (st != HB_OK)
+        return st;
+    /* CKA_SIGN is modifiable (PKCS#11 v2.40 §4.9, table 33 footnote 8). */
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE clear[] = {{CKA_SIGN, &no, sizeof no}};
+    CK_RV rv = f->C_SetAttributeValue(s, o, clear, 1);
+    if (rv != CKR_OK)
+        st = hb_fail(err, HB_E_TOKEN, "the token would not drop the signing right of '%s' "
+                     "(%s); delete that key, it must not be used as a backup recipient",
+                     private_uri, hb_ckr_name(rv));
+    else if ((st = hb_object_read_attrs(f, s, o, &attrs, err)) == HB_OK && attrs.sign)
+        st = hb_fail(err, HB_E_TOKEN, "the token still lets '%s' sign after CKA_SIGN was "
+                     "cleared; delete that key", private_uri);
+    (void)f->C_CloseSession(s);
     return st;
 }

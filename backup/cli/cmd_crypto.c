@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv);
 
 /* Load the store, let `change` edit it, save it. Nothing is written when any
  * step fails, so a refused definition leaves the store as it was. */
@@ -142,7 +141,7 @@ static hb_status edit_delete(cli_ctx *ctx, hb_object_store *s, int argc, char **
     return st;
 }
 
-static void show_object(cli_ctx *ctx, const hb_object_store *s, hb_provider *p,
+static void show_object(const hb_object_store *s, hb_provider *p,
                         const hb_crypto_object *o)
 {
     hb_object_status status;
@@ -207,7 +206,7 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
         const hb_crypto_object *o = hb_objects_at(s, i);
         if ((typed && o->type != type) || (name && strcmp(o->name, name) != 0))
             continue;
-        show_object(ctx, s, p, o);
+        show_object(s, p, o);
         found = true;
     }
     if (name != NULL && !found)

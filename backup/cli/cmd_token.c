@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *yn(bool b) { return b ? "yes" : "no"; }
+static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
 static void print_token(const hb_token_info *t)
 {
     printf("token: %s\n", t->label);
     printf("  serial         %s\n  manufacturer   %s\n  model          %s\n", t->serial,
            t->manufacturer, t->model);
-    printf("  initialized    %s\n  login required %s\n", yn(t->initialized),
-           yn(t->login_required));
+    printf("  initialized    %s\n  login required %s\n", yes_no(t->initialized),
+           yes_no(t->login_required));
     if (t->user_pin_locked)
         printf("  user PIN       LOCKED (reset it with the SO PIN)\n");
     else if (t->user_pin_final_try)
@@ -30,9 +30,9 @@ static void print_token(const hb_token_info *t)
         if (strcmp(o->class_name, "private-key") == 0)
             printf("      sensitive %s, always-sensitive %s, extractable %s, "
                    "never-extractable %s, decrypt %s, unwrap %s, sign %s\n",
-                   yn(o->attrs.sensitive), yn(o->attrs.always_sensitive),
-                   yn(o->attrs.extractable), yn(o->attrs.never_extractable),
-                   yn(o->attrs.decrypt), yn(o->attrs.unwrap), yn(o->attrs.sign));
+                   yes_no(o->attrs.sensitive), yes_no(o->attrs.always_sensitive),
+                   yes_no(o->attrs.extractable), yes_no(o->attrs.never_extractable),
+                   yes_no(o->attrs.decrypt), yes_no(o->attrs.unwrap), yes_no(o->attrs.sign));
     }
 }
 

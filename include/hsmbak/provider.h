@@ -87,6 +87,8 @@ typedef enum hb_key_type {
 typedef enum hb_key_usage {
     HB_USAGE_RECIPIENT, /* decrypt + unwrap only: opens backups */
     HB_USAGE_SIGNER,    /* sign only: signs manifests, certificates */
+    HB_USAGE_RECIPIENT_UNSEALED, /* a recipient that may still sign (its own
+                                    certificate and CSR) until hb_token_key_seal */
 } hb_key_usage;
 
 /* "rsa:2048" ... "ec:p384"; "recipient"/"signer". */
@@ -103,6 +105,10 @@ hb_status hb_key_usage_from_name(const char *name, hb_key_usage *out,
 hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *label,
                           hb_key_type type, hb_key_usage usage, char **private_uri,
                           char **public_uri, hb_err *err) HB_MUST_CHECK;
+
+/* Clear CKA_SIGN on the private key at private_uri (made with
+ * HB_USAGE_RECIPIENT_UNSEALED) and check that the token kept it cleared. */
+hb_status hb_token_key_seal(hb_provider *p, const char *private_uri, hb_err *err) HB_MUST_CHECK;
 
 /* Store a certificate object (CKO_CERTIFICATE, X.509) on the token with the
  * label and CKA_ID of the key it belongs to. */
