@@ -574,6 +574,8 @@ static void certificate_status(const hb_object_store *s, hb_provider *p,
 {
     X509 *cert = NULL;
     hb_err err = {0};
+    out->up = true;
+    out->reason[0] = '\0';
     if (load_certificate_at(s->root, p, o->file_name, &cert, &err) != HB_OK) {
         set_down(out, "%s", err.msg);
         return;
@@ -594,6 +596,8 @@ static void key_status(hb_provider *p, const hb_crypto_object *o, hb_object_stat
     char pub[1024];
     hb_err err = {0};
     EVP_PKEY *key = NULL;
+    out->up = true;
+    out->reason[0] = '\0';
     if (p == NULL) {
         set_down(out, "not checked (no token access)");
         return;
