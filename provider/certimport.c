@@ -40,7 +40,7 @@ hb_status hb_token_import_certificate(hb_provider *p, const char *token_uri, con
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_TOKEN, &on_token, sizeof on_token},
     };
-    char kwhat[300];
+    char kwhat[300]; /* for messages only */
     snprintf(kwhat, sizeof kwhat, "private key '%s' on %s", label, what);
     CK_OBJECT_HANDLE key;
     HB_TRY(hb_object_find_one(f, s, find_key, 3, kwhat, &key, err));

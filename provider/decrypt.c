@@ -98,11 +98,22 @@ hb_status hb_provider_decrypt_oaep(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h
     HB_TRY(hb_oaep_set_params(ctx, h, err));
     len = cap;
     if (EVP_PKEY_decrypt(ctx, buf, &len, in, inlen) <= 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN,
-                          "the token refused RSA-OAEP decryption with %s (MGF1 the same); "
-                          "if the token does not support this hash (SoftHSM 2.6.1 takes only "
-                          "SHA-1: CKR_ARGUMENTS_BAD), enroll the recipient with %s",
-                          hb_oaep_hash_name(h), hb_oaep_hash_name(HB_OAEP_SHA1));
+        /* pkcs11-provider 1.0 leaves no CK_RV on the error queue, and a
+         * software token's own OpenSSL errors ("padding check failed") land
+         * on it instead; neither helps the user, so the queue is dropped. */
+        ERR_clear_error();
+        if (h == HB_OAEP_SHA1)
+            st = hb_fail(err, HB_E_TOKEN,
+                         "the token refused RSA-OAEP decryption with %s: the wrapped key was "
+                         "not made for this key, or was altered",
+                         hb_oaep_hash_name(h));
+        else
+            st = hb_fail(err, HB_E_TOKEN,
+                         "the token refused RSA-OAEP decryption with %s (MGF1 the same): "
+                         "either the token does not take this hash (SoftHSM 2.6.1 takes only "
+                         "SHA-1 and answers CKR_ARGUMENTS_BAD; enroll such recipients with "
+                         "%s), or the wrapped key was not made for this key",
+                         hb_oaep_hash_name(h), hb_oaep_hash_name(HB_OAEP_SHA1));
         goto cleanup;
     }
     memcpy(out, buf, len);

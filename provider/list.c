@@ -66,20 +66,17 @@ static void describe_object(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_
     memset(info, 0, sizeof *info);
     CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof cls};
     (void)f->C_GetAttributeValue(s, o, &a, 1);
-    const char *type = NULL;
+    const char *type = NULL, *cname = "other";
     switch (cls) {
-    case CKO_PRIVATE_KEY: snprintf(info->class_name, sizeof info->class_name, "private-key");
-        type = "private"; break;
-    case CKO_PUBLIC_KEY: snprintf(info->class_name, sizeof info->class_name, "public-key");
-        type = "public"; break;
-    case CKO_CERTIFICATE: snprintf(info->class_name, sizeof info->class_name, "certificate");
-        type = "cert"; break;
-    case CKO_SECRET_KEY: snprintf(info->class_name, sizeof info->class_name, "secret-key");
-        type = "secret-key"; break;
-    case CKO_DATA: snprintf(info->class_name, sizeof info->class_name, "data");
-        type = "data"; break;
-    default: snprintf(info->class_name, sizeof info->class_name, "other"); break;
+    case CKO_PRIVATE_KEY: cname = "private-key"; type = "private"; break;
+    case CKO_PUBLIC_KEY: cname = "public-key"; type = "public"; break;
+    case CKO_CERTIFICATE: cname = "certificate"; type = "cert"; break;
+    case CKO_SECRET_KEY: cname = "secret-key"; type = "secret-key"; break;
+    case CKO_DATA: cname = "data"; type = "data"; break;
+    default: break;
     }
+    /* Fixed strings shorter than the fields. */
+    memcpy(info->class_name, cname, strlen(cname) + 1);
     CK_ATTRIBUTE l = {CKA_LABEL, label, sizeof label - 1};
     if (f->C_GetAttributeValue(s, o, &l, 1) == CKR_OK && l.ulValueLen < sizeof label)
         hb_p11_string(label, l.ulValueLen, info->label, sizeof info->label);
@@ -90,7 +87,7 @@ static void describe_object(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_
         CK_ATTRIBUTE k = {CKA_KEY_TYPE, &kt, sizeof kt};
         (void)f->C_GetAttributeValue(s, o, &k, 1);
         if (kt == CKK_RSA) {
-            snprintf(info->key_type, sizeof info->key_type, "rsa");
+            memcpy(info->key_type, "rsa", 4);
             CK_ATTRIBUTE mb = {CKA_MODULUS_BITS, &mbits, sizeof mbits};
             if (f->C_GetAttributeValue(s, o, &mb, 1) == CKR_OK)
                 info->bits = (unsigned)mbits;
@@ -101,7 +98,7 @@ static void describe_object(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_
                     info->bits = (unsigned)mod.ulValueLen * 8;
             }
         } else if (kt == CKK_EC) {
-            snprintf(info->key_type, sizeof info->key_type, "ec");
+            memcpy(info->key_type, "ec", 3);
             CK_ATTRIBUTE e = {CKA_EC_PARAMS, ecp, sizeof ecp};
             if (f->C_GetAttributeValue(s, o, &e, 1) == CKR_OK)
                 info->bits = ec_bits(ecp, e.ulValueLen);
@@ -112,7 +109,10 @@ static void describe_object(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_
     char *uri = NULL;
     if (type != NULL && info->label[0] != '\0' &&
         hb_uri_for_object(tlabel, info->label, type, &uri, NULL) == HB_OK) {
-        snprintf(info->uri, sizeof info->uri, "%s", uri);
+        /* A truncated URI would name another object: leave it empty. */
+        int n = snprintf(info->uri, sizeof info->uri, "%s", uri);
+        if (n < 0 || (size_t)n >= sizeof info->uri)
+            info->uri[0] = '\0';
         free(uri);
     }
 }
@@ -204,7 +204,7 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
         list_mechanisms(f, slots[i], t);
         if (!t->initialized)
             continue;
-        char what[64];
+        char what[64]; /* a label is at most 32 bytes: no truncation */
         snprintf(what, sizeof what, "token '%s'", t->label);
         CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
         HB_TRY(hb_session_open(p, f, slots[i], what, pin_source, false,

@@ -69,6 +69,19 @@ const char *hb_ckr_name(CK_RV rv)
     }
 }
 
+/* Is the library behind h libp11-kit itself (the proxy), rather than a
+ * module that merely links against it? dlsym searches dependencies too, so
+ * both symbols must come from the same object. */
+static bool is_p11_kit(void *h)
+{
+    void *own = dlsym(h, "C_GetFunctionList");
+    void *kit = dlsym(h, "p11_kit_modules_load");
+    Dl_info a, b;
+    if (own == NULL || kit == NULL || dladdr(own, &a) == 0 || dladdr(kit, &b) == 0)
+        return false;
+    return a.dli_fbase == b.dli_fbase;
+}
+
 hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -96,7 +109,7 @@ hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *er
      * loads every registered module through p11-kit. Any other module is
      * loaded by p11-kit, managed. */
     void *h = dlopen(p->module, RTLD_NOW | RTLD_LOCAL);
-    if (h != NULL && dlsym(h, "p11_kit_modules_load") != NULL) {
+    if (h != NULL && is_p11_kit(h)) {
         CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
         if (get == NULL || get(&f) != CKR_OK)
             f = NULL;
@@ -147,6 +160,13 @@ hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *
     CK_TOKEN_INFO hit_info;
     int hits = 0;
     HB_TRY(hb_uri_parse(token_uri, &u, err));
+    if (p11_kit_uri_get_slot_id(u) != (CK_SLOT_ID)-1) {
+        st = hb_fail(err, HB_E_USAGE,
+                     "'%s' selects a token by slot-id; slot numbers change (SoftHSM's are "
+                     "random): use token=LABEL or serial=SERIAL",
+                     token_uri);
+        goto cleanup;
+    }
     CK_RV rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
     if (rv == CKR_OK && n > 0) {
         slots = calloc(n, sizeof *slots);

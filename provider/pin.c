@@ -50,7 +50,7 @@ static hb_status pin_from_source(const char *source, const char *what, char *pin
             st = err != NULL ? err->status : st;
             goto cleanup;
         }
-        char from[600];
+        char from[600]; /* for messages only: a truncated path still says where */
         snprintf(from, sizeof from, "PIN file '%s'", path);
         HB_TRY(pin_copy((const char *)data, len, from, pin, pinlen, err));
     } else if (strncmp(source, "env:", 4) == 0) {
@@ -87,7 +87,7 @@ hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const
     } else if (p != NULL && p->pin_source != NULL) {
         st = pin_from_source(p->pin_source, what, pin, pinlen, err);
     } else if (isatty(STDIN_FILENO)) {
-        char prompt[400];
+        char prompt[400]; /* truncation shortens the prompt, nothing else */
         snprintf(prompt, sizeof prompt, "PIN for %s: ", what);
         /* OpenSSL's UI reads from the terminal with echo off. */
         if (EVP_read_pw_string_min(pin, 1, HB_PIN_MAX, prompt, 0) != 0) {

@@ -178,13 +178,14 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
         info = NULL;
     }
     if (found == NULL) {
+        login_state login = LOGIN_UNKNOWN;
         if (req.failed) {
             st = hb_fail(err, req.err.status, "%s", req.err.msg);
-        } else if (req.asked && login_outcome(p, stripped) == LOGIN_LOCKED) {
+        } else if (req.asked && (login = login_outcome(p, stripped)) == LOGIN_LOCKED) {
             st = hb_fail(err, HB_E_AUTH,
                          "the user PIN of the token of '%s' is locked; the security officer "
                          "must unlock it", stripped);
-        } else if (req.asked && login_outcome(p, stripped) == LOGIN_REFUSED) {
+        } else if (req.asked && login == LOGIN_REFUSED) {
             st = hb_fail(err, HB_E_AUTH,
                          "login to the token of '%s' failed: wrong PIN (check the PIN source)",
                          stripped);

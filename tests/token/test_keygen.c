@@ -98,6 +98,11 @@ static void test_refusals(void)
                                          HB_USAGE_SIGNER, &priv, &pub, &err),
                          HB_E_USAGE, &err);
     HBTEST_ASSERT_MSG(&err, "matches 3 tokens");
+    /* Never by slot number. */
+    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, "pkcs11:slot-id=0", "x", HB_KEY_RSA2048,
+                                         HB_USAGE_SIGNER, &priv, &pub, &err),
+                         HB_E_USAGE, &err);
+    HBTEST_ASSERT_MSG(&err, "use token=LABEL or serial=SERIAL");
     CU_ASSERT_PTR_NULL(priv);
     CU_ASSERT_PTR_NULL(pub);
     hb_key_type t;

@@ -1,0 +1,152 @@
+/* provider/pin.c, uri.c, and the PIN handling of the admin side
+ * (module.c hb_session_open). A fresh process: no token is logged in yet. */
+#include "token_helpers.h"
+
+#include "provider/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+
+static const char *write_pin(const char *name, const char *content)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(content, f);
+    fclose(f);
+    return path;
+}
+
+static void test_pin_sources(void)
+{
+    hb_err err = {0};
+    char pin[HB_PIN_MAX], src[4300];
+    size_t len = 99;
+    hb_provider_config cfg = {NULL, NULL};
+    hb_provider *p = NULL;
+    HBTEST_ASSERT_OK(hb_provider_open(&cfg, &p, &err), &err);
+
+    snprintf(src, sizeof src, "file:%s", write_pin("nl", "1234\n"));
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src, "test", pin, &len, &err), &err);
+    CU_ASSERT_STRING_EQUAL(pin, "1234");
+    CU_ASSERT_EQUAL(len, 4);
+    /* A bare absolute path is a file too (RFC 7512 pin-source). */
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src + 5, "test", pin, &len, &err), &err);
+    CU_ASSERT_STRING_EQUAL(pin, "1234");
+
+    snprintf(src, sizeof src, "file:%s", write_pin("empty", "\n"));
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err);
+    HBTEST_ASSERT_MSG(&err, "is empty");
+    snprintf(src, sizeof src, "file:%s", write_pin("two", "1234\n5678\n"));
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err);
+    HBTEST_ASSERT_MSG(&err, "more than one line");
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "1234"));
+    CU_ASSERT_EQUAL(len, 0);
+    snprintf(src, sizeof src, "file:%s/missing", dir);
+    CU_ASSERT_NOT_EQUAL(hb_pin_resolve(p, src, "token 'x'", pin, &len, &err), HB_OK);
+    HBTEST_ASSERT_MSG(&err, "reading the PIN for token 'x'");
+
+    setenv("HB_TEST_PIN", "9876", 1);
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, "env:HB_TEST_PIN", "test", pin, &len, &err), &err);
+    CU_ASSERT_STRING_EQUAL(pin, "9876");
+    unsetenv("HB_TEST_PIN_UNSET");
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "env:HB_TEST_PIN_UNSET", "test", pin, &len, &err),
+                         HB_E_AUTH, &err);
+    HBTEST_ASSERT_MSG(&err, "'HB_TEST_PIN_UNSET' is not set");
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "1234", "test", pin, &len, &err), HB_E_USAGE, &err);
+    /* Nothing configured and stdin is /dev/null: no prompt, a clear error. */
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, NULL, "token 'y'", pin, &len, &err), HB_E_AUTH,
+                         &err);
+    HBTEST_ASSERT_MSG(&err, "token 'y' needs a PIN and stdin is not a terminal: use --pin-source");
+    hb_provider_free(p);
+}
+
+static void test_uri_helpers(void)
+{
+    hb_err err = {0};
+    char *s = NULL, *ps = NULL;
+    HBTEST_ASSERT_OK(hb_uri_strip_pin("pkcs11:token=a;object=b?module-name=x&pin-source=file:%2Ftmp%2Fp"
+                                      "&module-path=%2Fy",
+                                      &s, &ps, &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(s, "pkcs11:token=a;object=b?module-name=x&module-path=%2Fy");
+    free(s);
+    free(ps);
+    HBTEST_ASSERT_STATUS(hb_uri_strip_pin("pkcs11:token=a?pin-value=secret", &s, &ps, &err),
+                         HB_E_USAGE, &err);
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "secret"));
+    HBTEST_ASSERT_OK(hb_uri_strip_pin("pkcs11:token=a?pin-source=file:%2Ftmp%2Fp", &s, &ps,
+                                      &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(s, "pkcs11:token=a");
+    CU_ASSERT_STRING_EQUAL(ps, "file:/tmp/p");
+    free(s);
+    free(ps);
+    HBTEST_ASSERT_OK(hb_uri_for_object("tok en", "a;b/ü", "private", &s, &err), &err);
+    CU_ASSERT_STRING_EQUAL(s, "pkcs11:token=tok%20en;object=a%3Bb%2F%C3%BC;type=private");
+    free(s);
+}
+
+/* The admin side: no PIN source, then a wrong one, then the right one. */
+static void test_admin_login(void)
+{
+    hb_err err = {0};
+    char *priv = NULL, *pub = NULL;
+    hb_provider_config none = {NULL, NULL};
+    hb_provider *p = NULL;
+    HBTEST_ASSERT_OK(hb_provider_open(&none, &p, &err), &err);
+    HBTEST_ASSERT_STATUS(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256,
+                                         HB_USAGE_SIGNER, &priv, &pub, &err),
+                         HB_E_AUTH, &err);
+    HBTEST_ASSERT_MSG(&err, "token 'hsmbak-test' needs a PIN");
+    hb_provider_free(p);
+
+    setenv("HB_TEST_WRONG", "wrong-pin", 1);
+    hb_provider_config wrong = {NULL, "env:HB_TEST_WRONG"};
+    HBTEST_ASSERT_OK(hb_provider_open(&wrong, &p, &err), &err);
+    HBTEST_ASSERT_STATUS(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256,
+                                         HB_USAGE_SIGNER, &priv, &pub, &err),
+                         HB_E_AUTH, &err);
+    HBTEST_ASSERT_MSG(&err, "wrong PIN for token 'hsmbak-test' (CKR_PIN_INCORRECT)");
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "wrong-pin"));
+    /* The token URI's pin-source wins over the configured source. */
+    char uri[4400];
+    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(0),
+             hbtest_env("HSMBAK_TEST_PIN_FILE"));
+    HBTEST_ASSERT_OK(hb_token_keygen(p, uri, "label with space", HB_KEY_EC_P256,
+                                     HB_USAGE_SIGNER, &priv, &pub, &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(priv, "pkcs11:token=hsmbak-test;object=label%20with%20space;type=private");
+    hb_provider_free(p);
+    /* The returned URI loads the key. */
+    p = th_open(NULL);
+    EVP_PKEY *k = NULL;
+    HBTEST_ASSERT_OK(hb_provider_load_private_key(p, priv, &k, &err), &err);
+    CU_ASSERT(EVP_PKEY_is_a(k, "EC"));
+    EVP_PKEY_free(k);
+    hb_provider_free(p);
+    free(priv);
+    free(pub);
+}
+
+int main(void)
+{
+    if (freopen("/dev/null", "r", stdin) == NULL)
+        return 2;
+    dir = hbtest_tempdir("pins");
+    static const hbtest_case cases[] = {
+        {"PIN from file, bare path, env; empty, two lines, unset, no terminal",
+         test_pin_sources},
+        {"URI: pin attributes stripped, pin-value refused, percent-encoding", test_uri_helpers},
+        {"admin login: no PIN, wrong PIN, URI pin-source", test_admin_login},
+        {NULL, NULL},
+    };
+    int rc = hbtest_main("pin", cases);
+    hbtest_rmtree(dir);
+    free(dir);
+    return rc;
+}
