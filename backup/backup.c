@@ -5,6 +5,7 @@
 #include "hsmbak/backup.h"
 
 #include "backup/tree.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/url.h"
@@ -289,6 +290,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     HB_TRY(hb_manifest_write_signed(m, signer_cert, sign_on_token, &ts, &xml, &xml_len, err));
     HB_TRY(write_manifest(partial, xml, xml_len, err));
     HB_TRY(hb_fsync_dir(partial, err));
+    hb_fault_point("backup-before-rename");
     /* rename(2) also replaces an empty directory; a directory that gained
      * entries meanwhile makes it fail, and nothing is overwritten. */
     if (rename(partial, dest) != 0) {

@@ -8,6 +8,7 @@
 
 #include "backup/swap.h"
 #include "backup/tree.h"
+#include "common/fault.h"
 #include "common/encode.h"
 #include "common/fileio.h"
 #include "hsmbak/objects.h"
@@ -344,6 +345,8 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
         OPENSSL_cleanse(dek, sizeof dek);
         if (st != HB_OK)
             goto cleanup;
+        if (!req->validate_only)
+            hb_fault_point("restore-during-extract");
         res->entries += info.entries;
         res->expanded_bytes += info.expanded_bytes;
     }
@@ -362,6 +365,7 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
             if (st != HB_OK)
                 goto cleanup;
         }
+        hb_fault_point("restore-before-swap");
         HB_TRY(hb_staging_commit(sys->root, staging, err));
         staging[0] = '\0';
         if (prof->post_restore_command != NULL)

@@ -1,6 +1,7 @@
 #include "backup/swap.h"
 
 #include "backup/tree.h"
+#include "common/fault.h"
 #include "common/fileio.h"
 
 #include <dirent.h>
@@ -177,6 +178,7 @@ hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
         /* The swap happened; only its durability across a power cut is in
          * doubt, which the next sync settles. Not worth failing the restore. */
     }
+    hb_fault_point("after-swap");
     /* The old tree is now at the staging path; losing it later is harmless. */
     st = hb_tree_remove(staging, err);
     if (st != HB_OK)
