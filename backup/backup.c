@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -109,9 +110,37 @@ static char *read_identity(const char *root, const char *name)
     return (char *)data;
 }
 
+/* A killed backup leaves .BASE.hsmbak-partial-PID beside its destination;
+ * remove those whose process is gone (a live one is another backup). */
+static unsigned remove_stale_partials(const char *parent, const char *base)
+{
+    char prefix[NAME_MAX + 32];
+    unsigned removed = 0;
+    int n = snprintf(prefix, sizeof prefix, ".%s.hsmbak-partial-", base);
+    DIR *d = n > 0 && (size_t)n < sizeof prefix ? opendir(parent) : NULL;
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, (size_t)n) != 0)
+            continue;
+        char *end = NULL;
+        long pid = strtol(de->d_name + n, &end, 10);
+        if (end == NULL || *end != '\0' || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+            continue;
+        char path[PATH_MAX];
+        hb_err ignored;
+        if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK &&
+            hb_tree_remove(path, &ignored) == HB_OK)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 /* dest must not exist or be an empty directory; its parent is created. */
 static hb_status prepare_destination(const char *dest, char *partial, size_t cap,
-                                     hb_err *err)
+                                     unsigned *stale, hb_err *err)
 {
     struct stat sb;
     if (lstat(dest, &sb) == 0) {
@@ -140,6 +169,7 @@ static hb_status prepare_destination(const char *dest, char *partial, size_t cap
     }
     if (*base == '\0')
         return hb_fail(err, HB_E_USAGE, "destination '%s' has no directory name", dest);
+    *stale = remove_stale_partials(parent, base);
     /* Hidden and marked partial: nothing looks like a backup until renamed. */
     int n = snprintf(partial, cap, "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid());
     if (n < 0 || (size_t)n >= cap)
@@ -223,7 +253,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     HB_TRY(load_recipients(p, store, req, m, rcpt, err));
 
     HB_TRY(hb_url_resolve(sys->root, req->dest, dest, sizeof dest, err));
-    HB_TRY(prepare_destination(dest, partial, sizeof partial, err));
+    HB_TRY(prepare_destination(dest, partial, sizeof partial, &res->stale_partials_removed,
+                               err));
 
     for (size_t i = 0; i < prof->n_resources; i++) {
         const hb_profile_resource *r = &prof->resources[i];

@@ -306,10 +306,17 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
             st = hb_fail(err, HB_E_INTERNAL, "out of memory");
             goto cleanup;
         }
+        /* The backup provides every resource it holds, and the empty ones
+         * (as empty directories); a skip-when-empty resource it does not
+         * hold (sharedcert with only placeholders) stays as it is now. */
+        size_t n_provided = 0;
         for (size_t i = 0; i < prof->n_resources; i++) {
+            const hb_profile_resource *r = &prof->resources[i];
+            if (r->skip_when_empty && hb_manifest_find_file(m, r->name) == NULL)
+                continue;
             char dir[PATH_MAX];
-            provided[i] = prof->resources[i].path;
-            HB_TRY(hb_path_join(dir, sizeof dir, staging, prof->resources[i].path, err));
+            provided[n_provided++] = r->path;
+            HB_TRY(hb_path_join(dir, sizeof dir, staging, r->path, err));
             HB_TRY(hb_mkdirs(dir, 0755, err));
         }
     }

@@ -93,6 +93,9 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     cli_say(ctx, "Secure backup to '%s' scheduled (may take a few minutes to complete).",
             req.dest);
     HB_TRY(hb_secure_backup(sys, p, &req, &res, &ctx->err));
+    if (res.stale_partials_removed)
+        fprintf(stderr, "secure-backup: removed %u partial backup(s) left by an interrupted "
+                "run\n", res.stale_partials_removed);
     cli_say(ctx, "Secure backup is complete.");
     if (!ctx->quiet) {
         const hb_manifest *m = res.manifest;

@@ -35,6 +35,7 @@ typedef struct hb_backup_result {
     char dest[PATH_MAX];           /* where the backup now is */
     hb_manifest *manifest;         /* what was written; free with hb_manifest_free */
     uint64_t expanded_bytes;       /* tar content backed up */
+    unsigned stale_partials_removed; /* left beside DEST by killed backups */
 } hb_backup_result;
 
 /* Back up every non-empty resource of sys's profile to req->dest, signed by
