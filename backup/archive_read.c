@@ -331,6 +331,8 @@ static hb_status run(const char *path, const hb_archive_spec *spec,
     char *root = NULL;
     char *target = NULL;
     struct stat sb;
+    struct timespec root_times[2];
+    bool have_root_times = false;
     if (path == NULL || spec == NULL || spec->name == NULL || spec->backup_id == NULL ||
         dek == NULL) {
         st = hb_fail(err, HB_E_USAGE, "reading an archive: missing argument");
@@ -419,6 +421,21 @@ static hb_status run(const char *path, const hb_archive_spec *spec,
         bool skip = false;
         HB_TRY(check_entry(c, e, &skip, err));
         const char *name = archive_entry_pathname(e);
+        if (disk != NULL && skip) {
+            /* The root entry: its mode and owner go to the staging directory
+             * itself; its times are set last, after everything inside it. */
+            root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
+            root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+            have_root_times = archive_entry_mtime_is_set(e);
+            archive_entry_copy_pathname(e, root);
+            if (archive_write_header(disk, e) < ARCHIVE_WARN ||
+                archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+                st = hb_fail(err, HB_E_IO, "archive '%s': cannot restore the attributes of its "
+                             "root directory: %s", spec->name, archive_error_string(disk));
+                goto cleanup;
+            }
+            continue;
+        }
         if (disk == NULL || skip) {
             if (archive_read_data_skip(a) != ARCHIVE_OK) {
                 st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar data");
@@ -470,6 +487,11 @@ static hb_status run(const char *path, const hb_archive_spec *spec,
     if (disk != NULL && archive_write_close(disk) != ARCHIVE_OK) { /* directory modes, times */
         st = hb_fail(err, HB_E_IO, "archive '%s': cannot finish extraction: %s", spec->name,
                      archive_error_string(disk));
+        goto cleanup;
+    }
+    if (disk != NULL && have_root_times && utimensat(AT_FDCWD, root, root_times, 0) != 0) {
+        st = hb_fail(err, HB_E_IO, "archive '%s': cannot set the times of '%s': %s", spec->name,
+                     root, strerror(errno));
         goto cleanup;
     }
     uint8_t digest[32];

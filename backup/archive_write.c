@@ -95,7 +95,7 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+    archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
     /* Physical walk: symlinks are stored as links, never followed. Sparse
      * detection off: sparse files are stored whole (DESIGN §4.1). */
     if (archive_read_disk_set_symlink_physical(disk) != ARCHIVE_OK ||
@@ -123,8 +123,10 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
             st = hb_fail(err, HB_E_INTERNAL, "'%s' is not under '%s'", full ? full : "?", src);
             goto cleanup;
         }
+        /* The resource directory itself is stored as "." so that a restore
+         * gives it back its mode, owner and times. */
         if (*rel == '\0')
-            continue; /* the resource directory itself is the restore root */
+            rel = ".";
         mode_t type = archive_entry_filetype(entry);
         if (type == AE_IFSOCK)
             continue; /* sockets carry no data and are recreated by their owners */
@@ -221,7 +223,7 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+    if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(a, BLOCK_BYTES) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
         st = hb_fail(err, HB_E_INTERNAL, "libarchive: %s", archive_error_string(a));

@@ -119,6 +119,14 @@ static hb_status carry_dir(const char *root, const char *staging, const char *re
             }
             if ((st = carry_dir(root, staging, child, provided, err)) != HB_OK)
                 break;
+            /* An ancestor of a resource is the same directory as before:
+             * same mode and times (set last, after its entries). */
+            struct timespec times[2] = {sb.st_atim, sb.st_mtim};
+            if (chmod(dst, sb.st_mode & 07777) != 0 || utimensat(AT_FDCWD, dst, times, 0) != 0) {
+                st = hb_fail(err, HB_E_IO, "cannot set the attributes of '%s': %s", dst,
+                             strerror(errno));
+                break;
+            }
             continue;
         }
         if ((st = carry_entry(root, staging, child, err)) != HB_OK)

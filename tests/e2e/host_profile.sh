@@ -35,9 +35,9 @@ snapshot() {  # names, types, modes, link targets, mtimes, contents
 }
 want=$(snapshot "$HSMBAK_ROOT")
 files=$(find "$HSMBAK_ROOT/srv/doc" | wc -l)
-hb secure-backup rcpt temporary:///hostbackup --compression gzip >/dev/null
-ls "$HSMBAK_ROOT/temporary/hostbackup" | grep -qx doc.tgz || fail "gzip archive name"
-pass "host backup of $files entries (gzip)"
+hb secure-backup rcpt temporary:///hostbackup >/dev/null
+ls "$HSMBAK_ROOT/temporary/hostbackup" | grep -qx doc.tzst || fail "zstd archive name"
+pass "host backup of $files entries"
 
 # Damage the system, then restore over it: the host profile needs no factory reset.
 KEEP_SNAP=1; rm -rf "$HSMBAK_ROOT/srv/doc/"* && echo changed > "$HSMBAK_ROOT/config/crypto.xml.bak"
