@@ -16,6 +16,8 @@ before=$(tree_digest "$HSMBAK_ROOT")
 hb secure-restore rcptcred "$T/b1" --validate | grep -q "validation is complete" || fail "validate"
 [ "$(tree_digest "$HSMBAK_ROOT")" = "$before" ] || fail "validate changed the system"
 pass "validate on an intact backup succeeds and writes nothing"
+expect_fail 6 "past the cap of 1024 bytes" hb secure-restore rcptcred "$T/b1" --validate --max-size 1K
+expect_fail 2 "must be a size" hb secure-restore rcptcred "$T/b1" --validate --max-size 12Q
 
 # tampered copy of the backup: tcopy NAME
 tcopy() { rm -rf "$T/$1"; cp -a "$T/b1" "$T/$1"; echo "$T/$1"; }
