@@ -110,6 +110,67 @@ static char *read_identity(const char *root, const char *name)
     return (char *)data;
 }
 
+/* The absolute form of path, whose tail may not exist yet: the real path of
+ * its deepest existing ancestor, then the rest as written. */
+static hb_status resolve_future_path(const char *path, char *out, size_t cap, hb_err *err)
+{
+    char head[PATH_MAX], real[PATH_MAX];
+    size_t split = strlen(path);
+    if (split >= sizeof head)
+        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+    for (;;) {
+        const char *candidate = head, *rest = path + split;
+        if (split == 0) {
+            candidate = path[0] == '/' ? "/" : ".";
+            rest = path[0] == '/' ? path + 1 : path;
+        } else {
+            memcpy(head, path, split);
+            head[split] = '\0';
+        }
+        if (realpath(candidate, real) != NULL) {
+            bool at_top = strcmp(real, "/") == 0;
+            while (*rest == '/')
+                rest++;
+            int n = snprintf(out, cap, "%s%s%s", at_top ? "" : real, *rest || at_top ? "/" : "",
+                             rest);
+            if (n < 0 || (size_t)n >= cap)
+                return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+            return HB_OK;
+        }
+        if (split == 0)
+            return hb_fail(err, HB_E_IO, "cannot resolve '%s': %s", path, strerror(errno));
+        /* Step back to the previous component boundary. */
+        while (split > 0 && path[split - 1] != '/')
+            split--;
+        while (split > 0 && path[split - 1] == '/')
+            split--;
+    }
+}
+
+/* A backup written into a resource it is backing up would archive itself. */
+static hb_status check_not_inside_resources(const hb_system *sys, const char *dest,
+                                            hb_err *err)
+{
+    char where[PATH_MAX];
+    hb_status st = resolve_future_path(dest, where, sizeof where, err);
+    if (st != HB_OK)
+        return st;
+    for (size_t i = 0; i < sys->profile->n_resources; i++) {
+        const hb_profile_resource *r = &sys->profile->resources[i];
+        char res[PATH_MAX], real[PATH_MAX];
+        if (hb_path_join(res, sizeof res, sys->root, r->path, err) != HB_OK)
+            return err->status;
+        if (realpath(res, real) == NULL)
+            continue;
+        size_t n = strlen(real);
+        if (strncmp(where, real, n) == 0 && where[n] == '/')
+            return hb_fail(err, HB_E_USAGE, "the destination is inside resource '%s', which the "
+                           "backup itself would contain; write backups to temporary:/// or "
+                           "outside the system root", r->name);
+    }
+    return HB_OK;
+}
+
 /* A killed backup leaves .BASE.hsmbak-partial-PID beside its destination;
  * remove those whose process is gone (a live one is another backup). */
 static unsigned remove_stale_partials(const char *parent, const char *base)
@@ -253,6 +314,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     HB_TRY(load_recipients(p, store, req, m, rcpt, err));
 
     HB_TRY(hb_url_resolve(sys->root, req->dest, dest, sizeof dest, err));
+    HB_TRY(check_not_inside_resources(sys, dest, err));
     HB_TRY(prepare_destination(dest, partial, sizeof partial, &res->stale_partials_removed,
                                err));
 

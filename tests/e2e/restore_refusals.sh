@@ -69,6 +69,8 @@ expect_fail 6 "made on version 9.3.5.0 and this system runs 9.3.5.1" hb secure-r
 cp "$T/VERSION.saved" "$HSMBAK_ROOT/VERSION"
 
 # Backup refusals --------------------------------------------------------------
+expect_fail 2 "inside resource 'local'" hb secure-backup rcpt local:///backups/b
+[ ! -e "$HSMBAK_ROOT/local/backups" ] || fail "a refused backup left a directory behind"
 mkdir -p "$T/full" && touch "$T/full/x"
 expect_fail 6 "is not empty" hb secure-backup rcpt "$T/full"
 [ "$(ls "$T/full")" = x ] || fail "non-empty destination was touched"
