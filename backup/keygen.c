@@ -332,16 +332,7 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
         }
     }
     if (cert != NULL) {
-        unsigned char *der = NULL;
-        int derlen = i2d_X509(cert, &der);
-        if (derlen <= 0) {
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode the certificate");
-            goto cleanup;
-        }
-        st = hb_sha256_hex(der, (size_t)derlen, res->fingerprint, err);
-        OPENSSL_free(der);
-        if (st != HB_OK)
-            goto cleanup;
+        HB_TRY(hb_x509_fingerprint(cert, res->fingerprint, err));
         HB_TRY(hb_token_import_certificate(p, req->token_uri, file_name, cert, err));
         HB_TRY(write_pem(req->root, res->sscert_url, cert, NULL, err));
         if (req->export_sscert)

@@ -11,6 +11,7 @@
 #include "common/fault.h"
 #include "common/encode.h"
 #include "common/fileio.h"
+#include "backup/manifest_internal.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/url.h"
 #include "hsmbak/wrap.h"
@@ -29,36 +30,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static hb_status cert_fingerprint(X509 *cert, char out[65], hb_err *err)
-{
-    unsigned char *der = NULL;
-    int len = i2d_X509(cert, &der);
-    if (len <= 0)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
-    hb_status st = hb_sha256_hex(der, (size_t)len, out, err);
-    OPENSSL_free(der);
-    return st;
-}
-
-static void cert_subject(X509 *cert, char *out, size_t cap)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len = 0;
-    out[0] = '\0';
-    if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
-        len = BIO_get_mem_data(bio, &data);
-    snprintf(out, cap, "%.*s", (int)len, data ? data : "");
-    BIO_free(bio);
-}
-
 /* The signer is trusted when it is a trusted-signer certificate object or the
  * one named with --signer; nothing else, however valid the signature. */
 static hb_status check_trust(const hb_object_store *store, hb_provider *p, const char *signer,
                              X509 *cert, hb_restore_result *res, hb_err *err)
 {
-    cert_subject(cert, res->signer_subject, sizeof res->signer_subject);
-    hb_status st = cert_fingerprint(cert, res->signer_fingerprint, err);
+    char *subject = NULL;
+    hb_status st = hb_x509_subject_rfc2253(cert, &subject, err);
+    if (st != HB_OK)
+        return st;
+    snprintf(res->signer_subject, sizeof res->signer_subject, "%s", subject);
+    free(subject);
+    st = hb_x509_fingerprint(cert, res->signer_fingerprint, err);
     if (st != HB_OK)
         return st;
     if (signer != NULL) {
@@ -101,7 +84,8 @@ static hb_status check_recipient(const hb_manifest *m, X509 *cert, const char *i
         return HB_OK;
     char fp[65] = "", list[512] = "";
     hb_err ignored;
-    (void)cert_fingerprint(cert, fp, &ignored);
+    if (hb_x509_fingerprint(cert, fp, &ignored) != HB_OK)
+        fp[0] = '\0';
     size_t used = 0;
     for (size_t i = 0; i < m->n_recipients && used < sizeof list; i++) {
         int n = snprintf(list + used, sizeof list - used, "%s%s (%.16s...)", i ? ", " : "",
@@ -113,38 +97,6 @@ static hb_status check_recipient(const hb_manifest *m, X509 *cert, const char *i
     return hb_fail(err, HB_E_REFUSED, "the certificate of idcred '%s' (SHA-256 %.16s...) is "
                    "not a recipient of this backup, so its key cannot open it; the backup "
                    "can be opened by: %s", idcred, fp, list);
-}
-
-static hb_status file_sha256(const char *path, char out[65], hb_err *err)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return hb_fail(err, HB_E_IO, "cannot read '%s': %s", path, strerror(errno));
-    hb_status st = HB_OK;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], digest[32];
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 unavailable");
-        goto cleanup;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-    }
-    EVP_DigestFinal_ex(md, digest, NULL);
-    hb_hex_encode(digest, 32, out);
-cleanup:
-    EVP_MD_CTX_free(md);
-    close(fd);
-    return st;
 }
 
 /* The directory holds exactly the manifest and the files it lists, each with
@@ -180,7 +132,7 @@ static hb_status check_files(const char *dir, const hb_manifest *m, const hb_pro
             return hb_fail(err, HB_E_VERIFY, "backup file '%s' is %lld bytes but the manifest "
                            "says %llu (truncated or appended to)", f->filename,
                            (long long)sb.st_size, (unsigned long long)f->size);
-        HB_TRY(file_sha256(path, sum, err));
+        HB_TRY(hb_sha256_fileat(AT_FDCWD, path, sum, err));
         if (strcmp(sum, f->sha256) != 0)
             return hb_fail(err, HB_E_VERIFY, "backup file '%s' does not match its SHA-256 "
                            "checksum in the manifest (it was changed or replaced)", f->filename);

@@ -22,38 +22,6 @@ typedef struct list_state {
     hb_err *err;
 } list_state;
 
-static hb_status file_digest(int dirfd, const char *name, char out[65], hb_err *err)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return hb_fail(err, HB_E_IO, "cannot read '%s': %s", name, strerror(errno));
-    hb_status st = HB_OK;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char buf[65536], digest[32];
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 unavailable");
-        goto cleanup;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", name, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-    }
-    EVP_DigestFinal_ex(md, digest, NULL);
-    hb_hex_encode(digest, 32, out);
-cleanup:
-    EVP_MD_CTX_free(md);
-    close(fd);
-    return st;
-}
-
 static bool skipped(const list_state *s, const char *rel)
 {
     for (const char *const *k = s->skip; k && *k; k++) {
@@ -119,7 +87,7 @@ static hb_status list_dir(list_state *s, int dirfd, const char *prefix)
         char digest[65] = "";
         unsigned mode = sb.st_mode & 07777;
         if (S_ISREG(sb.st_mode)) {
-            HB_TRY(file_digest(dirfd, de->d_name, digest, s->err));
+            HB_TRY(hb_sha256_fileat(dirfd, de->d_name, digest, s->err));
             HB_TRY(add_entry(s, rel, 'f', mode, digest));
         } else if (S_ISLNK(sb.st_mode)) {
             char target[PATH_MAX];

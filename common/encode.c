@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,4 +103,15 @@ hb_status hb_sha256_hex(const void *data, size_t len, char out[65], hb_err *err)
         return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(md, 32, out);
     return HB_OK;
+}
+
+hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+    if (len <= 0)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
+    hb_status st = hb_sha256_hex(der, (size_t)len, out, err);
+    OPENSSL_free(der);
+    return st;
 }

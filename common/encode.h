@@ -24,4 +24,9 @@ hb_status hb_base64_decode(const char *in, uint8_t **out, size_t *outlen,
 /* SHA-256 of a buffer as 64 lowercase hex digits (out holds 65). */
 hb_status hb_sha256_hex(const void *data, size_t len, char out[65], hb_err *err) HB_MUST_CHECK;
 
+/* SHA-256 of a certificate's DER encoding as 64 lowercase hex digits: the
+ * fingerprint hsmbak shows and records everywhere. */
+typedef struct x509_st X509;
+hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err) HB_MUST_CHECK;
+
 #endif

@@ -1,8 +1,11 @@
 #include "common/fileio.h"
 
+#include "common/encode.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +195,42 @@ hb_status hb_mkdirs(const char *path, mode_t mode, hb_err *err)
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return hb_fail(err, HB_E_IO, "'%s' exists and is not a directory", path);
     return HB_OK;
+}
+
+hb_status hb_sha256_fileat(int dirfd, const char *name, char out[65], hb_err *err)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return io_fail(err, errno, "read", name);
+    hb_status st = HB_OK;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char buf[1 << 16], digest[32];
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 unavailable");
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            st = io_fail(err, errno, "read", name);
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        if (!EVP_DigestUpdate(md, buf, (size_t)n)) {
+            st = hb_fail(err, HB_E_INTERNAL, "SHA-256 failed");
+            goto cleanup;
+        }
+    }
+    if (!EVP_DigestFinal_ex(md, digest, NULL)) {
+        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 failed");
+        goto cleanup;
+    }
+    hb_hex_encode(digest, sizeof digest, out);
+cleanup:
+    EVP_MD_CTX_free(md);
+    close(fd);
+    return st;
 }

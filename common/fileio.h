@@ -30,6 +30,10 @@ hb_status hb_fsync_dir(const char *dir, hb_err *err) HB_MUST_CHECK;
 /* mkdir -p with mode for every directory created. */
 hb_status hb_mkdirs(const char *path, mode_t mode, hb_err *err) HB_MUST_CHECK;
 
+/* SHA-256 of the regular file name (relative to dirfd, or AT_FDCWD), read
+ * without following a final symlink, as 64 lowercase hex digits. */
+hb_status hb_sha256_fileat(int dirfd, const char *name, char out[65], hb_err *err) HB_MUST_CHECK;
+
 /* snprintf that fails (HB_E_USAGE, "path too long") instead of truncating. */
 hb_status hb_path_join(char *out, size_t cap, const char *a, const char *b,
                        hb_err *err) HB_MUST_CHECK;
