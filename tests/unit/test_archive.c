@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define ID "123e4567-e89b-12d3-a456-426614174000"
 
 static uint8_t DEK[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+static int g_xattrs; /* the test filesystem keeps user xattrs */
 
 static void path_of(char *out, const char *dir, const char *rel)
 {
@@ -68,6 +70,8 @@ static void make_tree(const char *dir)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT(pwrite(fd, "end", 3, 2 * 1024 * 1024) == 3);
     close(fd);
+    path_of(p, dir, "etc/secret"); /* an xattr, where the filesystem has them */
+    g_xattrs = setxattr(p, "user.hsmbak", "v1", 2, 0) == 0;
     path_of(p, dir, "etc"); /* directory times last: adding files changes them */
     struct timespec ts[2] = {{1300000000, 0}, {1300000000, 0}};
     CU_ASSERT_EQUAL(utimensat(AT_FDCWD, p, ts, 0), 0);
@@ -149,6 +153,12 @@ static void round_trip(hb_compression comp, unsigned seg_log2)
         same_file(src, stage, rels[i]);
     char a[PATH_MAX], b[PATH_MAX];
     struct stat s1, s2;
+    if (g_xattrs) {
+        char v[8] = {0};
+        path_of(a, stage, "etc/secret");
+        CU_ASSERT_EQUAL(getxattr(a, "user.hsmbak", v, sizeof v), 2);
+        CU_ASSERT_STRING_EQUAL(v, "v1");
+    }
     path_of(a, stage, "etc/hosts");
     path_of(b, stage, "hosts.hard");
     CU_ASSERT(stat(a, &s1) == 0 && stat(b, &s2) == 0 && s1.st_ino == s2.st_ino);
