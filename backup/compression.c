@@ -5,6 +5,7 @@
 #include "backup/engine_internal.h"
 
 #include <archive.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,7 @@ void hb_zstd_writer_free(hb_zstd_writer *z)
     if (z == NULL)
         return;
     ZSTD_freeCCtx(z->cctx);
-    free(z->out);
+    if (z->out != NULL)
+        OPENSSL_clear_free(z->out, z->out_cap); /* compressed plaintext */
     free(z);
 }
