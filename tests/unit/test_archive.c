@@ -258,6 +258,57 @@ static void test_create_refuses_existing_and_bad_source(void)
     free(out);
 }
 
+/* The file level: a cut, a flipped bit or an appended byte is refused by
+ * walk and extract, even when the tar end marker is already behind us
+ * (the rest of the stream is still authenticated). */
+static void test_tampered_file_refused(void)
+{
+    char *src, file[PATH_MAX];
+    hb_archive_spec spec;
+    char *out = small_archive(&src, &spec, file);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_err err = {0};
+    HBTEST_ASSERT_OK(hb_read_file(file, 1 << 20, &data, &len, &err), &err);
+    struct { size_t cut; size_t flip; int append; const char *msg; } cases[] = {
+        {len - 1, 0, 0, "fails authentication"},
+        {len - 16, 0, 0, "fails authentication"},
+        {40, 0, 0, "inside the 88-byte header"},
+        {len, len - 20, 0, "segment 0 fails authentication"},
+        {len, 0, 1, "bytes after the final segment"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char bad[PATH_MAX + 8];
+        snprintf(bad, sizeof bad, "%s.bad", file);
+        int fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        CU_ASSERT_FATAL(fd >= 0);
+        if (cases[i].flip)
+            data[cases[i].flip] ^= 0x04;
+        CU_ASSERT(write(fd, data, cases[i].cut) == (ssize_t)cases[i].cut);
+        if (cases[i].flip)
+            data[cases[i].flip] ^= 0x04;
+        if (cases[i].append)
+            CU_ASSERT(write(fd, "x", 1) == 1);
+        close(fd);
+        HBTEST_ASSERT_STATUS(hb_archive_walk(bad, &spec, DEK, NULL, NULL, &err), HB_E_VERIFY,
+                             &err);
+        HBTEST_ASSERT_MSG(&err, cases[i].msg);
+        HBTEST_ASSERT_MSG(&err, "archive 'config'");
+        char *stage = hbtest_tempdir("hb-stage");
+        HBTEST_ASSERT_STATUS(hb_archive_extract(bad, &spec, DEK, stage, NULL, NULL, &err),
+                             HB_E_VERIFY, &err);
+        HBTEST_ASSERT_MSG(&err, cases[i].msg);
+        hbtest_rmtree(stage);
+        free(stage);
+        unlink(bad);
+    }
+    free(data);
+    hbtest_rmtree(src);
+    hbtest_rmtree(out);
+    free(src);
+    free(out);
+}
+
 static void test_create_all(void)
 {
     char *src = hbtest_tempdir("hb-src");
@@ -307,6 +358,7 @@ int main(void)
         {"compression names and extensions", test_compression_names},
         {"compression mismatch and renamed archive", test_compression_mismatch_and_wrong_name},
         {"create refuses existing file, bad source, FIFO", test_create_refuses_existing_and_bad_source},
+        {"tampered file refused by walk and extract", test_tampered_file_refused},
         {"create_all in a pool", test_create_all},
         {NULL, NULL},
     };
