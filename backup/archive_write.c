@@ -29,6 +29,7 @@ typedef struct out_file {
     EVP_MD_CTX *md;
     uint64_t size;
     hb_stream_writer *w;
+    hb_zstd_writer *z;  /* NULL unless zstd */
     hb_err err;       /* why the callback failed, for the caller */
     bool failed;
 } out_file;
@@ -45,11 +46,29 @@ static hb_status file_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *er
     return st;
 }
 
+/* zstd workers: 0 in the spec means one per online CPU, the fastest
+ * setting measured on 2 cores (docs/benchmarks.md); even one worker lets
+ * compression overlap the disk walk and the encryption. */
+static unsigned zstd_threads(const hb_archive_spec *spec)
+{
+    if (spec->zstd_threads > 0)
+        return spec->zstd_threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+static hb_status to_stream(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+{
+    return hb_stream_write(ctx, buf, len, err);
+}
+
 /* libarchive's write callback: compressed tar bytes into the stream. */
 static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     out_file *o = ctx;
-    if (hb_stream_write(o->w, buf, len, &o->err) != HB_OK) {
+    hb_status st = o->z != NULL ? hb_zstd_write(o->z, buf, len, &o->err)
+                                : hb_stream_write(o->w, buf, len, &o->err);
+    if (st != HB_OK) {
         o->failed = true;
         archive_set_error(a, EIO, "%s", o->err.msg);
         return -1;
@@ -230,6 +249,8 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
         goto cleanup;
     }
     HB_TRY(hb_compression_add_write_filter(a, spec, err));
+    if (spec->compression == HB_COMPRESSION_ZSTD)
+        HB_TRY(hb_zstd_writer_new(spec->level, zstd_threads(spec), to_stream, o.w, &o.z, err));
     if (archive_write_open2(a, &o, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
         st = la_fail(err, &o, a, "cannot start archive", out_path);
         goto cleanup;
@@ -239,6 +260,8 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
         st = la_fail(err, &o, a, "cannot finish archive", out_path);
         goto cleanup;
     }
+    if (o.z != NULL)
+        HB_TRY(hb_zstd_finish(o.z, err));
     HB_TRY(hb_stream_writer_finish(o.w, err));
     if (fsync(o.fd) != 0) {
         st = hb_fail(err, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name, out_path,
@@ -258,6 +281,7 @@ cleanup:
         strstr(err->msg, "archive '") == NULL)
         hb_err_prefix(err, "archive '%s'", spec->name);
     archive_write_free(a); /* after a failure: frees without flushing into the stream */
+    hb_zstd_writer_free(o.z);
     hb_stream_writer_free(o.w);
     EVP_MD_CTX_free(o.md);
     if (o.fd >= 0 && close(o.fd) != 0 && st == HB_OK)

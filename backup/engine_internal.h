@@ -35,4 +35,14 @@ hb_status hb_compression_add_write_filter(struct archive *a, const hb_archive_sp
 /* The libarchive ARCHIVE_FILTER_* code that a compression reads as. */
 int hb_compression_filter_code(hb_compression c);
 
+/* zstd through libzstd's streaming API (compression.c): bytes in, zstd
+ * frame out to sink. threads 0: compress in the caller's thread. */
+typedef struct hb_zstd_writer hb_zstd_writer;
+hb_status hb_zstd_writer_new(int level, unsigned threads, hb_sink_fn sink, void *sink_ctx,
+                             hb_zstd_writer **out, hb_err *err) HB_MUST_CHECK;
+hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
+                        hb_err *err) HB_MUST_CHECK;
+hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
+void hb_zstd_writer_free(hb_zstd_writer *z);
+
 #endif

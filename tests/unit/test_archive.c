@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define ID "123e4567-e89b-12d3-a456-426614174000"
 
 static uint8_t DEK[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+static int g_xattrs; /* the test filesystem keeps user xattrs */
 
 static void path_of(char *out, const char *dir, const char *rel)
 {
@@ -68,6 +70,8 @@ static void make_tree(const char *dir)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT(pwrite(fd, "end", 3, 2 * 1024 * 1024) == 3);
     close(fd);
+    path_of(p, dir, "etc/secret"); /* an xattr, where the filesystem has them */
+    g_xattrs = setxattr(p, "user.hsmbak", "v1", 2, 0) == 0;
     path_of(p, dir, "etc"); /* directory times last: adding files changes them */
     struct timespec ts[2] = {{1300000000, 0}, {1300000000, 0}};
     CU_ASSERT_EQUAL(utimensat(AT_FDCWD, p, ts, 0), 0);
@@ -150,6 +154,12 @@ static void round_trip(hb_compression comp, unsigned seg_log2)
         same_file(src, stage, rels[i]);
     char a[PATH_MAX], b[PATH_MAX];
     struct stat s1, s2;
+    if (g_xattrs) {
+        char v[8] = {0};
+        path_of(a, stage, "etc/secret");
+        CU_ASSERT_EQUAL(getxattr(a, "user.hsmbak", v, sizeof v), 2);
+        CU_ASSERT_STRING_EQUAL(v, "v1");
+    }
     path_of(a, stage, "etc/hosts");
     path_of(b, stage, "hosts.hard");
     CU_ASSERT(stat(a, &s1) == 0 && stat(b, &s2) == 0 && s1.st_ino == s2.st_ino);
@@ -249,6 +259,57 @@ static void test_create_refuses_existing_and_bad_source(void)
     free(out);
 }
 
+/* The file level: a cut, a flipped bit or an appended byte is refused by
+ * walk and extract, even when the tar end marker is already behind us
+ * (the rest of the stream is still authenticated). */
+static void test_tampered_file_refused(void)
+{
+    char *src, file[PATH_MAX];
+    hb_archive_spec spec;
+    char *out = small_archive(&src, &spec, file);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_err err = {0};
+    HBTEST_ASSERT_OK(hb_read_file(file, 1 << 20, &data, &len, &err), &err);
+    struct { size_t cut; size_t flip; int append; const char *msg; } cases[] = {
+        {len - 1, 0, 0, "fails authentication"},
+        {len - 16, 0, 0, "fails authentication"},
+        {40, 0, 0, "inside the 88-byte header"},
+        {len, len - 20, 0, "segment 0 fails authentication"},
+        {len, 0, 1, "bytes after the final segment"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char bad[PATH_MAX + 8];
+        snprintf(bad, sizeof bad, "%s.bad", file);
+        int fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        CU_ASSERT_FATAL(fd >= 0);
+        if (cases[i].flip)
+            data[cases[i].flip] ^= 0x04;
+        CU_ASSERT(write(fd, data, cases[i].cut) == (ssize_t)cases[i].cut);
+        if (cases[i].flip)
+            data[cases[i].flip] ^= 0x04;
+        if (cases[i].append)
+            CU_ASSERT(write(fd, "x", 1) == 1);
+        close(fd);
+        HBTEST_ASSERT_STATUS(hb_archive_walk(bad, &spec, DEK, NULL, NULL, &err), HB_E_VERIFY,
+                             &err);
+        HBTEST_ASSERT_MSG(&err, cases[i].msg);
+        HBTEST_ASSERT_MSG(&err, "archive 'config'");
+        char *stage = hbtest_tempdir("hb-stage");
+        HBTEST_ASSERT_STATUS(hb_archive_extract(bad, &spec, DEK, stage, NULL, NULL, &err),
+                             HB_E_VERIFY, &err);
+        HBTEST_ASSERT_MSG(&err, cases[i].msg);
+        hbtest_rmtree(stage);
+        free(stage);
+        unlink(bad);
+    }
+    free(data);
+    hbtest_rmtree(src);
+    hbtest_rmtree(out);
+    free(src);
+    free(out);
+}
+
 static void test_create_all(void)
 {
     char *src = hbtest_tempdir("hb-src");
@@ -298,6 +359,7 @@ int main(void)
         {"compression names and extensions", test_compression_names},
         {"compression mismatch and renamed archive", test_compression_mismatch_and_wrong_name},
         {"create refuses existing file, bad source, FIFO", test_create_refuses_existing_and_bad_source},
+        {"tampered file refused by walk and extract", test_tampered_file_refused},
         {"create_all in a pool", test_create_all},
         {NULL, NULL},
     };

@@ -190,6 +190,33 @@ static void test_writer_rejects_bad_segment_size(void)
     free(m.data);
 }
 
+static hb_status full_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+{
+    size_t *left = ctx;
+    (void)buf;
+    if (len > *left)
+        return hb_fail(err, HB_E_IO, "writing 'x': no space left on device");
+    *left -= len;
+    return HB_OK;
+}
+
+static void test_writer_sink_failure(void)
+{
+    size_t left = 88 + 4112 + 100; /* the header, one segment and a bit */
+    hb_err err = {0};
+    hb_stream_writer *w = NULL;
+    uint8_t buf[5000] = {0};
+    HBTEST_ASSERT_OK(hb_stream_writer_new(DEK, ID, NAME, 12, full_sink, &left, &w, &err), &err);
+    HBTEST_ASSERT_OK(hb_stream_write(w, buf, sizeof buf, &err), &err); /* 1 segment pending */
+    HBTEST_ASSERT_STATUS(hb_stream_write(w, buf, sizeof buf, &err), HB_E_IO, &err);
+    HBTEST_ASSERT_MSG(&err, "no space left");
+    /* a failed writer stays failed: no half-sealed stream can be finished */
+    HBTEST_ASSERT_STATUS(hb_stream_writer_finish(w, &err), HB_E_USAGE, &err);
+    hb_stream_writer_free(w);
+    hb_stream_writer_free(NULL);
+    hb_stream_reader_free(NULL);
+}
+
 /* ---- known answers ---- */
 
 /* From the OpenSSL CLI, independently of this code:
@@ -511,6 +538,7 @@ int main(void)
         {"round trip sizes", test_round_trip_sizes},
         {"round trip each segment size 12..24", test_round_trip_each_segment_size},
         {"writer rejects bad segment size", test_writer_rejects_bad_segment_size},
+        {"writer: sink failure sticks", test_writer_sink_failure},
         {"KAT: HKDF outputs match the openssl CLI", test_kat_hkdf},
         {"KAT: worked example vector", test_kat_vector},
         {"KAT: two segments open with plain EVP", test_kat_two_segments},
