@@ -276,10 +276,14 @@ static hb_status load_key(const hb_object_store *s, hb_provider *p, const char *
 {
     for (;;) {
         hb_status st = hb_objects_load_idcred(s, p, name, cert, key, err);
-        if (st != HB_E_NOT_FOUND || insert == NULL)
+        if (st != HB_E_NOT_FOUND)
             return st;
-        if (!insert(insert_ctx, name, err->msg))
+        if (insert == NULL || !insert(insert_ctx, name, err->msg)) {
+            hb_err_prefix(err, "the token of idcred '%s' is needed for its quorum share (when "
+                          "several tokens share one reader, run on a terminal: hsmbak asks "
+                          "for each in turn)", name);
             return st;
+        }
     }
 }
 

@@ -210,6 +210,13 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
         HB_TRY(hb_ceremony_import_cert(p, root, pos[0], pos[1], o.custodians, o.n_custodians,
                                        fp, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s", pos[0], fp);
+        hb_custody *c = NULL;
+        char warnings[2048];
+        if (hb_custody_load(root, &c, &ctx->err) == HB_OK) {
+            hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
+            print_warnings(warnings);
+        }
+        hb_custody_free(c);
     } else if (strcmp(sub, "retire") == 0 && npos == 1) {
         HB_TRY(hb_ceremony_retire(p, root, pos[0], o.custodians, o.n_custodians, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "

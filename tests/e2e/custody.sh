@@ -155,6 +155,14 @@ out=$(hb secure-restore --idcred alice temporary:///q --validate 2>&1 >/dev/null
 case "$out" in *"$bob_fp"*) ;; *) fail "the error does not name the fingerprints that could help: $out";; esac
 pass "one member alone: refused, saying present 1, needed 2, and which fingerprints could help"
 
+# A member whose token is absent (no terminal to ask for it): a clear error.
+cp "$R/config/crypto.xml" "$T/crypto.good"
+sed -i "s|pkcs11:token=$t3;object=carol;type=private|pkcs11:token=absent-token;object=carol;type=private|" "$R/config/crypto.xml"
+expect_fail 3 "the token of idcred 'carol' is needed for its quorum share" \
+  hb secure-restore --idcred alice --idcred carol temporary:///q --validate </dev/null
+cp "$T/crypto.good" "$R/config/crypto.xml"
+pass "a member's token missing without a terminal: says which idcred's token is needed"
+
 # Default set: the group, not its members one by one.
 hb secure-backup temporary:///default-q >/dev/null 2>&1
 manifest default-q | grep -q '<quorum id="q1" name="vault"' || fail "default backup lacks the active group"
