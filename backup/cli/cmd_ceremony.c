@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "hsmbak/custody.h"
+#include "hsmbak/system.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -192,6 +193,7 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     parsed o;
     const char *root;
     hb_provider *p = NULL;
+    hb_system *sys = NULL;
     if (argc < 2)
         return CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
     const char *sub = argv[1];
@@ -200,8 +202,13 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     char **pos = argv + 1 + optind;
     int npos = argc - 1 - optind;
     HB_TRY(cli_root(ctx, &root));
-    if (strcmp(sub, "list") == 0 && npos == 0)
-        return do_list(ctx, root);
+    /* The root's lock: two ceremonies never interleave their transcript
+     * appends and custody store writes. */
+    HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
+    if (strcmp(sub, "list") == 0 && npos == 0) {
+        st = do_list(ctx, root);
+        goto cleanup;
+    }
     HB_TRY(cli_provider(ctx, &p));
     if (strcmp(sub, "enroll") == 0 && npos == 0) {
         st = do_enroll(ctx, root, p, &o);
@@ -236,5 +243,6 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
         st = CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
     }
 cleanup:
+    hb_system_close(sys);
     return st;
 }
