@@ -93,6 +93,21 @@ static void print_warnings(const char *w)
         fprintf(stderr, "%s\n", w);
 }
 
+/* After a ceremony: every active enrollment whose certificate expires within
+ * 30 days, on stderr (the ceremony itself succeeded). */
+static void print_store_warnings(cli_ctx *ctx, const char *root)
+{
+    hb_custody *c = NULL;
+    hb_err ignored;
+    char warnings[2048];
+    (void)ctx;
+    if (hb_custody_load(root, &c, &ignored) == HB_OK) {
+        hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
+        print_warnings(warnings);
+    }
+    hb_custody_free(c);
+}
+
 static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
 {
     hb_enroll_request req = {
@@ -120,7 +135,7 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
                 "run 'hsmbak ceremony import-cert %s FILE'", res.csr_url, res.name);
     cli_say(ctx, "ceremony: recorded in the transcript; idcred '%s' opens backups made to it",
             res.name);
-    print_warnings(res.warnings);
+    print_store_warnings(ctx, root); /* includes res.warnings */
     return HB_OK;
 }
 
@@ -217,17 +232,12 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
         HB_TRY(hb_ceremony_import_cert(p, root, pos[0], pos[1], o.custodians, o.n_custodians,
                                        fp, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s", pos[0], fp);
-        hb_custody *c = NULL;
-        char warnings[2048];
-        if (hb_custody_load(root, &c, &ctx->err) == HB_OK) {
-            hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
-            print_warnings(warnings);
-        }
-        hb_custody_free(c);
+        print_store_warnings(ctx, root);
     } else if (strcmp(sub, "retire") == 0 && npos == 1) {
         HB_TRY(hb_ceremony_retire(p, root, pos[0], o.custodians, o.n_custodians, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
                 "still restore with its key", pos[0]);
+        print_store_warnings(ctx, root);
     } else if (strcmp(sub, "quorum") == 0 && npos >= 3) {
         if (o.threshold == 0) {
             st = CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
@@ -237,6 +247,7 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
                                   (size_t)npos - 1, o.custodians, o.n_custodians, &ctx->err));
         cli_say(ctx, "ceremony: quorum group '%s': any %u of its %d members together open "
                 "backups made to it", pos[0], o.threshold, npos - 1);
+        print_store_warnings(ctx, root);
     } else if (strcmp(sub, "verify-transcript") == 0 && npos == 0) {
         st = do_verify(ctx, root, p);
     } else {

@@ -58,8 +58,10 @@ openssl x509 -req -in "$T/other.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreat
   -out "$R/temporary/other.pem" 2>/dev/null
 expect_fail 6 "not for the key enrolled as 'dave'" hb ceremony import-cert dave temporary:///other.pem
 sign_csr "$R/temporary/dave.pem" 20
-hb ceremony import-cert dave temporary:///dave.pem --custodian dave >/dev/null
+hb ceremony import-cert dave temporary:///dave.pem --custodian dave >/dev/null 2> "$T/imp.err"
 grep -q '<enrollment name="dave" state="active">' "$R/config/custody.xml" || fail "dave not active"
+grep -q "warning: the certificate of enrolled recipient 'dave'.*expires on .*within 30 days" "$T/imp.err" ||
+  fail "no expiry warning when the 20-day certificate was imported"
 pass "CSR enrollment: a foreign certificate is refused, the CA-signed one activates it"
 dave_fp=$(sed -n '/name="dave"/,/<\/enrollment>/s/.*<fingerprint>\(.*\)<\/fingerprint>.*/\1/p' "$R/config/custody.xml")
 [ ${#dave_fp} -eq 64 ] || fail "no fingerprint for dave"
