@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,39 @@ cleanup:
     return st;
 }
 
+/* A PEM or DER certificate from an appliance URL or a path (1 MiB cap). */
+static hb_status read_cert(const char *root, const char *url, X509 **out, hb_err *err)
+{
+    char path[PATH_MAX];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_status st = hb_url_resolve(root, url, path, sizeof path, err);
+    if (st == HB_OK)
+        st = hb_read_file(path, 1u << 20, &data, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "certificate file '%s'", url);
+        return st;
+    }
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (cert == NULL) {
+        const unsigned char *q = data;
+        ERR_clear_error();
+        cert = d2i_X509(NULL, &q, (long)len);
+        if (cert != NULL && q != data + len) {
+            X509_free(cert);
+            cert = NULL;
+        }
+    }
+    BIO_free(bio);
+    free(data);
+    if (cert == NULL)
+        return hb_fail_ossl(err, HB_E_VERIFY, "'%s' is not a certificate (neither PEM nor "
+                            "DER X.509)", url);
+    *out = cert;
+    return HB_OK;
+}
+
 hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
                                   const char *cert_url, const char *const *custodians,
                                   size_t n_custodians, char fingerprint_out[65], hb_err *err)
@@ -414,7 +448,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     X509 *cert = NULL;
     uint8_t *spki = NULL;
     size_t spki_len = 0;
-    char who[1024], detail[1024], url[PATH_MAX], tmpname[HB_OBJECT_NAME_MAX + 1];
+    char who[1024], detail[1024], url[PATH_MAX];
     bool created;
 
     HB_TRY(who_of(custodians, n_custodians, who, sizeof who, err));
@@ -431,13 +465,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
         goto cleanup;
     }
     HB_TRY(hb_objects_load(root, &store, err));
-    /* Load the file through a throw-away certificate object: the same reader
-     * (PEM or DER, URL or path, size cap) as every other certificate. */
-    snprintf(tmpname, sizeof tmpname, "import-%.50s", e->name);
-    HB_TRY(hb_objects_set_certificate(store, tmpname, cert_url, false, false, e->key_wrap,
-                                      &created, err));
-    HB_TRY(hb_objects_load_certificate(store, p, tmpname, &cert, err));
-    HB_TRY(hb_objects_delete(store, HB_OBJECT_CERTIFICATE, tmpname, err));
+    HB_TRY(read_cert(root, cert_url, &cert, err));
     HB_TRY(spki_of(X509_get0_pubkey(cert), &spki, &spki_len, err));
     if (spki_len != e->spki_der_len || memcmp(spki, e->spki_der, spki_len) != 0) {
         st = hb_fail(err, HB_E_REFUSED, "the certificate in '%s' is not for the key enrolled as "

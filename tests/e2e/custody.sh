@@ -57,6 +57,8 @@ openssl req -new -newkey rsa:2048 -nodes -keyout "$T/other.key" -subj "/CN=Other
 openssl x509 -req -in "$T/other.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 20 \
   -out "$R/temporary/other.pem" 2>/dev/null
 expect_fail 6 "not for the key enrolled as 'dave'" hb ceremony import-cert dave temporary:///other.pem
+expect_fail 5 "is not a certificate" hb ceremony import-cert dave temporary:///dave.csr
+expect_fail 6 "is active, not waiting for a certificate" hb ceremony import-cert alice temporary:///other.pem
 sign_csr "$R/temporary/dave.pem" 20
 hb ceremony import-cert dave temporary:///dave.pem --custodian dave >/dev/null 2> "$T/imp.err"
 grep -q '<enrollment name="dave" state="active">' "$R/config/custody.xml" || fail "dave not active"
