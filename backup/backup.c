@@ -4,6 +4,8 @@
  * only when everything in it is complete and synced (DESIGN §4, §7). */
 #include "hsmbak/backup.h"
 
+#include "backup/custody_internal.h"
+#include "backup/quorum.h"
 #include "backup/tree.h"
 #include "common/fault.h"
 #include "common/fileio.h"
@@ -26,10 +28,16 @@
 #include <unistd.h>
 
 typedef struct recipient {
-    X509 *cert;
+    X509 *cert;              /* borrowed from the recipient set */
     hb_oaep_hash hash;
     const char *id;          /* in the manifest */
 } recipient;
+
+/* A quorum group of this backup: its group key G and manifest id. */
+typedef struct group_key {
+    uint8_t g[HB_QUORUM_KEY_LEN];
+    const char *id;
+} group_key;
 
 typedef struct token_signer {
     hb_provider *p;
@@ -44,30 +52,37 @@ static hb_status sign_on_token(void *ctx, const uint8_t *data, size_t len, uint8
     return hb_provider_sign_sha256(s->p, s->key, data, len, sig, siglen, err);
 }
 
-static hb_status load_recipients(hb_provider *p, const hb_object_store *store,
-                                 const hb_backup_request *req, hb_manifest *m,
-                                 recipient *out, hb_err *err)
+/* Every recipient of the set into the manifest: single certificates, and
+ * quorum groups with a fresh group key each (docs/custody.md). */
+static hb_status add_recipients(hb_provider *p, const hb_recipient_set *rs, hb_manifest *m,
+                                recipient *out, group_key *gk, hb_err *err)
 {
     time_t now = time(NULL);
-    for (size_t i = 0; i < req->n_recipients; i++) {
-        const char *name = req->recipients[i];
-        const hb_crypto_object *o = hb_objects_find(store, HB_OBJECT_CERTIFICATE, name);
-        if (o == NULL)
-            return hb_fail(err, HB_E_NOT_FOUND, "no certificate object named '%s'; define it "
-                           "with 'hsmbak crypto certificate %s cert:///FILE'", name, name);
-        if (!o->enabled)
-            return hb_fail(err, HB_E_REFUSED, "certificate '%s' is disabled", name);
-        hb_status st = hb_objects_load_certificate(store, p, name, &out[i].cert, err);
+    hb_status st = HB_OK;
+    for (size_t i = 0; i < rs->n_singles; i++) {
+        const hb_rset_single *r = &rs->singles[i];
+        out[i].cert = r->cert;
+        out[i].hash = r->hash;
+        st = hb_recipient_check(r->cert, r->ignore_expiration, now, err);
         if (st == HB_OK)
-            st = hb_recipient_check(out[i].cert, o->ignore_expiration, now, err);
-        if (st == HB_OK)
-            st = hb_manifest_add_recipient(m, out[i].cert, hb_oaep_hash_name(o->key_wrap),
-                                           &out[i].id, err);
+            st = hb_manifest_add_recipient(m, r->cert, hb_oaep_hash_name(r->hash), &out[i].id,
+                                           err);
         if (st != HB_OK) {
-            hb_err_prefix(err, "recipient certificate '%s'", name);
+            hb_err_prefix(err, "%s", r->label);
             return st;
         }
-        out[i].hash = o->key_wrap;
+    }
+    for (size_t i = 0; i < rs->n_groups; i++) {
+        const hb_rset_group *g = &rs->groups[i];
+        for (size_t k = 0; k < g->n && st == HB_OK; k++)
+            st = hb_recipient_check(g->certs[k], false, now, err);
+        if (st == HB_OK)
+            st = hb_quorum_add_to_manifest(m, hb_provider_libctx(p), g->name, g->threshold,
+                                           g->certs, g->hashes, g->n, gk[i].g, &gk[i].id, err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "quorum group '%s'", g->name);
+            return st;
+        }
     }
     return HB_OK;
 }
@@ -267,6 +282,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     X509 *signer_cert = NULL;
     EVP_PKEY *signer_key = NULL;
     recipient *rcpt = NULL;
+    hb_recipient_set rs = {0};
+    group_key *gk = NULL;
     hb_archive_job *jobs = NULL;
     size_t n_jobs = 0;
     char **out_paths = NULL;
@@ -287,11 +304,9 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
                      "KEY CERT') and mark it with 'hsmbak crypto backup-signer NAME'");
         goto cleanup;
     }
-    if (req->n_recipients == 0) {
-        st = hb_fail(err, HB_E_USAGE, "name at least one recipient certificate object: "
-                     "'hsmbak secure-backup CERT[,CERT...] DEST'");
-        goto cleanup;
-    }
+    HB_TRY(hb_recipient_set_resolve(sys->root, p, req->recipients, req->n_recipients, &rs,
+                                    err));
+    snprintf(res->warnings, sizeof res->warnings, "%s", rs.warnings);
     st = hb_objects_load_idcred(store, p, signer, &signer_cert, &signer_key, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "backup signer");
@@ -304,14 +319,15 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     machine = read_identity(sys->root, "machine-type");
     serial = read_identity(sys->root, "serial");
     HB_TRY(hb_manifest_set_system(m, sys->version, prof->name, build, machine, serial, err));
-    rcpt = calloc(req->n_recipients, sizeof *rcpt);
+    rcpt = calloc(rs.n_singles ? rs.n_singles : 1, sizeof *rcpt);
+    gk = OPENSSL_secure_zalloc((rs.n_groups ? rs.n_groups : 1) * sizeof *gk);
     jobs = calloc(prof->n_resources ? prof->n_resources : 1, sizeof *jobs);
     out_paths = calloc(prof->n_resources ? prof->n_resources : 1, sizeof *out_paths);
-    if (rcpt == NULL || jobs == NULL || out_paths == NULL) {
+    if (rcpt == NULL || gk == NULL || jobs == NULL || out_paths == NULL) {
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    HB_TRY(load_recipients(p, store, req, m, rcpt, err));
+    HB_TRY(add_recipients(p, &rs, m, rcpt, gk, err));
 
     HB_TRY(hb_url_resolve(sys->root, req->dest, dest, sizeof dest, err));
     HB_TRY(check_not_inside_resources(sys, dest, err));
@@ -358,7 +374,13 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
         HB_TRY(hb_manifest_add_file(m, j->spec.name, filename,
                                     hb_compression_name(j->spec.compression), j->info.file_size,
                                     j->info.sha256_hex, err));
-        for (size_t k = 0; k < req->n_recipients; k++) {
+        for (size_t k = 0; k < rs.n_groups; k++) {
+            uint8_t wrapped[HB_QUORUM_WRAPPED_LEN];
+            HB_TRY(hb_quorum_wrap_dek(gk[k].g, j->dek, wrapped, err));
+            HB_TRY(hb_manifest_add_wrapped_key(m, j->spec.name, gk[k].id, wrapped,
+                                               sizeof wrapped, err));
+        }
+        for (size_t k = 0; k < rs.n_singles; k++) {
             uint8_t *wrapped = NULL;
             size_t wrapped_len = 0;
             HB_TRY(hb_wrap_dek(hb_provider_libctx(p), rcpt[k].cert, rcpt[k].hash, j->dek,
@@ -413,10 +435,10 @@ cleanup:
     }
     free(jobs);
     free(out_paths);
-    if (rcpt != NULL)
-        for (size_t i = 0; i < req->n_recipients; i++)
-            X509_free(rcpt[i].cert);
     free(rcpt);
+    /* Group keys are secrets like the DEKs: wiped here, on every path. */
+    OPENSSL_secure_clear_free(gk, (rs.n_groups ? rs.n_groups : 1) * sizeof *gk);
+    hb_recipient_set_free(&rs);
     free(xml);
     free(build);
     free(machine);

@@ -404,7 +404,8 @@ hb_status hb_manifest_add_wrapped_key(hb_manifest *m, const char *name,
     if (f == NULL)
         return hb_fail(err, HB_E_USAGE, "wrapped key for unknown file '%s'",
                        name != NULL ? name : "");
-    if (hb_manifest_find_recipient(m, recipient_id) == NULL)
+    if (hb_manifest_find_recipient(m, recipient_id) == NULL &&
+        hb_manifest_find_quorum(m, recipient_id) == NULL)
         return hb_fail(err, HB_E_USAGE, "file '%s': wrapped key for unknown recipient '%s'",
                        name, recipient_id != NULL ? recipient_id : "");
     if (hb_manifest_find_wrapped_key(f, recipient_id) != NULL)
@@ -545,5 +546,6 @@ void hb_manifest_free(hb_manifest *m)
         free(m->excluded[i].reason);
     }
     free(m->excluded);
+    hb_manifest_quorums_clear(m);
     free(m);
 }

@@ -4,6 +4,7 @@
 
 #include "hsmbak/manifest.h"
 
+#include <libxml/tree.h>
 #include <stdbool.h>
 
 /* Value rules; data/schema/manifest.xsd states the same ones. */
@@ -21,5 +22,15 @@ hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err) HB_MUST_C
 
 void hb_manifest_recipient_clear(hb_manifest_recipient *r);
 void hb_manifest_file_clear(hb_manifest_file *f);
+
+/* Quorum recipients (manifest_quorum.c). */
+void hb_manifest_quorums_clear(hb_manifest *m);
+/* Append every <quorum> to <recipients> (indented at depth 2). */
+hb_status hb_manifest_write_quorums(xmlNodePtr recips, xmlNsPtr ns, const hb_manifest *m,
+                                    hb_err *err) HB_MUST_CHECK;
+hb_status hb_manifest_read_quorum(const xmlNode *qn, hb_manifest *m, hb_err *err) HB_MUST_CHECK;
+/* Every file has a 40-byte wrapped key for every quorum, and each quorum has
+ * at least `threshold` members. */
+hb_status hb_manifest_check_quorums(const hb_manifest *m, hb_err *err) HB_MUST_CHECK;
 
 #endif

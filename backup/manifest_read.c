@@ -43,7 +43,8 @@ static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
         st = bad(err, rn, "recipient id '", id != NULL ? (const char *)id : "", "' is invalid");
         goto cleanup;
     }
-    if (hb_manifest_find_recipient(m, (const char *)id) != NULL) {
+    if (hb_manifest_find_recipient(m, (const char *)id) != NULL ||
+        hb_manifest_find_quorum(m, (const char *)id) != NULL) {
         st = bad(err, rn, "recipient id '", (const char *)id, "' is used twice");
         goto cleanup;
     }
@@ -136,7 +137,8 @@ static hb_status read_file(const xmlNode *fn, hb_manifest *m, hb_err *err)
             continue;
         xmlFree(rid);
         rid = xmlGetNoNsProp(k, BAD_CAST "recipient");
-        if (rid == NULL || hb_manifest_find_recipient(m, (const char *)rid) == NULL) {
+        if (rid == NULL || (hb_manifest_find_recipient(m, (const char *)rid) == NULL &&
+                            hb_manifest_find_quorum(m, (const char *)rid) == NULL)) {
             st = bad(err, k, "wrapped key for unknown recipient '",
                      rid != NULL ? (const char *)rid : "", "'");
             goto cleanup;
@@ -163,6 +165,10 @@ static hb_status read_file(const xmlNode *fn, hb_manifest *m, hb_err *err)
         }
         if (hb_base64_decode(b64, &wk->data, &wk->len, err) != HB_OK || wk->len == 0) {
             st = bad(err, k, "wrapped key of file '", f.name, "' is not base64");
+            goto cleanup;
+        }
+        if (hb_manifest_find_quorum(m, wk->recipient) != NULL && wk->len != 40) {
+            st = bad(err, k, "quorum key of file '", f.name, "' is not 40 bytes (RFC 5649)");
             goto cleanup;
         }
     }
@@ -217,9 +223,13 @@ static hb_status read_fields(const xmlNode *root, hb_manifest *m, hb_err *err)
         st = bad(err, sys, "system version '", m->version, "' or profile is invalid");
         goto cleanup;
     }
-    for (xmlNodePtr r = hb_xml_first_elem(recips); r != NULL; r = hb_xml_next_elem(r))
-        HB_TRY(read_recipient(r, m, err));
-    if (m->n_recipients == 0) {
+    for (xmlNodePtr r = hb_xml_first_elem(recips); r != NULL; r = hb_xml_next_elem(r)) {
+        if (hb_xml_is(r, HB_MANIFEST_NS, "quorum"))
+            HB_TRY(hb_manifest_read_quorum(r, m, err));
+        else
+            HB_TRY(read_recipient(r, m, err));
+    }
+    if (m->n_recipients == 0 && m->n_quorums == 0) {
         st = bad(err, recips, "no recipients", NULL, NULL);
         goto cleanup;
     }

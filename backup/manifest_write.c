@@ -24,7 +24,7 @@ static hb_status check_complete(const hb_manifest *m, hb_err *err)
     if (m->version == NULL || m->profile == NULL)
         return hb_fail(err, HB_E_USAGE, "manifest has no system version/profile (call "
                        "hb_manifest_set_system)");
-    if (m->n_recipients == 0)
+    if (m->n_recipients == 0 && m->n_quorums == 0)
         return hb_fail(err, HB_E_USAGE, "manifest has no recipients; nobody could restore it");
     for (size_t i = 0; i < m->n_files; i++)
         for (size_t r = 0; r < m->n_recipients; r++)
@@ -32,7 +32,7 @@ static hb_status check_complete(const hb_manifest *m, hb_err *err)
                 return hb_fail(err, HB_E_USAGE, "file '%s' has no wrapped key for recipient "
                                "'%s' (%s)", m->files[i].name, m->recipients[r].id,
                                m->recipients[r].subject);
-    return HB_OK;
+    return hb_manifest_check_quorums(m, err);
 }
 
 static hb_status add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name, const uint8_t *data,
@@ -98,6 +98,7 @@ static hb_status build(const hb_manifest *m, xmlDocPtr doc, hb_err *err)
         if (!hb_xml_indent(rn, 2))
             return OOM("recipient");
     }
+    HB_TRY(hb_manifest_write_quorums(recips, ns, m, err));
     if (!hb_xml_indent(recips, 1))
         return OOM("recipients");
 

@@ -6,6 +6,7 @@
  * system is the old tree or the new one, never a mix (DESIGN §5, §7). */
 #include "hsmbak/backup.h"
 
+#include "backup/quorum.h"
 #include "backup/swap.h"
 #include "backup/tree.h"
 #include "common/fault.h"
@@ -205,7 +206,11 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     char src[PATH_MAX], path[PATH_MAX], staging[PATH_MAX] = "";
     const char **provided = NULL;
     uint8_t dek[HB_DEK_LEN];
+    uint8_t group_key[HB_QUORUM_KEY_LEN];
+    const hb_manifest_quorum *quorum = NULL;
     const hb_profile *prof = sys->profile;
+    const char *const *names = req->n_idcreds ? req->idcreds : &req->idcred;
+    size_t n_names = req->n_idcreds ? req->n_idcreds : 1;
 
     memset(res, 0, sizeof *res);
     res->post_restore_status = -1;
@@ -239,11 +244,21 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     if (!req->validate_only)
         HB_TRY(hb_system_check_factory_state(sys, err));
 
-    HB_TRY(hb_objects_load_idcred(store, p, req->idcred, &id_cert, &id_key, err));
+    /* One idcred that is a single recipient opens the backup; failing that,
+     * a quorum's threshold of members among the idcreds (docs/custody.md). */
+    const char *idcred = NULL;
     const hb_manifest_recipient *me = NULL;
-    HB_TRY(check_recipient(m, id_cert, req->idcred, &me, err));
-    hb_oaep_hash hash;
-    HB_TRY(hb_oaep_hash_from_name(me->key_wrap, &hash, err));
+    hb_oaep_hash hash = HB_OAEP_SHA256;
+    HB_TRY(hb_restore_pick_idcred(store, p, m, names, n_names, &idcred, err));
+    if (idcred == NULL && m->n_quorums > 0) {
+        HB_TRY(hb_quorum_recover(p, store, m, names, n_names, req->insert_token,
+                                 req->insert_ctx, group_key, &quorum, err));
+    } else {
+        idcred = idcred != NULL ? idcred : names[0];
+        HB_TRY(hb_objects_load_idcred(store, p, idcred, &id_cert, &id_key, err));
+        HB_TRY(check_recipient(m, id_cert, idcred, &me, err));
+        HB_TRY(hb_oaep_hash_from_name(me->key_wrap, &hash, err));
+    }
     HB_TRY(check_files(src, m, prof, err));
 
     hb_archive_limits limits;
@@ -274,16 +289,20 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     }
     for (size_t i = 0; i < m->n_files; i++) {
         const hb_manifest_file *f = &m->files[i];
-        const hb_manifest_wrapped_key *wk = hb_manifest_find_wrapped_key(f, me->id);
+        const char *rid = quorum != NULL ? quorum->id : me->id;
+        const hb_manifest_wrapped_key *wk = hb_manifest_find_wrapped_key(f, rid);
         if (wk == NULL) {
             st = hb_fail(err, HB_E_VERIFY, "the manifest has no key of '%s' for recipient %s",
-                         f->filename, me->id);
+                         f->filename, rid);
             goto cleanup;
         }
         if (req->progress)
             req->progress(req->progress_ctx, req->validate_only ? "validating" : "restoring",
                           f->name, f->size);
-        st = hb_unwrap_dek(p, id_key, hash, wk->data, wk->len, dek, err);
+        if (quorum != NULL)
+            st = hb_quorum_unwrap_dek(group_key, wk->data, wk->len, dek, err);
+        else
+            st = hb_unwrap_dek(p, id_key, hash, wk->data, wk->len, dek, err);
         if (st != HB_OK) {
             hb_err_prefix(err, "unwrapping the key of '%s'", f->filename);
             goto cleanup;
@@ -334,6 +353,7 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     m = NULL;
 cleanup:
     OPENSSL_cleanse(dek, sizeof dek);
+    OPENSSL_cleanse(group_key, sizeof group_key);
     if (staging[0] != '\0')
         hb_tree_remove_quietly(staging);
     free(provided);

@@ -36,6 +36,7 @@ hb_status cmd_dir(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_system(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv);
+hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv);
 
 /* getopt_long helpers: each command's option table ends with these so that
  * `--help` works everywhere. */

@@ -96,6 +96,8 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     if (res.stale_partials_removed)
         fprintf(stderr, "secure-backup: removed %u partial backup(s) left by an interrupted "
                 "run\n", res.stale_partials_removed);
+    if (res.warnings[0] != '\0')
+        fprintf(stderr, "%s\n", res.warnings);
     cli_say(ctx, "Secure backup is complete.");
     if (!ctx->quiet) {
         const hb_manifest *m = res.manifest;
@@ -105,6 +107,9 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < m->n_recipients; i++)
             printf(" recipient   %s (%s, SHA-256 %s)\n", m->recipients[i].subject,
                    m->recipients[i].key_wrap, m->recipients[i].fingerprint);
+        for (size_t i = 0; i < m->n_quorums; i++)
+            printf(" quorum      %s: any %u of %zu members together\n", m->quorums[i].name,
+                   m->quorums[i].threshold, m->quorums[i].n_members);
         for (size_t i = 0; i < m->n_files; i++) {
             printf(" file        %-22s %10llu bytes\n", m->files[i].filename,
                    (unsigned long long)m->files[i].size);

@@ -8,6 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define MAX_IDCREDS 255
+
+/* Several tokens may share one reader slot: ask for the next one on a
+ * terminal; without one, the caller reports the missing token. */
+static bool insert_token(void *ctx, const char *idcred, const char *message)
+{
+    static unsigned asked;
+    (void)ctx;
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) || ++asked > 10)
+        return false;
+    fprintf(stderr, "secure-restore: %s\nInsert the token of idcred '%s' and press Enter "
+            "(Ctrl-D gives up): ", message, idcred);
+    char line[16];
+    return fgets(line, sizeof line, stdin) != NULL;
+}
 
 static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
 {
@@ -46,10 +63,15 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
         {"validate", no_argument, NULL, 'v'},
         {"signer", required_argument, NULL, 's'},
         {"max-size", required_argument, NULL, 'm'},
+        {"idcred", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
+    const char *idcreds[MAX_IDCREDS];
+    size_t n_idcreds = 0;
     static const char usage[] = "usage: hsmbak secure-restore IDCRED SOURCE [--validate] "
-                                "[--signer CERT] [--max-size SIZE]";
+                                "[--signer CERT] [--max-size SIZE]\n"
+                                "       hsmbak secure-restore --idcred A [--idcred B ...] "
+                                "SOURCE [--validate] ...";
     hb_restore_request req = {0};
     hb_restore_result res = {0};
     hb_system *sys = NULL;
@@ -62,17 +84,22 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
         if (c == 'v') req.validate_only = true;
         else if (c == 's') req.signer = optarg;
         else if (c == 'm') HB_TRY(parse_size(ctx, optarg, &req.max_size));
+        else if (c == 'i' && n_idcreds < MAX_IDCREDS) idcreds[n_idcreds++] = optarg;
         else return CLI_USAGE_ERROR(ctx, "%s", usage);
     }
     /* The appliance's form: a trailing "on" means validate. */
-    if (argc - optind == 3 && strcmp(argv[optind + 2], "on") == 0) {
+    int want = n_idcreds ? 1 : 2;
+    if (argc - optind == want + 1 && strcmp(argv[optind + want], "on") == 0) {
         req.validate_only = true;
         argc--;
     }
-    if (argc - optind != 2)
+    if (argc - optind != want)
         return CLI_USAGE_ERROR(ctx, "%s", usage);
-    req.idcred = argv[optind];
-    req.source = argv[optind + 1];
+    req.idcred = n_idcreds ? idcreds[0] : argv[optind];
+    req.source = argv[optind + want - 1];
+    req.idcreds = idcreds;
+    req.n_idcreds = n_idcreds;
+    req.insert_token = insert_token;
     req.progress = on_progress;
     req.progress_ctx = ctx;
     const char *root;

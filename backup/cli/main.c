@@ -27,9 +27,13 @@ static const char usage_text[] =
     "  crypto delete certificate|key|idcred NAME\n"
     "  secure-backup [CERT[,CERT...]] DEST [--compression zstd|gzip|none] [--jobs N]\n"
     "  secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE]\n"
+    "  secure-restore --idcred A [--idcred B ...] SOURCE [--validate] ...\n"
     "  dir URL\n"
     "  factory-reset [--yes]\n"
     "  system init --profile appliance|host|FILE [--version V.R.M.F]\n"
+    "  ceremony enroll --token URI --custodian NAME... [--name N] [--cn CN] [--csr]\n"
+    "  ceremony import-cert NAME FILE | retire FINGERPRINT|NAME\n"
+    "  ceremony quorum NAME --threshold K MEMBER... | verify-transcript | list\n"
     "\n"
     "The root defaults to $HSMBAK_ROOT, the module to $HSMBAK_PKCS11_MODULE, then the\n"
     "p11-kit proxy. PINs are never taken on the command line.\n";
@@ -45,6 +49,7 @@ static const struct {
     {"dir", cmd_dir},
     {"factory-reset", cmd_factory_reset},
     {"system", cmd_system},
+    {"ceremony", cmd_ceremony},
 };
 
 hb_status cli_provider(cli_ctx *ctx, hb_provider **out)

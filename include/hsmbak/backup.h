@@ -21,7 +21,9 @@ typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,
                                uint64_t bytes);
 
 typedef struct hb_backup_request {
-    const char *const *recipients; /* certificate object names */
+    const char *const *recipients; /* certificate objects, enrolled recipients (name or
+                                      fingerprint) or quorum groups; none: every active
+                                      enrollment and quorum group (docs/custody.md) */
     size_t n_recipients;
     const char *dest;              /* appliance URL or path; must be absent or empty */
     hb_compression compression;
@@ -36,6 +38,8 @@ typedef struct hb_backup_result {
     hb_manifest *manifest;         /* what was written; free with hb_manifest_free */
     uint64_t expanded_bytes;       /* tar content backed up */
     unsigned stale_partials_removed; /* left beside DEST by killed backups */
+    char warnings[2048];           /* e.g. enrolled certificates expiring soon; '\n'
+                                      separated, empty when none */
 } hb_backup_result;
 
 /* Back up every non-empty resource of sys's profile to req->dest, signed by
@@ -44,6 +48,11 @@ typedef struct hb_backup_result {
 hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
                            hb_backup_result *res, hb_err *err) HB_MUST_CHECK;
 void hb_backup_result_free(hb_backup_result *res);
+
+/* Asked when an idcred's token is not present (several tokens may share one
+ * reader slot): return true once the operator has inserted it, false to give
+ * up. message says which token is missing. */
+typedef bool (*hb_insert_token_fn)(void *ctx, const char *idcred, const char *message);
 
 typedef struct hb_restore_request {
     const char *idcred;            /* its certificate must be a recipient */
@@ -54,6 +63,14 @@ typedef struct hb_restore_request {
     uint64_t max_size;             /* expanded-size cap per archive; 0 = default */
     hb_progress_fn progress;
     void *progress_ctx;
+    /* Several idcreds (--idcred A --idcred B ...), used instead of idcred when
+     * n_idcreds > 0: the first one whose certificate is a single recipient
+     * opens the backup; otherwise at least a quorum's threshold of members
+     * do (docs/custody.md). */
+    const char *const *idcreds;
+    size_t n_idcreds;
+    hb_insert_token_fn insert_token; /* may be NULL: a missing token is an error */
+    void *insert_ctx;
 } hb_restore_request;
 
 typedef struct hb_restore_result {

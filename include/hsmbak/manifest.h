@@ -49,6 +49,29 @@ typedef struct hb_manifest_file {
     size_t n_keys;
 } hb_manifest_file;
 
+/* A k-of-n quorum recipient (docs/FORMAT.md §8): each file's DEK is wrapped
+ * under a per-backup group key G with AES-256 key wrap with padding (RFC 5649);
+ * G is split with Shamir's scheme over GF(2^8) and each member's share
+ * (x || y, 33 bytes) is wrapped with RSA-OAEP to that member's certificate. */
+typedef struct hb_manifest_quorum_member {
+    unsigned x;           /* share x coordinate, 1..255, unique in the group */
+    char *subject;        /* RFC 2253 (informational) */
+    char fingerprint[65]; /* SHA-256 of cert_der */
+    char *key_wrap;       /* rsa-oaep-sha256 | rsa-oaep-sha1 */
+    uint8_t *cert_der;
+    size_t cert_der_len;
+    uint8_t *wrapped_share; /* RSA-OAEP(x || y) */
+    size_t wrapped_share_len;
+} hb_manifest_quorum_member;
+
+typedef struct hb_manifest_quorum {
+    char *id;             /* "q1", "q2", ...; unique among recipient and quorum ids */
+    char *name;           /* the group's name at backup time (informational) */
+    unsigned threshold;   /* shares needed, 2..n */
+    hb_manifest_quorum_member *members;
+    size_t n_members;
+} hb_manifest_quorum;
+
 typedef struct hb_manifest_excluded {
     char *name;
     char *reason;
@@ -69,6 +92,8 @@ typedef struct hb_manifest {
     size_t n_files;
     hb_manifest_excluded *excluded;
     size_t n_excluded;
+    hb_manifest_quorum *quorums;   /* none in manifests without quorum groups */
+    size_t n_quorums;
 } hb_manifest;
 
 /* Signs data with SHA-256: RSA PKCS#1 v1.5 returns the raw signature, ECDSA
@@ -99,11 +124,22 @@ hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char
 hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_wrap,
                                     const char **id_out, hb_err *err) HB_MUST_CHECK;
 
+/* Add a quorum group (no members yet); *id_out (may be NULL) points into m. */
+hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned threshold,
+                                 const char **id_out, hb_err *err) HB_MUST_CHECK;
+/* Add a member with its wrapped share to quorum quorum_id. */
+hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X509 *cert,
+                                        const char *key_wrap, unsigned x,
+                                        const uint8_t *wrapped_share, size_t wrapped_len,
+                                        hb_err *err) HB_MUST_CHECK;
+const hb_manifest_quorum *hb_manifest_find_quorum(const hb_manifest *m, const char *id);
+
 hb_status hb_manifest_add_file(hb_manifest *m, const char *name, const char *filename,
                                const char *compression, uint64_t size,
                                const char *sha256_hex, hb_err *err) HB_MUST_CHECK;
 
-/* The archive key of file `name` wrapped to recipient `recipient_id`. */
+/* The archive key of file `name` wrapped to recipient `recipient_id` (RSA-OAEP),
+ * or to quorum `recipient_id` (RFC 5649 under G: exactly 40 bytes). */
 hb_status hb_manifest_add_wrapped_key(hb_manifest *m, const char *name,
                                       const char *recipient_id, const uint8_t *wrapped,
                                       size_t wrapped_len, hb_err *err) HB_MUST_CHECK;

@@ -1,0 +1,259 @@
+/* hsmbak ceremony enroll|import-cert|retire|quorum|verify-transcript|list
+ * (docs/custody.md). */
+#include "cli.h"
+
+#include "hsmbak/custody.h"
+#include "hsmbak/system.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char ceremony_usage[] =
+    "usage: hsmbak ceremony enroll --token URI --custodian NAME [--custodian NAME...]\n"
+    "                [--name NAME] [--cn CN] [--key-type rsa:2048|rsa:3072|rsa:4096]\n"
+    "                [--days N] [--csr]\n"
+    "       hsmbak ceremony import-cert NAME FILE [--custodian NAME...]\n"
+    "       hsmbak ceremony retire FINGERPRINT|NAME|GROUP [--custodian NAME...]\n"
+    "       hsmbak ceremony quorum NAME --threshold K MEMBER... [--custodian NAME...]\n"
+    "       hsmbak ceremony verify-transcript\n"
+    "       hsmbak ceremony list";
+
+#define MAX_CUSTODIANS 64
+
+typedef struct parsed {
+    const char *custodians[MAX_CUSTODIANS];
+    size_t n_custodians;
+    const char *token, *name, *cn;
+    hb_key_type key_type;
+    unsigned days, threshold;
+    bool csr;
+} parsed;
+
+static hb_status parse_number(cli_ctx *ctx, const char *opt, const char *s, unsigned long max,
+                              unsigned *out)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || v == 0 || v > max)
+        return CLI_USAGE_ERROR(ctx, "%s '%s' must be a number from 1 to %lu", opt, s, max);
+    *out = (unsigned)v;
+    return HB_OK;
+}
+
+/* Options shared by every ceremony; positional arguments stay in argv. */
+static hb_status parse(cli_ctx *ctx, int argc, char **argv, parsed *o)
+{
+    enum { O_TOKEN = 256, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD };
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, O_TOKEN},
+        {"custodian", required_argument, NULL, O_CUSTODIAN},
+        {"name", required_argument, NULL, O_NAME},
+        {"cn", required_argument, NULL, O_CN},
+        {"key-type", required_argument, NULL, O_TYPE},
+        {"days", required_argument, NULL, O_DAYS},
+        {"csr", no_argument, NULL, O_CSR},
+        {"threshold", required_argument, NULL, O_THRESHOLD},
+        {NULL, 0, NULL, 0},
+    };
+    hb_status st = HB_OK;
+    int c;
+    memset(o, 0, sizeof *o);
+    o->key_type = HB_KEY_RSA2048;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TOKEN: o->token = optarg; break;
+        case O_CUSTODIAN:
+            if (o->n_custodians == MAX_CUSTODIANS)
+                return CLI_USAGE_ERROR(ctx, "at most %d --custodian", MAX_CUSTODIANS);
+            o->custodians[o->n_custodians++] = optarg;
+            break;
+        case O_NAME: o->name = optarg; break;
+        case O_CN: o->cn = optarg; break;
+        case O_TYPE: HB_TRY(hb_key_type_from_name(optarg, &o->key_type, &ctx->err)); break;
+        case O_DAYS: HB_TRY(parse_number(ctx, "--days", optarg, 36500, &o->days)); break;
+        case O_CSR: o->csr = true; break;
+        case O_THRESHOLD: HB_TRY(parse_number(ctx, "--threshold", optarg, 255, &o->threshold));
+            break;
+        default:
+            return CLI_USAGE_ERROR(ctx, "ceremony: bad option '%s'\n%s", argv[optind - 1],
+                                   ceremony_usage);
+        }
+    }
+cleanup:
+    return st;
+}
+
+static void print_warnings(const char *w)
+{
+    if (w[0] != '\0')
+        fprintf(stderr, "%s\n", w);
+}
+
+/* After a ceremony: every active enrollment whose certificate expires within
+ * 30 days, on stderr (the ceremony itself succeeded). */
+static void print_store_warnings(cli_ctx *ctx, const char *root)
+{
+    hb_custody *c = NULL;
+    hb_err ignored;
+    char warnings[2048];
+    (void)ctx;
+    if (hb_custody_load(root, &c, &ignored) == HB_OK) {
+        hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
+        print_warnings(warnings);
+    }
+    hb_custody_free(c);
+}
+
+static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
+{
+    hb_enroll_request req = {
+        .root = root, .token_uri = o->token, .custodians = o->custodians,
+        .n_custodians = o->n_custodians, .name = o->name, .cn = o->cn,
+        .key_type = o->key_type, .days = o->days, .csr = o->csr,
+    };
+    hb_enroll_result res;
+    cli_say(ctx, "ceremony: enrolling a backup recipient key on '%s' (this may take a while)",
+            o->token ? o->token : "");
+    hb_status st = hb_ceremony_enroll(p, &req, &res, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    cli_say(ctx, "ceremony: enrolled '%s' on token '%s' (serial %s)", res.name, res.token_label,
+            res.token_serial);
+    cli_say(ctx, "ceremony: private key %s stays on the token (sensitive, not extractable, "
+            "decrypt/unwrap only)", res.key_uri);
+    cli_say(ctx, "ceremony: the token unwraps with %s (proved by a test wrap/unwrap)",
+            hb_oaep_hash_name(res.key_wrap));
+    if (res.fingerprint[0])
+        cli_say(ctx, "ceremony: certificate %s, SHA-256 fingerprint %s", res.cert_url,
+                res.fingerprint);
+    if (res.csr_url[0])
+        cli_say(ctx, "ceremony: certificate signing request saved in '%s'; have it signed and "
+                "run 'hsmbak ceremony import-cert %s FILE'", res.csr_url, res.name);
+    cli_say(ctx, "ceremony: recorded in the transcript; idcred '%s' opens backups made to it",
+            res.name);
+    print_store_warnings(ctx, root); /* includes res.warnings */
+    return HB_OK;
+}
+
+static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
+{
+    hb_transcript *t = NULL;
+    char warnings[2048];
+    hb_status st = hb_ceremony_verify_transcript(p, root, &t, warnings, sizeof warnings,
+                                                 &ctx->err);
+    if (st != HB_OK)
+        return st;
+    if (!ctx->quiet) {
+        printf("transcript anchored to %s\n  signer SHA-256 %s\n", t->signer_subject, t->anchor);
+        for (size_t i = 0; i < t->n; i++) {
+            const hb_transcript_entry *e = &t->entries[i];
+            printf("%lu  %s  %-11s by %s\n    %s\n", e->seq, e->time, e->what, e->who,
+                   e->detail);
+            for (size_t k = 0; k < e->n_fingerprints; k++)
+                printf("    fingerprint %s\n", e->fingerprints[k]);
+            printf("    hash %s\n", e->hash);
+        }
+        printf("The transcript verifies: %zu entries, chain and signatures intact; head %s\n"
+               "(compare the head with a copy kept elsewhere: dropping entries from the end "
+               "is only visible that way)\n", t->n, t->n ? t->entries[t->n - 1].hash : t->anchor);
+    }
+    print_warnings(warnings);
+    hb_transcript_free(t);
+    return HB_OK;
+}
+
+static hb_status do_list(cli_ctx *ctx, const char *root)
+{
+    hb_custody *c = NULL;
+    char warnings[2048];
+    hb_status st = hb_custody_load(root, &c, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    static const char *const states[] = {"pending", "active", "retired"};
+    for (size_t i = 0; i < hb_custody_n_enrollments(c); i++) {
+        const hb_enrollment *e = hb_custody_enrollment_at(c, i);
+        printf("enrollment %s  %s\n  subject     %s\n  fingerprint %s\n  token       %s "
+               "(serial %s)\n  key-wrap    %s\n  enrolled    %s\n", e->name, states[e->state],
+               e->subject, e->fingerprint[0] ? e->fingerprint : "(pending certificate)",
+               e->token_label, e->token_serial, hb_oaep_hash_name(e->key_wrap), e->enrolled);
+        if (e->not_after[0])
+            printf("  expires     %s\n", e->not_after);
+        if (e->retired[0])
+            printf("  retired     %s\n", e->retired);
+        for (size_t k = 0; k < e->n_custodians; k++)
+            printf("  custodian   %s\n", e->custodians[k]);
+    }
+    for (size_t i = 0; i < hb_custody_n_groups(c); i++) {
+        const hb_quorum_group *g = hb_custody_group_at(c, i);
+        printf("quorum %s  %s, %u of %zu\n", g->name, g->retired ? "retired" : "active",
+               g->threshold, g->n_members);
+        for (size_t k = 0; k < g->n_members; k++) {
+            const hb_enrollment *e = hb_custody_find(c, g->members[k]);
+            printf("  member      %s (%s)\n", g->members[k], e ? e->name : "?");
+        }
+    }
+    hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
+    print_warnings(warnings);
+    hb_custody_free(c);
+    return HB_OK;
+}
+
+hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
+{
+    hb_status st = HB_OK;
+    parsed o;
+    const char *root;
+    hb_provider *p = NULL;
+    hb_system *sys = NULL;
+    if (argc < 2)
+        return CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
+    const char *sub = argv[1];
+    HB_TRY(parse(ctx, argc - 1, argv + 1, &o));
+    /* getopt_long permuted argv + 1: positional arguments now follow optind. */
+    char **pos = argv + 1 + optind;
+    int npos = argc - 1 - optind;
+    HB_TRY(cli_root(ctx, &root));
+    /* The root's lock: two ceremonies never interleave their transcript
+     * appends and custody store writes. */
+    HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
+    if (strcmp(sub, "list") == 0 && npos == 0) {
+        st = do_list(ctx, root);
+        goto cleanup;
+    }
+    HB_TRY(cli_provider(ctx, &p));
+    if (strcmp(sub, "enroll") == 0 && npos == 0) {
+        st = do_enroll(ctx, root, p, &o);
+    } else if (strcmp(sub, "import-cert") == 0 && npos == 2) {
+        char fp[65];
+        HB_TRY(hb_ceremony_import_cert(p, root, pos[0], pos[1], o.custodians, o.n_custodians,
+                                       fp, &ctx->err));
+        cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s", pos[0], fp);
+        print_store_warnings(ctx, root);
+    } else if (strcmp(sub, "retire") == 0 && npos == 1) {
+        HB_TRY(hb_ceremony_retire(p, root, pos[0], o.custodians, o.n_custodians, &ctx->err));
+        cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
+                "still restore with its key", pos[0]);
+        print_store_warnings(ctx, root);
+    } else if (strcmp(sub, "quorum") == 0 && npos >= 3) {
+        if (o.threshold == 0) {
+            st = CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
+            goto cleanup;
+        }
+        HB_TRY(hb_ceremony_quorum(p, root, pos[0], o.threshold, (const char *const *)pos + 1,
+                                  (size_t)npos - 1, o.custodians, o.n_custodians, &ctx->err));
+        cli_say(ctx, "ceremony: quorum group '%s': any %u of its %d members together open "
+                "backups made to it", pos[0], o.threshold, npos - 1);
+        print_store_warnings(ctx, root);
+    } else if (strcmp(sub, "verify-transcript") == 0 && npos == 0) {
+        st = do_verify(ctx, root, p);
+    } else {
+        st = CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
+    }
+cleanup:
+    hb_system_close(sys);
+    return st;
+}

@@ -1,0 +1,189 @@
+/* Key custody (issue 5, docs/custody.md): enrollment ceremonies, the signed
+ * ceremony transcript, recipient sets and k-of-n quorum groups.
+ *
+ *   ROOT/config/custody.xml             enrollments and quorum groups
+ *                                       (schema/custody.xsd), written atomically
+ *   ROOT/config/custody-transcript.xml  append-only, hash-chained, every entry
+ *                                       signed by the backup-signer key
+ *                                       (schema/transcript.xsd)
+ *
+ * Both live in the `config` resource, so backups carry them. */
+#ifndef HSMBAK_CUSTODY_H
+#define HSMBAK_CUSTODY_H
+
+#include "hsmbak/manifest.h"
+#include "hsmbak/provider.h"
+#include "hsmbak/status.h"
+
+#include <openssl/x509.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HB_CUSTODY_NAME_MAX 64
+#define HB_CUSTODY_WARN_DAYS 30
+
+/* ---- enrollment store ------------------------------------------------------ */
+
+typedef enum hb_enrollment_state {
+    HB_ENROLL_PENDING, /* key made, CSR out, CA-signed certificate not imported yet */
+    HB_ENROLL_ACTIVE,  /* a recipient of every backup made without a recipient list */
+    HB_ENROLL_RETIRED, /* never a recipient again; its key still opens old backups */
+} hb_enrollment_state;
+
+typedef struct hb_enrollment {
+    char name[HB_CUSTODY_NAME_MAX + 1];  /* also the crypto objects' name */
+    hb_enrollment_state state;
+    char fingerprint[65];                /* SHA-256 of the DER certificate; "" pending */
+    char *subject;                       /* RFC 2253 */
+    char token_label[33], token_serial[17];
+    char *key_uri;                       /* pkcs11: URI of the private key */
+    hb_oaep_hash key_wrap;               /* probed at enrollment */
+    char **custodians;
+    size_t n_custodians;
+    char enrolled[21];                   /* RFC 3339 UTC */
+    char not_after[21];                  /* certificate expiry; "" pending */
+    char retired[21];                    /* "" unless retired */
+    uint8_t *cert_der;                   /* NULL while pending */
+    size_t cert_der_len;
+    uint8_t *spki_der;                   /* the key's SubjectPublicKeyInfo (DER) */
+    size_t spki_der_len;
+} hb_enrollment;
+
+typedef struct hb_quorum_group {
+    char name[HB_CUSTODY_NAME_MAX + 1];  /* [a-z0-9][a-z0-9-]* */
+    unsigned threshold;
+    bool retired;
+    char created[21];
+    char (*members)[65];                 /* enrollment fingerprints */
+    size_t n_members;
+} hb_quorum_group;
+
+typedef struct hb_custody hb_custody;
+
+/* Load ROOT/config/custody.xml (absent: empty). */
+hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err) HB_MUST_CHECK;
+hb_status hb_custody_save(const hb_custody *c, hb_err *err) HB_MUST_CHECK;
+void hb_custody_free(hb_custody *c);
+
+size_t hb_custody_n_enrollments(const hb_custody *c);
+const hb_enrollment *hb_custody_enrollment_at(const hb_custody *c, size_t i);
+size_t hb_custody_n_groups(const hb_custody *c);
+const hb_quorum_group *hb_custody_group_at(const hb_custody *c, size_t i);
+
+/* By name or by fingerprint (full, or a unique prefix of at least 8 hex
+ * digits); NULL when absent or ambiguous. */
+const hb_enrollment *hb_custody_find(const hb_custody *c, const char *name_or_fp);
+const hb_quorum_group *hb_custody_find_group(const hb_custody *c, const char *name);
+
+/* Warnings for active enrollments whose certificate expires within
+ * HB_CUSTODY_WARN_DAYS of now (or already has): one line each, joined by
+ * '\n' into out (empty when none). */
+void hb_custody_expiry_warnings(const hb_custody *c, time_t now, char *out, size_t cap);
+
+/* ---- ceremonies (each appends one signed transcript entry) ---------------- */
+
+typedef struct hb_enroll_request {
+    const char *root;
+    const char *token_uri;               /* pkcs11:token=LABEL */
+    const char *const *custodians;       /* at least one */
+    size_t n_custodians;
+    const char *name;                    /* NULL: from the CN */
+    const char *cn;                      /* NULL: "hsmbak recipient NAME" */
+    hb_key_type key_type;                /* RSA only */
+    unsigned days;                       /* self-signed validity; 0 = 730 */
+    bool csr;                            /* CSR for a CA instead of a self-signed cert */
+} hb_enroll_request;
+
+typedef struct hb_enroll_result {
+    char name[HB_CUSTODY_NAME_MAX + 1];
+    char fingerprint[65];                /* "" with csr */
+    char key_uri[512];
+    char cert_url[PATH_MAX];             /* cert:///NAME-sscert.pem, "" with csr */
+    char csr_url[PATH_MAX];              /* temporary:///NAME.csr with csr */
+    hb_oaep_hash key_wrap;
+    char token_label[33], token_serial[17];
+    char warnings[1024];
+} hb_enroll_result;
+
+hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_enroll_result *res,
+                             hb_err *err) HB_MUST_CHECK;
+
+/* Import the CA-signed certificate for a pending enrollment (by name or
+ * fingerprint prefix is not possible while pending: by name). The
+ * certificate's public key must be the enrolled key's. */
+hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
+                                  const char *cert_url, const char *const *custodians,
+                                  size_t n_custodians, char fingerprint_out[65],
+                                  hb_err *err) HB_MUST_CHECK;
+
+/* Retire an enrollment (name or fingerprint) or a quorum group (name). */
+hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
+                             const char *const *custodians, size_t n_custodians,
+                             hb_err *err) HB_MUST_CHECK;
+
+/* Define quorum group `name`: threshold of the listed enrollments (names or
+ * fingerprints, all active, 2 <= threshold <= n <= 255). */
+hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
+                             unsigned threshold, const char *const *members, size_t n_members,
+                             const char *const *custodians, size_t n_custodians,
+                             hb_err *err) HB_MUST_CHECK;
+
+/* ---- transcript ------------------------------------------------------------ */
+
+typedef struct hb_transcript_entry {
+    unsigned long seq;                   /* 1, 2, ... */
+    char time[21];
+    char *who, *what, *detail;
+    char (*fingerprints)[65];
+    size_t n_fingerprints;
+    char prev[65];                       /* hash of the entry before, or the anchor */
+    char hash[65];                       /* SHA-256 of this entry's signed bytes */
+    uint8_t *sig;                        /* by the anchor's key over the same bytes */
+    size_t sig_len;
+} hb_transcript_entry;
+
+typedef struct hb_transcript {
+    char anchor[65];                     /* SHA-256 of the signer certificate */
+    char *signer_subject;
+    uint8_t *signer_der;                 /* the anchor: the signer certificate */
+    size_t signer_der_len;
+    hb_transcript_entry *entries;
+    size_t n;
+} hb_transcript;
+
+void hb_transcript_free(hb_transcript *t);
+
+/* Append an entry to the transcript at path (created, anchored to
+ * signer_cert, when absent). The existing transcript is verified first and
+ * must be anchored to signer_cert: nothing is appended to a broken log. */
+hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                               void *sign_ctx, const char *who, const char *what,
+                               const char *detail, const char *const *fingerprints,
+                               size_t n_fingerprints, hb_err *err) HB_MUST_CHECK;
+
+/* Verify every entry: sequence, chain (each previous hash, the first one
+ * against the anchor), hash and signature. expected_signer (may be NULL)
+ * must be the anchor's certificate. HB_E_VERIFY names the entry and what is
+ * wrong. *out (may be NULL) gets the entries. */
+hb_status hb_transcript_verify(const char *path, X509 *expected_signer, hb_transcript **out,
+                               hb_err *err) HB_MUST_CHECK;
+
+/* Where the system's transcript lives: ROOT/config/custody-transcript.xml. */
+hb_status hb_transcript_path(const char *root, char *out, size_t cap, hb_err *err) HB_MUST_CHECK;
+
+/* Verify the system's transcript against its backup signer's certificate. */
+hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
+                                        char *warnings, size_t warnings_cap,
+                                        hb_err *err) HB_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,244 @@
+/* backup/transcript.c: the hash-chained, signed ceremony log. Software keys
+ * stand in for the token's backup signer (same hb_sign_fn contract). */
+#include "hbtest.h"
+#include "sigtest.h"
+
+#include "common/encode.h"
+#include "common/fileio.h"
+#include "hsmbak/custody.h"
+
+static sigtest_key ec, rsa, other;
+static char *dir;
+static char path[4096];
+
+static const char *const FP_A = "1111111111111111111111111111111111111111111111111111111111111111";
+static const char *const FP_B = "2222222222222222222222222222222222222222222222222222222222222222";
+
+static void setup(void)
+{
+    if (dir != NULL)
+        return;
+    ec = sigtest_make("p256", "Backup Signer");
+    rsa = sigtest_make("rsa2048", "RSA Signer");
+    other = sigtest_make("p256", "Mallory");
+    dir = hbtest_tempdir("transcript");
+}
+
+static void fresh(const sigtest_key *k, int entries)
+{
+    hb_err err = {0};
+    snprintf(path, sizeof path, "%s/t-%d.xml", dir, rand());
+    const char *fps[2] = {FP_A, FP_B};
+    static const char *const whats[] = {"enroll", "enroll", "quorum", "retire"};
+    for (int i = 0; i < entries; i++) {
+        char who[32];
+        snprintf(who, sizeof who, "custodian %d", i + 1);
+        HBTEST_ASSERT_OK(hb_transcript_append(path, k->cert, sigtest_sign, k->key, who,
+                                              whats[i % 4], "detail text", fps,
+                                              (size_t)(i % 3), &err), &err);
+    }
+}
+
+static char *slurp(void)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_err err;
+    CU_ASSERT_EQUAL_FATAL(hb_read_file(path, 1 << 20, &data, &len, &err), HB_OK);
+    return (char *)data;
+}
+
+static void put(const char *text)
+{
+    hb_err err;
+    CU_ASSERT_EQUAL_FATAL(hb_write_file_atomic(path, text, strlen(text), 0600, &err), HB_OK);
+}
+
+/* Cut the text between the start of `from` and the start of `to`. */
+static char *cut(const char *s, const char *from, const char *to)
+{
+    const char *a = strstr(s, from), *b = a ? strstr(a, to) : NULL;
+    if (b == NULL)
+        return NULL;
+    size_t n = strlen(s);
+    char *out = malloc(n + 1);
+    memcpy(out, s, (size_t)(a - s));
+    memcpy(out + (a - s), b, n - (size_t)(b - s) + 1);
+    return out;
+}
+
+static void expect_bad(const char *text, X509 *expected, const char *fragment)
+{
+    hb_err err = {0};
+    hb_transcript *t = NULL;
+    put(text);
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, expected, &t, &err), HB_E_VERIFY, &err);
+    HBTEST_ASSERT_MSG(&err, fragment);
+    CU_ASSERT_PTR_NULL(t);
+}
+
+static void test_append_and_verify(void)
+{
+    hb_err err = {0};
+    hb_transcript *t = NULL;
+    setup();
+    for (int k = 0; k < 2; k++) {
+        const sigtest_key *s = k ? &rsa : &ec;
+        fresh(s, 4);
+        HBTEST_ASSERT_OK(hb_transcript_verify(path, s->cert, &t, &err), &err);
+        CU_ASSERT_EQUAL_FATAL(t->n, 4);
+        char fp[65];
+        unsigned char *der = NULL;
+        int n = i2d_X509(s->cert, &der);
+        HBTEST_ASSERT_OK(hb_sha256_hex(der, (size_t)n, fp, &err), &err);
+        OPENSSL_free(der);
+        CU_ASSERT_STRING_EQUAL(t->anchor, fp);
+        CU_ASSERT_STRING_EQUAL(t->entries[0].prev, fp);      /* anchored */
+        for (size_t i = 1; i < t->n; i++)
+            CU_ASSERT_STRING_EQUAL(t->entries[i].prev, t->entries[i - 1].hash);
+        CU_ASSERT_EQUAL(t->entries[2].seq, 3);
+        CU_ASSERT_STRING_EQUAL(t->entries[2].what, "quorum");
+        CU_ASSERT_STRING_EQUAL(t->entries[1].who, "custodian 2");
+        CU_ASSERT_EQUAL(t->entries[2].n_fingerprints, 2);
+        CU_ASSERT_STRING_EQUAL(t->entries[2].fingerprints[1], FP_B);
+        hb_transcript_free(t);
+        t = NULL;
+        /* NULL expected signer: the anchor alone. */
+        HBTEST_ASSERT_OK(hb_transcript_verify(path, NULL, NULL, &err), &err);
+    }
+}
+
+static void test_tamper_detected(void)
+{
+    setup();
+    fresh(&ec, 4);
+    char *good = slurp();
+    char *s;
+    /* Altered field. */
+    s = sigtest_replace(good, "<who>custodian 2</who>", "<who>mallory</who>");
+    expect_bad(s, ec.cert, "transcript entry 2 (seq 2, 'enroll'");
+    free(s);
+    s = sigtest_replace(good, "<what>quorum</what>", "<what>retire</what>");
+    expect_bad(s, ec.cert, "was altered");
+    free(s);
+    /* Deleted entry in the middle, at the head. */
+    s = cut(good, "<entry seq=\"2\">", "<entry seq=\"3\">");
+    expect_bad(s, ec.cert, "transcript entry 2 in file order has sequence number 3");
+    free(s);
+    s = cut(good, "<entry seq=\"1\">", "<entry seq=\"2\">");
+    expect_bad(s, ec.cert, "the start of the log is missing");
+    free(s);
+    /* Reordered: entry 3 before entry 2. */
+    {
+        const char *e2 = strstr(good, "<entry seq=\"2\">"), *e3 = strstr(good, "<entry seq=\"3\">"),
+                   *e4 = strstr(good, "<entry seq=\"4\">");
+        size_t n = strlen(good);
+        s = malloc(n + 1);
+        size_t o = 0;
+        memcpy(s, good, (size_t)(e2 - good));
+        o = (size_t)(e2 - good);
+        memcpy(s + o, e3, (size_t)(e4 - e3));
+        o += (size_t)(e4 - e3);
+        memcpy(s + o, e2, (size_t)(e3 - e2));
+        o += (size_t)(e3 - e2);
+        memcpy(s + o, e4, n - (size_t)(e4 - good) + 1);
+        expect_bad(s, ec.cert, "transcript entry 2 in file order has sequence number 3");
+        free(s);
+    }
+    /* Expected signer differs from the anchor. */
+    put(good);
+    hb_err err = {0};
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, other.cert, NULL, &err), HB_E_VERIFY, &err);
+    HBTEST_ASSERT_MSG(&err, "anchored to signer 'CN=Backup Signer'");
+    /* Nothing is appended to a broken log, nor by another signer. */
+    s = sigtest_replace(good, "<who>custodian 3</who>", "<who>custodian 9</who>");
+    put(s);
+    HBTEST_ASSERT_STATUS(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "x", "enroll",
+                                              "d", NULL, 0, &err), HB_E_VERIFY, &err);
+    HBTEST_ASSERT_MSG(&err, "nothing is appended");
+    free(s);
+    put(good);
+    HBTEST_ASSERT_STATUS(hb_transcript_append(path, other.cert, sigtest_sign, other.key, "x",
+                                              "enroll", "d", NULL, 0, &err), HB_E_VERIFY, &err);
+    char *after = slurp();
+    CU_ASSERT_STRING_EQUAL(after, good);
+    free(after);
+    free(good);
+}
+
+/* Mallory re-signs a whole new log with her own key: it verifies on its own
+ * (it is a valid log), but not against the system's backup signer. */
+static void test_replaced_log(void)
+{
+    hb_err err = {0};
+    setup();
+    fresh(&other, 2);
+    HBTEST_ASSERT_OK(hb_transcript_verify(path, NULL, NULL, &err), &err);
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, ec.cert, NULL, &err), HB_E_VERIFY, &err);
+    /* A signature by another key on an otherwise consistent entry. */
+    fresh(&ec, 2);
+    char *good = slurp();
+    fresh(&other, 2);
+    char *mine = slurp();
+    /* Take Mallory's signature of entry 2 into the good log: hash still
+     * matches its own content only if content is identical, which it is not
+     * (prev differs), so use the anchor swap instead. */
+    const char *ga = strstr(good, "<anchor"), *ge = strstr(good, "</anchor>");
+    const char *ma = strstr(mine, "<anchor"), *me = strstr(mine, "</anchor>");
+    size_t n = strlen(mine) + (size_t)(ge - ga) + 1;
+    char *s = malloc(n);
+    size_t o = (size_t)(ma - mine);
+    memcpy(s, mine, o);
+    memcpy(s + o, ga, (size_t)(ge - ga));
+    o += (size_t)(ge - ga);
+    memcpy(s + o, me, strlen(me) + 1);
+    expect_bad(s, NULL, "transcript entry 1");
+    free(s);
+    free(good);
+    free(mine);
+}
+
+static void test_absent_and_bad_input(void)
+{
+    hb_err err = {0};
+    setup();
+    snprintf(path, sizeof path, "%s/absent.xml", dir);
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, NULL, NULL, &err), HB_E_NOT_FOUND, &err);
+    HBTEST_ASSERT_STATUS(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "", "enroll",
+                                              "d", NULL, 0, &err), HB_E_USAGE, &err);
+    const char *bad_fp[1] = {"XYZ"};
+    HBTEST_ASSERT_STATUS(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "a", "enroll",
+                                              "d", bad_fp, 1, &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_STATUS(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "a\x01",
+                                              "enroll", "d", NULL, 0, &err), HB_E_USAGE, &err);
+    put("<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><transcript/>");
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, NULL, NULL, &err), HB_E_VERIFY, &err);
+    put("<transcript xmlns=\"urn:hsmbak:transcript:1\" format=\"1\"/>");
+    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, NULL, NULL, &err), HB_E_VERIFY, &err);
+}
+
+static void teardown(void)
+{
+    (void)sigtest_write_pem; /* shared header; not needed here */
+    sigtest_free(&ec);
+    sigtest_free(&rsa);
+    sigtest_free(&other);
+    if (dir != NULL) {
+        hbtest_rmtree(dir);
+        free(dir);
+    }
+}
+
+int main(void)
+{
+    static const hbtest_case cases[] = {
+        {"append, verify, chain anchored to the signer", test_append_and_verify},
+        {"altered, deleted, reordered, head cut, other signer", test_tamper_detected},
+        {"a whole replaced log fails against the signer", test_replaced_log},
+        {"absent file and bad input", test_absent_and_bad_input},
+        {NULL, NULL},
+    };
+    int rc = hbtest_main("transcript", cases);
+    teardown();
+    return rc;
+}
