@@ -29,6 +29,7 @@ typedef struct out_file {
     EVP_MD_CTX *md;
     uint64_t size;
     hb_stream_writer *w;
+    const hb_archive_spec *spec; /* for byte progress */
     hb_err err;       /* why the callback failed, for the caller */
     bool failed;
 } out_file;
@@ -155,6 +156,8 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
                     goto cleanup;
                 }
                 info->expanded_bytes += (uint64_t)n;
+                if (o->spec->on_bytes != NULL)
+                    o->spec->on_bytes(o->spec->on_bytes_ctx, o->spec->name, (uint64_t)n);
             }
             if (n < 0) {
                 st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", full,
@@ -177,7 +180,7 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
                             hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    out_file o = {.fd = -1, .path = out_path};
+    out_file o = {.fd = -1, .path = out_path, .spec = spec};
     struct archive *a = NULL;
     hb_archive_info inf = {0};
     char *src = NULL;
