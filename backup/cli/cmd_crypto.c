@@ -203,8 +203,8 @@ static void show_object(cli_ctx *ctx, json_t *list, const hb_object_store *s, hb
         json_object_of(list, s, p, o, &status);
         return;
     }
-    if (!out_text(ctx))
-        return;
+    if (ctx->json)
+        return; /* a listing is the data asked for: --quiet keeps it */
     char title[160];
     int n = snprintf(title, sizeof title, "%s: %s [%s]", hb_object_type_name(o->type), o->name,
                      status.up ? "up" : "down");
@@ -278,7 +278,7 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
     }
     if (name != NULL && !found)
         st = hb_fail(&ctx->err, HB_E_NOT_FOUND, "no %s named '%s'", argv[1], name);
-    else if (!found && !names_only && out_text(ctx))
+    else if (!found && !names_only && !ctx->json)
         printf("no crypto objects defined\n");
 cleanup:
     hb_objects_free(s);

@@ -53,8 +53,8 @@ static const char footer[] =
     "\n"
     "The root defaults to $HSMBAK_ROOT, the module to $HSMBAK_PKCS11_MODULE, then the\n"
     "p11-kit proxy. PINs are never taken on the command line.\n"
-    "--json prints one JSON document on stdout (docs/json.md); --quiet prints nothing\n"
-    "but errors; --verbose reports each archive and check on stderr.\n"
+    "--json prints one JSON document on stdout (docs/json.md); --quiet prints only\n"
+    "errors and listings; --verbose reports each archive and check on stderr.\n"
     "\n"
     "exit status: 0 ok, 2 usage, 3 not found, 4 PIN or login, 5 verification failed,\n"
     "6 refused by a precondition, 7 I/O, 8 token, 9 internal. See hsmbak(1).\n";
