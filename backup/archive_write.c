@@ -241,6 +241,8 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
         goto cleanup;
     }
     HB_TRY(hb_stream_writer_finish(o.w, err));
+    if (spec->on_bytes != NULL)
+        spec->on_bytes(spec->on_bytes_ctx, spec->name, 0); /* this archive is written */
     if (fsync(o.fd) != 0) {
         st = hb_fail(err, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name, out_path,
                      strerror(errno));

@@ -113,7 +113,7 @@ static uint64_t tree_bytes(const char *dir)
 static void forward_bytes(void *ctx, const char *name, uint64_t n)
 {
     const hb_backup_request *req = ctx;
-    req->progress(req->progress_ctx, "bytes", name, n);
+    req->progress(req->progress_ctx, n == 0 ? "archived" : "bytes", name, n);
 }
 
 /* Optional identity lines kept beside the profile reference. */

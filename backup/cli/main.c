@@ -144,6 +144,11 @@ int main(int argc, char **argv)
         st = ctx.err.status;
         goto done;
     }
+    if (argc < 2 && ctx.json) {
+        out_begin(&ctx, "");
+        st = hb_fail(&ctx.err, HB_E_USAGE, "no command given; see 'hsmbak --help'");
+        goto done;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

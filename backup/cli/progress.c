@@ -14,7 +14,7 @@ struct cli_progress {
     const char *label;
     bool draw, verbose;
     uint64_t total, done;
-    unsigned files, files_done;
+    unsigned files, files_done, files_archived;
     char current[64];
     double start, last_draw;
     bool drawn;
@@ -67,7 +67,8 @@ static void draw(cli_progress *p, bool force)
         }
     }
     fprintf(stderr, "\r\033[K%s  %s / %s  %s  %u/%u files  %s/s  %s  %s", p->label, done,
-            total, pct, p->files_done, p->files, rate, eta, p->current);
+            total, pct, p->files_done > p->files_archived ? p->files_done : p->files_archived,
+            p->files, rate, eta, p->current);
     fflush(stderr);
 }
 
@@ -116,6 +117,9 @@ void progress_event(void *progress, const char *event, const char *name, uint64_
         force = true;
     } else if (strcmp(event, "complete") == 0) {
         p->files_done++;
+        force = true;
+    } else if (strcmp(event, "archived") == 0) {
+        p->files_archived++; /* backup: written before "complete" (keys wrapped) */
         force = true;
     }
     if (name != NULL && strcmp(event, "total") != 0 && strcmp(event, "check") != 0)

@@ -45,7 +45,8 @@ typedef struct hb_archive_info {
 } hb_archive_info;
 
 /* Byte progress: n more bytes of archive `name` processed (backup: file
- * content read; validate/restore: encrypted file read). Called from the
+ * content read; validate/restore: encrypted file read); create also calls it
+ * once with n = 0 when the archive is completely written. Called from the
  * thread that runs the archive, so from several pool workers at once: the
  * callback must be thread-safe. */
 typedef void (*hb_bytes_fn)(void *ctx, const char *name, uint64_t n);

@@ -25,7 +25,10 @@ extern "C" {
  *   "bytes"      archive, n more bytes  BACKUP CALLS THIS FROM THE POOL'S
  *                                     WORKER THREADS, concurrently: the
  *                                     callback must be thread-safe
- *   "complete"   archive, its file size  one archive done
+ *   "archived"   archive, 0           backup: an archive is written (also
+ *                                     from the worker threads)
+ *   "complete"   archive, its file size  one archive done (backup: its key
+ *                                     wrapped to every recipient)
  *   "check"      check name, 0        restore/validate: a check passed
  *                                     (signature, signer-trust, version,
  *                                     profile, factory-state, idcred,
