@@ -17,7 +17,7 @@ struct cli_progress {
     unsigned files, files_done, files_archived;
     char current[64];
     double start, last_draw;
-    bool drawn;
+    bool drawn, have_total;
 };
 
 static double now_seconds(void)
@@ -47,7 +47,8 @@ static void human(uint64_t v, char *out, size_t cap)
 static void draw(cli_progress *p, bool force)
 {
     double t = now_seconds();
-    if (!p->draw || (!force && p->drawn && t - p->last_draw < 0.1))
+    /* Nothing until the total is known: a line without it says little. */
+    if (!p->draw || !p->have_total || (!force && p->drawn && t - p->last_draw < 0.1))
         return;
     p->last_draw = t;
     p->drawn = true;
@@ -60,7 +61,7 @@ static void draw(cli_progress *p, bool force)
     if (p->total > 0) {
         uint64_t shown = p->done > p->total ? p->total : p->done;
         snprintf(pct, sizeof pct, "%3u%%", (unsigned)(shown * 100 / p->total));
-        if (bps > 0) {
+        if (bps > 0 && elapsed >= 1.0) { /* the first second's rate is noise */
             double left = p->total > p->done ? (double)(p->total - p->done) / bps : 0;
             unsigned long s = (unsigned long)(left + 0.5);
             snprintf(eta, sizeof eta, "ETA %lu:%02lu", s / 60, s % 60);
@@ -110,6 +111,7 @@ void progress_event(void *progress, const char *event, const char *name, uint64_
         p->done += bytes;
     } else if (strcmp(event, "total") == 0) {
         p->total = bytes;
+        p->have_total = true;
         force = true;
     } else if (strcmp(event, "scheduled") == 0) {
         p->files++;
