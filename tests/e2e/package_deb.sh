@@ -33,6 +33,22 @@ for f in usr/bin/hsmbak usr/lib/libhsmbak.so.0 usr/include/hsmbak/backup.h usr/l
 done
 pass "cpack builds $(basename "$deb") with its dependencies and every installed file"
 
+# cmake --install into a prefix: the tree works where it lands (data found
+# beside the binary, not in the source tree, which is hidden).
+cmake --install "$HSMBAK_BUILD" --prefix "$T/inst" > "$T/install.log" 2>&1 || fail "cmake --install: $(cat "$T/install.log")"
+for f in bin/hsmbak share/hsmbak/schema/manifest.xsd share/man/man1/hsmbak.1 include/hsmbak/status.h; do
+  [ -e "$T/inst/$f" ] || fail "cmake --install did not install $f"
+done
+pc_dir=$(dirname "$(find "$T/inst" -name hsmbak.pc)")
+[ "$(PKG_CONFIG_PATH=$pc_dir pkg-config --variable=includedir hsmbak | xargs realpath)" = "$(realpath "$T/inst/include")" ] \
+  || fail "hsmbak.pc does not point into the install prefix"
+lib_dir=$(dirname "$(find "$T/inst" -name 'libhsmbak.so.0')")
+unshare -m bash -c "mount -t tmpfs none '$HSMBAK_SRC/data' &&
+  LD_LIBRARY_PATH='$lib_dir' HSMBAK_ROOT='$T/instroot' '$T/inst/bin/hsmbak' --json system init --profile appliance" \
+  > "$T/inst.json" 2>&1 || fail "the cmake --install tree does not run: $(cat "$T/inst.json")"
+jq -e '.ok' "$T/inst.json" >/dev/null || fail "system init from the install tree"
+pass "cmake --install: binary, library, headers, relocatable hsmbak.pc, data found beside the binary"
+
 if [ "$(id -u)" -eq 0 ] && ! dpkg -s hsmbak >/dev/null 2>&1; then
   mode=machine
   removed=0
