@@ -134,7 +134,8 @@ hb_status hb_rotate(const char *pattern_path, const char *newest, unsigned keep,
         n3 < 0 || (size_t)n3 >= sizeof suffix)
         return hb_fail(err, HB_E_USAGE, "destination too long: '%s'", pattern_path);
     /* The reference signer: the backup just made must itself be valid. */
-    if (!backup_valid(newest, NULL, &ref))
+    struct stat newest_sb;
+    if (stat(newest, &newest_sb) != 0 || !backup_valid(newest, NULL, &ref))
         return hb_fail(err, HB_E_VERIFY, "the new backup '%s' does not verify; nothing was "
                        "rotated", newest);
 
@@ -164,7 +165,8 @@ hb_status hb_rotate(const char *pattern_path, const char *newest, unsigned keep,
             continue;
         }
         /* The backup just made stays whatever the clock did to names. */
-        if (res->kept < keep || strcmp(path, newest) == 0) {
+        if (res->kept < keep ||
+            (sb.st_dev == newest_sb.st_dev && sb.st_ino == newest_sb.st_ino)) {
             res->kept++;
             continue;
         }
