@@ -113,6 +113,20 @@ json_ok "$T/restore.json" '.result.mode == "restore" and (.result.checks[] | sel
 json_ok "$T/restore.json" '(.result.next_steps|length) > 0 and .result.entries > 0' "restore next steps"
 pass "secure-restore --json: checks through swap, next steps"
 
+# The remaining object commands and --version.
+run_json cert 0 J crypto certificate extra cert:///rcpt-sscert.pem --key-wrap rsa-oaep-sha1
+json_ok "$T/cert.json" '.command == "crypto certificate" and .result == {"action": "created", "type": "certificate", "name": "extra"}' "certificate"
+run_json key 0 J crypto key extrakey "pkcs11:token=$TOKEN;object=rcpt;type=private"
+json_ok "$T/key.json" '.result.action == "created" and .result.type == "key"' "key"
+run_json del 0 J crypto delete certificate extra
+json_ok "$T/del.json" '.result == {"action": "deleted", "type": "certificate", "name": "extra"}' "delete"
+run_json untrust 0 J crypto trusted-signer signer --remove
+json_ok "$T/untrust.json" '.result.trusted_signer == false' "trusted-signer --remove"
+run_json version 0 J --version
+json_ok "$T/version.json" '.command == "version" and (.result.version|test("^[0-9]+\\.[0-9]+\\.[0-9]+$"))' "version"
+run_json nocmd 2 J
+pass "crypto certificate/key/delete/trusted-signer --remove and --version in --json"
+
 # --- audit log: one line per operation, with who, what, outcome, ids and fingerprints
 a=$T/audit.log
 [ -s "$a" ] || fail "no audit log written"
