@@ -12,6 +12,17 @@ if ldd "$HSMBAK_BIN" | grep -q libasan; then
 fi
 command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || fail "dpkg-deb and cpack are needed"
 
+# hidden SCRIPT: run bash -c SCRIPT with the source tree's data/ and the build
+# tree hidden behind empty mounts (root only: a private mount namespace);
+# without root the script runs as is (data is still found beside the binary).
+hidden() {
+  if [ "$(id -u)" -eq 0 ]; then
+    unshare -m bash -c "mount -t tmpfs none '$HSMBAK_SRC/data' && mount -t tmpfs none '$HSMBAK_BUILD' && $1"
+  else
+    bash -c "$1"
+  fi
+}
+
 # One package test at a time on a machine.
 exec 9> /tmp/hsmbak-package-test.lock
 flock -w 300 9 || fail "another package test holds /tmp/hsmbak-package-test.lock"
@@ -43,8 +54,7 @@ pc_dir=$(dirname "$(find "$T/inst" -name hsmbak.pc)")
 [ "$(PKG_CONFIG_PATH=$pc_dir pkg-config --variable=includedir hsmbak | xargs realpath)" = "$(realpath "$T/inst/include")" ] \
   || fail "hsmbak.pc does not point into the install prefix"
 lib_dir=$(dirname "$(find "$T/inst" -name 'libhsmbak.so.0')")
-unshare -m bash -c "mount -t tmpfs none '$HSMBAK_SRC/data' &&
-  LD_LIBRARY_PATH='$lib_dir' HSMBAK_ROOT='$T/instroot' '$T/inst/bin/hsmbak' --json system init --profile appliance" \
+hidden "LD_LIBRARY_PATH='$lib_dir' HSMBAK_ROOT='$T/instroot' '$T/inst/bin/hsmbak' --json system init --profile appliance" \
   > "$T/inst.json" 2>&1 || fail "the cmake --install tree does not run: $(cat "$T/inst.json")"
 jq -e '.ok' "$T/inst.json" >/dev/null || fail "system init from the install tree"
 pass "cmake --install: binary, library, headers, relocatable hsmbak.pc, data found beside the binary"
@@ -80,8 +90,7 @@ fi
 
 # The walkthrough with the installed files only: the source tree's data/
 # and the build tree are hidden by empty mounts in a private namespace.
-unshare -m bash -c "mount -t tmpfs none '$HSMBAK_SRC/data' && mount -t tmpfs none '$HSMBAK_BUILD' &&
-  env ${run_env[*]} TMPDIR='$T' '$HSMBAK_SRC/ci/walkthrough' '$bin'" > "$T/walkthrough.out" 2>&1 \
+hidden "env ${run_env[*]} TMPDIR='$T' '$HSMBAK_SRC/ci/walkthrough' '$bin'" > "$T/walkthrough.out" 2>&1 \
   || fail "walkthrough from the installed files: $(tail -30 "$T/walkthrough.out")"
 grep -q "Restored system equals the original" "$T/walkthrough.out" || fail "walkthrough did not finish"
 pass "the walkthrough runs with the installed files only"
