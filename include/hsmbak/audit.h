@@ -34,8 +34,12 @@ const char *hb_audit_outcome(hb_status st);
  * as a NULL-terminated list of (const char *key, const char *value); pairs
  * whose value is NULL or empty are left out. err (may be NULL) adds
  * reason="..." on failure. */
-void hb_audit_log(const char *op, hb_status st, const hb_err *err, ...)
-    __attribute__((sentinel));
+#if defined(__GNUC__)
+#define HB_SENTINEL __attribute__((sentinel))
+#else
+#define HB_SENTINEL
+#endif
+void hb_audit_log(const char *op, hb_status st, const hb_err *err, ...) HB_SENTINEL;
 
 /* For backup, validate and restore: the manifest's backup id, version,
  * recipient fingerprints and file count, the signer's fingerprint, where the
