@@ -116,6 +116,7 @@ typedef struct in_file {
     const char *path;
     hb_stream_reader *r;
     EVP_MD_CTX *md;     /* SHA-256 of the encrypted file, for hb_archive_info */
+    const hb_archive_spec *spec; /* for byte progress */
     uint8_t *buf;
     bool eof;
     hb_err err;
@@ -131,6 +132,8 @@ static hb_status fd_source(void *ctx, uint8_t *buf, size_t cap, size_t *got, hb_
             *got = (size_t)n;
             if (EVP_DigestUpdate(in->md, buf, (size_t)n) != 1)
                 return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+            if (n > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
+                in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)n);
             return HB_OK;
         }
         if (errno != EINTR)
@@ -324,7 +327,7 @@ static hb_status run(const char *path, const hb_archive_spec *spec,
                      const hb_archive_limits *limits, hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    in_file in = {.fd = -1, .path = path};
+    in_file in = {.fd = -1, .path = path, .spec = spec};
     struct archive *a = NULL, *disk = NULL;
     struct archive_entry *e = NULL;
     checker *c = NULL;

@@ -30,6 +30,7 @@ typedef struct out_file {
     uint64_t size;
     hb_stream_writer *w;
     hb_zstd_writer *z;  /* NULL unless zstd */
+    const hb_archive_spec *spec; /* for byte progress */
     hb_err err;       /* why the callback failed, for the caller */
     bool failed;
 } out_file;
@@ -176,6 +177,8 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
                     goto cleanup;
                 }
                 info->expanded_bytes += (uint64_t)n;
+                if (o->spec->on_bytes != NULL)
+                    o->spec->on_bytes(o->spec->on_bytes_ctx, o->spec->name, (uint64_t)n);
             }
             if (n < 0) {
                 st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", full,
@@ -198,7 +201,7 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
                             hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    out_file o = {.fd = -1, .path = out_path};
+    out_file o = {.fd = -1, .path = out_path, .spec = spec};
     struct archive *a = NULL;
     hb_archive_info inf = {0};
     char *src = NULL;
@@ -263,6 +266,8 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
     if (o.z != NULL)
         HB_TRY(hb_zstd_finish(o.z, err));
     HB_TRY(hb_stream_writer_finish(o.w, err));
+    if (spec->on_bytes != NULL)
+        spec->on_bytes(spec->on_bytes_ctx, spec->name, 0); /* this archive is written */
     if (fsync(o.fd) != 0) {
         st = hb_fail(err, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name, out_path,
                      strerror(errno));

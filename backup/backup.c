@@ -9,6 +9,7 @@
 #include "backup/tree.h"
 #include "common/fault.h"
 #include "common/fileio.h"
+#include "hsmbak/audit.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/url.h"
 #include "hsmbak/wrap.h"
@@ -16,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <signal.h>
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -104,6 +106,31 @@ static bool resource_has_content(const hb_profile *prof, const hb_profile_resour
     }
     closedir(d);
     return content;
+}
+
+/* Bytes of regular-file content under dir: the total that byte progress
+ * counts towards (an estimate: files may change while being read). */
+static uint64_t tree_bytes(const char *dir)
+{
+    char *paths[] = {(char *)dir, NULL};
+    uint64_t total = 0;
+    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    if (fts == NULL)
+        return 0;
+    FTSENT *e;
+    while ((e = fts_read(fts)) != NULL)
+        if (e->fts_info == FTS_F && e->fts_statp != NULL)
+            total += (uint64_t)e->fts_statp->st_size;
+    fts_close(fts);
+    return total;
+}
+
+/* hb_bytes_fn for the pool's workers: forwards to the request's progress
+ * callback, which must be thread-safe (include/hsmbak/backup.h). */
+static void forward_bytes(void *ctx, const char *name, uint64_t n)
+{
+    const hb_backup_request *req = ctx;
+    req->progress(req->progress_ctx, n == 0 ? "archived" : "bytes", name, n);
 }
 
 /* Optional identity lines kept beside the profile reference. */
@@ -292,6 +319,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     char dest[PATH_MAX], partial[PATH_MAX] = "";
     char *build = NULL, *machine = NULL, *serial = NULL;
     const hb_profile *prof = sys->profile;
+    uint64_t total_bytes = 0;
 
     memset(res, 0, sizeof *res);
     HB_TRY(hb_objects_load(sys->root, &store, err));
@@ -355,6 +383,11 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
         j->spec.name = r->name;
         j->spec.compression = req->compression;
         j->spec.seg_log2 = req->seg_log2;
+        if (req->progress) {
+            j->spec.on_bytes = forward_bytes;
+            j->spec.on_bytes_ctx = (void *)req;
+            total_bytes += tree_bytes(src);
+        }
         if (j->src_dir == NULL) {
             st = hb_fail(err, HB_E_INTERNAL, "out of memory");
             goto cleanup;
@@ -366,6 +399,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
         if (req->progress)
             req->progress(req->progress_ctx, "scheduled", r->name, 0);
     }
+    if (req->progress)
+        req->progress(req->progress_ctx, "total", NULL, total_bytes);
     HB_TRY(hb_archive_create_all(jobs, n_jobs, req->jobs, err));
 
     for (size_t i = 0; i < n_jobs; i++) {
@@ -426,6 +461,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     res->manifest = m;
     m = NULL;
 cleanup:
+    hb_audit_backup_op("secure-backup", st, err, req->dest, m != NULL ? m : res->manifest,
+                       signer_cert, NULL);
     if (partial[0] != '\0')
         hb_tree_remove_quietly(partial);
     for (size_t i = 0; i < n_jobs; i++) {

@@ -11,6 +11,7 @@
 
 #include "common/encode.h"
 #include "common/fileio.h"
+#include "hsmbak/audit.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/url.h"
 
@@ -351,6 +352,12 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
         HB_TRY(hb_objects_save(store, err));
     }
 cleanup:
+    hb_audit_log("keygen", st, err, "token", req->token_uri, "label", file_name,
+                 "key", res->key_uri, "usage",
+                 req->usage == HB_USAGE_SIGNER ? "signer" : "recipient",
+                 "fingerprint", res->fingerprint,
+                 "key_wrap", res->key_wrap ? hb_oaep_hash_name(res->key_wrap) : NULL,
+                 (const char *)NULL);
     hb_objects_free(store);
     X509_free(cert);
     X509_REQ_free(csr);

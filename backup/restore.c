@@ -13,6 +13,7 @@
 #include "common/encode.h"
 #include "common/fileio.h"
 #include "backup/manifest_internal.h"
+#include "hsmbak/audit.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/url.h"
 #include "hsmbak/wrap.h"
@@ -166,6 +167,20 @@ static const hb_profile_resource *resource_named(const hb_profile *prof, const c
     return NULL;
 }
 
+/* Progress: a check passed ("check" event; the CLI lists them in --json). */
+static void passed(const hb_restore_request *req, const char *check)
+{
+    if (req->progress)
+        req->progress(req->progress_ctx, "check", check, 0);
+}
+
+/* hb_bytes_fn: encrypted bytes read, forwarded to the request's callback. */
+static void forward_bytes(void *ctx, const char *name, uint64_t n)
+{
+    const hb_restore_request *req = ctx;
+    req->progress(req->progress_ctx, "bytes", name, n);
+}
+
 /* Run the profile's post-restore command with a minimal environment: nothing
  * of ours (a PIN source variable, say) reaches it. */
 static int run_post_restore(const char *root, const char *cmd)
@@ -226,8 +241,10 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     if (st != HB_OK)
         goto cleanup;
     HB_TRY(hb_manifest_read(xml, xml_len, NULL, &m, &signer_cert, err));
+    passed(req, "signature");
     HB_TRY(hb_objects_load(sys->root, &store, err));
     HB_TRY(check_trust(store, p, req->signer, signer_cert, res, err));
+    passed(req, "signer-trust");
 
     if (strcmp(m->version, sys->version) != 0) {
         st = hb_fail(err, HB_E_REFUSED, "the backup was made on version %s and this system "
@@ -235,14 +252,18 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
                      m->version, sys->version);
         goto cleanup;
     }
+    passed(req, "version");
     if (strcmp(m->profile, prof->name) != 0) {
         st = hb_fail(err, HB_E_REFUSED, "the backup is of a '%s' system and this one is '%s'",
                      m->profile, prof->name);
         goto cleanup;
     }
     /* Before any key is touched: a restore needs a factory-reset system. */
-    if (!req->validate_only)
+    passed(req, "profile");
+    if (!req->validate_only) {
         HB_TRY(hb_system_check_factory_state(sys, err));
+        passed(req, "factory-state");
+    }
 
     /* One idcred that is a single recipient opens the backup; failing that,
      * a quorum's threshold of members among the idcreds (docs/custody.md). */
@@ -253,13 +274,26 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     if (idcred == NULL && m->n_quorums > 0) {
         HB_TRY(hb_quorum_recover(p, store, m, names, n_names, req->insert_token,
                                  req->insert_ctx, group_key, &quorum, err));
+        passed(req, "idcred");
+        passed(req, "recipient");
     } else {
         idcred = idcred != NULL ? idcred : names[0];
         HB_TRY(hb_objects_load_idcred(store, p, idcred, &id_cert, &id_key, err));
+        passed(req, "idcred");
         HB_TRY(check_recipient(m, id_cert, idcred, &me, err));
+        passed(req, "recipient");
         HB_TRY(hb_oaep_hash_from_name(me->key_wrap, &hash, err));
     }
     HB_TRY(check_files(src, m, prof, err));
+    passed(req, "files");
+    if (req->progress) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < m->n_files; i++) {
+            total += m->files[i].size;
+            req->progress(req->progress_ctx, "scheduled", m->files[i].name, 0);
+        }
+        req->progress(req->progress_ctx, "total", NULL, total);
+    }
 
     hb_archive_limits limits;
     hb_archive_limits_default(&limits);
@@ -308,6 +342,10 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
             goto cleanup;
         }
         hb_archive_spec spec = {.backup_id = m->id, .name = f->name};
+        if (req->progress) {
+            spec.on_bytes = forward_bytes;
+            spec.on_bytes_ctx = (void *)req;
+        }
         HB_TRY(hb_compression_from_name(f->compression, &spec.compression, err));
         hb_archive_info info;
         char file[PATH_MAX];
@@ -327,6 +365,8 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
             hb_fault_point("restore-during-extract");
         res->entries += info.entries;
         res->expanded_bytes += info.expanded_bytes;
+        if (req->progress)
+            req->progress(req->progress_ctx, "complete", f->name, f->size);
     }
     if (!req->validate_only) {
         /* What a backup never holds comes over from the current root. */
@@ -346,12 +386,15 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
         hb_fault_point("restore-before-swap");
         HB_TRY(hb_staging_commit(sys->root, staging, err));
         staging[0] = '\0';
+        passed(req, "swap");
         if (prof->post_restore_command != NULL)
             res->post_restore_status = run_post_restore(sys->root, prof->post_restore_command);
     }
     res->manifest = m;
     m = NULL;
 cleanup:
+    hb_audit_backup_op(req->validate_only ? "validate" : "secure-restore", st, err,
+                       req->source, m != NULL ? m : res->manifest, signer_cert, req->idcred);
     OPENSSL_cleanse(dek, sizeof dek);
     OPENSSL_cleanse(group_key, sizeof group_key);
     if (staging[0] != '\0')

@@ -7,6 +7,7 @@
 #include "hsmbak/status.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct cli_ctx {
     const char *root;          /* --root or $HSMBAK_ROOT; may be NULL */
@@ -14,6 +15,10 @@ typedef struct cli_ctx {
     hb_provider *provider;     /* opened on first use by cli_provider() */
     bool json, quiet, verbose;
     hb_err err;                /* the failure to print, if any */
+    /* output.c: the --json document being built, and the real stdout */
+    const char *command;       /* "crypto show", for the document */
+    struct json_t *json_result, *json_warnings;
+    int json_fd;
 } cli_ctx;
 
 typedef hb_status (*cli_command_fn)(cli_ctx *ctx, int argc, char **argv);
@@ -24,7 +29,7 @@ hb_status cli_provider(cli_ctx *ctx, hb_provider **out);
 /* The root, or a usage error saying how to give one. */
 hb_status cli_root(cli_ctx *ctx, const char **out);
 
-/* Print a line on stdout unless --quiet. */
+/* Print a line on stdout unless --quiet or --json. */
 void cli_say(const cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
 
 /* Subcommands (one file each). */
@@ -37,6 +42,11 @@ hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_system(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv);
 hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv);
+
+/* help.c: `hsmbak --help` and `hsmbak CMD [SUB] --help` (the same text as
+ * hsmbak(1)'s synopsis). print_help returns false when CMD is unknown. */
+void print_usage(FILE *to);
+bool print_help(FILE *to, const char *cmd, const char *sub);
 
 /* getopt_long helpers: each command's option table ends with these so that
  * `--help` works everywhere. */

@@ -1,19 +1,97 @@
 /* hsmbak secure-backup [CERT[,CERT...]] DEST */
 #include "cli.h"
+#include "output.h"
+#include "progress.h"
 
 #include "hsmbak/backup.h"
+#include "hsmbak/rotate.h"
+#include "hsmbak/url.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
+/* The result as --json: id, files, sizes, checksums, recipients. */
+static void json_backup(cli_ctx *ctx, const hb_backup_result *res)
 {
-    cli_ctx *c = ctx;
-    if (c->verbose)
-        fprintf(stderr, "secure-backup: %s %s (%llu bytes)\n", event, name,
-                (unsigned long long)bytes);
+    json_t *r = out_result(ctx);
+    const hb_manifest *m = res->manifest;
+    uint64_t total = 0;
+    if (r == NULL)
+        return;
+    out_str(r, "backup_id", m->id);
+    out_str(r, "created", m->created);
+    out_str(r, "tool", m->tool);
+    out_str(r, "dest", res->dest);
+    json_t *sys = out_object(r, "system");
+    out_str(sys, "version", m->version);
+    out_str(sys, "profile", m->profile);
+    json_t *rs = out_array(r, "recipients");
+    for (size_t i = 0; i < m->n_recipients; i++) {
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", m->recipients[i].id);
+        out_str(o, "subject", m->recipients[i].subject);
+        out_str(o, "fingerprint_sha256", m->recipients[i].fingerprint);
+        out_str(o, "key_wrap", m->recipients[i].key_wrap);
+    }
+    json_t *fs = out_array(r, "files");
+    for (size_t i = 0; i < m->n_files; i++) {
+        json_t *o = out_push_object(fs);
+        out_str(o, "name", m->files[i].name);
+        out_str(o, "filename", m->files[i].filename);
+        out_str(o, "compression", m->files[i].compression);
+        out_u64(o, "size", m->files[i].size);
+        out_str(o, "sha256", m->files[i].sha256);
+        total += m->files[i].size;
+    }
+    json_t *ex = out_array(r, "excluded");
+    for (size_t i = 0; i < m->n_excluded; i++) {
+        json_t *o = out_push_object(ex);
+        out_str(o, "name", m->excluded[i].name);
+        out_str(o, "reason", m->excluded[i].reason);
+    }
+    out_u64(r, "archive_bytes", total);
+    out_u64(r, "expanded_bytes", res->expanded_bytes);
+}
+
+static hb_status parse_keep(cli_ctx *ctx, const char *s, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v == 0 || v > 100000)
+        return CLI_USAGE_ERROR(ctx, "--keep must be a number from 1 to 100000");
+    *out = (unsigned)v;
+    return HB_OK;
+}
+
+/* --keep N: rotate the dated backups beside the new one (include/hsmbak/rotate.h). */
+static hb_status rotate(cli_ctx *ctx, const char *root, const char *pattern, unsigned keep,
+                        const char *newest)
+{
+    char resolved[PATH_MAX];
+    hb_rotate_result rr;
+    hb_status st = hb_url_resolve(root, pattern, resolved, sizeof resolved, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    st = hb_rotate(resolved, newest, keep, &rr, &ctx->err);
+    json_t *j = out_object(out_result(ctx), "rotation");
+    out_u64(j, "keep", keep);
+    out_u64(j, "kept", rr.kept);
+    json_t *removed = out_array(j, "removed"), *invalid = out_array(j, "invalid");
+    for (size_t i = 0; i < rr.n_removed; i++) {
+        out_push_str(removed, rr.removed[i]);
+        cli_say(ctx, "Removed old backup '%s' (keeping the %u newest)", rr.removed[i], keep);
+    }
+    for (size_t i = 0; i < rr.n_invalid; i++) {
+        out_push_str(invalid, rr.invalid[i]);
+        out_warning(ctx, "'%s' is not a valid backup of this system (incomplete, damaged or "
+                    "signed by another key); rotation left it alone", rr.invalid[i]);
+    }
+    hb_rotate_result_free(&rr);
+    return st;
 }
 
 /* "a,b,c" -> array of pointers into a copy of the string. */
@@ -44,6 +122,7 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     static const struct option opts[] = {
         {"compression", required_argument, NULL, 'c'},
         {"jobs", required_argument, NULL, 'j'},
+        {"keep", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     hb_backup_request req = {.compression = HB_COMPRESSION_ZSTD};
@@ -52,6 +131,10 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     hb_provider *p = NULL;
     char *copy = NULL;
     const char **names = NULL;
+    cli_progress *progress = NULL;
+    unsigned keep = 0;
+    const char *pattern = NULL;
+    char dest[PATH_MAX];
     hb_status st = HB_OK;
     int c;
     optind = 1;
@@ -67,9 +150,11 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
                 goto cleanup;
             }
             req.jobs = (unsigned)v;
+        } else if (c == 'k') {
+            HB_TRY(parse_keep(ctx, optarg, &keep));
         } else {
             st = CLI_USAGE_ERROR(ctx, "usage: hsmbak secure-backup [CERT[,CERT...]] DEST "
-                                      "[--compression zstd|gzip|none] [--jobs N]");
+                                      "[--compression zstd|gzip|none] [--jobs N] [--keep N]");
             goto cleanup;
         }
     }
@@ -81,25 +166,44 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
         req.dest = argv[optind];
     } else {
         st = CLI_USAGE_ERROR(ctx, "usage: hsmbak secure-backup [CERT[,CERT...]] DEST "
-                                  "[--compression zstd|gzip|none] [--jobs N]");
+                                  "[--compression zstd|gzip|none] [--jobs N] [--keep N]");
         goto cleanup;
     }
-    req.progress = on_progress;
-    req.progress_ctx = ctx;
+    /* DEST may hold {date} (scheduled backups); --keep rotates those. */
+    pattern = req.dest;
+    HB_TRY(hb_dest_expand(pattern, time(NULL), dest, sizeof dest, &ctx->err));
+    req.dest = dest;
+    if (keep > 0 && strstr(pattern, HB_DATE_PLACEHOLDER) == NULL) {
+        st = CLI_USAGE_ERROR(ctx, "--keep needs a dated destination such as "
+                             "/var/backups/hsmbak/NAME/backup-%s", HB_DATE_PLACEHOLDER);
+        goto cleanup;
+    }
+    progress = progress_new(ctx, "secure-backup");
+    req.progress = progress_event;
+    req.progress_ctx = progress;
     const char *root;
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
     cli_say(ctx, "Secure backup to '%s' scheduled (may take a few minutes to complete).",
             req.dest);
-    HB_TRY(hb_secure_backup(sys, p, &req, &res, &ctx->err));
+    st = hb_secure_backup(sys, p, &req, &res, &ctx->err);
+    progress_free(progress);
+    progress = NULL;
+    if (st != HB_OK)
+        goto cleanup;
     if (res.stale_partials_removed)
-        fprintf(stderr, "secure-backup: removed %u partial backup(s) left by an interrupted "
-                "run\n", res.stale_partials_removed);
-    if (res.warnings[0] != '\0')
-        fprintf(stderr, "%s\n", res.warnings);
+        out_warning(ctx, "secure-backup: removed %u partial backup(s) left by an interrupted run",
+                    res.stale_partials_removed);
+    for (const char *w = res.warnings; *w != '\0';) {
+        const char *nl = strchr(w, '\n');
+        int n = nl ? (int)(nl - w) : (int)strlen(w);
+        out_warning(ctx, "%.*s", n, w);
+        w += n + (nl != NULL);
+    }
     cli_say(ctx, "Secure backup is complete.");
-    if (!ctx->quiet) {
+    json_backup(ctx, &res);
+    if (out_text(ctx)) {
         const hb_manifest *m = res.manifest;
         uint64_t total = 0;
         printf("\n backup id   %s\n created     %s\n version     %s (%s profile)\n", m->id,
@@ -120,7 +224,10 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
         printf(" total       %zu files, %llu bytes (%llu bytes before compression)\n\n",
                m->n_files + 1, (unsigned long long)total, (unsigned long long)res.expanded_bytes);
     }
+    if (keep > 0)
+        HB_TRY(rotate(ctx, root, pattern, keep, res.dest));
 cleanup:
+    progress_free(progress);
     hb_backup_result_free(&res);
     hb_system_close(sys);
     free(copy);

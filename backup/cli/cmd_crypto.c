@@ -1,6 +1,7 @@
 /* hsmbak crypto certificate|key|idcred|backup-signer|trusted-signer|show|delete
  * (and keygen, in cmd_keygen.c): the appliance's config-crypto vocabulary. */
 #include "cli.h"
+#include "output.h"
 
 #include "hsmbak/objects.h"
 
@@ -30,6 +31,10 @@ cleanup:
 static void say_created(cli_ctx *ctx, bool created, const char *type, const char *name)
 {
     cli_say(ctx, "%s %s '%s'", created ? "Creating" : "Modifying", type, name);
+    json_t *r = out_result(ctx);
+    out_str(r, "action", created ? "created" : "modified");
+    out_str(r, "type", type);
+    out_str(r, "name", name);
 }
 
 static hb_status edit_certificate(cli_ctx *ctx, hb_object_store *s, int argc, char **argv)
@@ -103,6 +108,10 @@ static hb_status edit_idcred(cli_ctx *ctx, hb_object_store *s, int argc, char **
         return hb_fail(&ctx->err, HB_E_REFUSED, "idcred '%s': %s", argv[1], status.reason);
     cli_say(ctx, "%s Identification Credentials '%s'", created ? "Creating" : "Modifying",
             argv[1]);
+    json_t *r = out_result(ctx);
+    out_str(r, "action", created ? "created" : "modified");
+    out_str(r, "type", "idcred");
+    out_str(r, "name", argv[1]);
     return HB_OK;
 }
 
@@ -113,6 +122,7 @@ static hb_status edit_backup_signer(cli_ctx *ctx, hb_object_store *s, int argc, 
     hb_status st = hb_objects_set_backup_signer(s, argv[1], &ctx->err);
     if (st == HB_OK)
         cli_say(ctx, "Backups are signed with idcred '%s'", argv[1]);
+    out_str(out_result(ctx), "backup_signer", argv[1]);
     return st;
 }
 
@@ -125,6 +135,8 @@ static hb_status edit_trusted_signer(cli_ctx *ctx, hb_object_store *s, int argc,
     if (st == HB_OK)
         cli_say(ctx, "Certificate '%s' is %s trusted to sign backups", argv[1],
                 remove ? "no longer" : "now");
+    out_str(out_result(ctx), "certificate", argv[1]);
+    out_bool(out_result(ctx), "trusted_signer", !remove);
     return st;
 }
 
@@ -138,14 +150,61 @@ static hb_status edit_delete(cli_ctx *ctx, hb_object_store *s, int argc, char **
         st = hb_objects_delete(s, t, argv[2], &ctx->err);
     if (st == HB_OK)
         cli_say(ctx, "Deleted %s '%s'", argv[1], argv[2]);
+    out_str(out_result(ctx), "action", "deleted");
+    out_str(out_result(ctx), "type", argv[1]);
+    out_str(out_result(ctx), "name", argv[2]);
     return st;
 }
 
-static void show_object(const hb_object_store *s, hb_provider *p,
+/* The same data as show_object's text, as one JSON object. */
+static void json_object_of(json_t *list, const hb_object_store *s, hb_provider *p,
+                           const hb_crypto_object *o, const hb_object_status *status)
+{
+    json_t *j = out_push_object(list);
+    out_str(j, "type", hb_object_type_name(o->type));
+    out_str(j, "name", o->name);
+    out_str(j, "status", status->up ? "up" : "down");
+    if (!status->up)
+        out_str(j, "reason", status->reason);
+    out_str(j, "admin_state", o->enabled ? "enabled" : "disabled");
+    switch (o->type) {
+    case HB_OBJECT_CERTIFICATE:
+        out_str(j, "file_name", o->file_name);
+        out_bool(j, "ignore_expiration", o->ignore_expiration);
+        out_bool(j, "trusted_signer", o->trusted_signer);
+        out_str(j, "key_wrap", hb_oaep_hash_name(o->key_wrap));
+        break;
+    case HB_OBJECT_KEY:
+        out_str(j, "uri", o->uri);
+        break;
+    case HB_OBJECT_IDCRED: {
+        hb_object_status ks = {0}, cs = {0};
+        const hb_crypto_object *k = hb_objects_find(s, HB_OBJECT_KEY, o->key);
+        const hb_crypto_object *c = hb_objects_find(s, HB_OBJECT_CERTIFICATE, o->certificate);
+        if (k) hb_objects_status(s, p, k, &ks);
+        if (c) hb_objects_status(s, p, c, &cs);
+        out_str(j, "key", o->key);
+        out_str(j, "key_status", k && ks.up ? "up" : "down");
+        out_str(j, "certificate", o->certificate);
+        out_str(j, "certificate_status", c && cs.up ? "up" : "down");
+        const char *signer = hb_objects_backup_signer(s);
+        out_bool(j, "backup_signer", signer && strcmp(signer, o->name) == 0);
+        break;
+    }
+    }
+}
+
+static void show_object(cli_ctx *ctx, json_t *list, const hb_object_store *s, hb_provider *p,
                         const hb_crypto_object *o)
 {
     hb_object_status status;
     hb_objects_status(s, p, o, &status);
+    if (list != NULL) {
+        json_object_of(list, s, p, o, &status);
+        return;
+    }
+    if (ctx->json)
+        return; /* a listing is the data asked for: --quiet keeps it */
     char title[160];
     int n = snprintf(title, sizeof title, "%s: %s [%s]", hb_object_type_name(o->type), o->name,
                      status.up ? "up" : "down");
@@ -189,6 +248,10 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
     bool typed = false, found = false;
     hb_object_type type = HB_OBJECT_CERTIFICATE;
     const char *name = NULL;
+    /* --names: one name a line, for shell completion (no token is opened). */
+    bool names_only = argc >= 2 && strcmp(argv[argc - 1], "--names") == 0;
+    if (names_only)
+        argc--;
     if (argc > 3)
         return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto show [certificate|key|idcred] [NAME]");
     if (argc >= 2) {
@@ -200,18 +263,22 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_objects_load(root, &s, &ctx->err));
     /* Status is live: without a token module the keys show as not checked. */
-    if (cli_provider(ctx, &p) != HB_OK)
+    if (!names_only && cli_provider(ctx, &p) != HB_OK)
         p = NULL;
+    json_t *list = out_array(out_result(ctx), "objects");
     for (size_t i = 0; i < hb_objects_count(s); i++) {
         const hb_crypto_object *o = hb_objects_at(s, i);
         if ((typed && o->type != type) || (name && strcmp(o->name, name) != 0))
             continue;
-        show_object(s, p, o);
+        if (names_only)
+            printf("%s\n", o->name);
+        else
+            show_object(ctx, list, s, p, o);
         found = true;
     }
     if (name != NULL && !found)
         st = hb_fail(&ctx->err, HB_E_NOT_FOUND, "no %s named '%s'", argv[1], name);
-    else if (!found)
+    else if (!found && !names_only && !ctx->json)
         printf("no crypto objects defined\n");
 cleanup:
     hb_objects_free(s);

@@ -1,5 +1,6 @@
 /* hsmbak dir URL: the seed's listing. */
 #include "cli.h"
+#include "output.h"
 
 #include "hsmbak/dirlist.h"
 
@@ -14,6 +15,22 @@ hb_status cmd_dir(cli_ctx *ctx, int argc, char **argv)
     hb_status st = hb_dir_list(ctx->root, argv[1], &l, &ctx->err);
     if (st != HB_OK)
         return st;
+    json_t *r = out_result(ctx);
+    if (r != NULL) {
+        out_str(r, "url", argv[1]);
+        json_t *list = out_array(r, "entries");
+        for (size_t i = 0; i < l.n; i++) {
+            json_t *e = out_push_object(list);
+            out_str(e, "name", l.entries[i].name);
+            out_str(e, "type", l.entries[i].is_dir ? "directory" : "file");
+            out_time(e, "modified", l.entries[i].modified);
+            if (!l.entries[i].is_dir)
+                out_u64(e, "size", l.entries[i].size);
+        }
+        out_u64(r, "available", l.available);
+        hb_dir_listing_free(&l);
+        return HB_OK;
+    }
     printf("\n   %-28s %-32s %s\n", "File Name", "Last Modified", "Size");
     printf("   %-28s %-32s %s\n", "---------", "-------------", "----");
     for (size_t i = 0; i < l.n; i++) {

@@ -1,7 +1,9 @@
 /* hsmbak crypto keygen: parse, call hb_keygen, print what was saved where,
  * in the appliance's words. */
 #include "cli.h"
+#include "output.h"
 
+#include "hsmbak/audit.h"
 #include "hsmbak/keygen.h"
 
 #include <getopt.h>
@@ -67,11 +69,14 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
         case O_FILE: req.file_name = optarg; break;
         case O_EXPORT_SSCERT: req.export_sscert = true; break;
         case O_EXPORT_KEY:
-            return hb_fail(&ctx->err, HB_E_REFUSED,
+            st = hb_fail(&ctx->err, HB_E_REFUSED,
                            "--export-key is refused: the private key is generated inside the "
                            "token and can never leave it (CKA_EXTRACTABLE=FALSE). To be able to "
                            "restore without this token, enroll more recipients (keys on other "
                            "tokens) and back up to all of them");
+            hb_audit_log("keygen", st, &ctx->err, "token", req.token_uri, "request",
+                         "export-key", (const char *)NULL);
+            return st;
         case O_OBJECT: req.gen_object = true; break;
         case O_OBJECT_NAME: req.object_name = optarg; break;
         default:
@@ -115,6 +120,16 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
                 hb_oaep_hash_name(res.key_wrap));
     if (res.object_name[0])
         cli_say(ctx, "keygen: Created crypto objects certificate and key '%s'", res.object_name);
+    json_t *r = out_result(ctx);
+    out_str(r, "key_uri", res.key_uri);
+    out_u64(r, "bits", res.bits);
+    out_str(r, "usage", req.usage == HB_USAGE_SIGNER ? "signer" : "recipient");
+    out_str(r, "sscert", res.sscert_url[0] ? res.sscert_url : NULL);
+    out_str(r, "sscert_export", res.sscert_export_url[0] ? res.sscert_export_url : NULL);
+    out_str(r, "csr", res.csr_url[0] ? res.csr_url : NULL);
+    out_str(r, "fingerprint_sha256", res.fingerprint[0] ? res.fingerprint : NULL);
+    out_str(r, "key_wrap", res.key_wrap ? hb_oaep_hash_name(res.key_wrap) : NULL);
+    out_str(r, "object_name", res.object_name[0] ? res.object_name : NULL);
 cleanup:
     return st;
 }

@@ -1,5 +1,7 @@
 /* hsmbak secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE] */
 #include "cli.h"
+#include "output.h"
+#include "progress.h"
 
 #include "hsmbak/backup.h"
 
@@ -26,12 +28,116 @@ static bool insert_token(void *ctx, const char *idcred, const char *message)
     return fgets(line, sizeof line, stdin) != NULL;
 }
 
+/* The checks of a validate or restore, in the order the library makes them
+ * (backup/restore.c); "archive:NAME" entries go between files and swap. */
+static const char *const check_order[] = {
+    "signature", "signer-trust", "version", "profile", "factory-state",
+    "idcred", "recipient", "files", "archives", "swap",
+};
+#define N_CHECKS (sizeof check_order / sizeof check_order[0])
+
+typedef struct restore_watch {
+    cli_progress *progress;
+    bool validate;
+    bool passed[N_CHECKS];
+    json_t *archives;        /* {"name":..., "status":...} per archive */
+    char current[128];       /* the archive being read */
+} restore_watch;
+
 static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
 {
-    cli_ctx *c = ctx;
-    if (c->verbose)
-        fprintf(stderr, "secure-restore: %s %s (%llu bytes)\n", event, name,
-                (unsigned long long)bytes);
+    restore_watch *w = ctx;
+    if (strcmp(event, "check") == 0) {
+        for (size_t i = 0; i < N_CHECKS; i++)
+            if (strcmp(check_order[i], name) == 0)
+                w->passed[i] = true;
+    } else if (strcmp(event, "validating") == 0 || strcmp(event, "restoring") == 0) {
+        snprintf(w->current, sizeof w->current, "%s", name);
+    } else if (strcmp(event, "complete") == 0) {
+        json_t *o = out_push_object(w->archives);
+        out_str(o, "check", "archive");
+        out_str(o, "archive", name);
+        out_str(o, "status", "ok");
+        w->current[0] = '\0';
+    }
+    progress_event(w->progress, event, name, bytes);
+}
+
+/* Every check with its status: ok, failed (with the message), skipped
+ * (validate does not touch the system) or not-run (after a failure). */
+static void json_checks(cli_ctx *ctx, restore_watch *w, hb_status st)
+{
+    json_t *checks = out_array(out_result(ctx), "checks");
+    bool failed_seen = st == HB_OK;
+    for (size_t i = 0; i < N_CHECKS && checks != NULL; i++) {
+        const char *c = check_order[i];
+        bool restore_only = strcmp(c, "factory-state") == 0 || strcmp(c, "swap") == 0;
+        if (strcmp(c, "archives") == 0) {
+            json_array_extend(checks, w->archives);
+            if (!failed_seen && w->passed[7] && w->current[0] != '\0') {
+                json_t *o = out_push_object(checks);
+                out_str(o, "check", "archive");
+                out_str(o, "archive", w->current);
+                out_str(o, "status", "failed");
+                out_str(o, "message", ctx->err.msg);
+                failed_seen = true;
+            }
+            continue;
+        }
+        json_t *o = out_push_object(checks);
+        out_str(o, "check", c);
+        if (w->validate && restore_only) {
+            out_str(o, "status", "skipped");
+        } else if (w->passed[i]) {
+            out_str(o, "status", "ok");
+        } else if (!failed_seen) {
+            out_str(o, "status", "failed");
+            out_str(o, "message", ctx->err.msg);
+            failed_seen = true;
+        } else {
+            out_str(o, "status", "not-run");
+        }
+    }
+}
+
+static void json_manifest(cli_ctx *ctx, const hb_restore_request *req,
+                          const hb_restore_result *res)
+{
+    json_t *r = out_result(ctx);
+    const hb_manifest *m = res->manifest;
+    if (r == NULL)
+        return;
+    json_t *sg = out_object(r, "signer");
+    out_str(sg, "subject", res->signer_subject);
+    out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
+    if (m == NULL)
+        return;
+    out_str(r, "backup_id", m->id);
+    out_str(r, "created", m->created);
+    json_t *sys = out_object(r, "system");
+    out_str(sys, "version", m->version);
+    out_str(sys, "profile", m->profile);
+    json_t *rs = out_array(r, "recipients");
+    for (size_t i = 0; i < m->n_recipients; i++) {
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", m->recipients[i].id);
+        out_str(o, "subject", m->recipients[i].subject);
+        out_str(o, "fingerprint_sha256", m->recipients[i].fingerprint);
+        out_str(o, "key_wrap", m->recipients[i].key_wrap);
+    }
+    json_t *fs = out_array(r, "files");
+    for (size_t i = 0; i < m->n_files; i++) {
+        json_t *o = out_push_object(fs);
+        out_str(o, "name", m->files[i].name);
+        out_str(o, "filename", m->files[i].filename);
+        out_u64(o, "size", m->files[i].size);
+        out_str(o, "sha256", m->files[i].sha256);
+    }
+    out_u64(r, "entries", res->entries);
+    out_u64(r, "expanded_bytes", res->expanded_bytes);
+    out_u64(r, "leftovers_cleaned", res->leftovers_cleaned);
+    if (!req->validate_only)
+        out_int(r, "post_restore_status", res->post_restore_status);
 }
 
 /* "10G", "512M", "4096" -> bytes (binary units). */
@@ -76,6 +182,7 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
     hb_restore_result res = {0};
     hb_system *sys = NULL;
     hb_provider *p = NULL;
+    restore_watch watch = {0};
     hb_status st = HB_OK;
     int c;
     optind = 1;
@@ -100,19 +207,31 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
     req.idcreds = idcreds;
     req.n_idcreds = n_idcreds;
     req.insert_token = insert_token;
+    watch.validate = req.validate_only;
+    watch.archives = json_array();
+    watch.progress = progress_new(ctx, req.validate_only ? "validate" : "secure-restore");
     req.progress = on_progress;
-    req.progress_ctx = ctx;
+    req.progress_ctx = &watch;
+    out_str(out_result(ctx), "mode", req.validate_only ? "validate" : "restore");
+    out_str(out_result(ctx), "source", req.source);
+    out_str(out_result(ctx), "idcred", req.idcred);
     const char *root;
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
     cli_say(ctx, "Secure restore from '%s' scheduled (may take a few minutes to complete).",
             req.source);
-    HB_TRY(hb_secure_restore(sys, p, &req, &res, &ctx->err));
+    st = hb_secure_restore(sys, p, &req, &res, &ctx->err);
+    progress_free(watch.progress);
+    watch.progress = NULL;
+    json_checks(ctx, &watch, st);
+    json_manifest(ctx, &req, &res);
+    if (st != HB_OK)
+        goto cleanup;
     if (res.leftovers_cleaned)
-        fprintf(stderr, "secure-restore: removed %u staging tree(s) left by an interrupted "
-                "run\n", res.leftovers_cleaned);
-    if (ctx->verbose)
+        out_warning(ctx, "secure-restore: removed %u staging tree(s) left by an interrupted "
+                    "run", res.leftovers_cleaned);
+    if (ctx->verbose && !ctx->json)
         fprintf(stderr, "secure-restore: signed by %s (SHA-256 %s); %llu entries, %llu bytes\n",
                 res.signer_subject, res.signer_fingerprint, (unsigned long long)res.entries,
                 (unsigned long long)res.expanded_bytes);
@@ -122,9 +241,16 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
     }
     cli_say(ctx, "Secure restore is complete. The system will be restarted.");
     if (res.post_restore_status > 0)
-        fprintf(stderr, "secure-restore: warning: the post-restore command exited with "
-                "status %d\n", res.post_restore_status);
-    if (!ctx->quiet) {
+        out_warning(ctx, "secure-restore: the post-restore command exited with status %d",
+                    res.post_restore_status);
+    json_t *next = out_array(out_result(ctx), "next_steps");
+    for (size_t i = 0; i < sys->profile->n_reset; i++)
+        out_push_str(next, sys->profile->reset[i].message);
+    for (size_t i = 0; i < res.manifest->n_excluded; i++)
+        out_push_str(next, res.manifest->excluded[i].reason);
+    for (size_t i = 0; i < sys->profile->n_next_steps; i++)
+        out_push_str(next, sys->profile->next_steps[i]);
+    if (out_text(ctx)) {
         const hb_profile *prof = sys->profile;
         printf("\nWhat to do next:\n");
         for (size_t i = 0; i < prof->n_reset; i++)
@@ -136,6 +262,8 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
             printf("  - %s\n", prof->next_steps[i]);
     }
 cleanup:
+    progress_free(watch.progress);
+    json_decref(watch.archives);
     hb_restore_result_free(&res);
     hb_system_close(sys);
     return st;

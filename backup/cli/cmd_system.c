@@ -1,5 +1,6 @@
 /* hsmbak system init, hsmbak factory-reset */
 #include "cli.h"
+#include "output.h"
 
 #include "hsmbak/system.h"
 
@@ -33,9 +34,14 @@ hb_status cmd_system(cli_ctx *ctx, int argc, char **argv)
     hb_status st = cli_root(ctx, &root);
     if (st == HB_OK)
         st = hb_system_init(root, profile, version, &ctx->err);
-    if (st == HB_OK)
+    if (st == HB_OK) {
         cli_say(ctx, "System initialised at '%s' (profile %s, version %s)", root, profile,
                 version ? version : "9.3.5.0");
+        json_t *r = out_result(ctx);
+        out_str(r, "root", root);
+        out_str(r, "profile", profile);
+        out_str(r, "version", version ? version : "9.3.5.0");
+    }
     return st;
 }
 
@@ -62,8 +68,10 @@ hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv)
     if (st == HB_OK)
         st = hb_system_factory_reset(sys, &ctx->err);
     hb_system_close(sys);
-    if (st == HB_OK)
+    if (st == HB_OK) {
         cli_say(ctx, "Factory reset of '%s' is complete. Define the restore credentials and "
                 "trusted signer before a secure-restore.", root);
+        out_str(out_result(ctx), "root", root);
+    }
     return st;
 }

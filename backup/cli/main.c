@@ -2,41 +2,12 @@
  * place that turns a failure into a message and an exit status. */
 #include "cli.h"
 
+#include "output.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char usage_text[] =
-    "usage: hsmbak [--root DIR] [--module PATH] [--pin-source file:PATH|env:VAR]\n"
-    "              [--quiet|--verbose] COMMAND ...\n"
-    "\n"
-    "commands:\n"
-    "  token list [--token URI]\n"
-    "  crypto keygen --cn CN [--o O] [--ou OU] [--c C] [--st ST] [--l L] --token URI\n"
-    "                [--key-type rsa:2048|rsa:3072|rsa:4096|ec:p256|ec:p384]\n"
-    "                [--usage recipient|signer] [--gen-sscert [--days N]] [--csr]\n"
-    "                [--file-name NAME] [--export-sscert] [--gen-object [--object-name NAME]]\n"
-    "  crypto certificate NAME URL [--ignore-expiration] [--disable]\n"
-    "                [--key-wrap rsa-oaep-sha256|rsa-oaep-sha1]\n"
-    "  crypto key NAME PKCS11-URI\n"
-    "  crypto idcred NAME KEY CERT\n"
-    "  crypto backup-signer IDCRED\n"
-    "  crypto trusted-signer CERT [--remove]\n"
-    "  crypto show [certificate|key|idcred] [NAME]\n"
-    "  crypto delete certificate|key|idcred NAME\n"
-    "  secure-backup [CERT[,CERT...]] DEST [--compression zstd|gzip|none] [--jobs N]\n"
-    "  secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE]\n"
-    "  secure-restore --idcred A [--idcred B ...] SOURCE [--validate] ...\n"
-    "  dir URL\n"
-    "  factory-reset [--yes]\n"
-    "  system init --profile appliance|host|FILE [--version V.R.M.F]\n"
-    "  ceremony enroll --token URI --custodian NAME... [--name N] [--cn CN] [--csr]\n"
-    "  ceremony import-cert NAME FILE | retire FINGERPRINT|NAME\n"
-    "  ceremony quorum NAME --threshold K MEMBER... | verify-transcript | list\n"
-    "\n"
-    "The root defaults to $HSMBAK_ROOT, the module to $HSMBAK_PKCS11_MODULE, then the\n"
-    "p11-kit proxy. PINs are never taken on the command line.\n";
 
 static const struct {
     const char *name;
@@ -74,7 +45,7 @@ hb_status cli_root(cli_ctx *ctx, const char **out)
 
 void cli_say(const cli_ctx *ctx, const char *fmt, ...)
 {
-    if (ctx->quiet)
+    if (!out_text(ctx))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -137,25 +108,62 @@ static int take_global_options(cli_ctx *ctx, int argc, char **argv)
     return out;
 }
 
+/* "crypto show", "token list", "secure-backup": the name in --json output. */
+static const char *command_name(int argc, char **argv, char *buf, size_t cap)
+{
+    static const char *const two_words[] = {"token", "crypto", "system", "ceremony"};
+    if (argc < 2)
+        return "";
+    if (strcmp(argv[1], "--version") == 0)
+        return "version";
+    for (size_t i = 0; i < sizeof two_words / sizeof two_words[0]; i++)
+        if (strcmp(argv[1], two_words[i]) == 0 && argc > 2 && argv[2][0] != '-') {
+            snprintf(buf, cap, "%s %s", argv[1], argv[2]); /* cut is harmless: a label */
+            return buf;
+        }
+    return argv[1];
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
-    cli_ctx ctx = {0};
+    cli_ctx ctx = {.json_fd = -1};
     hb_status st = HB_OK;
+    char name[128];
     ctx.root = getenv("HSMBAK_ROOT");
 
     argc = take_global_options(&ctx, argc, argv);
     if (argc < 0) {
+        out_begin(&ctx, "");
         st = ctx.err.status;
+        goto done;
+    }
+    if (argc < 2 && ctx.json) {
+        out_begin(&ctx, "");
+        st = hb_fail(&ctx.err, HB_E_USAGE, "no command given; see 'hsmbak --help'");
         goto done;
     }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? HB_E_USAGE : 0;
     }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("hsmbak %s\n", HSMBAK_VERSION);
+    if (wants_help(argc, argv) && print_help(stdout, argv[1], argc > 2 ? argv[2] : NULL))
         return 0;
+    out_begin(&ctx, command_name(argc, argv, name, sizeof name));
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        if (ctx.json)
+            out_str(out_result(&ctx), "version", HSMBAK_VERSION);
+        else
+            printf("hsmbak %s\n", HSMBAK_VERSION);
+        goto done;
     }
     if (ctx.quiet && ctx.verbose) {
         st = hb_fail(&ctx.err, HB_E_USAGE, "--quiet and --verbose exclude each other");
@@ -172,9 +180,7 @@ int main(int argc, char **argv)
     }
     st = fn(&ctx, argc - 1, argv + 1);
 done:
-    if (st != HB_OK)
-        fprintf(stderr, "hsmbak: %s\n", ctx.err.msg[0] ? ctx.err.msg : hb_status_name(st));
-    fflush(stdout);
+    out_finish(&ctx, st);
     hb_provider_free(ctx.provider);
     return (int)st;
 }

@@ -44,6 +44,13 @@ typedef struct hb_archive_info {
     uint64_t expanded_bytes;  /* sum of regular file sizes */
 } hb_archive_info;
 
+/* Byte progress: n more bytes of archive `name` processed (backup: file
+ * content read; validate/restore: encrypted file read); create also calls it
+ * once with n = 0 when the archive is completely written. Called from the
+ * thread that runs the archive, so from several pool workers at once: the
+ * callback must be thread-safe. */
+typedef void (*hb_bytes_fn)(void *ctx, const char *name, uint64_t n);
+
 typedef struct hb_archive_spec {
     const char *backup_id;    /* manifest <id> */
     const char *name;         /* manifest <name>, e.g. "config" */
@@ -51,6 +58,8 @@ typedef struct hb_archive_spec {
     int level;                /* 0: default for the compression */
     unsigned seg_log2;        /* 0: HB_SEG_LOG2_DEFAULT */
     unsigned zstd_threads;    /* 0: library default */
+    hb_bytes_fn on_bytes;     /* may be NULL */
+    void *on_bytes_ctx;
 } hb_archive_spec;
 
 /* Archive src_dir into out_path (created O_EXCL, 0600, fsynced). */

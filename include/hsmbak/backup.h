@@ -16,7 +16,24 @@
 extern "C" {
 #endif
 
-/* Progress callback: one call per archive started/finished. May be NULL. */
+/* Progress callback (may be NULL). Events, with name and bytes:
+ *   "scheduled"  archive, 0           an archive will be made / read
+ *   "validating" / "restoring"  archive, its file size   restore: one begins
+ *   "total"      NULL, bytes          the bytes that "bytes" events count to
+ *                                     (backup: file content; restore: the
+ *                                     encrypted files)
+ *   "bytes"      archive, n more bytes  BACKUP CALLS THIS FROM THE POOL'S
+ *                                     WORKER THREADS, concurrently: the
+ *                                     callback must be thread-safe
+ *   "archived"   archive, 0           backup: an archive is written (also
+ *                                     from the worker threads)
+ *   "complete"   archive, its file size  one archive done (backup: its key
+ *                                     wrapped to every recipient)
+ *   "check"      check name, 0        restore/validate: a check passed
+ *                                     (signature, signer-trust, version,
+ *                                     profile, factory-state, idcred,
+ *                                     recipient, files, swap)
+ * Unknown events must be ignored (more may be added). */
 typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,
                                uint64_t bytes);
 

@@ -1,0 +1,60 @@
+/* Text and --json output for every command.
+ *
+ * In --json mode a command builds its result into out_result(ctx) and prints
+ * nothing itself; main prints ONE document on stdout when the command
+ * returns (docs/json.md):
+ *
+ *   {"hsmbak": "0.1.0", "command": "crypto show", "ok": true, "exit_code": 0,
+ *    "result": {...}, "warnings": ["..."]}
+ *   {"hsmbak": "0.1.0", "command": "secure-restore", "ok": false, "exit_code": 5,
+ *    "error": {"status": "verify-failed", "code": 5, "message": "..."},
+ *    "result": {...what was known, e.g. the checks...}}
+ *
+ * While a JSON-mode command runs, stdout is pointed at /dev/null (out_begin),
+ * so stray text from any command can never corrupt the document; stderr
+ * carries nothing either (warnings go into "warnings").
+ *
+ * For a new command (ceremony ...): fill out_result(ctx) with out_str &c.,
+ * print text only when out_text(ctx), send warnings through out_warning.
+ * Every setter accepts a NULL object and then does nothing, so text-mode
+ * paths can call them unconditionally. */
+#ifndef HSMBAK_CLI_OUTPUT_H
+#define HSMBAK_CLI_OUTPUT_H
+
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The result object of this run (created on first use), or NULL when not
+ * in --json mode. Borrowed: main owns and prints it. */
+json_t *out_result(cli_ctx *ctx);
+
+/* True when human text goes to stdout: not --json and not --quiet. */
+bool out_text(const cli_ctx *ctx);
+
+/* obj[key] = value; NULL obj does nothing; NULL string values become null. */
+void out_str(json_t *obj, const char *key, const char *value);
+void out_u64(json_t *obj, const char *key, uint64_t value);
+void out_int(json_t *obj, const char *key, long long value);
+void out_bool(json_t *obj, const char *key, bool value);
+void out_time(json_t *obj, const char *key, time_t when); /* RFC 3339 UTC */
+/* A new array / object stored at obj[key] (borrowed), NULL when obj is. */
+json_t *out_array(json_t *obj, const char *key);
+json_t *out_object(json_t *obj, const char *key);
+/* A new object appended to array (borrowed), NULL when array is. */
+json_t *out_push_object(json_t *array);
+void out_push_str(json_t *array, const char *value);
+
+/* A warning: "hsmbak: warning: ..." on stderr in text mode (unless
+ * --quiet), an entry of "warnings" in --json mode. */
+void out_warning(cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
+
+/* main: start a run (JSON mode: stdout to /dev/null, keep the real one),
+ * and end it: print the document (JSON) or the error line (text). */
+void out_begin(cli_ctx *ctx, const char *command);
+void out_finish(cli_ctx *ctx, hb_status st);
+
+#endif
