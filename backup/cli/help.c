@@ -36,12 +36,14 @@ static const help_entry entries[] = {
     {"factory-reset", NULL, "factory-reset [--yes]"},
     {"system", "init", "system init --profile appliance|host|FILE [--version V.R.M.F]"},
     {"ceremony", "enroll",
-     "ceremony enroll --token URI --custodian NAME [--custodian NAME]... [--cn CN]\n"
-     "                [--key-type rsa:2048|rsa:3072|rsa:4096] [--csr] [--days N]"},
-    {"ceremony", "import-cert", "ceremony import-cert FINGERPRINT URL"},
-    {"ceremony", "retire", "ceremony retire FINGERPRINT"},
-    {"ceremony", "quorum", "ceremony quorum NAME --threshold K FINGERPRINT..."},
+     "ceremony enroll --token URI --custodian NAME [--custodian NAME]... [--name NAME]\n"
+     "                [--cn CN] [--key-type rsa:2048|rsa:3072|rsa:4096] [--csr] [--days N]"},
+    {"ceremony", "import-cert", "ceremony import-cert NAME FILE [--custodian NAME]..."},
+    {"ceremony", "retire", "ceremony retire FINGERPRINT|NAME|GROUP [--custodian NAME]..."},
+    {"ceremony", "quorum",
+     "ceremony quorum NAME --threshold K MEMBER... [--custodian NAME]..."},
     {"ceremony", "verify-transcript", "ceremony verify-transcript"},
+    {"ceremony", "list", "ceremony list"},
 };
 
 static const char globals[] =
