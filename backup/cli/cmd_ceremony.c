@@ -1,6 +1,7 @@
 /* hsmbak ceremony enroll|import-cert|retire|quorum|verify-transcript|list
  * (docs/custody.md). */
 #include "cli.h"
+#include "output.h"
 
 #include "hsmbak/custody.h"
 #include "hsmbak/system.h"
@@ -87,10 +88,17 @@ cleanup:
     return st;
 }
 
-static void print_warnings(const char *w)
+/* Newline-separated warnings from the library, one out_warning each (stderr
+ * in text mode, the document's "warnings" with --json). */
+static void print_warnings(cli_ctx *ctx, const char *w)
 {
-    if (w[0] != '\0')
-        fprintf(stderr, "%s\n", w);
+    while (*w != '\0') {
+        const char *nl = strchr(w, '\n');
+        int n = nl ? (int)(nl - w) : (int)strlen(w);
+        if (n > 0)
+            out_warning(ctx, "%.*s", n, w);
+        w += n + (nl != NULL);
+    }
 }
 
 /* After a ceremony: every active enrollment whose certificate expires within
@@ -100,10 +108,9 @@ static void print_store_warnings(cli_ctx *ctx, const char *root)
     hb_custody *c = NULL;
     hb_err ignored;
     char warnings[2048];
-    (void)ctx;
     if (hb_custody_load(root, &c, &ignored) == HB_OK) {
         hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
-        print_warnings(warnings);
+        print_warnings(ctx, warnings);
     }
     hb_custody_free(c);
 }
@@ -135,6 +142,15 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
                 "run 'hsmbak ceremony import-cert %s FILE'", res.csr_url, res.name);
     cli_say(ctx, "ceremony: recorded in the transcript; idcred '%s' opens backups made to it",
             res.name);
+    json_t *r = out_result(ctx);
+    out_str(r, "name", res.name);
+    out_str(r, "token_label", res.token_label);
+    out_str(r, "token_serial", res.token_serial);
+    out_str(r, "key_uri", res.key_uri);
+    out_str(r, "key_wrap", hb_oaep_hash_name(res.key_wrap));
+    out_str(r, "fingerprint_sha256", res.fingerprint[0] ? res.fingerprint : NULL);
+    out_str(r, "certificate", res.cert_url[0] ? res.cert_url : NULL);
+    out_str(r, "csr", res.csr_url[0] ? res.csr_url : NULL);
     print_store_warnings(ctx, root); /* includes res.warnings */
     return HB_OK;
 }
@@ -147,7 +163,27 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
                                                  &ctx->err);
     if (st != HB_OK)
         return st;
-    if (!ctx->quiet) {
+    json_t *r = out_result(ctx);
+    out_bool(r, "verified", true);
+    out_str(r, "signer_subject", t->signer_subject);
+    out_str(r, "anchor_sha256", t->anchor);
+    out_str(r, "head", t->n ? t->entries[t->n - 1].hash : t->anchor);
+    json_t *entries = out_array(r, "entries");
+    for (size_t i = 0; i < t->n; i++) {
+        const hb_transcript_entry *e = &t->entries[i];
+        json_t *o = out_push_object(entries);
+        out_u64(o, "seq", e->seq);
+        out_str(o, "time", e->time);
+        out_str(o, "what", e->what);
+        out_str(o, "who", e->who);
+        out_str(o, "detail", e->detail);
+        json_t *fps = out_array(o, "fingerprints");
+        for (size_t k = 0; k < e->n_fingerprints; k++)
+            out_push_str(fps, e->fingerprints[k]);
+        out_str(o, "prev", e->prev);
+        out_str(o, "hash", e->hash);
+    }
+    if (out_text(ctx)) {
         printf("transcript anchored to %s\n  signer SHA-256 %s\n", t->signer_subject, t->anchor);
         for (size_t i = 0; i < t->n; i++) {
             const hb_transcript_entry *e = &t->entries[i];
@@ -161,7 +197,7 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
                "(compare the head with a copy kept elsewhere: dropping entries from the end "
                "is only visible that way)\n", t->n, t->n ? t->entries[t->n - 1].hash : t->anchor);
     }
-    print_warnings(warnings);
+    print_warnings(ctx, warnings);
     hb_transcript_free(t);
     return HB_OK;
 }
@@ -174,8 +210,26 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
     if (st != HB_OK)
         return st;
     static const char *const states[] = {"pending", "active", "retired"};
+    json_t *r = out_result(ctx);
+    json_t *je = out_array(r, "enrollments"), *jq = out_array(r, "quorums");
     for (size_t i = 0; i < hb_custody_n_enrollments(c); i++) {
         const hb_enrollment *e = hb_custody_enrollment_at(c, i);
+        json_t *o = out_push_object(je);
+        out_str(o, "name", e->name);
+        out_str(o, "state", states[e->state]);
+        out_str(o, "subject", e->subject);
+        out_str(o, "fingerprint_sha256", e->fingerprint[0] ? e->fingerprint : NULL);
+        out_str(o, "token_label", e->token_label);
+        out_str(o, "token_serial", e->token_serial);
+        out_str(o, "key_wrap", hb_oaep_hash_name(e->key_wrap));
+        out_str(o, "enrolled", e->enrolled);
+        out_str(o, "expires", e->not_after[0] ? e->not_after : NULL);
+        out_str(o, "retired", e->retired[0] ? e->retired : NULL);
+        json_t *cs = out_array(o, "custodians");
+        for (size_t k = 0; k < e->n_custodians; k++)
+            out_push_str(cs, e->custodians[k]);
+        if (!out_text(ctx))
+            continue;
         printf("enrollment %s  %s\n  subject     %s\n  fingerprint %s\n  token       %s "
                "(serial %s)\n  key-wrap    %s\n  enrolled    %s\n", e->name, states[e->state],
                e->subject, e->fingerprint[0] ? e->fingerprint : "(pending certificate)",
@@ -189,6 +243,15 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
     }
     for (size_t i = 0; i < hb_custody_n_groups(c); i++) {
         const hb_quorum_group *g = hb_custody_group_at(c, i);
+        json_t *o = out_push_object(jq);
+        out_str(o, "name", g->name);
+        out_str(o, "state", g->retired ? "retired" : "active");
+        out_u64(o, "threshold", g->threshold);
+        json_t *ms = out_array(o, "members");
+        for (size_t k = 0; k < g->n_members; k++)
+            out_push_str(ms, g->members[k]);
+        if (!out_text(ctx))
+            continue;
         printf("quorum %s  %s, %u of %zu\n", g->name, g->retired ? "retired" : "active",
                g->threshold, g->n_members);
         for (size_t k = 0; k < g->n_members; k++) {
@@ -197,7 +260,7 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
         }
     }
     hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
-    print_warnings(warnings);
+    print_warnings(ctx, warnings);
     hb_custody_free(c);
     return HB_OK;
 }
@@ -232,11 +295,14 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
         HB_TRY(hb_ceremony_import_cert(p, root, pos[0], pos[1], o.custodians, o.n_custodians,
                                        fp, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s", pos[0], fp);
+        out_str(out_result(ctx), "name", pos[0]);
+        out_str(out_result(ctx), "fingerprint_sha256", fp);
         print_store_warnings(ctx, root);
     } else if (strcmp(sub, "retire") == 0 && npos == 1) {
         HB_TRY(hb_ceremony_retire(p, root, pos[0], o.custodians, o.n_custodians, &ctx->err));
         cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
                 "still restore with its key", pos[0]);
+        out_str(out_result(ctx), "retired", pos[0]);
         print_store_warnings(ctx, root);
     } else if (strcmp(sub, "quorum") == 0 && npos >= 3) {
         if (o.threshold == 0) {
@@ -247,6 +313,9 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
                                   (size_t)npos - 1, o.custodians, o.n_custodians, &ctx->err));
         cli_say(ctx, "ceremony: quorum group '%s': any %u of its %d members together open "
                 "backups made to it", pos[0], o.threshold, npos - 1);
+        out_str(out_result(ctx), "quorum", pos[0]);
+        out_u64(out_result(ctx), "threshold", o.threshold);
+        out_u64(out_result(ctx), "members", (uint64_t)(npos - 1));
         print_store_warnings(ctx, root);
     } else if (strcmp(sub, "verify-transcript") == 0 && npos == 0) {
         st = do_verify(ctx, root, p);

@@ -75,6 +75,15 @@ grep -q "import-cert" "$T/vt.out" || fail "import-cert not in the transcript"
 grep -q "warning: the certificate of enrolled recipient 'dave'.*within 30 days" "$T/vt.err" ||
   fail "no expiry warning for dave on verify-transcript"
 pass "transcript: 5 signed entries verify; expiry within 30 days warned"
+hb --json ceremony verify-transcript > "$T/vt.json"
+jq -e '.ok and .result.verified and (.result.entries | length) == 5
+       and (.result.entries[0].prev == .result.anchor_sha256)
+       and (.result.head == .result.entries[4].hash)
+       and (.warnings | map(test("dave")) | any)' "$T/vt.json" >/dev/null ||
+  fail "verify-transcript --json: $(cat "$T/vt.json")"
+hb --json ceremony list | jq -e '(.result.enrollments | map(.name) | index("dave")) != null
+       and (.result.enrollments[0].key_wrap == "rsa-oaep-sha1")' >/dev/null || fail "ceremony list --json"
+pass "verify-transcript and list --json carry the same data as the text"
 
 cp "$TR" "$T/transcript.good"
 tamper() { perl -0777 -pi -e "$1" "$TR"; cmp -s "$TR" "$T/transcript.good" && fail "tamper '$1' did not apply"; return 0; }
