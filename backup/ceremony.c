@@ -3,6 +3,7 @@
  * first logs in to the backup signer (so a ceremony that cannot be recorded
  * does not start), then does its work, appends one signed transcript entry,
  * and only then saves the custody store. */
+#include "hsmbak/audit.h"
 #include "hsmbak/custody.h"
 
 #include "backup/custody_internal.h"
@@ -364,6 +365,8 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     HB_TRY(append_enrollment(c, &e, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
+    hb_audit_log("ceremony-enroll", st, err, "name", res->name, "token", req->token_uri,
+                 "fingerprint", res->fingerprint[0] ? res->fingerprint : NULL, (char *)NULL);
     hb_enrollment_clear(&e);
     hb_token_list_free(tokens, n_tokens);
     EVP_PKEY_free(pub);
@@ -493,6 +496,8 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     HB_TRY(hb_custody_save(c, err));
     snprintf(fingerprint_out, 65, "%s", e->fingerprint);
 cleanup:
+    hb_audit_log("ceremony-import-cert", st, err, "name", name, "certificate", cert_url,
+                 (char *)NULL);
     free(spki);
     X509_free(cert);
     hb_objects_free(store);
@@ -541,6 +546,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
     }
     HB_TRY(hb_custody_save(c, err));
 cleanup:
+    hb_audit_log("ceremony-retire", st, err, "recipient", what, (char *)NULL);
     hb_custody_free(c);
     signer_close(&sg);
     return st;
@@ -619,6 +625,7 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     memset(&g, 0, sizeof g);
     HB_TRY(hb_custody_save(c, err));
 cleanup:
+    hb_audit_log("ceremony-quorum", st, err, "group", name, (char *)NULL);
     free(g.members);
     free(fps);
     hb_custody_free(c);
@@ -653,6 +660,7 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     HB_TRY(hb_custody_load(root, &c, err));
     hb_custody_expiry_warnings(c, time(NULL), warnings, warnings_cap);
 cleanup:
+    hb_audit_log("ceremony-verify-transcript", st, err, "root", root, (char *)NULL);
     X509_free(cert);
     hb_custody_free(c);
     hb_objects_free(store);
