@@ -88,12 +88,12 @@ refused_both() {
   [ "$vmsg" = "$msg" ] || fail "$name: validate said '$vmsg' but restore said '$msg'"
   [ "$(tree_digest "$HSMBAK_ROOT")" = "$ROOT_DIGEST" ] || fail "$name: the system root changed"
   if compgen -G "$HSMBAK_ROOT.hsmbak-staging-*" >/dev/null; then fail "$name: staging tree left"; fi
-  printf '%-34s | %-8s | %-8s | %s\n' "$name" "exit $want" "exit $want" "${msg#hsmbak: }" >> "$MATRIX"
+  printf '%-40s | %-8s | %-8s | %s\n' "$name" "exit $want" "exit $want" "${msg#hsmbak: }" >> "$MATRIX"
   pass "$name: refused by validate and restore (exit $want), root unchanged"
 }
 
 matrix_print() {
-  printf '\n%-34s | %-8s | %-8s | %s\n' case validate restore message
+  printf '\n%-40s | %-8s | %-8s | %s\n' case validate restore message
   printf '%s\n' "-----------------------------------+----------+----------+--------"
   cat "$MATRIX"
   echo "$(wc -l < "$MATRIX") cases, all refused by both"
