@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,38 @@ static char *read_identity(const char *root, const char *name)
     return (char *)data;
 }
 
+/* A backup killed before its rename leaves ".BASE.hsmbak-partial-PID" beside
+ * its destination. Hidden and marked partial, it never looks like a backup;
+ * the next backup to the same destination removes those whose process is
+ * gone (a live PID may be another backup at work: left alone). */
+static void remove_stale_partials(const char *parent, const char *base)
+{
+    char prefix[NAME_MAX + 32];
+    int n = snprintf(prefix, sizeof prefix, ".%s.hsmbak-partial-", base);
+    DIR *d = opendir(parent);
+    if (n < 0 || (size_t)n >= sizeof prefix || d == NULL) {
+        if (d != NULL)
+            closedir(d);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, (size_t)n) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(de->d_name + n, &end, 10);
+        if (errno != 0 || end == de->d_name + n || *end != '\0' || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX];
+        hb_err ignored;
+        if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK)
+            hb_tree_remove_quietly(path);
+    }
+    closedir(d);
+}
+
 /* dest must not exist or be an empty directory; its parent is created. */
 static hb_status prepare_destination(const char *dest, char *partial, size_t cap,
                                      hb_err *err)
@@ -139,6 +172,7 @@ static hb_status prepare_destination(const char *dest, char *partial, size_t cap
     }
     if (*base == '\0')
         return hb_fail(err, HB_E_USAGE, "destination '%s' has no directory name", dest);
+    remove_stale_partials(parent, base);
     /* Hidden and marked partial: nothing looks like a backup until renamed. */
     int n = snprintf(partial, cap, "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid());
     if (n < 0 || (size_t)n >= cap)

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "hsmbak/keygen.h"
+#include "hsmbak/system.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     hb_keygen_request req = {.key_type = HB_KEY_RSA2048, .usage = HB_USAGE_RECIPIENT};
     hb_keygen_result res;
     hb_provider *p = NULL;
+    hb_system *sys = NULL;
     hb_status st = HB_OK;
     int c;
     optind = 1;
@@ -88,6 +90,8 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     if (req.object_name && !req.gen_object)
         return CLI_USAGE_ERROR(ctx, "--object-name only applies with --gen-object");
     HB_TRY(cli_root(ctx, &req.root));
+    /* keygen writes certificates and objects into the root: hold its lock. */
+    HB_TRY(hb_system_open(req.root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
 
     if (req.key_type >= HB_KEY_EC_P256)
@@ -116,5 +120,6 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     if (res.object_name[0])
         cli_say(ctx, "keygen: Created crypto objects certificate and key '%s'", res.object_name);
 cleanup:
+    hb_system_close(sys);
     return st;
 }
