@@ -1,6 +1,7 @@
 # Shared fixture for the hardening e2e tests (sourced after tests/lib/e2e.sh).
 #
-#   fixture_system        an appliance root ($HSMBAK_ROOT) with settings and
+#   fixture_system        an appliance root (profile $FIXTURE_PROFILE, default
+#                         the built-in appliance) ($HSMBAK_ROOT) with settings and
 #                         secrets, a backup signer (EC P-256) and a backup
 #                         recipient (RSA 2048) on the test token, the signer
 #                         trusted, the recipient's idcred 'mybackupcred'
@@ -25,7 +26,7 @@ fixture_populate() {
 }
 
 fixture_system() {
-  hb system init --profile appliance --version 9.3.5.0 >/dev/null
+  hb system init --profile "${FIXTURE_PROFILE:-appliance}" --version 9.3.5.0 >/dev/null
   fixture_populate
   hb crypto keygen --cn "Backup Signer" --usage signer --key-type ec:p256 --token "pkcs11:token=$TOKEN" \
      --gen-sscert --file-name backupsigner --gen-object >/dev/null
