@@ -180,7 +180,7 @@ static const char *craft_archive(const char *defect, const char *backup_id, cons
         add_entry(a, "pipe", AE_IFIFO, NULL, NULL, NULL, 0);
     } else if (bomb) {
         memset(data, 0, sizeof data);
-        add_entry(a, "bomb", AE_IFREG, NULL, NULL, data, (int64_t)256 << 20);
+        add_entry(a, "bomb", AE_IFREG, NULL, NULL, data, (int64_t)96 << 20);
     } else {
         add_entry(a, "sub", AE_IFDIR, NULL, NULL, NULL, 0);
         add_entry(a, "sub/ok", AE_IFREG, NULL, NULL, data, 10);
