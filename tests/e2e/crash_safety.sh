@@ -37,15 +37,26 @@ kill_at() {
 }
 delay_for() { echo $(( RANDOM % ($1 * 12 / 10 + 1) )); }
 
-# SoftHSM 2.6.1 keeps its token in files it rewrites in place; a process
-# killed inside C_Login (or another write) can leave the token unreadable for
-# a moment ("no token matches"). That is the token's state, not the system's:
-# a rerun retries a few times and the count is reported.
-token_hiccups=0
+# SoftHSM 2.6.1 rewrites the token's token.object in place on every user
+# login (it clears the PIN-count flags), so a process killed at that moment
+# can leave the token unreadable: "no token matches" from then on. That is
+# the test token's own fragility, not hsmbak's state (real HSMs keep theirs
+# elsewhere), so a rerun that finds the token gone puts back the snapshot of
+# the token files taken after set-up (no key is made after it) and tries
+# again; the count is reported. Everything about the system root and the
+# destination is checked as before.
+token_dir=$(dirname "$SOFTHSM2_CONF")/tokens
+cp -a "$token_dir" "$T/token-snapshot"
+token_repairs=0
 retry_token() {
-  for attempt in 1 2 3 4 5; do
+  for attempt in 1 2 3; do
     out=$("$@" 2>&1 >/dev/null) && return 0
-    case $out in *"no token matches"*) token_hiccups=$((token_hiccups + 1)); sleep 1;; *) return 1;; esac
+    case $out in
+      *"no token matches"*)
+        rm -rf "$token_dir" && cp -a "$T/token-snapshot" "$token_dir"
+        token_repairs=$((token_repairs + 1));;
+      *) return 1;;
+    esac
   done
   return 1
 }
@@ -109,5 +120,5 @@ for i in $(seq 1 "$points"); do
   [ "$(tree_digest "$HSMBAK_ROOT")" = "$OLD" ] || fail "kill point $i: factory reset did not bring the old tree back"
 done
 pass "secure-restore: $points kill points ($killed killed mid-run, $saw_new after the swap), root always old or new, reruns clean up"
-echo "figures: backup ${backup_ms} ms, restore ${restore_ms} ms; killed mid-run: backup $BACKUP_KILLED/$points, restore $killed/$points; token retries after a kill: $token_hiccups"
+echo "figures: backup ${backup_ms} ms, restore ${restore_ms} ms; killed mid-run: backup $BACKUP_KILLED/$points, restore $killed/$points; SoftHSM token files put back after a kill: $token_repairs"
 finish
