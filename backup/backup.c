@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,8 +229,10 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
         if (strncmp(de->d_name, prefix, (size_t)n) != 0)
             continue;
         char *end = NULL;
+        errno = 0;
         long pid = strtol(de->d_name + n, &end, 10);
-        if (end == NULL || *end != '\0' || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        if (errno != 0 || end == de->d_name + n || *end != '\0' || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char path[PATH_MAX];
         hb_err ignored;

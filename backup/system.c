@@ -257,13 +257,18 @@ hb_status hb_system_factory_reset(hb_system *sys, hb_err *err)
     if (p->factory_image == NULL)
         return hb_fail(err, HB_E_REFUSED, "profile '%s' has no factory image; nothing to "
                        "reset to", p->name);
+    staging[0] = '\0';
+    /* Staging trees of an interrupted restore or reset (we hold the lock). */
+    unsigned cleaned = 0;
+    HB_TRY(hb_system_clean_leftovers(sys->root, &cleaned, err));
     HB_TRY(hb_staging_create(sys->root, tag, staging, sizeof staging, err));
     HB_TRY(hb_tree_copy(p->factory_image, staging, false, err));
     HB_TRY(hb_staging_carry_paths(sys->root, staging, keep, err));
     HB_TRY(hb_staging_commit(sys->root, staging, err));
     return HB_OK;
 cleanup:
-    hb_tree_remove_quietly(staging);
+    if (staging[0] != '\0')
+        hb_tree_remove_quietly(staging);
     return st;
 }
 

@@ -16,7 +16,7 @@ static hb_status io_fail(hb_err *err, int e, const char *verb, const char *what)
 {
     if (e == ENOSPC || e == EDQUOT)
         return hb_fail(err, HB_E_IO,
-                       "no space left while %s '%s'; free some space on that filesystem and "
+                       "no space left to %s '%s'; free some space on that filesystem and "
                        "run the command again", verb, what);
     if (e == ENOENT)
         return hb_fail(err, HB_E_NOT_FOUND, "cannot %s '%s': no such file or directory",

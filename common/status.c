@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+HB_PRINTF(3, 0)
 static void set_message(hb_err *err, hb_status st, const char *fmt, va_list ap)
 {
     err->status = st;

@@ -16,7 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HB_HAS_ASAN 1
+#endif
+#endif
+#ifndef HB_HAS_ASAN
+#define HB_HAS_ASAN 0
+#endif
 
 #define HB_PKCS11_PROVIDER_SO "/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so"
 
@@ -107,12 +118,27 @@ cleanup:
     return st;
 }
 
+/* From here on a PIN and archive keys pass through this process's memory:
+ * no core file may hold them (RLIMIT_CORE 0), and the process is not
+ * dumpable, so other processes of the same user cannot ptrace it or read
+ * its memory (proc(5), PR_SET_DUMPABLE). LeakSanitizer stops the world with
+ * ptrace, so sanitizer builds keep the process dumpable. */
+static void no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+#if !defined(__SANITIZE_ADDRESS__) && !HB_HAS_ASAN
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 hb_status hb_provider_open(const hb_provider_config *cfg, hb_provider **out, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_provider *p = NULL;
     if (out == NULL)
         return hb_fail(err, HB_E_USAGE, "hb_provider_open: no output");
+    no_core_dumps();
     /* Registers the built-in config modules ("providers" among them) once. */
     if (!OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL)) {
         st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot initialise OpenSSL");

@@ -4,6 +4,7 @@
 #include "output.h"
 
 #include "hsmbak/objects.h"
+#include "hsmbak/system.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -18,13 +19,17 @@ static hb_status edit_store(cli_ctx *ctx, store_edit_fn change, int argc, char *
 {
     hb_status st = HB_OK;
     hb_object_store *s = NULL;
+    hb_system *sys = NULL;
     const char *root;
     HB_TRY(cli_root(ctx, &root));
+    /* Held until saved: a backup or restore at work never sees the store change. */
+    HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(hb_objects_load(root, &s, &ctx->err));
     HB_TRY(change(ctx, s, argc, argv));
     HB_TRY(hb_objects_save(s, &ctx->err));
 cleanup:
     hb_objects_free(s);
+    hb_system_close(sys);
     return st;
 }
 

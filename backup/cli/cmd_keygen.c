@@ -5,6 +5,7 @@
 
 #include "hsmbak/audit.h"
 #include "hsmbak/keygen.h"
+#include "hsmbak/system.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     hb_keygen_request req = {.key_type = HB_KEY_RSA2048, .usage = HB_USAGE_RECIPIENT};
     hb_keygen_result res;
     hb_provider *p = NULL;
+    hb_system *sys = NULL;
     hb_status st = HB_OK;
     int c;
     optind = 1;
@@ -93,6 +95,8 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     if (req.object_name && !req.gen_object)
         return CLI_USAGE_ERROR(ctx, "--object-name only applies with --gen-object");
     HB_TRY(cli_root(ctx, &req.root));
+    /* keygen writes certificates and objects into the root: hold its lock. */
+    HB_TRY(hb_system_open(req.root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
 
     if (req.key_type >= HB_KEY_EC_P256)
@@ -131,5 +135,6 @@ hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv)
     out_str(r, "key_wrap", res.key_wrap ? hb_oaep_hash_name(res.key_wrap) : NULL);
     out_str(r, "object_name", res.object_name[0] ? res.object_name : NULL);
 cleanup:
+    hb_system_close(sys);
     return st;
 }
