@@ -22,7 +22,6 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
