@@ -80,10 +80,18 @@ fresh; cp "$T/case/config.tzst" "$T/case/config-copy.tzst"
 refused_both "archive duplicated" 5 "'config-copy.tzst' in the backup directory is not listed in the manifest" "$T/case"
 fresh; mv "$T/case/config.tzst" "$T/case/x"; mv "$T/case/cert.tzst" "$T/case/config.tzst"; mv "$T/case/x" "$T/case/cert.tzst"
 refused_both "archives swapped (config, cert)" 5 "backup file 'config.tzst' is $(size "$T/b1/cert.tzst") bytes but the manifest says $(size "$T/b1/config.tzst")" "$T/case"
+# A file from another backup fails the first check that tells them apart:
+# the size when it differs (archives carry their own times), else the checksum.
+mismatch() {  # FILE-IN-MANIFEST-OF-B1 FILE-ON-DISK
+  local want=$(size "$1") got=$(size "$2")
+  if [ "$want" = "$got" ]; then echo "backup file '${1##*/}' does not match its SHA-256 checksum"
+  else echo "backup file '${1##*/}' is $got bytes but the manifest says $want"; fi
+}
 fresh; cp "$T/b2/config.tzst" "$T/case/config.tzst"
-refused_both "archive replayed from another backup" 5 "backup file 'config.tzst' does not match its SHA-256 checksum" "$T/case"
+refused_both "archive replayed from another backup" 5 "$(mismatch "$T/b1/config.tzst" "$T/b2/config.tzst")" "$T/case"
 fresh; cp "$T/b2/$M" "$T/case/$M"
-refused_both "manifest replayed from another backup" 5 "backup file 'root.tzst' does not match its SHA-256 checksum" "$T/case"
+first=$(sed -n 's|.*<filename>\([^<]*\)</filename>.*|\1|p' "$T/b2/$M" | head -1) # checked first
+refused_both "manifest replayed from another backup" 5 "$(mismatch "$T/b2/$first" "$T/b1/$first")" "$T/case"
 
 # Signature and trust.
 rm -rf "$T/resigned"
