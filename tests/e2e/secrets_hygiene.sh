@@ -33,9 +33,11 @@ fixture_backup "$T/b1"
 # Watch argv of every process while a restore runs.
 fixture_factory
 hb secure-restore mybackupcred "$T/b1" --validate >/dev/null
-( while :; do ps -eo args= >> "$T/ps.log"; sleep 0.01; done ) & watcher=$!
+# The watcher stops at a flag, not by a kill: a killed loop can leave its last
+# ps running, which would then record the grep below (whose argv holds the PIN).
+( while [ ! -e "$T/ps.stop" ]; do ps -eo args= >> "$T/ps.log"; sleep 0.01; done ) & watcher=$!
 hb secure-restore mybackupcred "$T/b1" >/dev/null
-kill $watcher; wait $watcher 2>/dev/null || true
+touch "$T/ps.stop"; wait $watcher
 [ -s "$T/ps.log" ] || fail "no ps samples"
 ! grep -qF -- "$pin" "$T/ps.log" || fail "the PIN appeared in a command line"
 pass "PIN absent from every argv ($(grep -c . "$T/ps.log") ps lines sampled during a restore)"
