@@ -160,23 +160,6 @@ static hb_status set_certificate(hb_enrollment *e, X509 *cert, hb_err *err)
     return st;
 }
 
-/* "My Backup Cert" -> "my-backup-cert" (as crypto keygen names files). */
-static void name_from(const char *s, char *out, size_t cap)
-{
-    size_t j = 0;
-    for (size_t i = 0; s[i] != '\0' && j + 1 < cap && j < 48; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isalnum(ch))
-            out[j++] = (char)tolower(ch);
-        else if (j > 0 && out[j - 1] != '-')
-            out[j++] = '-';
-    }
-    while (j > 0 && out[j - 1] == '-')
-        j--;
-    if (j == 0)
-        out[j++] = 'r';
-    out[j] = '\0';
-}
 
 static hb_status public_uri(const char *priv, char *out, size_t cap, hb_err *err)
 {
@@ -247,7 +230,8 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     if (req->name != NULL)
         snprintf(res->name, sizeof res->name, "%s", req->name);
     else
-        name_from(req->cn != NULL ? req->cn : req->custodians[0], res->name, sizeof res->name);
+        hb_keygen_default_name(req->cn != NULL ? req->cn : req->custodians[0], 'r', res->name,
+                               sizeof res->name);
     for (const char *q = res->name; *q; q++)
         if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.'))
             return hb_fail(err, HB_E_USAGE, "enrollment name '%s' may only use letters, "
@@ -407,38 +391,6 @@ cleanup:
     return st;
 }
 
-/* A PEM or DER certificate from an appliance URL or a path (1 MiB cap). */
-static hb_status read_cert(const char *root, const char *url, X509 **out, hb_err *err)
-{
-    char path[PATH_MAX];
-    unsigned char *data = NULL;
-    size_t len = 0;
-    hb_status st = hb_url_resolve(root, url, path, sizeof path, err);
-    if (st == HB_OK)
-        st = hb_read_file(path, 1u << 20, &data, &len, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "certificate file '%s'", url);
-        return st;
-    }
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    if (cert == NULL) {
-        const unsigned char *q = data;
-        ERR_clear_error();
-        cert = d2i_X509(NULL, &q, (long)len);
-        if (cert != NULL && q != data + len) {
-            X509_free(cert);
-            cert = NULL;
-        }
-    }
-    BIO_free(bio);
-    free(data);
-    if (cert == NULL)
-        return hb_fail_ossl(err, HB_E_VERIFY, "'%s' is not a certificate (neither PEM nor "
-                            "DER X.509)", url);
-    *out = cert;
-    return HB_OK;
-}
 
 hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
                                   const char *cert_url, const char *const *custodians,
@@ -468,7 +420,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
         goto cleanup;
     }
     HB_TRY(hb_objects_load(root, &store, err));
-    HB_TRY(read_cert(root, cert_url, &cert, err));
+    HB_TRY(hb_objects_read_certificate_url(root, cert_url, &cert, err));
     HB_TRY(spki_of(X509_get0_pubkey(cert), &spki, &spki_len, err));
     if (spki_len != e->spki_der_len || memcmp(spki, e->spki_der, spki_len) != 0) {
         st = hb_fail(err, HB_E_REFUSED, "the certificate in '%s' is not for the key enrolled as "

@@ -60,8 +60,7 @@ cleanup:
     return st;
 }
 
-/* "My Backup Cert" -> "my-backup-cert": a label and file stem. */
-static void default_file_name(const char *cn, char *out, size_t cap)
+void hb_keygen_default_name(const char *cn, char fallback, char *out, size_t cap)
 {
     size_t j = 0;
     for (size_t i = 0; cn[i] != '\0' && j + 1 < cap && j < 48; i++) {
@@ -74,7 +73,7 @@ static void default_file_name(const char *cn, char *out, size_t cap)
     while (j > 0 && out[j - 1] == '-')
         j--;
     if (j == 0)
-        out[j++] = 'k';
+        out[j++] = fallback;
     out[j] = '\0';
 }
 
@@ -267,7 +266,7 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
     if (req->file_name != NULL)
         snprintf(file_name, sizeof file_name, "%s", req->file_name);
     else
-        default_file_name(req->dn.cn, file_name, sizeof file_name);
+        hb_keygen_default_name(req->dn.cn, 'k', file_name, sizeof file_name);
     for (const char *c = file_name; *c; c++)
         if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
             return hb_fail(err, HB_E_USAGE, "--file-name '%s' may only use letters, digits, "

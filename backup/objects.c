@@ -202,7 +202,7 @@ static hb_status read_object(hb_object_store *s, xmlNodePtr node, hb_err *err)
                      hb_object_type_name(type), o.name);
         goto cleanup;
     }
-    hb_crypto_object *slot;
+    hb_crypto_object *slot = NULL;
     HB_TRY(append(s, &slot, err));
     *slot = o;
     memset(&o, 0, sizeof o);
@@ -349,6 +349,39 @@ cleanup:
 
 /* ---- defining objects ------------------------------------------------------ */
 
+hb_status hb_objects_read_certificate_url(const char *root, const char *url, X509 **out,
+                                          hb_err *err)
+{
+    char path[PATH_MAX];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_status st = hb_url_resolve(root, url, path, sizeof path, err);
+    if (st == HB_OK)
+        st = hb_read_file(path, 1u << 20, &data, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "certificate file '%s'", url);
+        return st;
+    }
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (cert == NULL) {
+        const unsigned char *q = data;
+        ERR_clear_error();
+        cert = d2i_X509(NULL, &q, (long)len);
+        if (cert != NULL && q != data + len) { /* DER with trailing bytes */
+            X509_free(cert);
+            cert = NULL;
+        }
+    }
+    BIO_free(bio);
+    free(data);
+    if (cert == NULL)
+        return hb_fail_ossl(err, HB_E_VERIFY,
+                            "'%s' is not a certificate (neither PEM nor DER X.509)", url);
+    *out = cert;
+    return HB_OK;
+}
+
 /* Load a certificate from a URL/path (PEM or DER) or a pkcs11: URI. */
 static hb_status load_certificate_at(const char *root, hb_provider *p, const char *where,
                                      X509 **out, hb_err *err)
@@ -358,31 +391,7 @@ static hb_status load_certificate_at(const char *root, hb_provider *p, const cha
             return hb_fail(err, HB_E_USAGE, "'%s' is a token object; a token is needed", where);
         return hb_provider_load_certificate(p, where, out, err);
     }
-    char path[PATH_MAX];
-    unsigned char *data = NULL;
-    size_t len = 0;
-    hb_status st = hb_url_resolve(root, where, path, sizeof path, err);
-    if (st != HB_OK)
-        return st;
-    st = hb_read_file(path, 1u << 20, &data, &len, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "certificate file '%s'", where);
-        return st;
-    }
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    if (cert == NULL) {
-        const unsigned char *q = data;
-        ERR_clear_error();
-        cert = d2i_X509(NULL, &q, (long)len);
-    }
-    BIO_free(bio);
-    free(data);
-    if (cert == NULL)
-        return hb_fail_ossl(err, HB_E_VERIFY,
-                            "'%s' is not a certificate (neither PEM nor DER X.509)", where);
-    *out = cert;
-    return HB_OK;
+    return hb_objects_read_certificate_url(root, where, out, err);
 }
 
 hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,

@@ -45,6 +45,10 @@ typedef struct hb_keygen_result {
                                          really unwraps with (probed), 0 if not probed */
 } hb_keygen_result;
 
+/* "My Backup Cert" -> "my-backup-cert": the label and file stem keygen and
+ * enrollment use when none is given; fallback when nothing is left. */
+void hb_keygen_default_name(const char *text, char fallback, char *out, size_t cap);
+
 hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
                     hb_err *err) HB_MUST_CHECK;
 

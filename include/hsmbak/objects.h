@@ -93,6 +93,11 @@ typedef struct hb_object_status {
     char reason[256];          /* why it is down; empty when up */
 } hb_object_status;
 
+/* A PEM or DER certificate (1 MiB cap, nothing after the DER) from an
+ * appliance URL or a path under root. */
+hb_status hb_objects_read_certificate_url(const char *root, const char *url, X509 **out,
+                                          hb_err *err) HB_MUST_CHECK;
+
 /* Load a certificate object's certificate (file or token). */
 hb_status hb_objects_load_certificate(const hb_object_store *s, hb_provider *p,
                                       const char *name, X509 **out, hb_err *err) HB_MUST_CHECK;
