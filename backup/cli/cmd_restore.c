@@ -114,25 +114,7 @@ static void json_manifest(cli_ctx *ctx, const hb_restore_request *req,
         return;
     out_str(r, "backup_id", m->id);
     out_str(r, "created", m->created);
-    json_t *sys = out_object(r, "system");
-    out_str(sys, "version", m->version);
-    out_str(sys, "profile", m->profile);
-    json_t *rs = out_array(r, "recipients");
-    for (size_t i = 0; i < m->n_recipients; i++) {
-        json_t *o = out_push_object(rs);
-        out_str(o, "id", m->recipients[i].id);
-        out_str(o, "subject", m->recipients[i].subject);
-        out_str(o, "fingerprint_sha256", m->recipients[i].fingerprint);
-        out_str(o, "key_wrap", m->recipients[i].key_wrap);
-    }
-    json_t *fs = out_array(r, "files");
-    for (size_t i = 0; i < m->n_files; i++) {
-        json_t *o = out_push_object(fs);
-        out_str(o, "name", m->files[i].name);
-        out_str(o, "filename", m->files[i].filename);
-        out_u64(o, "size", m->files[i].size);
-        out_str(o, "sha256", m->files[i].sha256);
-    }
+    out_manifest(r, m);
     out_u64(r, "entries", res->entries);
     out_u64(r, "expanded_bytes", res->expanded_bytes);
     out_u64(r, "leftovers_cleaned", res->leftovers_cleaned);

@@ -195,3 +195,39 @@ void out_finish(cli_ctx *ctx, hb_status st)
     json_decref(ctx->json_warnings);
     ctx->json_result = ctx->json_warnings = NULL;
 }
+
+void out_manifest(json_t *r, const hb_manifest *m)
+{
+    if (r == NULL || m == NULL)
+        return;
+    json_t *sys = out_object(r, "system");
+    out_str(sys, "version", m->version);
+    out_str(sys, "profile", m->profile);
+    json_t *rs = out_array(r, "recipients");
+    for (size_t i = 0; i < m->n_recipients; i++) {
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", m->recipients[i].id);
+        out_str(o, "subject", m->recipients[i].subject);
+        out_str(o, "fingerprint_sha256", m->recipients[i].fingerprint);
+        out_str(o, "key_wrap", m->recipients[i].key_wrap);
+    }
+    for (size_t i = 0; i < m->n_quorums; i++) {
+        const hb_manifest_quorum *q = &m->quorums[i];
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", q->id);
+        out_str(o, "quorum", q->name);
+        out_u64(o, "threshold", q->threshold);
+        json_t *ms = out_array(o, "members");
+        for (size_t k = 0; k < q->n_members; k++)
+            out_push_str(ms, q->members[k].fingerprint);
+    }
+    json_t *fs = out_array(r, "files");
+    for (size_t i = 0; i < m->n_files; i++) {
+        json_t *o = out_push_object(fs);
+        out_str(o, "name", m->files[i].name);
+        out_str(o, "filename", m->files[i].filename);
+        out_str(o, "compression", m->files[i].compression);
+        out_u64(o, "size", m->files[i].size);
+        out_str(o, "sha256", m->files[i].sha256);
+    }
+}

@@ -22,6 +22,7 @@
 #define HSMBAK_CLI_OUTPUT_H
 
 #include "cli.h"
+#include "hsmbak/manifest.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -47,6 +48,10 @@ json_t *out_object(json_t *obj, const char *key);
 /* A new object appended to array (borrowed), NULL when array is. */
 json_t *out_push_object(json_t *array);
 void out_push_str(json_t *array, const char *value);
+
+/* What a manifest says, shared by backup and restore documents: "system",
+ * "recipients" (single certificates and quorum groups), "files". */
+void out_manifest(json_t *r, const hb_manifest *m);
 
 /* A warning: "hsmbak: warning: ..." on stderr in text mode (unless
  * --quiet), an entry of "warnings" in --json mode. */
