@@ -74,6 +74,23 @@ static hb_status edit_certificate(cli_ctx *ctx, hb_object_store *s, int argc, ch
     return st;
 }
 
+/* A definition stands only when its object is up now (the key on its token,
+ * key and certificate matching); otherwise the store is not saved. */
+static hb_status require_up(cli_ctx *ctx, hb_object_store *s, hb_object_type type,
+                            const char *name, hb_status when_down)
+{
+    hb_provider *p = NULL;
+    hb_status st = cli_provider(ctx, &p);
+    if (st != HB_OK)
+        return st;
+    hb_object_status status;
+    hb_objects_status(s, p, hb_objects_find(s, type, name), &status);
+    if (!status.up)
+        return hb_fail(&ctx->err, when_down, "%s '%s': %s", hb_object_type_name(type), name,
+                       status.reason);
+    return HB_OK;
+}
+
 static hb_status edit_key(cli_ctx *ctx, hb_object_store *s, int argc, char **argv)
 {
     if (argc != 3)
@@ -83,14 +100,9 @@ static hb_status edit_key(cli_ctx *ctx, hb_object_store *s, int argc, char **arg
     if (st != HB_OK)
         return st;
     /* The key must be on its token now; the check needs no PIN (public half). */
-    hb_provider *p = NULL;
-    st = cli_provider(ctx, &p);
+    st = require_up(ctx, s, HB_OBJECT_KEY, argv[1], HB_E_NOT_FOUND);
     if (st != HB_OK)
         return st;
-    hb_object_status status;
-    hb_objects_status(s, p, hb_objects_find(s, HB_OBJECT_KEY, argv[1]), &status);
-    if (!status.up)
-        return hb_fail(&ctx->err, HB_E_NOT_FOUND, "key '%s': %s", argv[1], status.reason);
     say_created(ctx, created, "key", argv[1]);
     return HB_OK;
 }
@@ -103,14 +115,9 @@ static hb_status edit_idcred(cli_ctx *ctx, hb_object_store *s, int argc, char **
     hb_status st = hb_objects_set_idcred(s, argv[1], argv[2], argv[3], &created, &ctx->err);
     if (st != HB_OK)
         return st;
-    hb_provider *p = NULL;
-    st = cli_provider(ctx, &p);
+    st = require_up(ctx, s, HB_OBJECT_IDCRED, argv[1], HB_E_REFUSED);
     if (st != HB_OK)
         return st;
-    hb_object_status status;
-    hb_objects_status(s, p, hb_objects_find(s, HB_OBJECT_IDCRED, argv[1]), &status);
-    if (!status.up)
-        return hb_fail(&ctx->err, HB_E_REFUSED, "idcred '%s': %s", argv[1], status.reason);
     cli_say(ctx, "%s Identification Credentials '%s'", created ? "Creating" : "Modifying",
             argv[1]);
     json_t *r = out_result(ctx);
