@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
 {
     hb_status st = HB_OK;
     unsigned char *buf = NULL;
+    size_t alloc = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return io_fail(err, errno, "read", path);
@@ -51,7 +53,8 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
     }
     /* Read up to cap+1 bytes so a file that grows while we read is caught. */
     size_t want = (size_t)sb.st_size, got = 0, size = want + 1;
-    buf = malloc(size + 1);
+    alloc = size + 1;
+    buf = malloc(alloc);
     if (buf == NULL) {
         st = hb_fail(err, HB_E_INTERNAL, "out of memory reading '%s'", path);
         goto cleanup;
@@ -77,6 +80,9 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
     *len = got;
     buf = NULL;
 cleanup:
+    /* A file may hold a PIN: what was read is wiped before it is dropped. */
+    if (buf != NULL)
+        OPENSSL_cleanse(buf, alloc);
     free(buf);
     close(fd);
     return st;
