@@ -2,6 +2,7 @@
 #include "common/datadir.h"
 
 #include "common/fileio.h"
+#include "common/fail.h"
 
 #include <limits.h>
 #include <stdbool.h>

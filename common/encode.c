@@ -1,4 +1,5 @@
 #include "common/encode.h"
+#include "common/fail.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -22,6 +23,16 @@ static int hex_value(char c)
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+bool hb_hex_lower_ok(const char *s, size_t n)
+{
+    if (s == NULL || strlen(s) != n)
+        return false;
+    for (; *s != '\0'; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
 }
 
 hb_status hb_hex_decode(const char *in, uint8_t *out, size_t outlen, hb_err *err)
@@ -103,15 +114,4 @@ hb_status hb_sha256_hex(const void *data, size_t len, char out[65], hb_err *err)
         return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(md, 32, out);
     return HB_OK;
-}
-
-hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err)
-{
-    unsigned char *der = NULL;
-    int len = i2d_X509(cert, &der);
-    if (len <= 0)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
-    hb_status st = hb_sha256_hex(der, (size_t)len, out, err);
-    OPENSSL_free(der);
-    return st;
 }

@@ -4,11 +4,15 @@
 
 #include "hsmbak/status.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* out must hold 2*len+1 bytes; lowercase. */
 void hb_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/* s is exactly n lowercase hex digits. */
+bool hb_hex_lower_ok(const char *s, size_t n);
 
 /* Strict: exactly 2*outlen hex digits, either case. */
 hb_status hb_hex_decode(const char *in, uint8_t *out, size_t outlen, hb_err *err) HB_MUST_CHECK;
@@ -23,10 +27,5 @@ hb_status hb_base64_decode(const char *in, uint8_t **out, size_t *outlen,
 
 /* SHA-256 of a buffer as 64 lowercase hex digits (out holds 65). */
 hb_status hb_sha256_hex(const void *data, size_t len, char out[65], hb_err *err) HB_MUST_CHECK;
-
-/* SHA-256 of a certificate's DER encoding as 64 lowercase hex digits: the
- * fingerprint hsmbak shows and records everywhere. */
-typedef struct x509_st X509;
-hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err) HB_MUST_CHECK;
 
 #endif

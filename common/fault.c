@@ -1,4 +1,5 @@
 #include "common/fault.h"
+#include "common/fail.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 #include "common/fileio.h"
 
 #include "common/encode.h"
+#include "common/fail.h"
 
 #include <errno.h>
 #include <fcntl.h>

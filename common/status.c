@@ -2,9 +2,12 @@
  * first seen (STYLE.md "translate at the boundary"). */
 #include "hsmbak/status.h"
 
+#include "common/fail.h"
+
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 HB_PRINTF(3, 0)
@@ -68,6 +71,22 @@ void hb_err_prefix(hb_err *err, const char *fmt, ...)
     if ((size_t)n >= sizeof joined)
         memcpy(joined + sizeof joined - 4, "...", 4);
     memcpy(err->msg, joined, sizeof joined);
+}
+
+hb_status hb_fail_oom(hb_err *err)
+{
+    return hb_fail(err, HB_E_INTERNAL, "out of memory");
+}
+
+void hb_strlist_free(hb_strlist *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
 }
 
 void hb_err_clear(hb_err *err)

@@ -1,7 +1,8 @@
 /* A certificate object on the token next to its key (PKCS#11 v2.40 §4.6.3):
  * same CKA_LABEL and CKA_ID as the key pair, so pkcs11: URIs and tools that
  * pair keys with certificates by id find it. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>

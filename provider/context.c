@@ -7,7 +7,8 @@
  * with NCONF in this library context and applied with CONF_modules_load:
  * nothing is written to disk and the process-wide OpenSSL config is not
  * touched. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
+#include "common/fail.h"
 
 #include <openssl/conf.h>
 #include <openssl/crypto.h>

@@ -1,6 +1,7 @@
 /* Key pairs generated on the token (PKCS#11 v2.40 §5.14 C_GenerateKeyPair),
  * and reading their attributes back. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>

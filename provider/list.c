@@ -1,7 +1,8 @@
 /* `hsmbak token list`: tokens, the mechanisms hsmbak cares about, objects. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include "common/encode.h"
+#include "common/x509.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

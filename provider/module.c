@@ -11,7 +11,7 @@
  * C_CloseSession/C_Finalize at exit. So the admin module is loaded and
  * initialised once per process and path, kept in a small table guarded by a
  * mutex, and left for process exit. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include <openssl/crypto.h>
 #include <p11-kit/p11-kit.h>

@@ -1,9 +1,10 @@
 /* PINs: from a URI's pin-source (RFC 7512 §2.4), the configured source
  * (--pin-source file:PATH|env:VAR), or a no-echo prompt on a terminal. Never
  * from the command line, never logged; every buffer that held one is wiped. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include "common/fileio.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

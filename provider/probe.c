@@ -2,9 +2,9 @@
  * enough: SoftHSM 2.6.1 lists CKM_RSA_PKCS_OAEP but refuses SHA-256 with
  * CKR_ARGUMENTS_BAD. So each hash is tried for real: wrap 32 random bytes in
  * software with the certificate's public key, unwrap on the token, compare. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
-#include "hsmbak/wrap.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -17,7 +17,7 @@ hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cer
     EVP_PKEY *key = NULL;
     uint8_t *wrapped = NULL;
     size_t wrapped_len = 0;
-    uint8_t dek[HB_DEK_LEN], back[HB_DEK_LEN];
+    uint8_t dek[32], back[1024]; /* back holds a whole RSA block (8192 bits) */
     unsigned bits = 0;
     static const hb_oaep_hash hashes[] = {HB_OAEP_SHA1, HB_OAEP_SHA256};
     if (p == NULL || private_uri == NULL || cert == NULL || accepted == NULL)
@@ -30,10 +30,13 @@ hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cer
             goto cleanup;
         }
         /* A failing wrap is our fault (bad certificate): report it. */
-        HB_TRY(hb_wrap_dek(p->libctx, cert, hashes[i], dek, &wrapped, &wrapped_len, err));
+        HB_TRY(hb_oaep_encrypt(p->libctx, X509_get0_pubkey(cert), hashes[i], dek, sizeof dek,
+                               &wrapped, &wrapped_len, err));
         /* A failing unwrap is the answer for this hash, not an error. */
-        if (hb_unwrap_dek(p, key, hashes[i], wrapped, wrapped_len, back, &sub) == HB_OK &&
-            CRYPTO_memcmp(dek, back, sizeof dek) == 0)
+        size_t got = 0;
+        if (hb_provider_decrypt_oaep(p, key, hashes[i], wrapped, wrapped_len, back, &got,
+                                     &sub) == HB_OK &&
+            got == sizeof dek && CRYPTO_memcmp(dek, back, sizeof dek) == 0)
             bits |= 1u << hashes[i];
         OPENSSL_cleanse(back, sizeof back);
         free(wrapped);

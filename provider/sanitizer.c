@@ -9,7 +9,7 @@
  * interceptor, then libc). RTLD_DEEPBIND only isolates the module's own
  * dependencies; nothing in our builds needs that. Release builds do not
  * contain this function. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include <dlfcn.h>
 

@@ -1,5 +1,6 @@
 /* SHA-256 signatures made inside the token: RSA PKCS#1 v1.5 or ECDSA. */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>

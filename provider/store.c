@@ -1,9 +1,10 @@
 /* Keys and certificates by PKCS#11 URI through OSSL_STORE, in the library
  * context, with the PIN handed to pkcs11-provider through the store's
  * passphrase callback (a UI_METHOD wrapping a PEM-style callback). */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include "common/fileio.h"
+#include "common/fail.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>

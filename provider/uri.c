@@ -1,7 +1,9 @@
 /* PKCS#11 URIs (RFC 7512): parsing through p11-kit, plus the two small
  * textual operations p11-kit does not offer (dropping the PIN attributes
  * while keeping the rest of the URI verbatim, and building an object URI). */
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
+
+#include "common/buf.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -160,4 +162,64 @@ void hb_p11_string(const unsigned char *field, size_t fieldlen, char *out, size_
         n = outcap - 1;
     memcpy(out, field, n);
     out[n] = '\0';
+}
+
+hb_status hb_pkcs11_uri_inspect(const char *uri, hb_pkcs11_uri_info *out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    P11KitUri *u = NULL;
+    memset(out, 0, sizeof *out);
+    HB_ENSURE(uri != NULL && strncmp(uri, "pkcs11:", 7) == 0, HB_E_USAGE,
+              "'%s' is not a PKCS#11 URI (pkcs11:token=...;object=...)",
+              uri != NULL ? uri : "(null)");
+    u = p11_kit_uri_new();
+    HB_ALLOC(u);
+    int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+    HB_ENSURE(rc == P11_KIT_URI_OK, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", uri,
+              p11_kit_uri_message(rc));
+    out->has_pin_value = p11_kit_uri_get_pin_value(u) != NULL;
+    out->has_pin_source = p11_kit_uri_get_pin_source(u) != NULL;
+    CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(u, CKA_CLASS);
+    if (cls != NULL && cls->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
+        CK_OBJECT_CLASS c;
+        memcpy(&c, cls->pValue, sizeof c);
+        const char *name = c == CKO_PRIVATE_KEY ? "private" : c == CKO_PUBLIC_KEY ? "public"
+                         : c == CKO_CERTIFICATE ? "cert" : c == CKO_SECRET_KEY ? "secret-key"
+                         : c == CKO_DATA ? "data" : "other";
+        snprintf(out->object_type, sizeof out->object_type, "%s", name);
+    }
+cleanup:
+    if (u != NULL)
+        p11_kit_uri_free(u);
+    return st;
+}
+
+hb_status hb_pkcs11_uri_with_type(const char *uri, const char *type, char **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_pkcs11_uri_info info;
+    hb_buf b = HB_BUF_INIT(64 * 1024);
+    HB_TRY(hb_pkcs11_uri_inspect(uri, &info, err));
+    /* The path attributes are ';'-separated before the query (RFC 7512 §2.3);
+     * every one is kept verbatim except type=, which is replaced. */
+    const char *q = strchr(uri, '?');
+    const char *end = q != NULL ? q : uri + strlen(uri);
+    const char *a = uri + 7;
+    bool first = true;
+    HB_TRY(hb_buf_adds(&b, "pkcs11:", err));
+    while (a < end) {
+        const char *e = memchr(a, ';', (size_t)(end - a));
+        size_t alen = e != NULL ? (size_t)(e - a) : (size_t)(end - a);
+        if (alen > 0 && !(alen >= 5 && strncmp(a, "type=", 5) == 0)) {
+            HB_TRY(hb_buf_addf(&b, err, "%s%.*s", first ? "" : ";", (int)alen, a));
+            first = false;
+        }
+        a += alen + (e != NULL);
+    }
+    HB_TRY(hb_buf_addf(&b, err, "%stype=%s%s", first ? "" : ";", type, q != NULL ? q : ""));
+    *out = hb_buf_take(&b);
+    HB_ALLOC(*out);
+cleanup:
+    hb_buf_free(&b);
+    return st;
 }

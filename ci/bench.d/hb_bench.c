@@ -5,7 +5,7 @@
  *   hb_bench extract zstd|gzip|none FILE STAGING
  * Prints "seconds bytes_in bytes_out". The DEK is fixed: this measures
  * speed, not secrecy. */
-#include "hsmbak/archive.h"
+#include "backup/format/archive.h"
 
 #include <limits.h>
 #include <stdio.h>

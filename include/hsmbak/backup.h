@@ -2,7 +2,7 @@
 #ifndef HSMBAK_BACKUP_H
 #define HSMBAK_BACKUP_H
 
-#include "hsmbak/archive.h"
+#include "hsmbak/compression.h"
 #include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
@@ -62,9 +62,9 @@ typedef struct hb_backup_result {
 /* Back up every non-empty resource of sys's profile to req->dest, signed by
  * the system's backup-signer idcred. The directory appears under its final
  * name only when complete and synced. */
-hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
-                           hb_backup_result *res, hb_err *err) HB_MUST_CHECK;
-void hb_backup_result_free(hb_backup_result *res);
+HB_API hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
+                                  hb_backup_result *res, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_backup_result_free(hb_backup_result *res);
 
 /* Asked when an idcred's token is not present (several tokens may share one
  * reader slot): return true once the operator has inserted it, false to give
@@ -97,11 +97,14 @@ typedef struct hb_restore_result {
     uint64_t entries, expanded_bytes;
     unsigned leftovers_cleaned;    /* staging trees of interrupted runs removed */
     int post_restore_status;       /* exit status of the post-restore command, -1 none */
+    hb_strlist next_steps;         /* restore: what the operator does next (the profile's
+                                      resets, what the backup did not hold, the profile's
+                                      next steps), in that order */
 } hb_restore_result;
 
-hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_request *req,
-                            hb_restore_result *res, hb_err *err) HB_MUST_CHECK;
-void hb_restore_result_free(hb_restore_result *res);
+HB_API hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_request *req,
+                                   hb_restore_result *res, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_restore_result_free(hb_restore_result *res);
 
 #ifdef __cplusplus
 }

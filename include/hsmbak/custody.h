@@ -11,11 +11,9 @@
 #ifndef HSMBAK_CUSTODY_H
 #define HSMBAK_CUSTODY_H
 
-#include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
 
-#include <openssl/x509.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,24 +66,23 @@ typedef struct hb_quorum_group {
 typedef struct hb_custody hb_custody;
 
 /* Load ROOT/config/custody.xml (absent: empty). */
-hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err) HB_MUST_CHECK;
-hb_status hb_custody_save(const hb_custody *c, hb_err *err) HB_MUST_CHECK;
-void hb_custody_free(hb_custody *c);
+HB_API hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_custody_free(hb_custody *c);
 
-size_t hb_custody_n_enrollments(const hb_custody *c);
-const hb_enrollment *hb_custody_enrollment_at(const hb_custody *c, size_t i);
-size_t hb_custody_n_groups(const hb_custody *c);
-const hb_quorum_group *hb_custody_group_at(const hb_custody *c, size_t i);
+HB_API size_t hb_custody_n_enrollments(const hb_custody *c);
+HB_API const hb_enrollment *hb_custody_enrollment_at(const hb_custody *c, size_t i);
+HB_API size_t hb_custody_n_groups(const hb_custody *c);
+HB_API const hb_quorum_group *hb_custody_group_at(const hb_custody *c, size_t i);
 
 /* By name or by fingerprint (full, or a unique prefix of at least 8 hex
  * digits); NULL when absent or ambiguous. */
-const hb_enrollment *hb_custody_find(const hb_custody *c, const char *name_or_fp);
-const hb_quorum_group *hb_custody_find_group(const hb_custody *c, const char *name);
+HB_API const hb_enrollment *hb_custody_find(const hb_custody *c, const char *name_or_fp);
+HB_API const hb_quorum_group *hb_custody_find_group(const hb_custody *c, const char *name);
 
 /* Warnings for active enrollments whose certificate expires within
  * HB_CUSTODY_WARN_DAYS of now (or already has): one line each, joined by
  * '\n' into out (empty when none). */
-void hb_custody_expiry_warnings(const hb_custody *c, time_t now, char *out, size_t cap);
+HB_API void hb_custody_expiry_warnings(const hb_custody *c, time_t now, char *out, size_t cap);
 
 /* ---- ceremonies (each appends one signed transcript entry) ---------------- */
 
@@ -112,28 +109,28 @@ typedef struct hb_enroll_result {
     char warnings[1024];
 } hb_enroll_result;
 
-hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_enroll_result *res,
-                             hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req,
+                                    hb_enroll_result *res, hb_err *err) HB_MUST_CHECK;
 
 /* Import the CA-signed certificate for a pending enrollment (by name or
  * fingerprint prefix is not possible while pending: by name). The
  * certificate's public key must be the enrolled key's. */
-hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
-                                  const char *cert_url, const char *const *custodians,
-                                  size_t n_custodians, char fingerprint_out[65],
-                                  hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
+                                         const char *cert_url, const char *const *custodians,
+                                         size_t n_custodians, char fingerprint_out[65],
+                                         hb_err *err) HB_MUST_CHECK;
 
 /* Retire an enrollment (name or fingerprint) or a quorum group (name). */
-hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
-                             const char *const *custodians, size_t n_custodians,
-                             hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
+                                    const char *const *custodians, size_t n_custodians,
+                                    hb_err *err) HB_MUST_CHECK;
 
 /* Define quorum group `name`: threshold of the listed enrollments (names or
  * fingerprints, all active, 2 <= threshold <= n <= 255). */
-hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
-                             unsigned threshold, const char *const *members, size_t n_members,
-                             const char *const *custodians, size_t n_custodians,
-                             hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
+                                    unsigned threshold, const char *const *members,
+                                    size_t n_members, const char *const *custodians,
+                                    size_t n_custodians, hb_err *err) HB_MUST_CHECK;
 
 /* ---- transcript ------------------------------------------------------------ */
 
@@ -158,30 +155,12 @@ typedef struct hb_transcript {
     size_t n;
 } hb_transcript;
 
-void hb_transcript_free(hb_transcript *t);
-
-/* Append an entry to the transcript at path (created, anchored to
- * signer_cert, when absent). The existing transcript is verified first and
- * must be anchored to signer_cert: nothing is appended to a broken log. */
-hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
-                               void *sign_ctx, const char *who, const char *what,
-                               const char *detail, const char *const *fingerprints,
-                               size_t n_fingerprints, hb_err *err) HB_MUST_CHECK;
-
-/* Verify every entry: sequence, chain (each previous hash, the first one
- * against the anchor), hash and signature. expected_signer (may be NULL)
- * must be the anchor's certificate. HB_E_VERIFY names the entry and what is
- * wrong. *out (may be NULL) gets the entries. */
-hb_status hb_transcript_verify(const char *path, X509 *expected_signer, hb_transcript **out,
-                               hb_err *err) HB_MUST_CHECK;
-
-/* Where the system's transcript lives: ROOT/config/custody-transcript.xml. */
-hb_status hb_transcript_path(const char *root, char *out, size_t cap, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_transcript_free(hb_transcript *t);
 
 /* Verify the system's transcript against its backup signer's certificate. */
-hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
-                                        char *warnings, size_t warnings_cap,
-                                        hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root,
+                                               hb_transcript **out, char *warnings,
+                                               size_t warnings_cap, hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -26,9 +26,9 @@ typedef struct hb_dir_listing {
     uint64_t available;    /* bytes free to unprivileged users */
 } hb_dir_listing;
 
-hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *out,
-                      hb_err *err) HB_MUST_CHECK;
-void hb_dir_listing_free(hb_dir_listing *l);
+HB_API hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *out,
+                             hb_err *err) HB_MUST_CHECK;
+HB_API void hb_dir_listing_free(hb_dir_listing *l);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,8 @@ typedef struct hb_keygen_request {
     bool csr;                /* also when no self-signed cert is made */
     const char *file_name;   /* key label and file stem; default from CN */
     bool export_sscert;      /* copy the certificate to temporary: */
+    bool export_key;         /* the appliance's --export-key: always refused
+                                (a token key never leaves the token), and audited */
     bool gen_object;         /* define key + certificate objects */
     const char *object_name; /* default file_name */
 } hb_keygen_request;
@@ -45,12 +47,8 @@ typedef struct hb_keygen_result {
                                          really unwraps with (probed), 0 if not probed */
 } hb_keygen_result;
 
-/* "My Backup Cert" -> "my-backup-cert": the label and file stem keygen and
- * enrollment use when none is given; fallback when nothing is left. */
-void hb_keygen_default_name(const char *text, char fallback, char *out, size_t cap);
-
-hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
-                    hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
+                           hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }

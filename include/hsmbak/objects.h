@@ -12,7 +12,6 @@
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
 
-#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,43 +47,44 @@ typedef struct hb_crypto_object {
 typedef struct hb_object_store hb_object_store;
 
 /* "certificate", "key", "idcred" and back. */
-const char *hb_object_type_name(hb_object_type t);
-hb_status hb_object_type_from_name(const char *name, hb_object_type *out,
-                                   hb_err *err) HB_MUST_CHECK;
+HB_API const char *hb_object_type_name(hb_object_type t);
+HB_API hb_status hb_object_type_from_name(const char *name, hb_object_type *out,
+                                          hb_err *err) HB_MUST_CHECK;
 
 /* Load ROOT/config/crypto.xml (an absent file is an empty store). */
-hb_status hb_objects_load(const char *root, hb_object_store **out, hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_objects_load(const char *root, hb_object_store **out,
+                                 hb_err *err) HB_MUST_CHECK;
 /* Write the store back atomically (0600). */
-hb_status hb_objects_save(const hb_object_store *s, hb_err *err) HB_MUST_CHECK;
-void hb_objects_free(hb_object_store *s);
+HB_API hb_status hb_objects_save(const hb_object_store *s, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_objects_free(hb_object_store *s);
 
-size_t hb_objects_count(const hb_object_store *s);
-const hb_crypto_object *hb_objects_at(const hb_object_store *s, size_t i);
-const hb_crypto_object *hb_objects_find(const hb_object_store *s, hb_object_type t,
-                                        const char *name);
+HB_API size_t hb_objects_count(const hb_object_store *s);
+HB_API const hb_crypto_object *hb_objects_at(const hb_object_store *s, size_t i);
+HB_API const hb_crypto_object *hb_objects_find(const hb_object_store *s, hb_object_type t,
+                                               const char *name);
 /* The idcred marked as backup signer, or NULL. */
-const char *hb_objects_backup_signer(const hb_object_store *s);
+HB_API const char *hb_objects_backup_signer(const hb_object_store *s);
 
 /* Define or redefine objects. Each checks what it can without the token
  * (name syntax, URL resolves, file parses as a certificate, URI syntax, no PIN
  * in the URI, referenced objects exist) and changes nothing on failure.
  * *created tells "Creating" from "Modifying". */
-hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
-                                     bool ignore_expiration, bool disabled,
-                                     hb_oaep_hash key_wrap, bool *created,
-                                     hb_err *err) HB_MUST_CHECK;
-hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
-                             bool *created, hb_err *err) HB_MUST_CHECK;
-hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,
-                                const char *certificate, bool *created,
-                                hb_err *err) HB_MUST_CHECK;
-/* Refuses to delete an object another one refers to. */
-hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *name,
-                            hb_err *err) HB_MUST_CHECK;
-hb_status hb_objects_set_backup_signer(hb_object_store *s, const char *idcred,
+HB_API hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
+                                            bool ignore_expiration, bool disabled,
+                                            hb_oaep_hash key_wrap, bool *created,
+                                            hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
+                                    bool *created, hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,
+                                       const char *certificate, bool *created,
                                        hb_err *err) HB_MUST_CHECK;
-hb_status hb_objects_set_trusted_signer(hb_object_store *s, const char *certificate,
-                                        bool trusted, hb_err *err) HB_MUST_CHECK;
+/* Refuses to delete an object another one refers to. */
+HB_API hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *name,
+                                   hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_objects_set_backup_signer(hb_object_store *s, const char *idcred,
+                                              hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_objects_set_trusted_signer(hb_object_store *s, const char *certificate,
+                                               bool trusted, hb_err *err) HB_MUST_CHECK;
 
 /* ---- live status ---------------------------------------------------------- */
 
@@ -93,26 +93,12 @@ typedef struct hb_object_status {
     char reason[256];          /* why it is down; empty when up */
 } hb_object_status;
 
-/* A PEM or DER certificate (1 MiB cap, nothing after the DER) from an
- * appliance URL or a path under root. */
-hb_status hb_objects_read_certificate_url(const char *root, const char *url, X509 **out,
-                                          hb_err *err) HB_MUST_CHECK;
-
-/* Load a certificate object's certificate (file or token). */
-hb_status hb_objects_load_certificate(const hb_object_store *s, hb_provider *p,
-                                      const char *name, X509 **out, hb_err *err) HB_MUST_CHECK;
-
 /* Up when enabled, its file or token object is there and usable, the
  * certificate is not expired (unless ignore-expiration), and an idcred's key
  * and certificate match. Never logs in: a key is checked through its public
  * object. p may be NULL, then keys are reported as "not checked". */
-void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto_object *o,
-                       hb_object_status *out);
-
-/* For an idcred: its certificate, and its private key loaded from the token
- * (logs in). Checks that they match. */
-hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const char *name,
-                                 X509 **cert, EVP_PKEY **key, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto_object *o,
+                              hb_object_status *out);
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,8 @@ extern "C" {
 /* Copy pattern to out with {date} replaced by when (UTC). A pattern without
  * the placeholder is copied unchanged; more than one, or one outside the last
  * path component, is HB_E_USAGE. */
-hb_status hb_dest_expand(const char *pattern, time_t when, char *out, size_t cap,
-                         hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_dest_expand(const char *pattern, time_t when, char *out, size_t cap,
+                                hb_err *err) HB_MUST_CHECK;
 
 typedef struct hb_rotate_result {
     size_t kept;        /* valid backups kept (the newest N) */
@@ -43,9 +43,9 @@ typedef struct hb_rotate_result {
 /* Keep the `keep` (>= 1) newest valid backups matching pattern_path (a
  * resolved path holding {date}); newest is the backup just made (its path),
  * the reference for "signed with the same certificate". */
-hb_status hb_rotate(const char *pattern_path, const char *newest, unsigned keep,
-                    hb_rotate_result *res, hb_err *err) HB_MUST_CHECK;
-void hb_rotate_result_free(hb_rotate_result *res);
+HB_API hb_status hb_rotate(const char *pattern_path, const char *newest, unsigned keep,
+                           hb_rotate_result *res, hb_err *err) HB_MUST_CHECK;
+HB_API void hb_rotate_result_free(hb_rotate_result *res);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,16 @@ typedef struct hb_err {
     char msg[HB_MSG_MAX];
 } hb_err;
 
+/* HB_API marks what libhsmbak exports: the library is built with
+ * -fvisibility=hidden, so a function is part of the ABI exactly when a
+ * header in include/hsmbak/ declares it with HB_API (tests/layout/exports.sh
+ * checks the shared object against the headers). */
+#if defined(HSMBAK_BUILDING_LIBRARY) && defined(__GNUC__)
+#define HB_API __attribute__((visibility("default")))
+#else
+#define HB_API
+#endif
+
 #if defined(__GNUC__)
 #define HB_MUST_CHECK __attribute__((warn_unused_result))
 #define HB_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -41,28 +51,46 @@ typedef struct hb_err {
 #define HB_PRINTF(f, a)
 #endif
 
-/* Record a failure in err (may be NULL) and return st. */
-hb_status hb_fail(hb_err *err, hb_status st, const char *fmt, ...) HB_PRINTF(3, 4);
-
-/* Like hb_fail, then appends ": " and the first reason on OpenSSL's error
- * queue (if any) and clears the queue, so OpenSSL errors never leak upward. */
-hb_status hb_fail_ossl(hb_err *err, hb_status st, const char *fmt, ...) HB_PRINTF(3, 4);
+/* Record a failure in err (may be NULL) and return st. A message longer
+ * than HB_MSG_MAX ends in "..." to say it was cut. */
+HB_API hb_status hb_fail(hb_err *err, hb_status st, const char *fmt, ...) HB_PRINTF(3, 4);
 
 /* Prefix an existing message with more context ("restoring 'config': ..."). */
-void hb_err_prefix(hb_err *err, const char *fmt, ...) HB_PRINTF(2, 3);
+HB_API void hb_err_prefix(hb_err *err, const char *fmt, ...) HB_PRINTF(2, 3);
 
-void hb_err_clear(hb_err *err);
+HB_API void hb_err_clear(hb_err *err);
 
 /* Short stable name ("verify-failed") for logs and JSON. */
-const char *hb_status_name(hb_status st);
+HB_API const char *hb_status_name(hb_status st);
 
-/* Guard for functions with a single cleanup path: needs a local
- * `hb_status st` and a `cleanup:` label; never returns directly. */
+/* The one error idiom, for functions with a single cleanup path: a local
+ * `hb_status st`, an `hb_err *err` in scope, and a `cleanup:` label. Each
+ * macro sets st and jumps to cleanup; none returns. */
 #define HB_TRY(expr)                   \
     do {                               \
         st = (expr);                   \
         if (st != HB_OK) goto cleanup; \
     } while (0)
+
+/* Fail with a message (hb_fail), then goto cleanup. */
+#define HB_FAIL(code, ...)                       \
+    do {                                         \
+        st = hb_fail(err, (code), __VA_ARGS__);  \
+        goto cleanup;                            \
+    } while (0)
+
+/* HB_FAIL unless cond holds. */
+#define HB_ENSURE(cond, code, ...)                   \
+    do {                                             \
+        if (!(cond)) HB_FAIL((code), __VA_ARGS__);   \
+    } while (0)
+
+/* A list of owned strings (warnings, names) handed to the caller. */
+typedef struct hb_strlist {
+    char **items;
+    size_t n;
+} hb_strlist;
+HB_API void hb_strlist_free(hb_strlist *l);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,6 @@
 #ifndef HSMBAK_SYSTEM_H
 #define HSMBAK_SYSTEM_H
 
-#include "hsmbak/profile.h"
 #include "hsmbak/status.h"
 
 #include <stdbool.h>
@@ -19,38 +18,38 @@
 extern "C" {
 #endif
 
-typedef struct hb_system {
-    char *root;            /* absolute */
-    char *version;         /* V.R.M.F from VERSION */
-    char *profile_ref;     /* "appliance", "host" or a path */
-    hb_profile *profile;
-    int lock_fd;           /* -1 when not locked */
-} hb_system;
+typedef struct hb_system hb_system;
+
+/* What the opened root is: its absolute path, its V.R.M.F version and the
+ * name of its profile ("appliance", "host", ...). */
+HB_API const char *hb_system_root(const hb_system *sys);
+HB_API const char *hb_system_version(const hb_system *sys);
+HB_API const char *hb_system_profile_name(const hb_system *sys);
 
 /* Lay a fresh system down: the profile's factory image, VERSION (default
  * 9.3.5.0), .hsmbak/profile. Refuses a root that exists and is not empty. */
-hb_status hb_system_init(const char *root, const char *profile, const char *version,
-                         hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_system_init(const char *root, const char *profile, const char *version,
+                                hb_err *err) HB_MUST_CHECK;
 
 /* Open a root made by hb_system_init and take its lock (waits up to
  * wait_seconds for another operation to finish, then refuses clearly). */
-hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **out,
-                         hb_err *err) HB_MUST_CHECK;
-void hb_system_close(hb_system *sys);
+HB_API hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **out,
+                                hb_err *err) HB_MUST_CHECK;
+HB_API void hb_system_close(hb_system *sys);
 
 /* Nothing changed since factory reset, except what the seed's restore
  * procedure needs (the profile's factory-ignores: crypto objects, cert:,
  * temporary:). The message names the first difference. */
-hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Put the factory image back, atomically (the old tree is swapped out in one
  * rename). VERSION and .hsmbak stay. */
-hb_status hb_system_factory_reset(hb_system *sys, hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_system_factory_reset(hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Remove what an interrupted restore or reset left beside the root
  * (ROOT.hsmbak-staging-*); *cleaned counts them. */
-hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned,
-                                    hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned,
+                                           hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }

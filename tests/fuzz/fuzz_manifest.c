@@ -1,7 +1,7 @@
 /* libFuzzer: the manifest reader — hardened parse, schema, signature place and
  * form, XML-DSig verification, field extraction (hb_manifest_read). */
 #include "fuzz_common.h"
-#include "hsmbak/manifest.h"
+#include "backup/format/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* libFuzzer: the system profile reader (hb_profile_load_file: hardened parse,
  * schema, path and name rules). */
 #include "fuzz_common.h"
-#include "hsmbak/profile.h"
+#include "backup/system/profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
  * fuzzer starts from a valid file; the commitment and tags stop most
  * mutations early, which is what a reader must do. */
 #include "fuzz_common.h"
-#include "hsmbak/stream.h"
+#include "backup/format/stream.h"
 
 typedef struct {
     const uint8_t *p;

@@ -4,7 +4,7 @@
  * stream. It is encrypted with a fixed key, so every input reaches the
  * decompressor and the entry checks (paths, links, types, caps). */
 #include "fuzz_common.h"
-#include "hsmbak/archive.h"
+#include "backup/format/archive.h"
 
 typedef struct {
     int fd;

@@ -2,7 +2,7 @@
  * SoftHSM token, read back through PKCS#11 and used through the provider. */
 #include "token_helpers.h"
 
-#include "hsmbak/provider.h"
+#include "provider/token.h"
 
 #include <stdlib.h>
 #include <string.h>

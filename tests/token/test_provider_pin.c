@@ -2,7 +2,7 @@
  * (module.c hb_session_open). A fresh process: no token is logged in yet. */
 #include "token_helpers.h"
 
-#include "provider/internal.h"
+#include "provider/provider_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

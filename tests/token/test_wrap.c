@@ -2,7 +2,7 @@
  * recipient certificate is unwrapped on a real SoftHSM token. */
 #include "token_helpers.h"
 
-#include "hsmbak/wrap.h"
+#include "backup/custody/wrap.h"
 
 #include <openssl/rand.h>
 #include <openssl/rsa.h>

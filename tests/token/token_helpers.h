@@ -5,7 +5,7 @@
 
 #include "hbtest.h"
 
-#include "hsmbak/provider.h"
+#include "provider/token.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

@@ -26,14 +26,14 @@
  *   entry-edit      a <size> changed after signing
  *
  * Exit 0 when OUT was written; messages on stderr otherwise. */
-#include "backup/xml_internal.h"
+#include "backup/format/xml.h"
 #include "common/encode.h"
 #include "common/fileio.h"
-#include "hsmbak/archive.h"
-#include "hsmbak/manifest.h"
-#include "hsmbak/provider.h"
-#include "hsmbak/stream.h"
-#include "hsmbak/wrap.h"
+#include "backup/format/archive.h"
+#include "backup/format/manifest.h"
+#include "provider/token.h"
+#include "backup/format/stream.h"
+#include "backup/custody/wrap.h"
 
 #include <archive.h>
 #include <archive_entry.h>

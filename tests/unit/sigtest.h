@@ -4,7 +4,8 @@
 #ifndef HSMBAK_TEST_SIGTEST_H
 #define HSMBAK_TEST_SIGTEST_H
 
-#include "hsmbak/manifest.h"
+#include "backup/format/manifest.h"
+#include "common/fail.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

@@ -4,7 +4,7 @@
 
 #include "common/encode.h"
 #include "common/fileio.h"
-#include "hsmbak/archive.h"
+#include "backup/format/archive.h"
 
 #include <fcntl.h>
 #include <limits.h>

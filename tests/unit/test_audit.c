@@ -1,7 +1,7 @@
 /* backup/audit.c: the audit line's form, through HSMBAK_AUDIT_FILE. */
 #include "hbtest.h"
 
-#include "hsmbak/audit.h"
+#include "backup/ops/audit.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,8 @@
 #include "hbtest.h"
 #include "sigtest.h"
 
-#include "backup/custody_internal.h"
+#include "backup/custody/custody_internal.h"
+#include "backup/custody/recipients.h"
 #include "common/encode.h"
 #include "common/fileio.h"
 

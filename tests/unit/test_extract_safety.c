@@ -4,8 +4,8 @@
  * appear outside the staging directory (a sentinel directory stays empty). */
 #include "hbtest.h"
 
-#include "hsmbak/archive.h"
-#include "hsmbak/stream.h"
+#include "backup/format/archive.h"
+#include "backup/format/stream.h"
 
 #include <archive.h>
 #include <archive_entry.h>

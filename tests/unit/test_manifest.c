@@ -2,9 +2,10 @@
 #include "hbtest.h"
 #include "sigtest.h"
 
-#include "backup/xml_internal.h"
+#include "backup/format/xml.h"
 #include "common/encode.h"
-#include "hsmbak/manifest.h"
+#include "common/ids.h"
+#include "backup/format/manifest.h"
 
 #include <fcntl.h>
 #include <libxml/parser.h>

@@ -1,7 +1,7 @@
 /* backup/objects.c without a token: persistence, validation, references. */
 #include "hbtest.h"
 
-#include "hsmbak/objects.h"
+#include "backup/custody/objects.h"
 
 #include <limits.h>
 #include <openssl/evp.h>

@@ -1,7 +1,7 @@
 /* backup/profile.c: the built-in profiles and every rejection. */
 #include "hbtest.h"
 
-#include "hsmbak/profile.h"
+#include "backup/system/profile.h"
 
 #include <limits.h>
 #include <stdio.h>

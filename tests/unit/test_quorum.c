@@ -6,7 +6,7 @@
 #include "hbtest.h"
 #include "sigtest.h"
 
-#include "backup/quorum.h"
+#include "backup/custody/quorum.h"
 #include "common/encode.h"
 
 #include <fcntl.h>

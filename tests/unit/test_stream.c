@@ -1,9 +1,9 @@
 /* backup/stream.c: round trips, known answers, every reader rejection. */
 #include "hbtest.h"
 
-#include "backup/engine_internal.h"
+#include "backup/format/archive_internal.h"
 #include "common/encode.h"
-#include "hsmbak/stream.h"
+#include "backup/format/stream.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -1,7 +1,7 @@
 /* backup/system.c: init, open and lock, factory state, factory reset. */
 #include "hbtest.h"
 
-#include "hsmbak/system.h"
+#include "backup/system/system.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -6,6 +6,9 @@
 #include "common/encode.h"
 #include "common/fileio.h"
 #include "hsmbak/custody.h"
+#include "backup/custody/custody_internal.h"
+#include "backup/custody/recipients.h"
+#include "backup/custody/transcript.h"
 
 static sigtest_key ec, rsa, other;
 static char *dir;

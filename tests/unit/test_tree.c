@@ -1,8 +1,8 @@
 /* backup/tree.c and backup/swap.c: listings, copies, carry-over, the swap. */
 #include "hbtest.h"
 
-#include "backup/swap.h"
-#include "backup/tree.h"
+#include "backup/system/swap.h"
+#include "backup/system/tree.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -8,9 +8,9 @@
  * checking (the release tree runs them). */
 #include "hbtest.h"
 
-#include "backup/engine_internal.h"
-#include "hsmbak/archive.h"
-#include "hsmbak/stream.h"
+#include "backup/format/archive_internal.h"
+#include "backup/format/archive.h"
+#include "backup/format/stream.h"
 
 #include <malloc.h>
 #include <stdbool.h>

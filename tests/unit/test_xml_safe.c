@@ -2,7 +2,7 @@
  * input goes through. */
 #include "hbtest.h"
 
-#include "backup/xml_internal.h"
+#include "backup/format/xml.h"
 #include "common/datadir.h"
 
 #include <fcntl.h>

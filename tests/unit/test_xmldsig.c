@@ -3,7 +3,7 @@
 #include "hbtest.h"
 #include "sigtest.h"
 
-#include "backup/xml_internal.h"
+#include "backup/format/xml.h"
 
 #include <fcntl.h>
 #include <libxml/parser.h>

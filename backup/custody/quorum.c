@@ -1,0 +1,415 @@
+/* k-of-n quorum recipients (docs/FORMAT.md §8): group key, Shamir split with
+ * libgfshare, RFC 5649 key wrap with OpenSSL, and the restore side that
+ * gathers shares from several idcreds. */
+#include "backup/custody/quorum.h"
+
+#include "common/encode.h"
+#include "backup/custody/wrap.h"
+#include "common/fail.h"
+
+#include <libgfshare.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Shamir over GF(2^8) (libgfshare) ------------------------------------- */
+
+/* libgfshare draws polynomial coefficients through this global hook; it is
+ * NULL by default and its fallback uses random(), so hsmbak always points it
+ * at OpenSSL's private DRBG. The hook cannot report failure, so a failure is
+ * recorded here and the split is refused afterwards. */
+static _Thread_local bool rand_failed;
+
+static void fill_rand(unsigned char *buf, unsigned int len)
+{
+    if (RAND_priv_bytes(buf, (int)len) != 1) {
+        rand_failed = true;
+        memset(buf, 0, len);
+    }
+}
+
+hb_status hb_quorum_new_key(uint8_t g[HB_QUORUM_KEY_LEN], hb_err *err)
+{
+    if (RAND_priv_bytes(g, HB_QUORUM_KEY_LEN) != 1)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "no randomness for a quorum group key");
+    return HB_OK;
+}
+
+hb_status hb_quorum_split(const uint8_t g[HB_QUORUM_KEY_LEN], unsigned k, size_t n,
+                          uint8_t (*shares)[HB_QUORUM_SHARE_LEN], hb_err *err)
+{
+    hb_status st = HB_OK;
+    unsigned char xs[255], secret[HB_QUORUM_KEY_LEN];
+    gfshare_ctx *ctx = NULL;
+    if (k < 2 || n < k || n > 255)
+        return hb_fail(err, HB_E_USAGE, "a quorum needs 2 <= threshold (%u) <= members (%zu) "
+                       "<= 255", k, n);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = (unsigned char)(i + 1);
+    gfshare_fill_rand = fill_rand;
+    rand_failed = false;
+    ctx = gfshare_ctx_init_enc(xs, (unsigned)n, (unsigned char)k, HB_QUORUM_KEY_LEN);
+    if (ctx == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "libgfshare refused to split a key %u of %zu", k, n);
+        goto cleanup;
+    }
+    memcpy(secret, g, sizeof secret);
+    gfshare_ctx_enc_setsecret(ctx, secret); /* draws the coefficients */
+    for (size_t i = 0; i < n; i++) {
+        shares[i][0] = xs[i];
+        gfshare_ctx_enc_getshare(ctx, (unsigned char)i, shares[i] + 1);
+    }
+    if (rand_failed) {
+        OPENSSL_cleanse(shares, n * HB_QUORUM_SHARE_LEN);
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "no randomness for the quorum key split");
+    }
+cleanup:
+    OPENSSL_cleanse(secret, sizeof secret);
+    gfshare_ctx_free(ctx); /* scrubs its buffers with gfshare_fill_rand, then frees */
+    return st;
+}
+
+hb_status hb_quorum_combine(const uint8_t (*shares)[HB_QUORUM_SHARE_LEN], size_t n,
+                            uint8_t g[HB_QUORUM_KEY_LEN], hb_err *err)
+{
+    unsigned char xs[255], y[HB_QUORUM_KEY_LEN];
+    if (n == 0 || n > 255)
+        return hb_fail(err, HB_E_USAGE, "combining %zu quorum shares", n);
+    for (size_t i = 0; i < n; i++) {
+        xs[i] = shares[i][0];
+        if (xs[i] == 0)
+            return hb_fail(err, HB_E_VERIFY, "a quorum share has x coordinate 0");
+        for (size_t j = 0; j < i; j++)
+            if (xs[j] == xs[i])
+                return hb_fail(err, HB_E_VERIFY, "two quorum shares have x coordinate %u",
+                               xs[i]);
+    }
+    gfshare_fill_rand = fill_rand; /* gfshare_ctx_free scrubs with it */
+    gfshare_ctx *ctx = gfshare_ctx_init_dec(xs, (unsigned)n, HB_QUORUM_KEY_LEN);
+    if (ctx == NULL)
+        return hb_fail(err, HB_E_INTERNAL, "libgfshare refused to combine %zu shares", n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(y, shares[i] + 1, sizeof y);
+        gfshare_ctx_dec_giveshare(ctx, (unsigned char)i, y);
+    }
+    gfshare_ctx_dec_extract(ctx, g);
+    OPENSSL_cleanse(y, sizeof y);
+    gfshare_ctx_free(ctx);
+    return HB_OK;
+}
+
+/* ---- RFC 5649 ----------------------------------------------------------------- */
+
+static hb_status kw(bool enc, const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t *in,
+                    size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len, hb_err *err)
+{
+    hb_status st = HB_OK;
+    int n1 = 0, n2 = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    /* Key wrap modes must be allowed explicitly on a cipher context. */
+    EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, g, NULL, enc ? 1 : 0) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "AES-256 key wrap with padding is unavailable");
+        goto cleanup;
+    }
+    if (in_len + 16 > out_cap || EVP_CipherUpdate(ctx, out, &n1, in, (int)in_len) != 1 ||
+        n1 < 0 || EVP_CipherFinal_ex(ctx, out + n1, &n2) != 1) {
+        OPENSSL_cleanse(out, out_cap);
+        st = enc ? hb_fail_ossl(err, HB_E_INTERNAL, "RFC 5649 key wrap failed")
+                 : hb_fail_ossl(err, HB_E_VERIFY, "the quorum key does not unwrap this "
+                                "archive key (RFC 5649 integrity check failed): wrong shares, "
+                                "or the wrapped key was altered");
+        goto cleanup;
+    }
+    *out_len = (size_t)n1 + (size_t)n2;
+cleanup:
+    EVP_CIPHER_CTX_free(ctx);
+    return st;
+}
+
+hb_status hb_quorum_wrap_dek(const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t dek[HB_DEK_LEN],
+                             uint8_t out[HB_QUORUM_WRAPPED_LEN], hb_err *err)
+{
+    uint8_t buf[HB_QUORUM_WRAPPED_LEN + 16];
+    size_t len = 0;
+    hb_status st = kw(true, g, dek, HB_DEK_LEN, buf, sizeof buf, &len, err);
+    if (st == HB_OK && len != HB_QUORUM_WRAPPED_LEN)
+        st = hb_fail(err, HB_E_INTERNAL, "RFC 5649 wrap gave %zu bytes, not %d", len,
+                     HB_QUORUM_WRAPPED_LEN);
+    if (st == HB_OK)
+        memcpy(out, buf, HB_QUORUM_WRAPPED_LEN);
+    return st;
+}
+
+hb_status hb_quorum_unwrap_dek(const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t *in,
+                               size_t in_len, uint8_t dek[HB_DEK_LEN], hb_err *err)
+{
+    uint8_t buf[HB_QUORUM_WRAPPED_LEN + 16];
+    size_t len = 0;
+    if (in == NULL || in_len != HB_QUORUM_WRAPPED_LEN)
+        return hb_fail(err, HB_E_VERIFY, "a quorum-wrapped archive key is %zu bytes, not %d",
+                       in_len, HB_QUORUM_WRAPPED_LEN);
+    hb_status st = kw(false, g, in, in_len, buf, sizeof buf, &len, err);
+    if (st == HB_OK && len != HB_DEK_LEN)
+        st = hb_fail(err, HB_E_VERIFY, "the quorum-wrapped archive key holds %zu bytes, not "
+                     "%d", len, HB_DEK_LEN);
+    if (st == HB_OK)
+        memcpy(dek, buf, HB_DEK_LEN);
+    OPENSSL_cleanse(buf, sizeof buf);
+    return st;
+}
+
+/* ---- backup side -------------------------------------------------------------- */
+
+/* RSA-OAEP of a 33-byte share (hb_wrap_dek takes exactly a DEK). */
+static hb_status wrap_share(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
+                            const uint8_t share[HB_QUORUM_SHARE_LEN], uint8_t **out,
+                            size_t *out_len, hb_err *err)
+{
+    hb_status st = hb_oaep_encrypt(libctx, X509_get0_pubkey(cert), hash, share,
+                                   HB_QUORUM_SHARE_LEN, out, out_len, err);
+    if (st != HB_OK)
+        hb_err_prefix(err, "wrapping a quorum share");
+    return st;
+}
+
+hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const char *name,
+                                    unsigned threshold, X509 *const *certs,
+                                    const hb_oaep_hash *hashes, size_t n,
+                                    uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
+                                    hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t (*shares)[HB_QUORUM_SHARE_LEN] = NULL;
+    uint8_t *wrapped = NULL;
+    size_t wrapped_len = 0;
+    if (n < 2 || n > 255)
+        return hb_fail(err, HB_E_USAGE, "quorum '%s' has %zu members (2..255)", name, n);
+    shares = OPENSSL_secure_zalloc(n * sizeof *shares);
+    if (shares == NULL)
+        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_TRY(hb_quorum_new_key(g, err));
+    HB_TRY(hb_quorum_split(g, threshold, n, shares, err));
+    HB_TRY(hb_manifest_add_quorum(m, name, threshold, qid, err));
+    for (size_t i = 0; i < n; i++) {
+        HB_TRY(wrap_share(libctx, certs[i], hashes[i], shares[i], &wrapped, &wrapped_len, err));
+        HB_TRY(hb_manifest_add_quorum_member(m, *qid, certs[i], hb_oaep_hash_name(hashes[i]),
+                                             shares[i][0], wrapped, wrapped_len, err));
+        free(wrapped);
+        wrapped = NULL;
+    }
+cleanup:
+    free(wrapped);
+    if (st != HB_OK)
+        OPENSSL_cleanse(g, HB_QUORUM_KEY_LEN);
+    OPENSSL_secure_clear_free(shares, n * sizeof *shares);
+    return st;
+}
+
+/* ---- restore side ------------------------------------------------------------- */
+
+static hb_status idcred_cert(const hb_object_store *s, hb_provider *p, const char *name,
+                             X509 **out, hb_err *err)
+{
+    const hb_crypto_object *o = hb_objects_find(s, HB_OBJECT_IDCRED, name);
+    if (o == NULL)
+        return hb_fail(err, HB_E_NOT_FOUND, "no idcred named '%s'; define it with "
+                       "'hsmbak crypto idcred %s KEY CERT'", name, name);
+    return hb_objects_load_certificate(s, p, o->certificate, out, err);
+}
+
+static bool der_is(X509 *cert, const uint8_t *der, size_t len)
+{
+    unsigned char *mine = NULL;
+    int n = i2d_X509(cert, &mine);
+    bool same = n > 0 && (size_t)n == len && memcmp(mine, der, len) == 0;
+    OPENSSL_free(mine);
+    return same;
+}
+
+hb_status hb_restore_pick_idcred(const hb_object_store *s, hb_provider *p, const hb_manifest *m,
+                                 const char *const *names, size_t n, const char **out,
+                                 hb_err *err)
+{
+    (void)err;
+    *out = NULL;
+    for (size_t i = 0; i < n && *out == NULL; i++) {
+        X509 *cert = NULL;
+        hb_err ignored;
+        /* An idcred that cannot even give its certificate is reported by the
+         * path that uses it, in that path's words. */
+        if (idcred_cert(s, p, names[i], &cert, &ignored) != HB_OK)
+            continue;
+        if (hb_manifest_find_recipient_cert(m, cert) != NULL)
+            *out = names[i];
+        X509_free(cert);
+    }
+    return HB_OK;
+}
+
+/* Load an idcred's key; when its token is absent, ask for it. */
+static hb_status load_key(const hb_object_store *s, hb_provider *p, const char *name,
+                          hb_insert_token_fn insert, void *insert_ctx, X509 **cert,
+                          EVP_PKEY **key, hb_err *err)
+{
+    for (;;) {
+        hb_status st = hb_objects_load_idcred(s, p, name, cert, key, err);
+        if (st != HB_E_NOT_FOUND)
+            return st;
+        if (insert == NULL || !insert(insert_ctx, name, err->msg)) {
+            hb_err_prefix(err, "the token of idcred '%s' is needed for its quorum share (when "
+                          "several tokens share one reader, run on a terminal: hsmbak asks "
+                          "for each in turn)", name);
+            return st;
+        }
+    }
+}
+
+hb_status hb_quorum_recover(hb_provider *p, const hb_object_store *s, const hb_manifest *m,
+                            const char *const *names, size_t n, hb_insert_token_fn insert,
+                            void *insert_ctx, uint8_t g[HB_QUORUM_KEY_LEN],
+                            const hb_manifest_quorum **q_out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    size_t *member_of = calloc(n ? n : 1, sizeof *member_of); /* per name, per best quorum */
+    uint8_t (*shares)[HB_QUORUM_SHARE_LEN] = OPENSSL_secure_zalloc((n ? n : 1) *
+                                                                   HB_QUORUM_SHARE_LEN);
+    uint8_t *plain = NULL;
+    size_t plain_cap = 0, have = 0;
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    const hb_manifest_quorum *best = NULL;
+    size_t best_count = 0;
+    if (member_of == NULL || shares == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    /* Which quorum do the idcreds cover best? Certificates only, no login. */
+    for (size_t qi = 0; qi < m->n_quorums; qi++) {
+        const hb_manifest_quorum *q = &m->quorums[qi];
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) {
+            HB_TRY(idcred_cert(s, p, names[i], &cert, err));
+            for (size_t k = 0; k < q->n_members; k++)
+                if (der_is(cert, q->members[k].cert_der, q->members[k].cert_der_len))
+                    count++;
+            X509_free(cert);
+            cert = NULL;
+        }
+        if (best == NULL || count * best->threshold > best_count * q->threshold) {
+            best = q;
+            best_count = count;
+        }
+    }
+    if (best == NULL) {
+        st = hb_fail(err, HB_E_REFUSED, "none of the idcreds is a recipient of this backup");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        member_of[i] = SIZE_MAX;
+        HB_TRY(idcred_cert(s, p, names[i], &cert, err));
+        for (size_t k = 0; k < best->n_members; k++)
+            if (der_is(cert, best->members[k].cert_der, best->members[k].cert_der_len))
+                member_of[i] = k;
+        X509_free(cert);
+        cert = NULL;
+        for (size_t j = 0; j < i && member_of[i] != SIZE_MAX; j++)
+            if (member_of[j] == member_of[i])
+                member_of[i] = SIZE_MAX; /* the same member twice counts once */
+    }
+    best_count = 0;
+    for (size_t i = 0; i < n; i++)
+        best_count += member_of[i] != SIZE_MAX;
+    if (best_count < best->threshold) {
+        char present[512] = "", helpers[1024] = "";
+        size_t used = 0, nh = 0, np = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (member_of[i] == SIZE_MAX)
+                continue;
+            np++;
+            int w = snprintf(present + used, sizeof present - used, "%s%s", used ? ", " : "",
+                             names[i]);
+            if (w < 0 || (size_t)w >= sizeof present - used)
+                break; /* a shortened list in a message is harmless */
+            used += (size_t)w;
+        }
+        used = 0;
+        for (size_t k = 0; k < best->n_members; k++) {
+            bool mine = false;
+            for (size_t i = 0; i < n; i++)
+                mine = mine || member_of[i] == k;
+            if (mine)
+                continue;
+            nh++;
+            int w = snprintf(helpers + used, sizeof helpers - used, "%s%s (%s)",
+                             used ? ", " : "", best->members[k].fingerprint,
+                             best->members[k].subject);
+            if (w < 0 || (size_t)w >= sizeof helpers - used)
+                break;
+            used += (size_t)w;
+        }
+        st = hb_fail(err, HB_E_REFUSED,
+                     "quorum '%s' needs %u of its %zu member shares to open this backup, but "
+                     "only %zu %s present (%s); %zu more needed: add --idcred for members "
+                     "holding any of these certificates (SHA-256): %s",
+                     best->name, best->threshold, best->n_members, np,
+                     np == 1 ? "is" : "are", np ? present : "none of the idcreds given",
+                     (size_t)best->threshold - np, nh ? helpers : "(none left)");
+        goto cleanup;
+    }
+    /* One idcred at a time: load, unwrap its share, let go of the key. */
+    for (size_t i = 0; i < n; i++) {
+        if (member_of[i] == SIZE_MAX)
+            continue;
+        const hb_manifest_quorum_member *mem = &best->members[member_of[i]];
+        hb_oaep_hash hash;
+        HB_TRY(hb_oaep_hash_from_name(mem->key_wrap, &hash, err));
+        HB_TRY(load_key(s, p, names[i], insert, insert_ctx, &cert, &key, err));
+        int size = EVP_PKEY_get_size(key);
+        if (size <= 0) {
+            st = hb_fail_ossl(err, HB_E_TOKEN, "cannot get the size of the key of idcred '%s'",
+                              names[i]);
+            goto cleanup;
+        }
+        plain_cap = (size_t)size;
+        plain = OPENSSL_secure_malloc(plain_cap);
+        size_t len = 0;
+        if (plain == NULL) {
+            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+            goto cleanup;
+        }
+        st = hb_provider_decrypt_oaep(p, key, hash, mem->wrapped_share, mem->wrapped_share_len,
+                                      plain, &len, err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "unwrapping the quorum share of idcred '%s'", names[i]);
+            goto cleanup;
+        }
+        if (len != HB_QUORUM_SHARE_LEN || plain[0] != mem->x) {
+            st = hb_fail(err, HB_E_VERIFY, "the quorum share of idcred '%s' is not a share "
+                         "for x = %u (%zu bytes): the manifest was not made by hsmbak",
+                         names[i], mem->x, len);
+            goto cleanup;
+        }
+        memcpy(shares[have++], plain, HB_QUORUM_SHARE_LEN);
+        OPENSSL_secure_clear_free(plain, plain_cap);
+        plain = NULL;
+        X509_free(cert);
+        cert = NULL;
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    HB_TRY(hb_quorum_combine((const uint8_t(*)[HB_QUORUM_SHARE_LEN])shares, have, g, err));
+    *q_out = best;
+cleanup:
+    OPENSSL_secure_clear_free(plain, plain_cap);
+    OPENSSL_secure_clear_free(shares, (n ? n : 1) * HB_QUORUM_SHARE_LEN);
+    free(member_of);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return st;
+}

@@ -1,0 +1,252 @@
+/* Recipient sets for secure-backup (docs/custody.md "Recipient sets"): who a
+ * backup is encrypted to, from the command line's names or, with none, from
+ * the enrollments and quorum groups of the custody store. */
+#include "backup/custody/custody_internal.h"
+#include "backup/custody/recipients.h"
+
+#include "common/encode.h"
+#include "backup/custody/objects.h"
+#include "common/fail.h"
+#include "provider/token.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hb_recipient_set_free(hb_recipient_set *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_singles; i++)
+        X509_free(s->singles[i].cert);
+    free(s->singles);
+    for (size_t i = 0; i < s->n_groups; i++) {
+        for (size_t k = 0; k < s->groups[i].n; k++)
+            X509_free(s->groups[i].certs[k]);
+        free(s->groups[i].certs);
+        free(s->groups[i].hashes);
+    }
+    free(s->groups);
+    memset(s, 0, sizeof *s);
+}
+
+static void warn(hb_recipient_set *s, const char *line)
+{
+    size_t used = strlen(s->warnings);
+    snprintf(s->warnings + used, sizeof s->warnings - used, "%s%s", used ? "\n" : "", line);
+}
+
+static hb_status cert_fp(X509 *cert, char out[65], hb_err *err)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(cert, &der);
+    if (n <= 0)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
+    hb_status st = hb_sha256_hex(der, (size_t)n, out, err);
+    OPENSSL_free(der);
+    return st;
+}
+
+/* Takes cert. A certificate already in the set is dropped silently. */
+static hb_status add_single(hb_recipient_set *s, X509 *cert, hb_oaep_hash hash, bool ignore_exp,
+                            const char *label, hb_err *err)
+{
+    char fp[65];
+    hb_status st = cert_fp(cert, fp, err);
+    if (st != HB_OK) {
+        X509_free(cert);
+        return st;
+    }
+    for (size_t i = 0; i < s->n_singles; i++)
+        if (strcmp(s->singles[i].fingerprint, fp) == 0) {
+            X509_free(cert);
+            return HB_OK;
+        }
+    hb_rset_single *arr = realloc(s->singles, (s->n_singles + 1) * sizeof *arr);
+    if (arr == NULL) {
+        X509_free(cert);
+        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    }
+    s->singles = arr;
+    hb_rset_single *r = &arr[s->n_singles++];
+    memset(r, 0, sizeof *r);
+    r->cert = cert;
+    r->hash = hash;
+    r->ignore_expiration = ignore_exp;
+    snprintf(r->label, sizeof r->label, "%s", label);
+    memcpy(r->fingerprint, fp, 65);
+    return HB_OK;
+}
+
+static hb_status refuse_state(const hb_enrollment *e, hb_err *err)
+{
+    if (e->state == HB_ENROLL_RETIRED)
+        return hb_fail(err, HB_E_REFUSED, "enrolled recipient '%s' (SHA-256 %.16s...) was "
+                       "retired on %s: no new backup is made to it (its key still opens older "
+                       "backups)", e->name, e->fingerprint, e->retired);
+    return hb_fail(err, HB_E_REFUSED, "enrolled recipient '%s' is still waiting for its "
+                   "CA-signed certificate: run 'hsmbak ceremony import-cert %s FILE' first",
+                   e->name, e->name);
+}
+
+static hb_status add_enrollment(hb_recipient_set *s, const hb_enrollment *e, hb_err *err)
+{
+    X509 *cert = NULL;
+    char line[384], label[96];
+    if (e->state != HB_ENROLL_ACTIVE)
+        return refuse_state(e, err);
+    hb_status st = hb_enrollment_cert(e, &cert, err);
+    if (st != HB_OK)
+        return st;
+    if (hb_enrollment_expires_soon(e, time(NULL), line, sizeof line))
+        warn(s, line);
+    snprintf(label, sizeof label, "enrolled recipient '%s'", e->name);
+    return add_single(s, cert, e->key_wrap, false, label, err);
+}
+
+/* The active members of group g; HB_E_REFUSED when fewer than its threshold. */
+static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_quorum_group *g,
+                           hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_rset_group grp = {0};
+    char line[384];
+    if (g->retired)
+        return hb_fail(err, HB_E_REFUSED, "quorum group '%s' is retired", g->name);
+    grp.certs = calloc(g->n_members, sizeof *grp.certs);
+    grp.hashes = calloc(g->n_members, sizeof *grp.hashes);
+    if (grp.certs == NULL || grp.hashes == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    snprintf(grp.name, sizeof grp.name, "%s", g->name);
+    grp.threshold = g->threshold;
+    for (size_t i = 0; i < g->n_members; i++) {
+        const hb_enrollment *e = hb_custody_find(c, g->members[i]);
+        if (e == NULL || e->state != HB_ENROLL_ACTIVE)
+            continue; /* a retired member gets no share of new backups */
+        if (hb_enrollment_expires_soon(e, time(NULL), line, sizeof line))
+            warn(s, line);
+        HB_TRY(hb_enrollment_cert(e, &grp.certs[grp.n], err));
+        grp.hashes[grp.n++] = e->key_wrap;
+    }
+    if (grp.n < grp.threshold) {
+        st = hb_fail(err, HB_E_REFUSED, "quorum group '%s' has %zu active members, fewer than "
+                     "its threshold %u (members were retired): define a new group with "
+                     "'hsmbak ceremony quorum'", g->name, grp.n, g->threshold);
+        goto cleanup;
+    }
+    hb_rset_group *arr = realloc(s->groups, (s->n_groups + 1) * sizeof *arr);
+    if (arr == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    s->groups = arr;
+    arr[s->n_groups++] = grp;
+    memset(&grp, 0, sizeof grp);
+cleanup:
+    for (size_t i = 0; i < grp.n; i++)
+        X509_free(grp.certs[i]);
+    free(grp.certs);
+    free(grp.hashes);
+    return st;
+}
+
+static bool in_active_group(const hb_custody *c, const char *fp)
+{
+    for (size_t i = 0; i < c->n_groups; i++) {
+        if (c->groups[i].retired)
+            continue;
+        for (size_t k = 0; k < c->groups[i].n_members; k++)
+            if (strcmp(c->groups[i].members[k], fp) == 0)
+                return true;
+    }
+    return false;
+}
+
+static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *store,
+                                 const hb_custody *c, hb_provider *p, const char *name,
+                                 hb_err *err)
+{
+    X509 *cert = NULL;
+    char fp[65], label[96];
+    const hb_crypto_object *o = hb_objects_find(store, HB_OBJECT_CERTIFICATE, name);
+    if (o == NULL)
+        return hb_fail(err, HB_E_NOT_FOUND, "no certificate object, enrolled recipient or "
+                       "quorum group named '%s'; define a certificate with 'hsmbak crypto "
+                       "certificate %s cert:///FILE' or enroll one with 'hsmbak ceremony "
+                       "enroll'", name, name);
+    if (!o->enabled)
+        return hb_fail(err, HB_E_REFUSED, "certificate '%s' is disabled", name);
+    hb_status st = hb_objects_load_certificate(store, p, name, &cert, err);
+    if (st == HB_OK)
+        st = cert_fp(cert, fp, err);
+    if (st != HB_OK) {
+        X509_free(cert);
+        hb_err_prefix(err, "recipient certificate '%s'", name);
+        return st;
+    }
+    const hb_enrollment *e = hb_custody_find(c, fp);
+    if (e != NULL && e->state == HB_ENROLL_RETIRED) {
+        X509_free(cert);
+        return refuse_state(e, err);
+    }
+    snprintf(label, sizeof label, "recipient certificate '%s'", name);
+    return add_single(s, cert, o->key_wrap, o->ignore_expiration, label, err);
+}
+
+hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char *const *names,
+                                   size_t n, hb_recipient_set *out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_custody *c = NULL;
+    hb_object_store *store = NULL;
+    hb_recipient_set s = {0};
+    HB_TRY(hb_custody_load(root, &c, err));
+    if (n == 0) {
+        for (size_t i = 0; i < c->n_groups; i++) {
+            if (c->groups[i].retired)
+                continue;
+            hb_err sub = {0};
+            if (add_group(&s, c, &c->groups[i], &sub) != HB_OK) {
+                char line[HB_MSG_MAX + 32];
+                snprintf(line, sizeof line, "warning: skipped: %s", sub.msg);
+                warn(&s, line);
+            }
+        }
+        for (size_t i = 0; i < c->n; i++) {
+            const hb_enrollment *e = &c->enrollments[i];
+            /* A quorum member opens backups only together with the others. */
+            if (e->state == HB_ENROLL_ACTIVE && !in_active_group(c, e->fingerprint))
+                HB_TRY(add_enrollment(&s, e, err));
+        }
+        if (s.n_singles == 0 && s.n_groups == 0) {
+            st = hb_fail(err, HB_E_USAGE, "no recipients: name at least one recipient "
+                         "certificate object ('hsmbak secure-backup CERT[,CERT...] DEST'), or "
+                         "enroll recipients with 'hsmbak ceremony enroll'");
+            goto cleanup;
+        }
+    } else {
+        HB_TRY(hb_objects_load(root, &store, err));
+        for (size_t i = 0; i < n; i++) {
+            const hb_quorum_group *g = hb_custody_find_group(c, names[i]);
+            const hb_enrollment *e = g == NULL ? hb_custody_find(c, names[i]) : NULL;
+            bool dup = false;
+            for (size_t k = 0; g != NULL && k < s.n_groups; k++)
+                dup = dup || strcmp(s.groups[k].name, g->name) == 0;
+            if (g != NULL && !dup)
+                HB_TRY(add_group(&s, c, g, err));
+            else if (e != NULL)
+                HB_TRY(add_enrollment(&s, e, err));
+            else if (g == NULL)
+                HB_TRY(add_cert_object(&s, store, c, p, names[i], err));
+        }
+    }
+    *out = s;
+    memset(&s, 0, sizeof s);
+cleanup:
+    hb_recipient_set_free(&s);
+    hb_objects_free(store);
+    hb_custody_free(c);
+    return st;
+}

@@ -1,0 +1,30 @@
+/* The ceremony transcript's file (docs/custody.md "Transcript"): append and
+ * verify, for the ceremonies and for verify-transcript. */
+#ifndef HSMBAK_CUSTODY_TRANSCRIPT_H
+#define HSMBAK_CUSTODY_TRANSCRIPT_H
+
+#include "hsmbak/custody.h"
+
+#include "backup/format/manifest.h"
+
+#include <openssl/x509.h>
+
+/* Append an entry to the transcript at path (created, anchored to
+ * signer_cert, when absent). The existing transcript is verified first and
+ * must be anchored to signer_cert: nothing is appended to a broken log. */
+hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                               void *sign_ctx, const char *who, const char *what,
+                               const char *detail, const char *const *fingerprints,
+                               size_t n_fingerprints, hb_err *err) HB_MUST_CHECK;
+
+/* Verify every entry: sequence, chain (each previous hash, the first one
+ * against the anchor), hash and signature. expected_signer (may be NULL)
+ * must be the anchor's certificate. HB_E_VERIFY names the entry and what is
+ * wrong. *out (may be NULL) gets the entries. */
+hb_status hb_transcript_verify(const char *path, X509 *expected_signer, hb_transcript **out,
+                               hb_err *err) HB_MUST_CHECK;
+
+/* Where the system's transcript lives: ROOT/config/custody-transcript.xml. */
+hb_status hb_transcript_path(const char *root, char *out, size_t cap, hb_err *err) HB_MUST_CHECK;
+
+#endif

@@ -1,0 +1,104 @@
+/* Key wrapping (DESIGN §4.2): the DEK is wrapped in software with each
+ * recipient certificate's RSA public key (RSA-OAEP, MGF1 hash = OAEP hash,
+ * empty label; RFC 8017 §7.1) and unwrapped on the token. */
+#include "backup/custody/wrap.h"
+
+#include "provider/token.h"
+#include "common/fail.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HB_RECIPIENT_MIN_BITS 2048
+
+static void subject_of(X509 *cert, char *out, size_t cap)
+{
+    out[0] = '\0';
+    char *s = X509_NAME_oneline(X509_get_subject_name(cert), out, (int)cap);
+    if (s == NULL)
+        snprintf(out, cap, "%s", "(unreadable subject)");
+}
+
+hb_status hb_recipient_check(X509 *cert, bool ignore_expiration, time_t now, hb_err *err)
+{
+    char subject[256];
+    if (cert == NULL)
+        return hb_fail(err, HB_E_USAGE, "recipient check: no certificate");
+    subject_of(cert, subject, sizeof subject);
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    if (pub == NULL)
+        return hb_fail_ossl(err, HB_E_REFUSED,
+                            "recipient certificate '%s' has an unreadable public key", subject);
+    if (!EVP_PKEY_is_a(pub, "RSA"))
+        return hb_fail(err, HB_E_REFUSED,
+                       "recipient certificate '%s' holds a %s key; backup recipients need RSA "
+                       "keys of %d bits or more",
+                       subject, EVP_PKEY_get0_type_name(pub), HB_RECIPIENT_MIN_BITS);
+    int bits = EVP_PKEY_get_bits(pub);
+    if (bits < HB_RECIPIENT_MIN_BITS)
+        return hb_fail(err, HB_E_REFUSED,
+                       "recipient certificate '%s' holds a %d-bit RSA key; at least %d bits "
+                       "are required",
+                       subject, bits, HB_RECIPIENT_MIN_BITS);
+    if (!ignore_expiration) {
+        if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
+            return hb_fail(err, HB_E_REFUSED,
+                           "recipient certificate '%s' has expired; renew it, or set "
+                           "ignore-expiration on its crypto object",
+                           subject);
+        if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
+            return hb_fail(err, HB_E_REFUSED,
+                           "recipient certificate '%s' is not valid yet (check the clock)",
+                           subject);
+    }
+    return HB_OK;
+}
+
+hb_status hb_wrap_dek(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
+                      const uint8_t dek[HB_DEK_LEN], uint8_t **wrapped, size_t *wrapped_len,
+                      hb_err *err)
+{
+    if (cert == NULL || dek == NULL || wrapped == NULL || wrapped_len == NULL)
+        return hb_fail(err, HB_E_USAGE, "wrapping a key: missing argument");
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA"))
+        return hb_fail_ossl(err, HB_E_REFUSED, "recipient certificate has no RSA public key");
+    return hb_oaep_encrypt(libctx, pub, hash, dek, HB_DEK_LEN, wrapped, wrapped_len, err);
+}
+
+hb_status hb_unwrap_dek(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
+                        const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[HB_DEK_LEN],
+                        hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    if (p == NULL || key == NULL || wrapped == NULL || dek == NULL)
+        return hb_fail(err, HB_E_USAGE, "unwrapping a key: missing argument");
+    int size = EVP_PKEY_get_size(key);
+    if (size <= 0) {
+        st = hb_fail_ossl(err, HB_E_TOKEN, "cannot get the size of the token key");
+        goto cleanup;
+    }
+    cap = (size_t)size;
+    buf = OPENSSL_malloc(cap);
+    if (buf == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    HB_TRY(hb_provider_decrypt_oaep(p, key, hash, wrapped, wrapped_len, buf, &len, err));
+    if (len != HB_DEK_LEN) {
+        st = hb_fail(err, HB_E_VERIFY,
+                     "the unwrapped key is %zu bytes, not %d: the wrapped key was not made "
+                     "by hsmbak or was altered",
+                     len, HB_DEK_LEN);
+        goto cleanup;
+    }
+    memcpy(dek, buf, HB_DEK_LEN);
+cleanup:
+    OPENSSL_clear_free(buf, cap);
+    return st;
+}

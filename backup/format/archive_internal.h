@@ -1,0 +1,48 @@
+/* Internals of the archive engine (stream.c, archive_*.c, compression.c,
+ * pool.c), shared by those files and their unit tests only. */
+#ifndef HSMBAK_BACKUP_ENGINE_INTERNAL_H
+#define HSMBAK_BACKUP_ENGINE_INTERNAL_H
+
+#include "backup/format/archive.h"
+#include "backup/format/stream.h"
+
+#include <stdint.h>
+
+#define HB_STREAM_SALT_LEN 32
+#define HB_STREAM_PREFIX_LEN 7
+#define HB_STREAM_COMMIT_LEN 32
+
+/* hb_stream_writer_new with a caller-chosen salt and nonce prefix, for
+ * known-answer tests only: production code must use fresh random values
+ * (a repeated (K, nonce) pair breaks GCM, NIST SP 800-38D §8). */
+hb_status hb_stream_writer_new_fixed(const uint8_t dek[HB_DEK_LEN], const char *backup_id,
+                                     const char *name, unsigned seg_log2,
+                                     const uint8_t salt[HB_STREAM_SALT_LEN],
+                                     const uint8_t prefix[HB_STREAM_PREFIX_LEN],
+                                     hb_sink_fn sink, void *sink_ctx,
+                                     hb_stream_writer **out, hb_err *err) HB_MUST_CHECK;
+
+/* One HKDF-SHA256 output of the format (RFC 5869): label is "hsmbak v1 key"
+ * or "hsmbak v1 commit"; info = label || 0x00 || backup_id || 0x00 || name. */
+hb_status hb_stream_derive(const uint8_t dek[HB_DEK_LEN], const uint8_t salt[HB_STREAM_SALT_LEN],
+                           const char *label, const char *backup_id, const char *name,
+                           uint8_t out[32], hb_err *err) HB_MUST_CHECK;
+
+/* libarchive filter setup for a compression (compression.c). */
+struct archive;
+hb_status hb_compression_add_write_filter(struct archive *a, const hb_archive_spec *spec,
+                                          hb_err *err) HB_MUST_CHECK;
+/* The libarchive ARCHIVE_FILTER_* code that a compression reads as. */
+int hb_compression_filter_code(hb_compression c);
+
+/* zstd through libzstd's streaming API (compression.c): bytes in, zstd
+ * frame out to sink. threads 0: compress in the caller's thread. */
+typedef struct hb_zstd_writer hb_zstd_writer;
+hb_status hb_zstd_writer_new(int level, unsigned threads, hb_sink_fn sink, void *sink_ctx,
+                             hb_zstd_writer **out, hb_err *err) HB_MUST_CHECK;
+hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
+                        hb_err *err) HB_MUST_CHECK;
+hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
+void hb_zstd_writer_free(hb_zstd_writer *z);
+
+#endif

@@ -1,0 +1,547 @@
+/* Reading one archive back (DESIGN §4.1, §4.3, §7; docs/FORMAT.md §5):
+ * file -> encrypted stream -> libarchive filter -> tar entries, which are
+ * either walked (validate: every check, nothing written) or extracted into
+ * a staging directory. Walk and extract run the same checks on every entry,
+ * so a validate catches whatever a restore would refuse.
+ *
+ * Statuses: an entry that breaks the tar profile (absolute path, "..",
+ * a path through a symlink, a hard link to an absent entry, a device, FIFO
+ * or socket) is HB_E_VERIFY, like any other malformed content; a cap (entry
+ * count, expanded size, free space) is HB_E_REFUSED, the status for caps. */
+#include "backup/format/archive.h"
+
+#include "backup/format/archive_internal.h"
+#include "common/encode.h"
+#include "common/fileio.h"
+#include "common/fail.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define READ_BUF (128 * 1024)
+#define DEFAULT_MAX_ENTRIES 1000000
+#define DEFAULT_MIN_FREE_PERCENT 5
+
+void hb_archive_limits_default(hb_archive_limits *l)
+{
+    l->max_expanded_bytes = UINT64_MAX;
+    l->max_entries = DEFAULT_MAX_ENTRIES; /* DESIGN §4.3 */
+    l->min_free_percent = DEFAULT_MIN_FREE_PERCENT;
+}
+
+/* ---- a set of paths (open addressing, FNV-1a) ---- */
+
+typedef struct pathset {
+    char **slots;
+    size_t cap, count;
+} pathset;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static bool pathset_has(const pathset *p, const char *s)
+{
+    if (p->cap == 0)
+        return false;
+    for (size_t i = fnv1a(s) & (p->cap - 1);; i = (i + 1) & (p->cap - 1)) {
+        if (p->slots[i] == NULL)
+            return false;
+        if (strcmp(p->slots[i], s) == 0)
+            return true;
+    }
+}
+
+static bool pathset_put_owned(pathset *p, char *s)
+{
+    size_t i = fnv1a(s) & (p->cap - 1);
+    while (p->slots[i] != NULL)
+        i = (i + 1) & (p->cap - 1);
+    p->slots[i] = s;
+    p->count++;
+    return true;
+}
+
+static hb_status pathset_add(pathset *p, const char *s, hb_err *err)
+{
+    if (pathset_has(p, s))
+        return HB_OK;
+    if ((p->count + 1) * 2 > p->cap) { /* keep the load under 1/2 */
+        pathset bigger = {calloc(p->cap ? p->cap * 2 : 64, sizeof(char *)),
+                          p->cap ? p->cap * 2 : 64, 0};
+        if (bigger.slots == NULL)
+            return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        for (size_t i = 0; i < p->cap; i++)
+            if (p->slots[i] != NULL)
+                pathset_put_owned(&bigger, p->slots[i]);
+        free(p->slots);
+        *p = bigger;
+    }
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    pathset_put_owned(p, copy);
+    return HB_OK;
+}
+
+static void pathset_clear(pathset *p)
+{
+    for (size_t i = 0; i < p->cap; i++)
+        free(p->slots[i]);
+    free(p->slots);
+    p->slots = NULL;
+    p->cap = p->count = 0;
+}
+
+/* ---- reading the stream ---- */
+
+typedef struct in_file {
+    int fd;
+    const char *path;
+    hb_stream_reader *r;
+    EVP_MD_CTX *md;     /* SHA-256 of the encrypted file, for hb_archive_info */
+    const hb_archive_spec *spec; /* for byte progress */
+    uint8_t *buf;
+    bool eof;
+    hb_err err;
+    bool failed;
+} in_file;
+
+static hb_status fd_source(void *ctx, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
+{
+    in_file *in = ctx;
+    for (;;) {
+        ssize_t n = read(in->fd, buf, cap);
+        if (n >= 0) {
+            *got = (size_t)n;
+            if (EVP_DigestUpdate(in->md, buf, (size_t)n) != 1)
+                return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+            if (n > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
+                in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)n);
+            return HB_OK;
+        }
+        if (errno != EINTR)
+            return hb_fail(err, HB_E_IO, "cannot read '%s': %s", in->path, strerror(errno));
+    }
+}
+
+static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
+{
+    in_file *in = ctx;
+    size_t got = 0;
+    *out = in->buf;
+    if (in->eof)
+        return 0;
+    if (hb_stream_read(in->r, in->buf, READ_BUF, &got, &in->err) != HB_OK) {
+        in->failed = true;
+        archive_set_error(a, EIO, "%s", in->err.msg);
+        return -1;
+    }
+    if (got == 0)
+        in->eof = true; /* the final segment verified */
+    return (la_ssize_t)got;
+}
+
+/* ---- the per-entry checks shared by walk and extract ---- */
+
+typedef struct checker {
+    const char *name;        /* archive name, for messages */
+    hb_archive_limits lim;
+    pathset files;           /* regular files so far: valid hard-link targets */
+    pathset symlinks;        /* nothing may be written through or over these */
+    uint64_t entries, expanded;
+    char canon[PATH_MAX];
+    char canon_link[PATH_MAX];
+} checker;
+
+/* Canonical relative form of an entry path: no "", "." components, no
+ * leading "./"; refuses absolute paths and "..". */
+static hb_status canonical(const checker *c, const char *path, const char *what, char *out,
+                           hb_err *err)
+{
+    size_t o = 0;
+    if (path == NULL || path[0] == '\0')
+        return hb_fail(err, HB_E_VERIFY, "archive '%s': %s with an empty name", c->name, what);
+    if (path[0] == '/')
+        return hb_fail(err, HB_E_VERIFY, "archive '%s': %s '%s' is an absolute path; "
+                       "entries must stay inside the restore root", c->name, what, path);
+    const char *p = path;
+    while (*p != '\0') {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return hb_fail(err, HB_E_VERIFY, "archive '%s': %s '%s' has a '..' component; "
+                           "entries must stay inside the restore root", c->name, what, path);
+        if (len > 0 && !(len == 1 && p[0] == '.')) {
+            if (o + len + 2 > PATH_MAX)
+                return hb_fail(err, HB_E_VERIFY, "archive '%s': %s path too long", c->name,
+                               what);
+            if (o > 0)
+                out[o++] = '/';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    out[o] = '\0';
+    return HB_OK;
+}
+
+/* No proper prefix of path (nor path itself when it is to be written) may be
+ * an earlier symlink entry: that would write through the link. */
+static hb_status check_no_symlink(const checker *c, const char *path, const char *entry,
+                                  hb_err *err)
+{
+    char tmp[PATH_MAX];
+    size_t len = strlen(path);
+    memcpy(tmp, path, len + 1);
+    for (size_t i = 0; i <= len; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char saved = tmp[i];
+        tmp[i] = '\0';
+        bool hit = pathset_has(&c->symlinks, tmp);
+        tmp[i] = saved;
+        if (hit)
+            return hb_fail(err, HB_E_VERIFY, "archive '%s': entry '%s' would be written "
+                           "through or over the symlink '%.*s'", c->name, entry, (int)i, path);
+    }
+    return HB_OK;
+}
+
+/* Checks one entry; on success c->canon (and c->canon_link for hard links)
+ * hold the canonical paths and *skip says the entry is the root itself. */
+static hb_status check_entry(checker *c, struct archive_entry *e, bool *skip, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *path = archive_entry_pathname(e);
+    const char *link = archive_entry_hardlink(e);
+    mode_t type = archive_entry_filetype(e);
+    *skip = false;
+    if (++c->entries > c->lim.max_entries) {
+        st = hb_fail(err, HB_E_REFUSED, "archive '%s': more than %llu entries (the cap; "
+                     "raise it if this archive is genuine)", c->name,
+                     (unsigned long long)c->lim.max_entries);
+        goto cleanup;
+    }
+    HB_TRY(canonical(c, path, "entry", c->canon, err));
+    if (c->canon[0] == '\0') { /* "." or "./": the restore root itself */
+        if (type != AE_IFDIR || link != NULL) {
+            st = hb_fail(err, HB_E_VERIFY, "archive '%s': the root entry '%s' is not a "
+                         "directory", c->name, path);
+            goto cleanup;
+        }
+        *skip = true;
+        goto cleanup;
+    }
+    HB_TRY(check_no_symlink(c, c->canon, path, err));
+    if (link != NULL) {
+        HB_TRY(canonical(c, link, "hard link target", c->canon_link, err));
+        HB_TRY(check_no_symlink(c, c->canon_link, path, err));
+        if (!pathset_has(&c->files, c->canon_link)) {
+            st = hb_fail(err, HB_E_VERIFY, "archive '%s': hard link '%s' points to '%s', "
+                         "which is not an earlier regular file of the archive", c->name, path,
+                         link);
+            goto cleanup;
+        }
+    } else if (type == AE_IFLNK) {
+        HB_TRY(pathset_add(&c->symlinks, c->canon, err));
+    } else if (type != AE_IFREG && type != AE_IFDIR) {
+        const char *kind = type == AE_IFCHR || type == AE_IFBLK ? "a device node"
+                         : type == AE_IFIFO ? "a FIFO" : type == AE_IFSOCK ? "a socket"
+                         : "of an unknown type";
+        st = hb_fail(err, HB_E_VERIFY, "archive '%s': entry '%s' is %s; archives hold "
+                     "only files, directories and links", c->name, path, kind);
+        goto cleanup;
+    }
+    if (type == AE_IFREG || link != NULL)
+        HB_TRY(pathset_add(&c->files, link != NULL ? c->canon_link : c->canon, err));
+    int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    if (size < 0 || (uint64_t)size > c->lim.max_expanded_bytes - c->expanded) {
+        st = hb_fail(err, HB_E_REFUSED, "archive '%s': entry '%s' would take the expanded "
+                     "size past the cap of %llu bytes (decompression bomb?)", c->name, path,
+                     (unsigned long long)c->lim.max_expanded_bytes);
+        goto cleanup;
+    }
+    c->expanded += (uint64_t)size;
+cleanup:
+    return st;
+}
+
+/* Refuse before free space on the staging filesystem would fall under the
+ * floor (DESIGN §4.3). */
+static hb_status check_space(const checker *c, const char *dir, const char *entry,
+                             uint64_t bytes, hb_err *err)
+{
+    struct statvfs vfs;
+    if (c->lim.min_free_percent == 0)
+        return HB_OK;
+    if (statvfs(dir, &vfs) != 0)
+        return hb_fail(err, HB_E_IO, "archive '%s': cannot check free space on '%s': %s",
+                       c->name, dir, strerror(errno));
+    uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t min_free = total / 100 * c->lim.min_free_percent;
+    if (avail < bytes || avail - bytes < min_free)
+        return hb_fail(err, HB_E_REFUSED, "archive '%s': extracting '%s' (%llu bytes) would "
+                       "leave less than %u%% free on the filesystem of '%s'; free space "
+                       "first", c->name, entry, (unsigned long long)bytes,
+                       c->lim.min_free_percent, dir);
+    return HB_OK;
+}
+
+/* ---- walk and extract ---- */
+
+static hb_status la_fail(hb_err *err, const in_file *in, struct archive *a, hb_status st,
+                         const char *name, const char *what)
+{
+    if (in->failed) { /* the stream said why: tag, truncation, ... */
+        *err = in->err;
+        return err->status;
+    }
+    const char *why = archive_error_string(a);
+    return hb_fail(err, st, "archive '%s': %s: %s", name, what,
+                   why ? why : "unknown libarchive error");
+}
+
+static hb_status run(const char *path, const hb_archive_spec *spec,
+                     const uint8_t dek[HB_DEK_LEN], const char *staging_dir,
+                     const hb_archive_limits *limits, hb_archive_info *info, hb_err *err)
+{
+    hb_status st = HB_OK;
+    in_file in = {.fd = -1, .path = path, .spec = spec};
+    struct archive *a = NULL, *disk = NULL;
+    struct archive_entry *e = NULL;
+    checker *c = NULL;
+    char *root = NULL;
+    char *target = NULL;
+    struct stat sb;
+    struct timespec root_times[2];
+    bool have_root_times = false;
+    if (path == NULL || spec == NULL || spec->name == NULL || spec->backup_id == NULL ||
+        dek == NULL) {
+        st = hb_fail(err, HB_E_USAGE, "reading an archive: missing argument");
+        goto cleanup;
+    }
+    c = calloc(1, sizeof *c);
+    in.buf = malloc(READ_BUF);
+    target = malloc(2 * PATH_MAX);
+    if (c == NULL || in.buf == NULL || target == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    c->name = spec->name;
+    if (limits != NULL)
+        c->lim = *limits;
+    else
+        hb_archive_limits_default(&c->lim);
+    if (staging_dir != NULL) {
+        /* A canonical root: no symlinks or ".." in the prefix we add. */
+        root = realpath(staging_dir, NULL);
+        if (root == NULL || stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            st = hb_fail(err, HB_E_NOT_FOUND, "archive '%s': staging directory '%s' is "
+                         "missing or not a directory", spec->name, staging_dir);
+            goto cleanup;
+        }
+    }
+    in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in.fd < 0 || fstat(in.fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = hb_fail(err, in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
+                     "archive '%s': cannot open '%s': %s", spec->name, path,
+                     in.fd < 0 ? strerror(errno) : "not a regular file");
+        goto cleanup;
+    }
+    in.md = EVP_MD_CTX_new();
+    if (in.md == NULL || EVP_DigestInit_ex(in.md, EVP_sha256(), NULL) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 is not available");
+        goto cleanup;
+    }
+    HB_TRY(hb_stream_reader_new(dek, spec->backup_id, spec->name, fd_source, &in, &in.r, err));
+
+    a = archive_read_new();
+    if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
+        archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+        archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+        archive_read_support_filter_none(a) != ARCHIVE_OK) {
+        st = hb_fail(err, HB_E_INTERNAL, "libarchive cannot read tar, zstd or gzip");
+        goto cleanup;
+    }
+    if (archive_read_open2(a, &in, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
+        st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "not a tar stream");
+        goto cleanup;
+    }
+    /* The compression must be the one the manifest and extension say. */
+    int want = hb_compression_filter_code(spec->compression);
+    int got = archive_filter_code(a, 0);
+    if (got != want) {
+        st = hb_fail(err, HB_E_VERIFY, "archive '%s': compressed with %s, but the manifest "
+                     "says %s", spec->name, archive_filter_name(a, 0),
+                     hb_compression_name(spec->compression));
+        goto cleanup;
+    }
+    if (root != NULL) {
+        disk = archive_write_disk_new();
+        /* Our own root prefix makes every path absolute, so libarchive's
+         * NOABSOLUTEPATHS cannot be used; check_entry refuses absolute
+         * entry paths before the prefix is added. */
+        int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+                    ARCHIVE_EXTRACT_ACL;
+        if (geteuid() == 0)
+            flags |= ARCHIVE_EXTRACT_OWNER;
+        if (disk == NULL || archive_write_disk_set_options(disk, flags) != ARCHIVE_OK ||
+            archive_write_disk_set_standard_lookup(disk) != ARCHIVE_OK) {
+            st = hb_fail(err, HB_E_INTERNAL, "libarchive cannot extract");
+            goto cleanup;
+        }
+    }
+    for (;;) {
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN) {
+            st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar entry");
+            goto cleanup;
+        }
+        bool skip = false;
+        HB_TRY(check_entry(c, e, &skip, err));
+        const char *name = archive_entry_pathname(e);
+        if (disk != NULL && skip) {
+            /* The root entry: its mode and owner go to the staging directory
+             * itself; its times are set last, after everything inside it. */
+            root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
+            root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+            have_root_times = archive_entry_mtime_is_set(e);
+            archive_entry_copy_pathname(e, root);
+            if (archive_write_header(disk, e) < ARCHIVE_WARN ||
+                archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+                st = hb_fail(err, HB_E_IO, "archive '%s': cannot restore the attributes of its "
+                             "root directory: %s", spec->name, archive_error_string(disk));
+                goto cleanup;
+            }
+            continue;
+        }
+        if (disk == NULL || skip) {
+            if (archive_read_data_skip(a) != ARCHIVE_OK) {
+                st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar data");
+                goto cleanup;
+            }
+            continue;
+        }
+        int64_t size = archive_entry_size(e);
+        HB_TRY(check_space(c, root, name, size > 0 ? (uint64_t)size : 0, err));
+        HB_TRY(hb_path_join(target, 2 * PATH_MAX, root, c->canon, err));
+        archive_entry_copy_pathname(e, target);
+        if (archive_entry_hardlink(e) != NULL) {
+            HB_TRY(hb_path_join(target, 2 * PATH_MAX, root, c->canon_link, err));
+            archive_entry_copy_hardlink(e, target);
+        }
+        if (archive_write_header(disk, e) < ARCHIVE_WARN) {
+            st = hb_fail(err, archive_errno(disk) == ENOSPC ? HB_E_IO : HB_E_VERIFY,
+                         "archive '%s': cannot extract '%s': %s", spec->name, c->canon,
+                         archive_error_string(disk));
+            goto cleanup;
+        }
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+            if (archive_write_data_block(disk, buf, len, off) < ARCHIVE_WARN) {
+                st = hb_fail(err, HB_E_IO, "archive '%s': cannot write '%s': %s", spec->name,
+                             c->canon, archive_error_string(disk));
+                goto cleanup;
+            }
+        }
+        if (r != ARCHIVE_EOF) {
+            st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar data");
+            goto cleanup;
+        }
+        if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+            st = hb_fail(err, HB_E_IO, "archive '%s': cannot finish '%s': %s", spec->name,
+                         c->canon, archive_error_string(disk));
+            goto cleanup;
+        }
+    }
+    /* Authenticate the rest of the stream: the tar end may come before the
+     * final segment, and a truncated or extended file must still fail. */
+    while (!in.eof) {
+        size_t n = 0;
+        HB_TRY(hb_stream_read(in.r, in.buf, READ_BUF, &n, err));
+        in.eof = n == 0;
+    }
+    if (disk != NULL && archive_write_close(disk) != ARCHIVE_OK) { /* directory modes, times */
+        st = hb_fail(err, HB_E_IO, "archive '%s': cannot finish extraction: %s", spec->name,
+                     archive_error_string(disk));
+        goto cleanup;
+    }
+    if (disk != NULL && have_root_times && utimensat(AT_FDCWD, root, root_times, 0) != 0) {
+        st = hb_fail(err, HB_E_IO, "archive '%s': cannot set the times of '%s': %s", spec->name,
+                     root, strerror(errno));
+        goto cleanup;
+    }
+    uint8_t digest[32];
+    if (EVP_DigestFinal_ex(in.md, digest, NULL) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+        goto cleanup;
+    }
+    if (info != NULL) {
+        memset(info, 0, sizeof *info);
+        hb_hex_encode(digest, sizeof digest, info->sha256_hex);
+        info->file_size = (uint64_t)sb.st_size;
+        info->entries = c->entries;
+        info->expanded_bytes = c->expanded;
+    }
+cleanup:
+    archive_read_free(a);
+    archive_write_free(disk);
+    hb_stream_reader_free(in.r);
+    EVP_MD_CTX_free(in.md);
+    if (in.fd >= 0)
+        close(in.fd);
+    if (in.buf != NULL)
+        OPENSSL_clear_free(in.buf, READ_BUF);
+    if (c != NULL) {
+        pathset_clear(&c->files);
+        pathset_clear(&c->symlinks);
+        free(c);
+    }
+    free(target);
+    free(root);
+    return st;
+}
+
+hb_status hb_archive_walk(const char *path, const hb_archive_spec *spec,
+                          const uint8_t dek[HB_DEK_LEN], const hb_archive_limits *limits,
+                          hb_archive_info *info, hb_err *err)
+{
+    return run(path, spec, dek, NULL, limits, info, err);
+}
+
+hb_status hb_archive_extract(const char *path, const hb_archive_spec *spec,
+                             const uint8_t dek[HB_DEK_LEN], const char *staging_dir,
+                             const hb_archive_limits *limits, hb_archive_info *info,
+                             hb_err *err)
+{
+    if (staging_dir == NULL)
+        return hb_fail(err, HB_E_USAGE, "hb_archive_extract: no staging directory");
+    return run(path, spec, dek, staging_dir, limits, info, err);
+}

@@ -1,0 +1,300 @@
+/* Creating one archive (DESIGN §4.1, docs/FORMAT.md §5): the resource
+ * directory is walked by libarchive's disk reader, written as pax tar,
+ * compressed by a libarchive write filter, and handed block by block to the
+ * encrypted stream, whose sink writes the file and hashes what it writes. */
+#include "backup/format/archive.h"
+
+#include "backup/format/archive_internal.h"
+#include "common/encode.h"
+#include "common/fileio.h"
+#include "common/fail.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COPY_BUF (256 * 1024)
+#define BLOCK_BYTES (64 * 1024) /* libarchive -> stream hand-off size */
+
+typedef struct out_file {
+    int fd;
+    const char *path;
+    EVP_MD_CTX *md;
+    uint64_t size;
+    hb_stream_writer *w;
+    hb_zstd_writer *z;  /* NULL unless zstd */
+    const hb_archive_spec *spec; /* for byte progress */
+    hb_err err;       /* why the callback failed, for the caller */
+    bool failed;
+} out_file;
+
+/* Stream sink: the encrypted bytes go to the file and into SHA-256. */
+static hb_status file_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+{
+    out_file *o = ctx;
+    hb_status st = hb_write_all(o->fd, buf, len, o->path, err);
+    if (st == HB_OK && EVP_DigestUpdate(o->md, buf, len) != 1)
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+    if (st == HB_OK)
+        o->size += len;
+    return st;
+}
+
+/* zstd workers: 0 in the spec means one per online CPU, the fastest
+ * setting measured on 2 cores (docs/benchmarks.md); even one worker lets
+ * compression overlap the disk walk and the encryption. */
+static unsigned zstd_threads(const hb_archive_spec *spec)
+{
+    if (spec->zstd_threads > 0)
+        return spec->zstd_threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+static hb_status to_stream(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+{
+    return hb_stream_write(ctx, buf, len, err);
+}
+
+/* libarchive's write callback: compressed tar bytes into the stream. */
+static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    out_file *o = ctx;
+    hb_status st = o->z != NULL ? hb_zstd_write(o->z, buf, len, &o->err)
+                                : hb_stream_write(o->w, buf, len, &o->err);
+    if (st != HB_OK) {
+        o->failed = true;
+        archive_set_error(a, EIO, "%s", o->err.msg);
+        return -1;
+    }
+    return (la_ssize_t)len;
+}
+
+/* A libarchive failure as an hb_err; our own callback's error wins. */
+static hb_status la_fail(hb_err *err, const out_file *o, struct archive *a, const char *what,
+                         const char *path)
+{
+    if (o->failed) {
+        *err = o->err;
+        return err->status;
+    }
+    const char *why = archive_error_string(a);
+    int en = archive_errno(a);
+    return hb_fail(err, en == ENOSPC ? HB_E_IO : HB_E_INTERNAL, "%s '%s': %s", what, path,
+                   why ? why : "unknown libarchive error");
+}
+
+/* Entry path relative to the resource directory (docs/FORMAT.md §5). */
+static const char *relative(const char *full, const char *root, size_t root_len)
+{
+    if (strncmp(full, root, root_len) != 0)
+        return NULL;
+    full += root_len;
+    while (*full == '/')
+        full++;
+    return full;
+}
+
+static hb_status add_tree(struct archive *out, out_file *o, const char *src,
+                          hb_archive_info *info, hb_err *err)
+{
+    hb_status st = HB_OK;
+    struct archive *disk = archive_read_disk_new();
+    struct archive_entry *entry = archive_entry_new();
+    struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+    uint8_t *buf = malloc(COPY_BUF);
+    size_t root_len = strlen(src);
+    if (disk == NULL || entry == NULL || links == NULL || buf == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+    /* Physical walk: symlinks are stored as links, never followed. Sparse
+     * detection off: sparse files are stored whole (DESIGN §4.1). */
+    if (archive_read_disk_set_symlink_physical(disk) != ARCHIVE_OK ||
+        archive_read_disk_set_standard_lookup(disk) != ARCHIVE_OK ||
+        archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_SPARSE) != ARCHIVE_OK ||
+        archive_read_disk_open(disk, src) != ARCHIVE_OK) {
+        st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", src, archive_error_string(disk));
+        goto cleanup;
+    }
+    for (;;) {
+        archive_entry_clear(entry);
+        int r = archive_read_next_header2(disk, entry);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN) {
+            st = hb_fail(err, HB_E_IO, "cannot read '%s': %s",
+                         archive_entry_pathname(entry) ? archive_entry_pathname(entry) : src,
+                         archive_error_string(disk));
+            goto cleanup;
+        }
+        (void)archive_read_disk_descend(disk);
+        const char *full = archive_entry_pathname(entry);
+        const char *rel = full ? relative(full, src, root_len) : NULL;
+        if (rel == NULL) {
+            st = hb_fail(err, HB_E_INTERNAL, "'%s' is not under '%s'", full ? full : "?", src);
+            goto cleanup;
+        }
+        /* The resource directory itself is stored as "." so that a restore
+         * gives it back its mode, owner and times. */
+        if (*rel == '\0')
+            rel = ".";
+        mode_t type = archive_entry_filetype(entry);
+        if (type == AE_IFSOCK)
+            continue; /* sockets carry no data and are recreated by their owners */
+        if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+            st = hb_fail(err, HB_E_REFUSED, "'%s' is a device or FIFO; a backup holds "
+                         "only regular files, directories and symlinks (DESIGN §4.1)", full);
+            goto cleanup;
+        }
+        char *relcopy = strdup(rel);
+        if (relcopy == NULL) {
+            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+            goto cleanup;
+        }
+        archive_entry_copy_pathname(entry, relcopy);
+        free(relcopy);
+        struct archive_entry *e = entry, *spare = NULL;
+        archive_entry_linkify(links, &e, &spare); /* tar strategy: never defers */
+        if (archive_write_header(out, e) < ARCHIVE_WARN) {
+            st = la_fail(err, o, out, "cannot archive", full);
+            goto cleanup;
+        }
+        info->entries++;
+        if (type == AE_IFREG && archive_entry_hardlink(e) == NULL && archive_entry_size(e) > 0) {
+            la_ssize_t n;
+            while ((n = archive_read_data(disk, buf, COPY_BUF)) > 0) {
+                if (archive_write_data(out, buf, (size_t)n) != n) {
+                    st = la_fail(err, o, out, "cannot archive", full);
+                    goto cleanup;
+                }
+                info->expanded_bytes += (uint64_t)n;
+                if (o->spec->on_bytes != NULL)
+                    o->spec->on_bytes(o->spec->on_bytes_ctx, o->spec->name, (uint64_t)n);
+            }
+            if (n < 0) {
+                st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", full,
+                             archive_error_string(disk));
+                goto cleanup;
+            }
+        }
+    }
+cleanup:
+    if (buf != NULL)
+        OPENSSL_clear_free(buf, COPY_BUF);
+    archive_entry_linkresolver_free(links);
+    archive_entry_free(entry);
+    archive_read_free(disk);
+    return st;
+}
+
+hb_status hb_archive_create(const char *src_dir, const char *out_path,
+                            const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                            hb_archive_info *info, hb_err *err)
+{
+    hb_status st = HB_OK;
+    out_file o = {.fd = -1, .path = out_path, .spec = spec};
+    struct archive *a = NULL;
+    hb_archive_info inf = {0};
+    char *src = NULL;
+    bool created = false;
+    uint8_t digest[32];
+    struct stat sb;
+    if (src_dir == NULL || out_path == NULL || spec == NULL || dek == NULL ||
+        spec->name == NULL || spec->backup_id == NULL) {
+        st = hb_fail(err, HB_E_USAGE, "hb_archive_create: missing argument");
+        goto cleanup;
+    }
+    if (lstat(src_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        st = hb_fail(err, HB_E_NOT_FOUND, "archive '%s': '%s' is not a directory", spec->name,
+                     src_dir);
+        goto cleanup;
+    }
+    src = strdup(src_dir);
+    if (src == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    for (size_t l = strlen(src); l > 1 && src[l - 1] == '/'; l--)
+        src[l - 1] = '\0';
+    o.fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (o.fd < 0) {
+        st = hb_fail(err, errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
+                     "archive '%s': cannot create '%s': %s", spec->name, out_path,
+                     strerror(errno));
+        goto cleanup;
+    }
+    created = true;
+    o.md = EVP_MD_CTX_new();
+    if (o.md == NULL || EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 is not available");
+        goto cleanup;
+    }
+    HB_TRY(hb_stream_writer_new(dek, spec->backup_id, spec->name, spec->seg_log2, file_sink,
+                                &o, &o.w, err));
+    a = archive_write_new();
+    if (a == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(a, BLOCK_BYTES) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
+        st = hb_fail(err, HB_E_INTERNAL, "libarchive: %s", archive_error_string(a));
+        goto cleanup;
+    }
+    HB_TRY(hb_compression_add_write_filter(a, spec, err));
+    if (spec->compression == HB_COMPRESSION_ZSTD)
+        HB_TRY(hb_zstd_writer_new(spec->level, zstd_threads(spec), to_stream, o.w, &o.z, err));
+    if (archive_write_open2(a, &o, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+        st = la_fail(err, &o, a, "cannot start archive", out_path);
+        goto cleanup;
+    }
+    HB_TRY(add_tree(a, &o, src, &inf, err));
+    if (archive_write_close(a) != ARCHIVE_OK) {
+        st = la_fail(err, &o, a, "cannot finish archive", out_path);
+        goto cleanup;
+    }
+    if (o.z != NULL)
+        HB_TRY(hb_zstd_finish(o.z, err));
+    HB_TRY(hb_stream_writer_finish(o.w, err));
+    if (spec->on_bytes != NULL)
+        spec->on_bytes(spec->on_bytes_ctx, spec->name, 0); /* this archive is written */
+    if (fsync(o.fd) != 0) {
+        st = hb_fail(err, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name, out_path,
+                     strerror(errno));
+        goto cleanup;
+    }
+    if (EVP_DigestFinal_ex(o.md, digest, NULL) != 1) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+        goto cleanup;
+    }
+    hb_hex_encode(digest, sizeof digest, inf.sha256_hex);
+    inf.file_size = o.size;
+    if (info != NULL)
+        *info = inf;
+cleanup:
+    if (st != HB_OK && err != NULL && spec != NULL && spec->name != NULL &&
+        strstr(err->msg, "archive '") == NULL)
+        hb_err_prefix(err, "archive '%s'", spec->name);
+    archive_write_free(a); /* after a failure: frees without flushing into the stream */
+    hb_zstd_writer_free(o.z);
+    hb_stream_writer_free(o.w);
+    EVP_MD_CTX_free(o.md);
+    if (o.fd >= 0 && close(o.fd) != 0 && st == HB_OK)
+        st = hb_fail(err, HB_E_IO, "archive '%s': cannot close '%s': %s", spec->name,
+                     out_path, strerror(errno));
+    if (st != HB_OK && created)
+        (void)unlink(out_path); /* ours (O_EXCL); a partial archive must not look done */
+    free(src);
+    return st;
+}

@@ -1,0 +1,84 @@
+#include "hsmbak/dirlist.h"
+
+#include "hsmbak/url.h"
+#include "common/fail.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* The manifest leads, as in the seed's listing; the rest by name. */
+static int by_name(const void *a, const void *b)
+{
+    const hb_dir_entry *x = a, *y = b;
+    bool mx = strcmp(x->name, "backupmanifest.xml") == 0;
+    bool my = strcmp(y->name, "backupmanifest.xml") == 0;
+    if (mx != my)
+        return mx ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char path[PATH_MAX];
+    DIR *d = NULL;
+    hb_dir_listing l = {0};
+    size_t cap = 0;
+    HB_TRY(hb_url_resolve(root, url, path, sizeof path, err));
+    d = opendir(path);
+    if (d == NULL) {
+        st = hb_fail(err, errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO, "cannot list '%s': %s",
+                     url, strerror(errno));
+        goto cleanup;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        struct stat sb;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* vanished while listing */
+        if (l.n == cap) {
+            cap = cap ? 2 * cap : 16;
+            hb_dir_entry *grown = realloc(l.entries, cap * sizeof *grown);
+            if (grown == NULL) {
+                st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+                goto cleanup;
+            }
+            l.entries = grown;
+        }
+        hb_dir_entry *e = &l.entries[l.n++];
+        snprintf(e->name, sizeof e->name, "%s", de->d_name);
+        e->is_dir = S_ISDIR(sb.st_mode);
+        e->modified = sb.st_mtime;
+        e->size = (uint64_t)sb.st_size;
+    }
+    if (l.n > 1)
+        qsort(l.entries, l.n, sizeof *l.entries, by_name);
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) == 0)
+        l.available = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    *out = l;
+    l.entries = NULL;
+cleanup:
+    if (d != NULL)
+        closedir(d);
+    free(l.entries);
+    return st;
+}
+
+void hb_dir_listing_free(hb_dir_listing *l)
+{
+    if (l != NULL) {
+        free(l->entries);
+        l->entries = NULL;
+        l->n = 0;
+    }
+}

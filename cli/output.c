@@ -1,0 +1,233 @@
+/* Text and --json output (see output.h). jansson builds and prints the
+ * documents: no hand-made JSON. */
+#include "output.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+json_t *out_result(cli_ctx *ctx)
+{
+    if (!ctx->json)
+        return NULL;
+    if (ctx->json_result == NULL)
+        ctx->json_result = json_object();
+    return ctx->json_result;
+}
+
+bool out_text(const cli_ctx *ctx)
+{
+    return !ctx->json && !ctx->quiet;
+}
+
+/* A JSON string; bytes that are not UTF-8 (file names are bytes) become '?'. */
+static json_t *string_value(const char *value)
+{
+    json_t *v = json_string(value);
+    if (v != NULL)
+        return v;
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return json_null();
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    v = json_string(copy);
+    free(copy);
+    return v != NULL ? v : json_null();
+}
+
+static void put(json_t *obj, const char *key, json_t *v)
+{
+    if (obj == NULL) {
+        json_decref(v);
+        return;
+    }
+    json_object_set_new(obj, key, v != NULL ? v : json_null());
+}
+
+void out_str(json_t *obj, const char *key, const char *value)
+{
+    if (obj != NULL)
+        put(obj, key, value != NULL ? string_value(value) : json_null());
+}
+
+void out_u64(json_t *obj, const char *key, uint64_t value)
+{
+    if (obj != NULL)
+        put(obj, key, json_integer((json_int_t)value));
+}
+
+void out_int(json_t *obj, const char *key, long long value)
+{
+    if (obj != NULL)
+        put(obj, key, json_integer((json_int_t)value));
+}
+
+void out_bool(json_t *obj, const char *key, bool value)
+{
+    if (obj != NULL)
+        put(obj, key, json_boolean(value));
+}
+
+void out_time(json_t *obj, const char *key, time_t when)
+{
+    if (obj == NULL)
+        return;
+    char buf[32];
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    out_str(obj, key, buf);
+}
+
+json_t *out_array(json_t *obj, const char *key)
+{
+    if (obj == NULL)
+        return NULL;
+    json_t *a = json_array();
+    put(obj, key, a);
+    return a;
+}
+
+json_t *out_object(json_t *obj, const char *key)
+{
+    if (obj == NULL)
+        return NULL;
+    json_t *o = json_object();
+    put(obj, key, o);
+    return o;
+}
+
+json_t *out_push_object(json_t *array)
+{
+    if (array == NULL)
+        return NULL;
+    json_t *o = json_object();
+    json_array_append_new(array, o);
+    return o;
+}
+
+void out_push_str(json_t *array, const char *value)
+{
+    if (array != NULL && value != NULL)
+        json_array_append_new(array, string_value(value));
+}
+
+void out_warning(cli_ctx *ctx, const char *fmt, ...)
+{
+    char msg[HB_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap); /* a long warning is cut, harmlessly */
+    va_end(ap);
+    if (ctx->json) {
+        if (ctx->json_warnings == NULL)
+            ctx->json_warnings = json_array();
+        out_push_str(ctx->json_warnings, msg);
+    } else if (!ctx->quiet) {
+        fprintf(stderr, "hsmbak: warning: %s\n", msg);
+    }
+}
+
+void out_begin(cli_ctx *ctx, const char *command)
+{
+    ctx->command = command;
+    ctx->json_fd = -1;
+    if (!ctx->json)
+        return;
+    fflush(stdout);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int saved = dup(STDOUT_FILENO);
+    if (devnull >= 0 && saved >= 0 && dup2(devnull, STDOUT_FILENO) >= 0) {
+        ctx->json_fd = saved;
+        saved = -1;
+    }
+    if (saved >= 0)
+        close(saved);
+    if (devnull >= 0)
+        close(devnull);
+}
+
+void out_finish(cli_ctx *ctx, hb_status st)
+{
+    if (!ctx->json) {
+        if (st != HB_OK)
+            fprintf(stderr, "hsmbak: %s\n", ctx->err.msg[0] ? ctx->err.msg : hb_status_name(st));
+        fflush(stdout);
+        return;
+    }
+    fflush(stdout);
+    if (ctx->json_fd >= 0) {
+        dup2(ctx->json_fd, STDOUT_FILENO);
+        close(ctx->json_fd);
+        ctx->json_fd = -1;
+    }
+    json_t *doc = json_object();
+    out_str(doc, "hsmbak", HSMBAK_VERSION);
+    out_str(doc, "command", ctx->command);
+    out_bool(doc, "ok", st == HB_OK);
+    out_int(doc, "exit_code", (int)st);
+    if (st != HB_OK) {
+        json_t *e = out_object(doc, "error");
+        out_str(e, "status", hb_status_name(st));
+        out_int(e, "code", (int)st);
+        out_str(e, "message", ctx->err.msg[0] ? ctx->err.msg : hb_status_name(st));
+    }
+    if (ctx->json_result != NULL)
+        json_object_set(doc, "result", ctx->json_result);
+    else if (st == HB_OK)
+        json_object_set_new(doc, "result", json_object());
+    if (ctx->json_warnings != NULL)
+        json_object_set(doc, "warnings", ctx->json_warnings);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    if (text != NULL) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+        free(text);
+    }
+    fflush(stdout);
+    json_decref(doc);
+    json_decref(ctx->json_result);
+    json_decref(ctx->json_warnings);
+    ctx->json_result = ctx->json_warnings = NULL;
+}
+
+void out_manifest(json_t *r, const hb_manifest *m)
+{
+    if (r == NULL || m == NULL)
+        return;
+    json_t *sys = out_object(r, "system");
+    out_str(sys, "version", hb_manifest_version(m));
+    out_str(sys, "profile", hb_manifest_profile(m));
+    json_t *rs = out_array(r, "recipients");
+    for (size_t i = 0; i < hb_manifest_n_recipients(m); i++) {
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", hb_manifest_recipient_at(m, i)->id);
+        out_str(o, "subject", hb_manifest_recipient_at(m, i)->subject);
+        out_str(o, "fingerprint_sha256", hb_manifest_recipient_at(m, i)->fingerprint);
+        out_str(o, "key_wrap", hb_manifest_recipient_at(m, i)->key_wrap);
+    }
+    for (size_t i = 0; i < hb_manifest_n_quorums(m); i++) {
+        const hb_manifest_quorum *q = hb_manifest_quorum_at(m, i);
+        json_t *o = out_push_object(rs);
+        out_str(o, "id", q->id);
+        out_str(o, "quorum", q->name);
+        out_u64(o, "threshold", q->threshold);
+        json_t *ms = out_array(o, "members");
+        for (size_t k = 0; k < q->n_members; k++)
+            out_push_str(ms, q->members[k].fingerprint);
+    }
+    json_t *fs = out_array(r, "files");
+    for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
+        json_t *o = out_push_object(fs);
+        out_str(o, "name", hb_manifest_file_at(m, i)->name);
+        out_str(o, "filename", hb_manifest_file_at(m, i)->filename);
+        out_str(o, "compression", hb_manifest_file_at(m, i)->compression);
+        out_u64(o, "size", hb_manifest_file_at(m, i)->size);
+        out_str(o, "sha256", hb_manifest_file_at(m, i)->sha256);
+    }
+}

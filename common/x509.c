@@ -1,0 +1,126 @@
+/* X.509 helpers (common/x509.h). */
+#include "common/x509.h"
+
+#include "common/fail.h"
+#include "common/encode.h"
+#include "common/fileio.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+hb_status hb_x509_from_bytes(OSSL_LIB_CTX *libctx, const uint8_t *data, size_t len,
+                             const char *what, X509 **out, hb_err *err)
+{
+    if (len > HB_CERT_FILE_MAX)
+        return hb_fail(err, HB_E_REFUSED, "%s is larger than a certificate can be", what);
+    X509 *x = X509_new_ex(libctx, NULL);
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    hb_status st = HB_OK;
+    if (x == NULL || bio == NULL) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (PEM_read_bio_X509(bio, &x, NULL, NULL) == NULL) {
+        const unsigned char *q = data;
+        ERR_clear_error();
+        if (d2i_X509(&x, &q, (long)len) == NULL || q != data + len) {
+            st = hb_fail_ossl(err, HB_E_VERIFY,
+                              "%s is not a certificate (neither PEM nor DER X.509)", what);
+            goto cleanup;
+        }
+    }
+    *out = x;
+    x = NULL;
+cleanup:
+    X509_free(x);
+    BIO_free(bio);
+    return st;
+}
+
+hb_status hb_x509_read_file(OSSL_LIB_CTX *libctx, const char *path, X509 **out, hb_err *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_status st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "reading certificate '%s'", path);
+        return st;
+    }
+    char what[64 + PATH_MAX];
+    if (snprintf(what, sizeof what, "'%s'", path) >= (int)sizeof what)
+        snprintf(what, sizeof what, "%s", "the certificate file");
+    st = hb_x509_from_bytes(libctx, data, len, what, out, err);
+    free(data);
+    return st;
+}
+
+hb_status hb_x509_from_der(const uint8_t *der, size_t len, const char *what, X509 **out,
+                           hb_err *err)
+{
+    const unsigned char *p = der;
+    X509 *x = len <= HB_CERT_FILE_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+    if (x == NULL || p != der + len) {
+        X509_free(x);
+        return hb_fail_ossl(err, HB_E_VERIFY, "%s is not one DER X.509 certificate", what);
+    }
+    *out = x;
+    return HB_OK;
+}
+
+hb_status hb_x509_der(X509 *cert, uint8_t **der, size_t *len, hb_err *err)
+{
+    unsigned char *buf = NULL;
+    int n = i2d_X509(cert, &buf);
+    if (n <= 0)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
+    *der = buf;
+    *len = (size_t)n;
+    return HB_OK;
+}
+
+hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    hb_status st = hb_x509_der(cert, &der, &len, err);
+    if (st == HB_OK)
+        st = hb_sha256_hex(der, len, out, err);
+    OPENSSL_free(der);
+    return st;
+}
+
+hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    if (bio == NULL) {
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    /* RFC 2253 order and escaping, but UTF-8 kept as is (not \XX escaped). */
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+        st = hb_fail_ossl(err, HB_E_VERIFY, "cannot print the certificate subject");
+        goto cleanup;
+    }
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    s = malloc((size_t)n + 1);
+    if (s == NULL) {
+        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
+        goto cleanup;
+    }
+    if (n > 0)
+        memcpy(s, data, (size_t)n);
+    s[n] = '\0';
+    *out = s;
+    s = NULL;
+cleanup:
+    free(s);
+    BIO_free(bio);
+    return st;
+}

@@ -1,0 +1,98 @@
+/* provider/: shared internals of the token layer (not part of the API).
+ *
+ * Two roads lead to the same token, and both stay inside this folder:
+ *   - OpenSSL: a private OSSL_LIB_CTX with `default` + pkcs11-provider
+ *     (context.c), keys and certificates through OSSL_STORE (store.c), crypto
+ *     through EVP (oaep.c, sign.c).
+ *   - PKCS#11: the same module loaded by p11-kit for administration
+ *     (module.c: load, initialise, find a token, log in; keygen.c, certimport.c,
+ *     attrs.c, list.c, probe.c).
+ * Both share one PIN resolver (pin.c). */
+#ifndef HSMBAK_PROVIDER_INTERNAL_H
+#define HSMBAK_PROVIDER_INTERNAL_H
+
+#include "provider/token.h"
+
+#include "common/fail.h"
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#define HB_PIN_MAX 256
+
+struct hb_provider {
+    OSSL_LIB_CTX *libctx;
+    char *module;     /* resolved module path, owned */
+    char *pin_source; /* config's pin source or NULL, owned */
+};
+
+/* ---- PIN (pin.c) ----------------------------------------------------------- */
+
+/* Resolve a PIN: uri_pin_source (a URI's pin-source) first, then the
+ * configured source, then a no-echo prompt when stdin is a terminal. `what`
+ * names the token or URI in messages and the prompt. pin must hold
+ * HB_PIN_MAX bytes; it is NUL-terminated; the caller wipes it. Never logs it. */
+hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const char *what,
+                         char *pin, size_t *pinlen, hb_err *err) HB_MUST_CHECK;
+
+/* ---- URIs (uri.c) ---------------------------------------------------------- */
+
+/* Parse a pkcs11: URI with p11-kit; HB_E_USAGE naming the URI when malformed.
+ * *out is freed with p11_kit_uri_free. */
+hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err) HB_MUST_CHECK;
+
+/* Copy of uri without the pin-source / pin-value query attributes (hsmbak
+ * reads the PIN itself and hands it over through the passphrase callback).
+ * *pin_source gets a malloc'ed copy of the (percent-decoded) pin-source or
+ * NULL. Both outputs are malloc'ed. */
+hb_status hb_uri_strip_pin(const char *uri, char **stripped, char **pin_source,
+                           hb_err *err) HB_MUST_CHECK;
+
+/* "pkcs11:token=T;object=L;type=TYPE" with percent-encoding (RFC 7512 §2.3). */
+hb_status hb_uri_for_object(const char *token_label, const char *label, const char *type,
+                            char **out, hb_err *err) HB_MUST_CHECK;
+
+/* Space-padded PKCS#11 string field to a C string (trailing blanks dropped). */
+void hb_p11_string(const unsigned char *field, size_t fieldlen, char *out, size_t outcap);
+
+/* ---- the PKCS#11 module for administration (module.c) --------------------- */
+
+/* The module loaded by p11-kit and initialised once per process and path.
+ * It is never finalised: pkcs11-provider keeps using the same module in the
+ * same process (its no-deinit quirk), and finalising SoftHSM 2.6.1 under it
+ * makes it crash. */
+hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *err) HB_MUST_CHECK;
+
+/* Name of a CK_RV ("CKR_PIN_INCORRECT") for messages. */
+const char *hb_ckr_name(CK_RV rv);
+
+/* The one token the URI selects by label / serial / manufacturer / model
+ * (never by slot number). HB_E_NOT_FOUND when none, HB_E_USAGE when the URI
+ * matches several. */
+hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *slot,
+                        CK_TOKEN_INFO *info, hb_err *err) HB_MUST_CHECK;
+
+/* A session on the token at `slot`, logged in as user when login is true
+ * (PIN from hb_pin_resolve; an already logged-in token is fine). The session
+ * is closed with C_CloseSession; never C_Logout, which would log out
+ * pkcs11-provider's sessions too (login state is per token and process). */
+hb_status hb_session_open(const hb_provider *p, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
+                          const char *what, const char *uri_pin_source, bool rw, bool login,
+                          CK_SESSION_HANDLE *out, hb_err *err) HB_MUST_CHECK;
+
+/* Find exactly one object matching the attributes; HB_E_NOT_FOUND naming
+ * `what` when none, HB_E_USAGE when several. */
+hb_status hb_object_find_one(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+                             CK_ULONG n, const char *what, CK_OBJECT_HANDLE *out,
+                             hb_err *err) HB_MUST_CHECK;
+
+/* Read boolean attributes of a key object into attrs (absent ones: false). */
+hb_status hb_object_read_attrs(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                               hb_key_attrs *attrs, hb_err *err) HB_MUST_CHECK;
+
+/* ---- sanitizer builds (sanitizer.c) --------------------------------------- */
+
+/* Does nothing; called once so that sanitizer.c is always linked in. */
+void hb_sanitizer_link(void);
+
+#endif
