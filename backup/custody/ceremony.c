@@ -8,6 +8,7 @@
 #include "backup/custody/transcript.h"
 
 #include "backup/custody/custody_internal.h"
+#include "backup/custody/signer.h"
 #include "backup/format/xml.h"
 #include "common/encode.h"
 #include "common/ids.h"
@@ -33,54 +34,25 @@
 
 /* ---- the backup signer, which signs transcript entries ---- */
 
-typedef struct signer {
-    hb_provider *p;
-    X509 *cert;
-    EVP_PKEY *key;
-} signer;
-
-static hb_status sign_on_token(void *ctx, const uint8_t *data, size_t len, uint8_t **sig,
-                               size_t *siglen, hb_err *err)
-{
-    signer *s = ctx;
-    return hb_provider_sign_sha256(s->p, s->key, data, len, sig, siglen, err);
-}
-
-static hb_status signer_open(hb_provider *p, const char *root, signer *s, hb_err *err)
+static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, hb_err *err)
 {
     hb_object_store *store = NULL;
-    memset(s, 0, sizeof *s);
-    s->p = p;
     hb_status st = hb_objects_load(root, &store, err);
-    if (st != HB_OK)
-        return st;
-    const char *name = hb_objects_backup_signer(store);
-    if (name == NULL)
-        st = hb_fail(err, HB_E_REFUSED, "no backup signer is set, and every ceremony is "
-                     "recorded in a transcript signed by it: make one first ('hsmbak crypto "
-                     "keygen --usage signer ...', 'hsmbak crypto idcred', 'hsmbak crypto "
-                     "backup-signer')");
-    else if ((st = hb_objects_load_idcred(store, p, name, &s->cert, &s->key, err)) != HB_OK)
-        hb_err_prefix(err, "backup signer (it signs the ceremony transcript)");
+    if (st == HB_OK)
+        st = hb_signer_open(p, store, "every ceremony is recorded in a transcript signed by it",
+                            "backup signer (it signs the ceremony transcript)", out, err);
     hb_objects_free(store);
     return st;
 }
 
-static void signer_close(signer *s)
-{
-    X509_free(s->cert);
-    EVP_PKEY_free(s->key);
-    memset(s, 0, sizeof *s);
-}
-
-static hb_status record(const char *root, signer *s, const char *who, const char *what,
+static hb_status record(const char *root, hb_signer *s, const char *who, const char *what,
                         const char *detail, const char *const *fps, size_t n, hb_err *err)
 {
     char path[PATH_MAX];
     hb_status st = hb_transcript_path(root, path, sizeof path, err);
     if (st == HB_OK)
-        st = hb_transcript_append(path, s->cert, sign_on_token, s, who, what, detail, fps, n,
-                                  err);
+        st = hb_transcript_append(path, hb_signer_cert(s), hb_signer_sign, s, who, what, detail,
+                                  fps, n, err);
     return st;
 }
 
@@ -206,7 +178,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
                              hb_err *err)
 {
     hb_status st = HB_OK;
-    signer sg = {0};
+    hb_signer *sg = NULL;
     hb_custody *c = NULL;
     hb_object_store *store = NULL;
     hb_enrollment e = {0};
@@ -350,7 +322,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     if (w < 0 || (size_t)w >= sizeof detail)
         detail[sizeof detail - 1] = '\0'; /* a shortened detail still verifies */
     const char *fps[1] = {e.fingerprint};
-    HB_TRY(record(req->root, &sg, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
+    HB_TRY(record(req->root, sg, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
     HB_TRY(append_enrollment(c, &e, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
@@ -362,7 +334,7 @@ cleanup:
     X509_free(cert);
     hb_objects_free(store);
     hb_custody_free(c);
-    signer_close(&sg);
+    hb_signer_free(sg);
     return st;
 }
 
@@ -402,7 +374,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
                                   size_t n_custodians, char fingerprint_out[65], hb_err *err)
 {
     hb_status st = HB_OK;
-    signer sg = {0};
+    hb_signer *sg = NULL;
     hb_custody *c = NULL;
     hb_object_store *store = NULL;
     X509 *cert = NULL;
@@ -448,7 +420,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     if (w < 0 || (size_t)w >= sizeof detail)
         detail[sizeof detail - 1] = '\0';
     const char *fps[1] = {e->fingerprint};
-    HB_TRY(record(root, &sg, who, "import-cert", detail, fps, 1, err));
+    HB_TRY(record(root, sg, who, "import-cert", detail, fps, 1, err));
     HB_TRY(hb_objects_save(store, err));
     HB_TRY(hb_custody_save(c, err));
     snprintf(fingerprint_out, 65, "%s", e->fingerprint);
@@ -459,7 +431,7 @@ cleanup:
     X509_free(cert);
     hb_objects_free(store);
     hb_custody_free(c);
-    signer_close(&sg);
+    hb_signer_free(sg);
     return st;
 }
 
@@ -469,7 +441,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                              const char *const *custodians, size_t n_custodians, hb_err *err)
 {
     hb_status st = HB_OK;
-    signer sg = {0};
+    hb_signer *sg = NULL;
     hb_custody *c = NULL;
     char who[1024], detail[1024], now[21];
     HB_TRY(who_of(custodians, n_custodians, who, sizeof who, err));
@@ -491,7 +463,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
         g->retired = true;
         snprintf(detail, sizeof detail, "retired quorum group '%s' (%u of %zu): no new backup "
                  "is made to it", g->name, g->threshold, g->n_members);
-        HB_TRY(record(root, &sg, who, "retire", detail, NULL, 0, err));
+        HB_TRY(record(root, sg, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;
         memcpy(e->retired, now, sizeof now);
@@ -499,13 +471,13 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                  "stays on token '%s' (serial %s) and still opens older backups", e->name,
                  e->token_label, e->token_serial);
         const char *fps[1] = {e->fingerprint};
-        HB_TRY(record(root, &sg, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0, err));
+        HB_TRY(record(root, sg, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0, err));
     }
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-retire", st, err, "recipient", what, (char *)NULL);
     hb_custody_free(c);
-    signer_close(&sg);
+    hb_signer_free(sg);
     return st;
 }
 
@@ -516,7 +488,7 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
                              const char *const *custodians, size_t n_custodians, hb_err *err)
 {
     hb_status st = HB_OK;
-    signer sg = {0};
+    hb_signer *sg = NULL;
     hb_custody *c = NULL;
     hb_quorum_group g = {0};
     const char **fps = NULL;
@@ -571,7 +543,7 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     HB_TRY(signer_open(p, root, &sg, err));
     snprintf(detail, sizeof detail, "defined quorum group '%s': any %u of its %zu members "
              "together open backups made to it", name, threshold, n_members);
-    HB_TRY(record(root, &sg, who, "quorum", detail, fps, n_members, err));
+    HB_TRY(record(root, sg, who, "quorum", detail, fps, n_members, err));
     hb_quorum_group *arr = realloc(c->groups, (c->n_groups + 1) * sizeof *arr);
     if (arr == NULL) {
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
@@ -586,7 +558,7 @@ cleanup:
     free(g.members);
     free(fps);
     hb_custody_free(c);
-    signer_close(&sg);
+    hb_signer_free(sg);
     return st;
 }
 

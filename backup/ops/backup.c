@@ -5,6 +5,7 @@
 #include "hsmbak/backup.h"
 
 #include "backup/custody/recipients.h"
+#include "backup/custody/signer.h"
 #include "backup/custody/quorum.h"
 #include "backup/system/tree.h"
 #include "common/fault.h"
@@ -43,19 +44,6 @@ typedef struct group_key {
     uint8_t g[HB_QUORUM_KEY_LEN];
     const char *id;
 } group_key;
-
-typedef struct token_signer {
-    hb_provider *p;
-    EVP_PKEY *key;
-} token_signer;
-
-/* hb_sign_fn over the backup-signer key: the signature is made on the token. */
-static hb_status sign_on_token(void *ctx, const uint8_t *data, size_t len, uint8_t **sig,
-                               size_t *siglen, hb_err *err)
-{
-    token_signer *s = ctx;
-    return hb_provider_sign_sha256(s->p, s->key, data, len, sig, siglen, err);
-}
 
 /* Every recipient of the set into the manifest: single certificates, and
  * quorum groups with a fresh group key each (docs/custody.md). */
@@ -311,8 +299,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_manifest *m = NULL;
-    X509 *signer_cert = NULL;
-    EVP_PKEY *signer_key = NULL;
+    hb_signer *signer = NULL;
     recipient *rcpt = NULL;
     hb_recipient_set rs = {0};
     group_key *gk = NULL;
@@ -328,23 +315,11 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
 
     memset(res, 0, sizeof *res);
     HB_TRY(hb_objects_load(sys->root, &store, err));
-    const char *signer = hb_objects_backup_signer(store);
-    if (signer == NULL) {
-        st = hb_fail(err, HB_E_REFUSED,
-                     "no backup signer is set, and every backup manifest must be signed: make "
-                     "a signing key with 'hsmbak crypto keygen --usage signer --gen-sscert "
-                     "--gen-object ...', define an idcred for it ('hsmbak crypto idcred NAME "
-                     "KEY CERT') and mark it with 'hsmbak crypto backup-signer NAME'");
-        goto cleanup;
-    }
     HB_TRY(hb_recipient_set_resolve(sys->root, p, req->recipients, req->n_recipients, &rs,
                                     err));
     snprintf(res->warnings, sizeof res->warnings, "%s", rs.warnings);
-    st = hb_objects_load_idcred(store, p, signer, &signer_cert, &signer_key, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "backup signer");
-        goto cleanup;
-    }
+    HB_TRY(hb_signer_open(p, store, "every backup manifest must be signed", "backup signer",
+                          &signer, err));
 
     HB_TRY(hb_manifest_new(&m, err));
     HB_TRY(hb_manifest_set_backup(m, NULL, NULL, NULL, err));
@@ -441,8 +416,8 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
         HB_TRY(hb_manifest_add_excluded(m, prof->excluded[i].name, prof->excluded[i].reason,
                                         err));
 
-    token_signer ts = {p, signer_key};
-    HB_TRY(hb_manifest_write_signed(m, signer_cert, sign_on_token, &ts, &xml, &xml_len, err));
+    HB_TRY(hb_manifest_write_signed(m, hb_signer_cert(signer), hb_signer_sign, signer, &xml,
+                                    &xml_len, err));
     HB_TRY(write_manifest(partial, xml, xml_len, err));
     HB_TRY(hb_fsync_dir(partial, err));
     hb_fault_point("backup-before-rename");
@@ -467,7 +442,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     m = NULL;
 cleanup:
     hb_audit_backup_op("secure-backup", st, err, req->dest, m != NULL ? m : res->manifest,
-                       signer_cert, NULL);
+                       signer != NULL ? hb_signer_cert(signer) : NULL, NULL);
     if (partial[0] != '\0')
         hb_tree_remove_quietly(partial);
     for (size_t i = 0; i < n_jobs; i++) {
@@ -485,8 +460,7 @@ cleanup:
     free(build);
     free(machine);
     free(serial);
-    X509_free(signer_cert);
-    EVP_PKEY_free(signer_key);
+    hb_signer_free(signer);
     hb_manifest_free(m);
     hb_objects_free(store);
     return st;
