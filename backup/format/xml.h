@@ -61,6 +61,18 @@ hb_status hb_xml_child_text(const xmlNode *parent, const char *ns, const char *n
                             bool required, const char *what, char **out,
                             hb_err *err) HB_MUST_CHECK;
 
+/* A new document (XML 1.0) whose root element root_name is in the default
+ * namespace ns_uri; *root and *ns point into *doc (xmlFreeDoc frees all). */
+hb_status hb_xml_new_doc(const char *root_name, const char *ns_uri, xmlDocPtr *doc,
+                         xmlNodePtr *root, xmlNsPtr *ns, hb_err *err) HB_MUST_CHECK;
+
+/* doc as UTF-8 with its XML declaration; libxml2's own indentation when
+ * indent (stores people read), the document's text nodes as they are
+ * otherwise (signed documents). *out is malloc'ed and NUL-terminated; what
+ * names the document in messages. */
+hb_status hb_xml_serialize(xmlDocPtr doc, bool indent, const char *what, uint8_t **out,
+                           size_t *out_len, hb_err *err) HB_MUST_CHECK;
+
 /* Writer helpers: append an indentation text node ("\n" + 2*depth spaces)
  * then a new element (in ns, may be NULL) with optional escaped text. */
 xmlNodePtr hb_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text,
