@@ -26,7 +26,9 @@ void hb_sanitizer_link(void)
 
 typedef void *(*dlopen_fn)(const char *, int);
 
-void *dlopen(const char *file, int mode)
+/* Default visibility: the library is built with -fvisibility=hidden, and a
+ * hidden dlopen would not take part in the executable's symbol lookup. */
+__attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
 {
     static _Atomic(dlopen_fn) next;
     dlopen_fn fn = atomic_load(&next);
