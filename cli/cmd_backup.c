@@ -177,12 +177,8 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     if (res.stale_partials_removed)
         out_warning(ctx, "secure-backup: removed %u partial backup(s) left by an interrupted run",
                     res.stale_partials_removed);
-    for (const char *w = res.warnings; *w != '\0';) {
-        const char *nl = strchr(w, '\n');
-        int n = nl ? (int)(nl - w) : (int)strlen(w);
-        out_warning(ctx, "%.*s", n, w);
-        w += n + (nl != NULL);
-    }
+    for (size_t i = 0; i < res.warnings.n; i++)
+        out_warning(ctx, "%s", res.warnings.items[i]);
     cli_say(ctx, "Secure backup is complete.");
     json_backup(ctx, &res);
     if (out_text(ctx)) {

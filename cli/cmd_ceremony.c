@@ -88,17 +88,13 @@ cleanup:
     return st;
 }
 
-/* Newline-separated warnings from the library, one out_warning each (stderr
- * in text mode, the document's "warnings" with --json). */
-static void print_warnings(cli_ctx *ctx, const char *w)
+/* Warnings from the library, one out_warning each (stderr in text mode,
+ * the document's "warnings" with --json); the list is freed. */
+static void print_warnings(cli_ctx *ctx, hb_strlist *w)
 {
-    while (*w != '\0') {
-        const char *nl = strchr(w, '\n');
-        int n = nl ? (int)(nl - w) : (int)strlen(w);
-        if (n > 0)
-            out_warning(ctx, "%.*s", n, w);
-        w += n + (nl != NULL);
-    }
+    for (size_t i = 0; i < w->n; i++)
+        out_warning(ctx, "%s", w->items[i]);
+    hb_strlist_free(w);
 }
 
 /* After a ceremony: every active enrollment whose certificate expires within
@@ -107,11 +103,11 @@ static void print_store_warnings(cli_ctx *ctx, const char *root)
 {
     hb_custody *c = NULL;
     hb_err ignored;
-    char warnings[2048];
-    if (hb_custody_load(root, &c, &ignored) == HB_OK) {
-        hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
-        print_warnings(ctx, warnings);
-    }
+    hb_strlist warnings = {0};
+    if (hb_custody_load(root, &c, &ignored) == HB_OK &&
+        hb_custody_expiry_warnings(c, time(NULL), &warnings, &ignored) == HB_OK)
+        print_warnings(ctx, &warnings);
+    hb_strlist_free(&warnings);
     hb_custody_free(c);
 }
 
@@ -122,12 +118,14 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
         .n_custodians = o->n_custodians, .name = o->name, .cn = o->cn,
         .key_type = o->key_type, .days = o->days, .csr = o->csr,
     };
-    hb_enroll_result res;
+    hb_enroll_result res = {0};
     cli_say(ctx, "ceremony: enrolling a backup recipient key on '%s' (this may take a while)",
             o->token ? o->token : "");
     hb_status st = hb_ceremony_enroll(p, &req, &res, &ctx->err);
-    if (st != HB_OK)
+    if (st != HB_OK) {
+        hb_enroll_result_free(&res);
         return st;
+    }
     cli_say(ctx, "ceremony: enrolled '%s' on token '%s' (serial %s)", res.name, res.token_label,
             res.token_serial);
     cli_say(ctx, "ceremony: private key %s stays on the token (sensitive, not extractable, "
@@ -152,17 +150,19 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
     out_str(r, "certificate", res.cert_url[0] ? res.cert_url : NULL);
     out_str(r, "csr", res.csr_url[0] ? res.csr_url : NULL);
     print_store_warnings(ctx, root); /* includes res.warnings */
+    hb_enroll_result_free(&res);
     return HB_OK;
 }
 
 static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
 {
     hb_transcript *t = NULL;
-    char warnings[2048];
-    hb_status st = hb_ceremony_verify_transcript(p, root, &t, warnings, sizeof warnings,
-                                                 &ctx->err);
-    if (st != HB_OK)
+    hb_strlist warnings = {0};
+    hb_status st = hb_ceremony_verify_transcript(p, root, &t, &warnings, &ctx->err);
+    if (st != HB_OK) {
+        hb_strlist_free(&warnings);
         return st;
+    }
     json_t *r = out_result(ctx);
     out_bool(r, "verified", true);
     out_str(r, "signer_subject", t->signer_subject);
@@ -197,7 +197,7 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
                "(compare the head with a copy kept elsewhere: dropping entries from the end "
                "is only visible that way)\n", t->n, t->n ? t->entries[t->n - 1].hash : t->anchor);
     }
-    print_warnings(ctx, warnings);
+    print_warnings(ctx, &warnings);
     hb_transcript_free(t);
     return HB_OK;
 }
@@ -205,7 +205,7 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
 static hb_status do_list(cli_ctx *ctx, const char *root)
 {
     hb_custody *c = NULL;
-    char warnings[2048];
+    hb_strlist warnings = {0};
     hb_status st = hb_custody_load(root, &c, &ctx->err);
     if (st != HB_OK)
         return st;
@@ -259,10 +259,10 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
             printf("  member      %s (%s)\n", g->members[k], e ? e->name : "?");
         }
     }
-    hb_custody_expiry_warnings(c, time(NULL), warnings, sizeof warnings);
-    print_warnings(ctx, warnings);
+    st = hb_custody_expiry_warnings(c, time(NULL), &warnings, &ctx->err);
+    print_warnings(ctx, &warnings);
     hb_custody_free(c);
-    return HB_OK;
+    return st;
 }
 
 hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)

@@ -158,3 +158,43 @@ hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const 
     }
     return HB_OK;
 }
+
+#define HB_STRLIST_MAX 10000
+
+hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return hb_fail_oom(err);
+    char **slot = HB_ARRAY_PUSH(l->items, l->n, HB_STRLIST_MAX, err);
+    if (slot == NULL) {
+        free(copy);
+        return err != NULL ? err->status : HB_E_INTERNAL;
+    }
+    *slot = copy;
+    return HB_OK;
+}
+
+hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return hb_fail_oom(err);
+    hb_status st = hb_strlist_add(l, s, err);
+    free(s);
+    return st;
+}
+
+hb_status hb_strlist_extend(hb_strlist *dst, const hb_strlist *src, hb_err *err)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        hb_status st = hb_strlist_add(dst, src->items[i], err);
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}

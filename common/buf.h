@@ -43,6 +43,13 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
 #define HB_ARRAY_PUSH(arr, n, max, err) \
     ((__typeof__(*(arr)) *)hb_array_push(&(arr), &(n), sizeof *(arr), (max), (err)))
 
+/* Append to a list of owned strings (at most 10,000 entries). */
+hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err) HB_MUST_CHECK;
+hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4)
+    HB_MUST_CHECK;
+/* Append copies of every entry of src. */
+hb_status hb_strlist_extend(hb_strlist *dst, const hb_strlist *src, hb_err *err) HB_MUST_CHECK;
+
 /* snprintf into a fixed buffer that fails instead of truncating:
  * HB_E_USAGE "`what` is too long (N bytes, at most CAP)". */
 hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const char *fmt,

@@ -17,6 +17,7 @@
 #include "backup/custody/objects.h"
 #include "hsmbak/url.h"
 #include "backup/custody/wrap.h"
+#include "common/buf.h"
 #include "common/fail.h"
 #include "provider/token.h"
 #include "common/names.h"
@@ -298,7 +299,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
         HB_TRY(hb_objects_save(store, err));
         snprintf(res->fingerprint, sizeof res->fingerprint, "%s", e.fingerprint);
         snprintf(res->cert_url, sizeof res->cert_url, "%s", kr.sscert_url);
-        (void)hb_enrollment_expires_soon(&e, time(NULL), res->warnings, sizeof res->warnings);
+        HB_TRY(hb_enrollment_expiry_warning(&e, time(NULL), &res->warnings, err));
     } else {
         e.subject = strdup(cn);
         if (e.subject == NULL) {
@@ -565,15 +566,13 @@ cleanup:
 /* ---- verify-transcript ---- */
 
 hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
-                                        char *warnings, size_t warnings_cap, hb_err *err)
+                                        hb_strlist *warnings, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_custody *c = NULL;
     X509 *cert = NULL;
     char path[PATH_MAX];
-    if (warnings_cap > 0)
-        warnings[0] = '\0';
     HB_TRY(hb_objects_load(root, &store, err));
     const char *name = hb_objects_backup_signer(store);
     const hb_crypto_object *id = name ? hb_objects_find(store, HB_OBJECT_IDCRED, name) : NULL;
@@ -587,11 +586,17 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
     HB_TRY(hb_transcript_verify(path, cert, out, err));
     HB_TRY(hb_custody_load(root, &c, err));
-    hb_custody_expiry_warnings(c, time(NULL), warnings, warnings_cap);
+    HB_TRY(hb_custody_expiry_warnings(c, time(NULL), warnings, err));
 cleanup:
     hb_audit_log("ceremony-verify-transcript", st, err, "root", root, (char *)NULL);
     X509_free(cert);
     hb_custody_free(c);
     hb_objects_free(store);
     return st;
+}
+
+void hb_enroll_result_free(hb_enroll_result *res)
+{
+    if (res != NULL)
+        hb_strlist_free(&res->warnings);
 }

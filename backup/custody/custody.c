@@ -19,6 +19,7 @@
 #include "backup/format/xml.h"
 #include "common/encode.h"
 #include "common/fileio.h"
+#include "common/buf.h"
 #include "common/fail.h"
 #include "provider/token.h"
 
@@ -124,43 +125,37 @@ hb_status hb_enrollment_cert(const hb_enrollment *e, X509 **out, hb_err *err)
     return HB_OK;
 }
 
-bool hb_enrollment_expires_soon(const hb_enrollment *e, time_t now, char *line, size_t cap)
+hb_status hb_enrollment_expiry_warning(const hb_enrollment *e, time_t now, hb_strlist *out,
+                                       hb_err *err)
 {
     X509 *cert = NULL;
     hb_err ignored;
-    bool soon = false;
+    hb_status st = HB_OK;
     if (e->state != HB_ENROLL_ACTIVE || hb_enrollment_cert(e, &cert, &ignored) != HB_OK)
-        return false;
+        return HB_OK;
     time_t limit = now + (time_t)HB_CUSTODY_WARN_DAYS * 86400;
-    if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0) {
-        snprintf(line, cap, "warning: the certificate of enrolled recipient '%s' (SHA-256 "
-                 "%.16s...) expired on %s; enroll a new recipient and retire this one",
-                 e->name, e->fingerprint, e->not_after);
-        soon = true;
-    } else if (X509_cmp_time(X509_get0_notAfter(cert), &limit) <= 0) {
-        snprintf(line, cap, "warning: the certificate of enrolled recipient '%s' (SHA-256 "
-                 "%.16s...) expires on %s, within %d days; enroll its successor soon",
-                 e->name, e->fingerprint, e->not_after, HB_CUSTODY_WARN_DAYS);
-        soon = true;
-    }
+    if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
+        st = hb_strlist_addf(out, err, "warning: the certificate of enrolled recipient '%s' "
+                             "(SHA-256 %.16s...) expired on %s; enroll a new recipient and "
+                             "retire this one", e->name, e->fingerprint, e->not_after);
+    else if (X509_cmp_time(X509_get0_notAfter(cert), &limit) <= 0)
+        st = hb_strlist_addf(out, err, "warning: the certificate of enrolled recipient '%s' "
+                             "(SHA-256 %.16s...) expires on %s, within %d days; enroll its "
+                             "successor soon", e->name, e->fingerprint, e->not_after,
+                             HB_CUSTODY_WARN_DAYS);
     X509_free(cert);
-    return soon;
+    return st;
 }
 
-void hb_custody_expiry_warnings(const hb_custody *c, time_t now, char *out, size_t cap)
+hb_status hb_custody_expiry_warnings(const hb_custody *c, time_t now, hb_strlist *out,
+                                     hb_err *err)
 {
-    size_t used = 0;
-    if (cap > 0)
-        out[0] = '\0';
     for (size_t i = 0; c != NULL && i < c->n; i++) {
-        char line[384];
-        if (!hb_enrollment_expires_soon(&c->enrollments[i], now, line, sizeof line))
-            continue;
-        int w = snprintf(out + used, cap - used, "%s%s", used ? "\n" : "", line);
-        if (w < 0 || (size_t)w >= cap - used)
-            break; /* a list of warnings cut short still warns */
-        used += (size_t)w;
+        hb_status st = hb_enrollment_expiry_warning(&c->enrollments[i], now, out, err);
+        if (st != HB_OK)
+            return st;
     }
+    return HB_OK;
 }
 
 /* ---- reading ---- */

@@ -26,8 +26,9 @@ const char *hb_enrollment_state_name(hb_enrollment_state s);
 void hb_enrollment_clear(hb_enrollment *e);
 /* The enrollment's certificate (HB_E_VERIFY while pending). */
 hb_status hb_enrollment_cert(const hb_enrollment *e, X509 **out, hb_err *err) HB_MUST_CHECK;
-/* True (and a warning line) when an active enrollment's certificate expires
- * within HB_CUSTODY_WARN_DAYS of now or has expired. */
-bool hb_enrollment_expires_soon(const hb_enrollment *e, time_t now, char *line, size_t cap);
+/* A warning appended to out when an active enrollment's certificate
+ * expires within HB_CUSTODY_WARN_DAYS of now or has expired. */
+hb_status hb_enrollment_expiry_warning(const hb_enrollment *e, time_t now, hb_strlist *out,
+                                       hb_err *err) HB_MUST_CHECK;
 
 #endif

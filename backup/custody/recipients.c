@@ -6,6 +6,7 @@
 
 #include "common/encode.h"
 #include "backup/custody/objects.h"
+#include "common/buf.h"
 #include "common/fail.h"
 #include "provider/token.h"
 
@@ -27,13 +28,8 @@ void hb_recipient_set_free(hb_recipient_set *s)
         free(s->groups[i].hashes);
     }
     free(s->groups);
+    hb_strlist_free(&s->warnings);
     memset(s, 0, sizeof *s);
-}
-
-static void warn(hb_recipient_set *s, const char *line)
-{
-    size_t used = strlen(s->warnings);
-    snprintf(s->warnings + used, sizeof s->warnings - used, "%s%s", used ? "\n" : "", line);
 }
 
 static hb_status cert_fp(X509 *cert, char out[65], hb_err *err)
@@ -92,14 +88,14 @@ static hb_status refuse_state(const hb_enrollment *e, hb_err *err)
 static hb_status add_enrollment(hb_recipient_set *s, const hb_enrollment *e, hb_err *err)
 {
     X509 *cert = NULL;
-    char line[384], label[96];
+    char label[96];
     if (e->state != HB_ENROLL_ACTIVE)
         return refuse_state(e, err);
-    hb_status st = hb_enrollment_cert(e, &cert, err);
+    hb_status st = hb_enrollment_expiry_warning(e, time(NULL), &s->warnings, err);
+    if (st == HB_OK)
+        st = hb_enrollment_cert(e, &cert, err);
     if (st != HB_OK)
         return st;
-    if (hb_enrollment_expires_soon(e, time(NULL), line, sizeof line))
-        warn(s, line);
     snprintf(label, sizeof label, "enrolled recipient '%s'", e->name);
     return add_single(s, cert, e->key_wrap, false, label, err);
 }
@@ -110,7 +106,6 @@ static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_qu
 {
     hb_status st = HB_OK;
     hb_rset_group grp = {0};
-    char line[384];
     if (g->retired)
         return hb_fail(err, HB_E_REFUSED, "quorum group '%s' is retired", g->name);
     grp.certs = calloc(g->n_members, sizeof *grp.certs);
@@ -125,8 +120,7 @@ static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_qu
         const hb_enrollment *e = hb_custody_find(c, g->members[i]);
         if (e == NULL || e->state != HB_ENROLL_ACTIVE)
             continue; /* a retired member gets no share of new backups */
-        if (hb_enrollment_expires_soon(e, time(NULL), line, sizeof line))
-            warn(s, line);
+        HB_TRY(hb_enrollment_expiry_warning(e, time(NULL), &s->warnings, err));
         HB_TRY(hb_enrollment_cert(e, &grp.certs[grp.n], err));
         grp.hashes[grp.n++] = e->key_wrap;
     }
@@ -208,11 +202,8 @@ hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char 
             if (c->groups[i].retired)
                 continue;
             hb_err sub = {0};
-            if (add_group(&s, c, &c->groups[i], &sub) != HB_OK) {
-                char line[HB_MSG_MAX + 32];
-                snprintf(line, sizeof line, "warning: skipped: %s", sub.msg);
-                warn(&s, line);
-            }
+            if (add_group(&s, c, &c->groups[i], &sub) != HB_OK)
+                HB_TRY(hb_strlist_addf(&s.warnings, err, "warning: skipped: %s", sub.msg));
         }
         for (size_t i = 0; i < c->n; i++) {
             const hb_enrollment *e = &c->enrollments[i];

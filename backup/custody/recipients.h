@@ -30,7 +30,7 @@ typedef struct hb_recipient_set {
     size_t n_singles;
     hb_rset_group *groups;
     size_t n_groups;
-    char warnings[2048];       /* expiry and skipped-group warnings, '\n' separated */
+    hb_strlist warnings;       /* expiry and skipped-group warnings */
 } hb_recipient_set;
 
 /* Resolve a backup's recipients (docs/custody.md "Recipient sets"):

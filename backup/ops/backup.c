@@ -16,6 +16,7 @@
 #include "backup/custody/objects.h"
 #include "hsmbak/url.h"
 #include "backup/custody/wrap.h"
+#include "common/buf.h"
 #include "common/fail.h"
 
 #include <dirent.h>
@@ -317,7 +318,7 @@ hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_reque
     HB_TRY(hb_objects_load(sys->root, &store, err));
     HB_TRY(hb_recipient_set_resolve(sys->root, p, req->recipients, req->n_recipients, &rs,
                                     err));
-    snprintf(res->warnings, sizeof res->warnings, "%s", rs.warnings);
+    HB_TRY(hb_strlist_extend(&res->warnings, &rs.warnings, err));
     HB_TRY(hb_signer_open(p, store, "every backup manifest must be signed", "backup signer",
                           &signer, err));
 
@@ -471,5 +472,6 @@ void hb_backup_result_free(hb_backup_result *res)
     if (res != NULL) {
         hb_manifest_free(res->manifest);
         res->manifest = NULL;
+        hb_strlist_free(&res->warnings);
     }
 }

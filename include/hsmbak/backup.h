@@ -55,8 +55,7 @@ typedef struct hb_backup_result {
     hb_manifest *manifest;         /* what was written; free with hb_manifest_free */
     uint64_t expanded_bytes;       /* tar content backed up */
     unsigned stale_partials_removed; /* left beside DEST by killed backups */
-    char warnings[2048];           /* e.g. enrolled certificates expiring soon; '\n'
-                                      separated, empty when none */
+    hb_strlist warnings;           /* e.g. enrolled certificates expiring soon */
 } hb_backup_result;
 
 /* Back up every non-empty resource of sys's profile to req->dest, signed by

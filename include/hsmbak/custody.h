@@ -80,9 +80,10 @@ HB_API const hb_enrollment *hb_custody_find(const hb_custody *c, const char *nam
 HB_API const hb_quorum_group *hb_custody_find_group(const hb_custody *c, const char *name);
 
 /* Warnings for active enrollments whose certificate expires within
- * HB_CUSTODY_WARN_DAYS of now (or already has): one line each, joined by
- * '\n' into out (empty when none). */
-HB_API void hb_custody_expiry_warnings(const hb_custody *c, time_t now, char *out, size_t cap);
+ * HB_CUSTODY_WARN_DAYS of now (or already has): one entry each, appended
+ * to out. */
+HB_API hb_status hb_custody_expiry_warnings(const hb_custody *c, time_t now, hb_strlist *out,
+                                            hb_err *err) HB_MUST_CHECK;
 
 /* ---- ceremonies (each appends one signed transcript entry) ---------------- */
 
@@ -106,8 +107,9 @@ typedef struct hb_enroll_result {
     char csr_url[PATH_MAX];              /* temporary:///NAME.csr with csr */
     hb_oaep_hash key_wrap;
     char token_label[33], token_serial[17];
-    char warnings[1024];
+    hb_strlist warnings;
 } hb_enroll_result;
+HB_API void hb_enroll_result_free(hb_enroll_result *res);
 
 HB_API hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req,
                                     hb_enroll_result *res, hb_err *err) HB_MUST_CHECK;
@@ -159,8 +161,8 @@ HB_API void hb_transcript_free(hb_transcript *t);
 
 /* Verify the system's transcript against its backup signer's certificate. */
 HB_API hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root,
-                                               hb_transcript **out, char *warnings,
-                                               size_t warnings_cap, hb_err *err) HB_MUST_CHECK;
+                                               hb_transcript **out, hb_strlist *warnings,
+                                               hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }
