@@ -86,31 +86,22 @@ static hb_status edit_certificate(cli_ctx *ctx, hb_system *sys, int argc, char *
     return st;
 }
 
-static hb_status edit_key(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+/* crypto key NAME URI, crypto idcred NAME KEY CERT: each stands only when
+ * it is up now, which the library checks on the token. */
+static hb_status edit_key_or_idcred(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
 {
+    bool key = strcmp(argv[0], "key") == 0, created = false;
     hb_provider *p = NULL;
-    bool created = false;
-    if (argc != 3)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto key NAME PKCS11-URI");
+    if (argc != (key ? 3 : 4))
+        return CLI_USAGE_ERROR(ctx, "%s", key ? "usage: hsmbak crypto key NAME PKCS11-URI"
+                                              : "usage: hsmbak crypto idcred NAME KEY CERT");
     hb_status st = cli_provider(ctx, &p);
-    if (st == HB_OK)
+    if (st == HB_OK && key)
         st = hb_crypto_define_key(sys, p, argv[1], argv[2], &created, &ctx->err);
-    if (st == HB_OK)
-        report_defined(ctx, created, HB_OBJECT_KEY, argv[1]);
-    return st;
-}
-
-static hb_status edit_idcred(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
-{
-    hb_provider *p = NULL;
-    bool created = false;
-    if (argc != 4)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto idcred NAME KEY CERT");
-    hb_status st = cli_provider(ctx, &p);
-    if (st == HB_OK)
+    else if (st == HB_OK)
         st = hb_crypto_define_idcred(sys, p, argv[1], argv[2], argv[3], &created, &ctx->err);
     if (st == HB_OK)
-        report_defined(ctx, created, HB_OBJECT_IDCRED, argv[1]);
+        report_defined(ctx, created, key ? HB_OBJECT_KEY : HB_OBJECT_IDCRED, argv[1]);
     return st;
 }
 
@@ -302,8 +293,8 @@ hb_status cmd_crypto(cli_ctx *ctx, int argc, char **argv)
         const char *name;
         store_edit_fn fn;
     } edits[] = {
-        {"certificate", edit_certificate}, {"key", edit_key},
-        {"idcred", edit_idcred},           {"backup-signer", edit_backup_signer},
+        {"certificate", edit_certificate}, {"key", edit_key_or_idcred},
+        {"idcred", edit_key_or_idcred},    {"backup-signer", edit_backup_signer},
         {"trusted-signer", edit_trusted_signer}, {"delete", edit_delete},
     };
     if (argc < 2)

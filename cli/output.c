@@ -239,11 +239,12 @@ void out_manifest(json_t *r, const hb_manifest *m)
     out_str(sys, "profile", hb_manifest_profile(m));
     json_t *rs = out_array(r, "recipients");
     for (size_t i = 0; i < hb_manifest_n_recipients(m); i++) {
+        const hb_manifest_recipient *rc = hb_manifest_recipient_at(m, i);
         json_t *o = out_push_object(rs);
-        out_str(o, "id", hb_manifest_recipient_at(m, i)->id);
-        out_str(o, "subject", hb_manifest_recipient_at(m, i)->subject);
-        out_str(o, "fingerprint_sha256", hb_manifest_recipient_at(m, i)->fingerprint);
-        out_str(o, "key_wrap", hb_manifest_recipient_at(m, i)->key_wrap);
+        out_str(o, "id", rc->id);
+        out_str(o, "subject", rc->subject);
+        out_str(o, "fingerprint_sha256", rc->fingerprint);
+        out_str(o, "key_wrap", rc->key_wrap);
     }
     for (size_t i = 0; i < hb_manifest_n_quorums(m); i++) {
         const hb_manifest_quorum *q = hb_manifest_quorum_at(m, i);
@@ -257,11 +258,12 @@ void out_manifest(json_t *r, const hb_manifest *m)
     }
     json_t *fs = out_array(r, "files");
     for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
+        const hb_manifest_file *f = hb_manifest_file_at(m, i);
         json_t *o = out_push_object(fs);
-        out_str(o, "name", hb_manifest_file_at(m, i)->name);
-        out_str(o, "filename", hb_manifest_file_at(m, i)->filename);
-        out_str(o, "compression", hb_manifest_file_at(m, i)->compression);
-        out_u64(o, "size", hb_manifest_file_at(m, i)->size);
-        out_str(o, "sha256", hb_manifest_file_at(m, i)->sha256);
+        out_str(o, "name", f->name);
+        out_str(o, "filename", f->filename);
+        out_str(o, "compression", f->compression);
+        out_u64(o, "size", f->size);
+        out_str(o, "sha256", f->sha256);
     }
 }
