@@ -2,14 +2,12 @@
  * validation, references, and edits of an open system that change nothing
  * when refused. */
 #include "hbtest.h"
+#include "hbtest_x509.h"
 
 #include "backup/custody/objects.h"
 #include "hsmbak/system.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +15,13 @@
 
 static char *root;
 
+/* A self-signed certificate file, as an appliance's cert: folder holds them. */
 static void write_cert(const char *path)
 {
-    EVP_PKEY *key = EVP_RSA_gen(2048);
-    X509 *x = X509_new();
-    X509_set_version(x, X509_VERSION_3);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"unit", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_set_pubkey(x, key);
-    X509_sign(x, key, EVP_sha256());
-    FILE *f = fopen(path, "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(key);
+    sigtest_key k = sigtest_make("rsa2048", "unit");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k.cert);
+    CU_ASSERT_EQUAL_FATAL(sigtest_write_pem(path, k.cert), 0);
+    sigtest_free(&k);
 }
 
 static void setup_root(void)
@@ -221,15 +208,13 @@ static void test_tampered_store_is_refused(void)
     hb_object_store *s = NULL;
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/config/crypto.xml", root);
-    FILE *f = fopen(p, "w");
-    fputs("<?xml version=\"1.0\"?>\n<!DOCTYPE crypto [<!ENTITY x \"y\">]>\n"
-          "<crypto xmlns=\"urn:hsmbak:crypto:1\"/>\n", f);
-    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(hbtest_write_text(p, "<?xml version=\"1.0\"?>\n"
+                                            "<!DOCTYPE crypto [<!ENTITY x \"y\">]>\n"
+                                            "<crypto xmlns=\"urn:hsmbak:crypto:1\"/>\n"), 0);
     HBTEST_ASSERT_STATUS(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err);
     HBTEST_ASSERT_MSG(&err, "DTD");
-    f = fopen(p, "w");
-    fputs("<crypto xmlns=\"urn:hsmbak:crypto:1\"><certificate name=\"c\"/></crypto>\n", f);
-    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(hbtest_write_text(p, "<crypto xmlns=\"urn:hsmbak:crypto:1\">"
+                                            "<certificate name=\"c\"/></crypto>\n"), 0);
     HBTEST_ASSERT_STATUS(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err);
     HBTEST_ASSERT_STATUS(hb_objects_load("/nonexistent-root", &s, &err), HB_E_NOT_FOUND, &err);
     HBTEST_ASSERT_MSG(&err, "system init");
