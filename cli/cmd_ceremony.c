@@ -382,8 +382,8 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     const char *root;
     hb_provider *p = NULL;
     hb_system *sys = NULL;
-    if (argc < 2)
-        return CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
+    hb_err *err = &ctx->err;
+    HB_ENSURE(argc >= 2, HB_E_USAGE, "%s", ceremony_usage);
     const char *sub = argv[1];
     HB_TRY(parse(ctx, argc - 1, argv + 1, &o));
     /* getopt_long permuted argv + 1: positional arguments now follow optind. */
@@ -392,7 +392,7 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     HB_TRY(cli_root(ctx, &root));
     /* The root's lock: two ceremonies never interleave their transcript
      * appends and custody store writes. */
-    HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
+    HB_TRY(hb_system_open(root, 0, &sys, err));
     if (strcmp(sub, "list") == 0 && npos == 0) {
         st = do_list(ctx, root);
         goto cleanup;

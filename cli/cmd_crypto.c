@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* Every change runs on the open system (its lock held while the library
  * loads, changes and saves the store). */
 typedef hb_status (*store_edit_fn)(cli_ctx *ctx, hb_system *sys, int argc, char **argv);
@@ -240,6 +239,7 @@ static void print_object(const json_t *j)
 static hb_status show(cli_ctx *ctx, int argc, char **argv)
 {
     hb_status st = HB_OK;
+    hb_err *err = &ctx->err;
     hb_object_store *s = NULL;
     hb_provider *p = NULL;
     const char *root;
@@ -250,16 +250,15 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
     bool names_only = argc >= 2 && strcmp(argv[argc - 1], "--names") == 0;
     if (names_only)
         argc--;
-    if (argc > 3)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto show [certificate|key|idcred] [NAME]");
+    HB_ENSURE(argc <= 3, HB_E_USAGE, "usage: hsmbak crypto show [certificate|key|idcred] [NAME]");
     if (argc >= 2) {
-        HB_TRY(hb_object_type_from_name(argv[1], &type, &ctx->err));
+        HB_TRY(hb_object_type_from_name(argv[1], &type, err));
         typed = true;
     }
     if (argc == 3)
         name = argv[2];
     HB_TRY(cli_root(ctx, &root));
-    HB_TRY(hb_objects_load(root, &s, &ctx->err));
+    HB_TRY(hb_objects_load(root, &s, err));
     /* Status is live: without a token module the keys show as not checked. */
     if (!names_only && cli_provider(ctx, &p) != HB_OK)
         p = NULL;
@@ -278,9 +277,8 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
         if (!ctx->json)
             print_object(j); /* a listing is the data asked for: --quiet keeps it */
     }
-    if (name != NULL && !found)
-        st = hb_fail(&ctx->err, HB_E_NOT_FOUND, "no %s named '%s'", argv[1], name);
-    else if (!found && !names_only && !ctx->json)
+    HB_ENSURE(name == NULL || found, HB_E_NOT_FOUND, "no %s named '%s'", argv[1], name);
+    if (!found && !names_only && !ctx->json)
         printf("no crypto objects defined\n");
 cleanup:
     hb_objects_free(s);

@@ -123,18 +123,20 @@ hb_status cmd_token(cli_ctx *ctx, int argc, char **argv)
     hb_token_info *tokens = NULL;
     size_t n = 0;
     hb_status st = HB_OK;
-    if (argc < 2 || strcmp(argv[1], "list") != 0)
-        return CLI_USAGE_ERROR(ctx, "%s", token_usage);
+    hb_err *err = &ctx->err;
+    HB_ENSURE(argc >= 2 && strcmp(argv[1], "list") == 0, HB_E_USAGE, "%s", token_usage);
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-        if (c == 't') token = optarg;
-        else if (c == 'l') login = true;
-        else return CLI_USAGE_ERROR(ctx, "%s", token_usage);
+        HB_ENSURE(c == 't' || c == 'l', HB_E_USAGE, "%s", token_usage);
+        if (c == 't')
+            token = optarg;
+        else
+            login = true;
     }
     HB_TRY(cli_provider(ctx, &p));
-    HB_TRY(hb_token_list(p, token, login, &tokens, &n, &ctx->err));
+    HB_TRY(hb_token_list(p, token, login, &tokens, &n, err));
     json_t *r = out_record(ctx);
     out_str(r, "module", ctx->provider_cfg.module ? ctx->provider_cfg.module : "default");
     json_t *list = out_array(r, "tokens");

@@ -436,27 +436,44 @@ static hb_status check_certificate_url(const char *root, const char *url, hb_err
     return st;
 }
 
+/* The object type/name, made if new (*created), with its text (a
+ * certificate's file name, a key's URI) replaced by a copy of text. */
+static hb_status define_text(hb_object_store *s, hb_object_type type, const char *name,
+                             const char *text, bool *created, hb_crypto_object **out,
+                             hb_err *err)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return hb_fail_oom(err);
+    hb_crypto_object *o = NULL;
+    hb_status st = find_or_add(s, type, name, &o, created, err);
+    if (st != HB_OK) {
+        free(copy);
+        return st;
+    }
+    char **field = type == HB_OBJECT_CERTIFICATE ? &o->file_name : &o->uri;
+    free(*field);
+    *field = copy;
+    *out = o;
+    return HB_OK;
+}
+
 hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
                                      bool ignore_expiration, bool disabled,
                                      hb_oaep_hash key_wrap, bool *created, hb_err *err)
 {
-    hb_status st = HB_OK;
-    char *copy = NULL;
     hb_crypto_object *o = NULL;
-    HB_TRY(check_name("certificate", name, err));
-    HB_TRY(check_certificate_url(s->root, url, err));
-    copy = strdup(url);
-    HB_ALLOC(copy);
-    HB_TRY(find_or_add(s, HB_OBJECT_CERTIFICATE, name, &o, created, err));
-    free(o->file_name);
-    o->file_name = copy;
-    copy = NULL;
+    hb_status st = check_name("certificate", name, err);
+    if (st == HB_OK)
+        st = check_certificate_url(s->root, url, err);
+    if (st == HB_OK)
+        st = define_text(s, HB_OBJECT_CERTIFICATE, name, url, created, &o, err);
+    if (st != HB_OK)
+        return st;
     o->ignore_expiration = ignore_expiration;
     o->enabled = !disabled;
     o->key_wrap = key_wrap;
-cleanup:
-    free(copy);
-    return st;
+    return HB_OK;
 }
 
 /* A key is a private key on a token, named without a PIN (the store is
@@ -484,19 +501,12 @@ static hb_status check_key_uri(const char *uri, hb_err *err)
 hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
                              bool *created, hb_err *err)
 {
-    hb_status st = HB_OK;
-    char *copy = NULL;
     hb_crypto_object *o = NULL;
-    HB_TRY(check_name("key", name, err));
-    HB_TRY(check_key_uri(uri, err));
-    copy = strdup(uri);
-    HB_ALLOC(copy);
-    HB_TRY(find_or_add(s, HB_OBJECT_KEY, name, &o, created, err));
-    free(o->uri);
-    o->uri = copy;
-    copy = NULL;
-cleanup:
-    free(copy);
+    hb_status st = check_name("key", name, err);
+    if (st == HB_OK)
+        st = check_key_uri(uri, err);
+    if (st == HB_OK)
+        st = define_text(s, HB_OBJECT_KEY, name, uri, created, &o, err);
     return st;
 }
 
