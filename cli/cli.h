@@ -29,6 +29,11 @@ hb_status cli_provider(cli_ctx *ctx, hb_provider **out);
 /* The root, or a usage error saying how to give one. */
 hb_status cli_root(cli_ctx *ctx, const char **out);
 
+/* An option's value that must be a whole number from 1 to max (decimal
+ * digits only); a usage error naming opt otherwise. */
+hb_status cli_parse_number(cli_ctx *ctx, const char *opt, const char *s, unsigned long max,
+                           unsigned *out);
+
 /* Print a line on stdout unless --quiet or --json. */
 void cli_say(const cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
 
@@ -48,8 +53,7 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv);
 void print_usage(FILE *to);
 bool print_help(FILE *to, const char *cmd, const char *sub);
 
-/* getopt_long helpers: each command's option table ends with these so that
- * `--help` works everywhere. */
+/* A usage error (exit 2) with its message, for `return CLI_USAGE_ERROR(...)`. */
 #define CLI_USAGE_ERROR(ctx, ...) hb_fail(&(ctx)->err, HB_E_USAGE, __VA_ARGS__)
 
 #endif

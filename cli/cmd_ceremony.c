@@ -32,17 +32,6 @@ typedef struct parsed {
     bool csr;
 } parsed;
 
-static hb_status parse_number(cli_ctx *ctx, const char *opt, const char *s, unsigned long max,
-                              unsigned *out)
-{
-    char *end = NULL;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end != '\0' || v == 0 || v > max)
-        return CLI_USAGE_ERROR(ctx, "%s '%s' must be a number from 1 to %lu", opt, s, max);
-    *out = (unsigned)v;
-    return HB_OK;
-}
-
 /* Options shared by every ceremony; positional arguments stay in argv. */
 static hb_status parse(cli_ctx *ctx, int argc, char **argv, parsed *o)
 {
@@ -64,7 +53,7 @@ static hb_status parse(cli_ctx *ctx, int argc, char **argv, parsed *o)
     o->key_type = HB_KEY_RSA2048;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (st == HB_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_TOKEN: o->token = optarg; break;
         case O_CUSTODIAN:
@@ -74,17 +63,17 @@ static hb_status parse(cli_ctx *ctx, int argc, char **argv, parsed *o)
             break;
         case O_NAME: o->name = optarg; break;
         case O_CN: o->cn = optarg; break;
-        case O_TYPE: HB_TRY(hb_key_type_from_name(optarg, &o->key_type, &ctx->err)); break;
-        case O_DAYS: HB_TRY(parse_number(ctx, "--days", optarg, 36500, &o->days)); break;
+        case O_TYPE: st = hb_key_type_from_name(optarg, &o->key_type, &ctx->err); break;
+        case O_DAYS: st = cli_parse_number(ctx, "--days", optarg, 36500, &o->days); break;
         case O_CSR: o->csr = true; break;
-        case O_THRESHOLD: HB_TRY(parse_number(ctx, "--threshold", optarg, 255, &o->threshold));
+        case O_THRESHOLD:
+            st = cli_parse_number(ctx, "--threshold", optarg, 255, &o->threshold);
             break;
         default:
             return CLI_USAGE_ERROR(ctx, "ceremony: bad option '%s'\n%s", argv[optind - 1],
                                    ceremony_usage);
         }
     }
-cleanup:
     return st;
 }
 
@@ -111,6 +100,39 @@ static void print_store_warnings(cli_ctx *ctx, const char *root)
     hb_custody_free(c);
 }
 
+/* ---- enroll ---------------------------------------------------------------- */
+
+static void describe_enrolled(json_t *r, const hb_enroll_result *res)
+{
+    out_str(r, "name", res->name);
+    out_str(r, "token_label", res->token_label);
+    out_str(r, "token_serial", res->token_serial);
+    out_str(r, "key_uri", res->key_uri);
+    out_str(r, "key_wrap", hb_oaep_hash_name(res->key_wrap));
+    out_str(r, "fingerprint_sha256", res->fingerprint[0] ? res->fingerprint : NULL);
+    out_str(r, "certificate", res->cert_url[0] ? res->cert_url : NULL);
+    out_str(r, "csr", res->csr_url[0] ? res->csr_url : NULL);
+}
+
+static void print_enrolled(const cli_ctx *ctx, const json_t *r)
+{
+    const char *name = out_get_str(r, "name");
+    cli_say(ctx, "ceremony: enrolled '%s' on token '%s' (serial %s)", name,
+            out_get_str(r, "token_label"), out_get_str(r, "token_serial"));
+    cli_say(ctx, "ceremony: private key %s stays on the token (sensitive, not extractable, "
+            "decrypt/unwrap only)", out_get_str(r, "key_uri"));
+    cli_say(ctx, "ceremony: the token unwraps with %s (proved by a test wrap/unwrap)",
+            out_get_str(r, "key_wrap"));
+    if (out_get_str(r, "fingerprint_sha256") != NULL)
+        cli_say(ctx, "ceremony: certificate %s, SHA-256 fingerprint %s",
+                out_get_str(r, "certificate"), out_get_str(r, "fingerprint_sha256"));
+    if (out_get_str(r, "csr") != NULL)
+        cli_say(ctx, "ceremony: certificate signing request saved in '%s'; have it signed and "
+                "run 'hsmbak ceremony import-cert %s FILE'", out_get_str(r, "csr"), name);
+    cli_say(ctx, "ceremony: recorded in the transcript; idcred '%s' opens backups made to it",
+            name);
+}
+
 static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
 {
     hb_enroll_request req = {
@@ -122,48 +144,19 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
     cli_say(ctx, "ceremony: enrolling a backup recipient key on '%s' (this may take a while)",
             o->token ? o->token : "");
     hb_status st = hb_ceremony_enroll(p, &req, &res, &ctx->err);
-    if (st != HB_OK) {
-        hb_enroll_result_free(&res);
-        return st;
+    if (st == HB_OK) {
+        describe_enrolled(out_record(ctx), &res);
+        print_enrolled(ctx, out_record(ctx));
+        print_store_warnings(ctx, root); /* includes res.warnings */
     }
-    cli_say(ctx, "ceremony: enrolled '%s' on token '%s' (serial %s)", res.name, res.token_label,
-            res.token_serial);
-    cli_say(ctx, "ceremony: private key %s stays on the token (sensitive, not extractable, "
-            "decrypt/unwrap only)", res.key_uri);
-    cli_say(ctx, "ceremony: the token unwraps with %s (proved by a test wrap/unwrap)",
-            hb_oaep_hash_name(res.key_wrap));
-    if (res.fingerprint[0])
-        cli_say(ctx, "ceremony: certificate %s, SHA-256 fingerprint %s", res.cert_url,
-                res.fingerprint);
-    if (res.csr_url[0])
-        cli_say(ctx, "ceremony: certificate signing request saved in '%s'; have it signed and "
-                "run 'hsmbak ceremony import-cert %s FILE'", res.csr_url, res.name);
-    cli_say(ctx, "ceremony: recorded in the transcript; idcred '%s' opens backups made to it",
-            res.name);
-    json_t *r = out_result(ctx);
-    out_str(r, "name", res.name);
-    out_str(r, "token_label", res.token_label);
-    out_str(r, "token_serial", res.token_serial);
-    out_str(r, "key_uri", res.key_uri);
-    out_str(r, "key_wrap", hb_oaep_hash_name(res.key_wrap));
-    out_str(r, "fingerprint_sha256", res.fingerprint[0] ? res.fingerprint : NULL);
-    out_str(r, "certificate", res.cert_url[0] ? res.cert_url : NULL);
-    out_str(r, "csr", res.csr_url[0] ? res.csr_url : NULL);
-    print_store_warnings(ctx, root); /* includes res.warnings */
     hb_enroll_result_free(&res);
-    return HB_OK;
+    return st;
 }
 
-static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
+/* ---- verify-transcript ------------------------------------------------------- */
+
+static void describe_transcript(json_t *r, const hb_transcript *t)
 {
-    hb_transcript *t = NULL;
-    hb_strlist warnings = {0};
-    hb_status st = hb_ceremony_verify_transcript(p, root, &t, &warnings, &ctx->err);
-    if (st != HB_OK) {
-        hb_strlist_free(&warnings);
-        return st;
-    }
-    json_t *r = out_result(ctx);
     out_bool(r, "verified", true);
     out_str(r, "signer_subject", t->signer_subject);
     out_str(r, "anchor_sha256", t->anchor);
@@ -183,23 +176,121 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
         out_str(o, "prev", e->prev);
         out_str(o, "hash", e->hash);
     }
-    if (out_text(ctx)) {
-        printf("transcript anchored to %s\n  signer SHA-256 %s\n", t->signer_subject, t->anchor);
-        for (size_t i = 0; i < t->n; i++) {
-            const hb_transcript_entry *e = &t->entries[i];
-            printf("%lu  %s  %-11s by %s\n    %s\n", e->seq, e->time, e->what, e->who,
-                   e->detail);
-            for (size_t k = 0; k < e->n_fingerprints; k++)
-                printf("    fingerprint %s\n", e->fingerprints[k]);
-            printf("    hash %s\n", e->hash);
-        }
-        printf("The transcript verifies: %zu entries, chain and signatures intact; head %s\n"
-               "(compare the head with a copy kept elsewhere: dropping entries from the end "
-               "is only visible that way)\n", t->n, t->n ? t->entries[t->n - 1].hash : t->anchor);
+}
+
+static void print_transcript(const json_t *r)
+{
+    const json_t *entries = json_object_get(r, "entries");
+    printf("transcript anchored to %s\n  signer SHA-256 %s\n", out_get_str(r, "signer_subject"),
+           out_get_str(r, "anchor_sha256"));
+    size_t i, k;
+    json_t *e, *fp;
+    json_array_foreach(entries, i, e) {
+        printf("%lld  %s  %-11s by %s\n    %s\n", out_get_int(e, "seq"), out_get_str(e, "time"),
+               out_get_str(e, "what"), out_get_str(e, "who"), out_get_str(e, "detail"));
+        json_array_foreach(json_object_get(e, "fingerprints"), k, fp)
+            printf("    fingerprint %s\n", json_string_value(fp));
+        printf("    hash %s\n", out_get_str(e, "hash"));
     }
-    print_warnings(ctx, &warnings);
+    printf("The transcript verifies: %zu entries, chain and signatures intact; head %s\n"
+           "(compare the head with a copy kept elsewhere: dropping entries from the end "
+           "is only visible that way)\n", json_array_size(entries), out_get_str(r, "head"));
+}
+
+static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
+{
+    hb_transcript *t = NULL;
+    hb_strlist warnings = {0};
+    hb_status st = hb_ceremony_verify_transcript(p, root, &t, &warnings, &ctx->err);
+    if (st == HB_OK) {
+        describe_transcript(out_record(ctx), t);
+        if (out_text(ctx))
+            print_transcript(out_record(ctx));
+        print_warnings(ctx, &warnings);
+    }
+    hb_strlist_free(&warnings);
     hb_transcript_free(t);
-    return HB_OK;
+    return st;
+}
+
+/* ---- list -------------------------------------------------------------------- */
+
+static void describe_enrollment(json_t *o, const hb_enrollment *e)
+{
+    static const char *const states[] = {"pending", "active", "retired"};
+    out_str(o, "name", e->name);
+    out_str(o, "state", states[e->state]);
+    out_str(o, "subject", e->subject);
+    out_str(o, "fingerprint_sha256", e->fingerprint[0] ? e->fingerprint : NULL);
+    out_str(o, "token_label", e->token_label);
+    out_str(o, "token_serial", e->token_serial);
+    out_str(o, "key_wrap", hb_oaep_hash_name(e->key_wrap));
+    out_str(o, "enrolled", e->enrolled);
+    out_str(o, "expires", e->not_after[0] ? e->not_after : NULL);
+    out_str(o, "retired", e->retired[0] ? e->retired : NULL);
+    json_t *cs = out_array(o, "custodians");
+    for (size_t k = 0; k < e->n_custodians; k++)
+        out_push_str(cs, e->custodians[k]);
+}
+
+static void describe_group(json_t *o, const hb_quorum_group *g)
+{
+    out_str(o, "name", g->name);
+    out_str(o, "state", g->retired ? "retired" : "active");
+    out_u64(o, "threshold", g->threshold);
+    json_t *ms = out_array(o, "members");
+    for (size_t k = 0; k < g->n_members; k++)
+        out_push_str(ms, g->members[k]);
+}
+
+/* "  subject     CN=..." (nothing when value is NULL). */
+static void print_line(const char *label, const char *value)
+{
+    if (value != NULL)
+        printf("  %-11s %s\n", label, value);
+}
+
+static void print_enrollment(const json_t *o)
+{
+    const char *fp = out_get_str(o, "fingerprint_sha256");
+    printf("enrollment %s  %s\n", out_get_str(o, "name"), out_get_str(o, "state"));
+    print_line("subject", out_get_str(o, "subject"));
+    print_line("fingerprint", fp != NULL ? fp : "(pending certificate)");
+    printf("  %-11s %s (serial %s)\n", "token", out_get_str(o, "token_label"),
+           out_get_str(o, "token_serial"));
+    print_line("key-wrap", out_get_str(o, "key_wrap"));
+    print_line("enrolled", out_get_str(o, "enrolled"));
+    print_line("expires", out_get_str(o, "expires"));
+    print_line("retired", out_get_str(o, "retired"));
+    size_t k;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "custodians"), k, c)
+        print_line("custodian", json_string_value(c));
+}
+
+/* The name of the listed enrollment with that fingerprint, "?" if none. */
+static const char *enrollment_named(const json_t *enrollments, const char *fp)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(enrollments, i, e) {
+        const char *efp = out_get_str(e, "fingerprint_sha256");
+        if (efp != NULL && strcmp(efp, fp) == 0)
+            return out_get_str(e, "name");
+    }
+    return "?";
+}
+
+static void print_group(const json_t *g, const json_t *enrollments)
+{
+    const json_t *members = json_object_get(g, "members");
+    printf("quorum %s  %s, %lld of %zu\n", out_get_str(g, "name"), out_get_str(g, "state"),
+           out_get_int(g, "threshold"), json_array_size(members));
+    size_t k;
+    json_t *m;
+    json_array_foreach(members, k, m)
+        printf("  member      %s (%s)\n", json_string_value(m),
+               enrollment_named(enrollments, json_string_value(m)));
 }
 
 static hb_status do_list(cli_ctx *ctx, const char *root)
@@ -209,60 +300,79 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
     hb_status st = hb_custody_load(root, &c, &ctx->err);
     if (st != HB_OK)
         return st;
-    static const char *const states[] = {"pending", "active", "retired"};
-    json_t *r = out_result(ctx);
+    json_t *r = out_record(ctx);
     json_t *je = out_array(r, "enrollments"), *jq = out_array(r, "quorums");
-    for (size_t i = 0; i < hb_custody_n_enrollments(c); i++) {
-        const hb_enrollment *e = hb_custody_enrollment_at(c, i);
-        json_t *o = out_push_object(je);
-        out_str(o, "name", e->name);
-        out_str(o, "state", states[e->state]);
-        out_str(o, "subject", e->subject);
-        out_str(o, "fingerprint_sha256", e->fingerprint[0] ? e->fingerprint : NULL);
-        out_str(o, "token_label", e->token_label);
-        out_str(o, "token_serial", e->token_serial);
-        out_str(o, "key_wrap", hb_oaep_hash_name(e->key_wrap));
-        out_str(o, "enrolled", e->enrolled);
-        out_str(o, "expires", e->not_after[0] ? e->not_after : NULL);
-        out_str(o, "retired", e->retired[0] ? e->retired : NULL);
-        json_t *cs = out_array(o, "custodians");
-        for (size_t k = 0; k < e->n_custodians; k++)
-            out_push_str(cs, e->custodians[k]);
-        if (!out_text(ctx))
-            continue;
-        printf("enrollment %s  %s\n  subject     %s\n  fingerprint %s\n  token       %s "
-               "(serial %s)\n  key-wrap    %s\n  enrolled    %s\n", e->name, states[e->state],
-               e->subject, e->fingerprint[0] ? e->fingerprint : "(pending certificate)",
-               e->token_label, e->token_serial, hb_oaep_hash_name(e->key_wrap), e->enrolled);
-        if (e->not_after[0])
-            printf("  expires     %s\n", e->not_after);
-        if (e->retired[0])
-            printf("  retired     %s\n", e->retired);
-        for (size_t k = 0; k < e->n_custodians; k++)
-            printf("  custodian   %s\n", e->custodians[k]);
-    }
-    for (size_t i = 0; i < hb_custody_n_groups(c); i++) {
-        const hb_quorum_group *g = hb_custody_group_at(c, i);
-        json_t *o = out_push_object(jq);
-        out_str(o, "name", g->name);
-        out_str(o, "state", g->retired ? "retired" : "active");
-        out_u64(o, "threshold", g->threshold);
-        json_t *ms = out_array(o, "members");
-        for (size_t k = 0; k < g->n_members; k++)
-            out_push_str(ms, g->members[k]);
-        if (!out_text(ctx))
-            continue;
-        printf("quorum %s  %s, %u of %zu\n", g->name, g->retired ? "retired" : "active",
-               g->threshold, g->n_members);
-        for (size_t k = 0; k < g->n_members; k++) {
-            const hb_enrollment *e = hb_custody_find(c, g->members[k]);
-            printf("  member      %s (%s)\n", g->members[k], e ? e->name : "?");
-        }
+    for (size_t i = 0; i < hb_custody_n_enrollments(c); i++)
+        describe_enrollment(out_push_object(je), hb_custody_enrollment_at(c, i));
+    for (size_t i = 0; i < hb_custody_n_groups(c); i++)
+        describe_group(out_push_object(jq), hb_custody_group_at(c, i));
+    if (out_text(ctx)) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(je, i, o)
+            print_enrollment(o);
+        json_array_foreach(jq, i, o)
+            print_group(o, je);
     }
     st = hb_custody_expiry_warnings(c, time(NULL), &warnings, &ctx->err);
     print_warnings(ctx, &warnings);
     hb_custody_free(c);
     return st;
+}
+
+/* ---- import-cert, retire, quorum ---------------------------------------------- */
+
+static hb_status do_import_cert(cli_ctx *ctx, const char *root, hb_provider *p,
+                                const parsed *o, char **pos)
+{
+    char fp[65];
+    hb_status st = hb_ceremony_import_cert(p, root, pos[0], pos[1], o->custodians,
+                                           o->n_custodians, fp, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    json_t *r = out_record(ctx);
+    out_str(r, "name", pos[0]);
+    out_str(r, "fingerprint_sha256", fp);
+    cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s",
+            out_get_str(r, "name"), out_get_str(r, "fingerprint_sha256"));
+    print_store_warnings(ctx, root);
+    return HB_OK;
+}
+
+static hb_status do_retire(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o,
+                           char **pos)
+{
+    hb_status st = hb_ceremony_retire(p, root, pos[0], o->custodians, o->n_custodians,
+                                      &ctx->err);
+    if (st != HB_OK)
+        return st;
+    json_t *r = out_record(ctx);
+    out_str(r, "retired", pos[0]);
+    cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
+            "still restore with its key", out_get_str(r, "retired"));
+    print_store_warnings(ctx, root);
+    return HB_OK;
+}
+
+static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o,
+                           char **pos, int npos)
+{
+    if (o->threshold == 0)
+        return CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
+    hb_status st = hb_ceremony_quorum(p, root, pos[0], o->threshold,
+                                      (const char *const *)pos + 1, (size_t)npos - 1,
+                                      o->custodians, o->n_custodians, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    json_t *r = out_record(ctx);
+    out_str(r, "quorum", pos[0]);
+    out_u64(r, "threshold", o->threshold);
+    out_u64(r, "members", (uint64_t)(npos - 1));
+    cli_say(ctx, "ceremony: quorum group '%s': any %lld of its %lld members together open "
+            "backups made to it", out_get_str(r, "quorum"), out_get_int(r, "threshold"),
+            out_get_int(r, "members"));
+    print_store_warnings(ctx, root);
+    return HB_OK;
 }
 
 hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
@@ -272,8 +382,8 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     const char *root;
     hb_provider *p = NULL;
     hb_system *sys = NULL;
-    if (argc < 2)
-        return CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
+    hb_err *err = &ctx->err;
+    HB_ENSURE(argc >= 2, HB_E_USAGE, "%s", ceremony_usage);
     const char *sub = argv[1];
     HB_TRY(parse(ctx, argc - 1, argv + 1, &o));
     /* getopt_long permuted argv + 1: positional arguments now follow optind. */
@@ -282,46 +392,24 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     HB_TRY(cli_root(ctx, &root));
     /* The root's lock: two ceremonies never interleave their transcript
      * appends and custody store writes. */
-    HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
+    HB_TRY(hb_system_open(root, 0, &sys, err));
     if (strcmp(sub, "list") == 0 && npos == 0) {
         st = do_list(ctx, root);
         goto cleanup;
     }
     HB_TRY(cli_provider(ctx, &p));
-    if (strcmp(sub, "enroll") == 0 && npos == 0) {
+    if (strcmp(sub, "enroll") == 0 && npos == 0)
         st = do_enroll(ctx, root, p, &o);
-    } else if (strcmp(sub, "import-cert") == 0 && npos == 2) {
-        char fp[65];
-        HB_TRY(hb_ceremony_import_cert(p, root, pos[0], pos[1], o.custodians, o.n_custodians,
-                                       fp, &ctx->err));
-        cli_say(ctx, "ceremony: '%s' is active; certificate SHA-256 fingerprint %s", pos[0], fp);
-        out_str(out_result(ctx), "name", pos[0]);
-        out_str(out_result(ctx), "fingerprint_sha256", fp);
-        print_store_warnings(ctx, root);
-    } else if (strcmp(sub, "retire") == 0 && npos == 1) {
-        HB_TRY(hb_ceremony_retire(p, root, pos[0], o.custodians, o.n_custodians, &ctx->err));
-        cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
-                "still restore with its key", pos[0]);
-        out_str(out_result(ctx), "retired", pos[0]);
-        print_store_warnings(ctx, root);
-    } else if (strcmp(sub, "quorum") == 0 && npos >= 3) {
-        if (o.threshold == 0) {
-            st = CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
-            goto cleanup;
-        }
-        HB_TRY(hb_ceremony_quorum(p, root, pos[0], o.threshold, (const char *const *)pos + 1,
-                                  (size_t)npos - 1, o.custodians, o.n_custodians, &ctx->err));
-        cli_say(ctx, "ceremony: quorum group '%s': any %u of its %d members together open "
-                "backups made to it", pos[0], o.threshold, npos - 1);
-        out_str(out_result(ctx), "quorum", pos[0]);
-        out_u64(out_result(ctx), "threshold", o.threshold);
-        out_u64(out_result(ctx), "members", (uint64_t)(npos - 1));
-        print_store_warnings(ctx, root);
-    } else if (strcmp(sub, "verify-transcript") == 0 && npos == 0) {
+    else if (strcmp(sub, "import-cert") == 0 && npos == 2)
+        st = do_import_cert(ctx, root, p, &o, pos);
+    else if (strcmp(sub, "retire") == 0 && npos == 1)
+        st = do_retire(ctx, root, p, &o, pos);
+    else if (strcmp(sub, "quorum") == 0 && npos >= 3)
+        st = do_quorum(ctx, root, p, &o, pos, npos);
+    else if (strcmp(sub, "verify-transcript") == 0 && npos == 0)
         st = do_verify(ctx, root, p);
-    } else {
+    else
         st = CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
-    }
 cleanup:
     hb_system_close(sys);
     return st;

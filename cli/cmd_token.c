@@ -1,5 +1,6 @@
 /* hsmbak token list: tokens, their objects and key attributes, and the
- * mechanisms hsmbak needs. */
+ * mechanisms hsmbak needs. Each token is described once (describe_token);
+ * the text is printed from that description. */
 #include "cli.h"
 #include "output.h"
 
@@ -9,10 +10,38 @@
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
-/* The same data as print_token, as JSON. */
-static void json_token(json_t *list, const hb_token_info *t)
+/* "rsa-keygen,ec-keygen" as ["rsa-keygen", "ec-keygen"]. */
+static void describe_mechanisms(json_t *list, const char *mechanisms)
 {
-    json_t *j = out_push_object(list);
+    for (const char *m = mechanisms; *m != '\0';) {
+        size_t n = strcspn(m, ",");
+        json_array_append_new(list, json_stringn(m, n));
+        m += n + (m[n] == ',');
+    }
+}
+
+static void describe_object(json_t *jo, const hb_object_info *o)
+{
+    out_str(jo, "class", o->class_name);
+    out_str(jo, "label", o->label);
+    out_str(jo, "id", o->id_hex);
+    out_str(jo, "key_type", o->key_type[0] ? o->key_type : NULL);
+    out_u64(jo, "bits", o->bits);
+    out_str(jo, "uri", o->uri);
+    if (strcmp(o->class_name, "private-key") == 0) {
+        json_t *a = out_object(jo, "attributes");
+        out_bool(a, "sensitive", o->attrs.sensitive);
+        out_bool(a, "always_sensitive", o->attrs.always_sensitive);
+        out_bool(a, "extractable", o->attrs.extractable);
+        out_bool(a, "never_extractable", o->attrs.never_extractable);
+        out_bool(a, "decrypt", o->attrs.decrypt);
+        out_bool(a, "unwrap", o->attrs.unwrap);
+        out_bool(a, "sign", o->attrs.sign);
+    }
+}
+
+static void describe_token(json_t *j, const hb_token_info *t)
+{
     out_str(j, "label", t->label);
     out_str(j, "serial", t->serial);
     out_str(j, "manufacturer", t->manufacturer);
@@ -21,67 +50,65 @@ static void json_token(json_t *list, const hb_token_info *t)
     out_bool(j, "login_required", t->login_required);
     out_bool(j, "user_pin_locked", t->user_pin_locked);
     out_bool(j, "user_pin_final_try", t->user_pin_final_try);
-    json_t *mechs = out_array(j, "mechanisms");
-    char copy[sizeof t->mechanisms];
-    snprintf(copy, sizeof copy, "%s", t->mechanisms);
-    for (char *m = copy, *next; m != NULL && *m != '\0'; m = next) {
-        next = strchr(m, ',');
-        if (next != NULL)
-            *next++ = '\0';
-        while (*m == ' ')
-            m++;
-        out_push_str(mechs, m);
-    }
+    describe_mechanisms(out_array(j, "mechanisms"), t->mechanisms);
     json_t *objs = out_array(j, "objects");
-    for (size_t i = 0; i < t->n_objects; i++) {
-        const hb_object_info *o = &t->objects[i];
-        json_t *jo = out_push_object(objs);
-        out_str(jo, "class", o->class_name);
-        out_str(jo, "label", o->label);
-        out_str(jo, "id", o->id_hex);
-        out_str(jo, "key_type", o->key_type[0] ? o->key_type : NULL);
-        out_u64(jo, "bits", o->bits);
-        out_str(jo, "uri", o->uri);
-        if (strcmp(o->class_name, "private-key") == 0) {
-            json_t *a = out_object(jo, "attributes");
-            out_bool(a, "sensitive", o->attrs.sensitive);
-            out_bool(a, "always_sensitive", o->attrs.always_sensitive);
-            out_bool(a, "extractable", o->attrs.extractable);
-            out_bool(a, "never_extractable", o->attrs.never_extractable);
-            out_bool(a, "decrypt", o->attrs.decrypt);
-            out_bool(a, "unwrap", o->attrs.unwrap);
-            out_bool(a, "sign", o->attrs.sign);
-        }
-    }
+    for (size_t i = 0; i < t->n_objects; i++)
+        describe_object(out_push_object(objs), &t->objects[i]);
 }
 
-static void print_token(const hb_token_info *t)
+/*     private-key  signer (ec 256)
+ *       uri pkcs11:...
+ *       sensitive yes, always-sensitive yes, ... */
+static void print_object(const json_t *o)
 {
-    printf("token: %s\n", t->label);
-    printf("  serial         %s\n  manufacturer   %s\n  model          %s\n", t->serial,
-           t->manufacturer, t->model);
-    printf("  initialized    %s\n  login required %s\n", yes_no(t->initialized),
-           yes_no(t->login_required));
-    if (t->user_pin_locked)
-        printf("  user PIN       LOCKED (reset it with the SO PIN)\n");
-    else if (t->user_pin_final_try)
-        printf("  user PIN       final try left\n");
-    printf("  mechanisms     %s\n", t->mechanisms[0] ? t->mechanisms : "(none of interest)");
-    printf("  objects        %zu\n", t->n_objects);
-    for (size_t i = 0; i < t->n_objects; i++) {
-        const hb_object_info *o = &t->objects[i];
-        printf("    %-12s %s", o->class_name, o->label);
-        if (o->key_type[0])
-            printf(" (%s %u)", o->key_type, o->bits);
-        printf("\n      uri %s\n", o->uri);
-        if (strcmp(o->class_name, "private-key") == 0)
-            printf("      sensitive %s, always-sensitive %s, extractable %s, "
-                   "never-extractable %s, decrypt %s, unwrap %s, sign %s\n",
-                   yes_no(o->attrs.sensitive), yes_no(o->attrs.always_sensitive),
-                   yes_no(o->attrs.extractable), yes_no(o->attrs.never_extractable),
-                   yes_no(o->attrs.decrypt), yes_no(o->attrs.unwrap), yes_no(o->attrs.sign));
+    printf("    %-12s %s", out_get_str(o, "class"), out_get_str(o, "label"));
+    if (out_get_str(o, "key_type") != NULL)
+        printf(" (%s %lld)", out_get_str(o, "key_type"), out_get_int(o, "bits"));
+    printf("\n      uri %s\n", out_get_str(o, "uri"));
+    const json_t *attrs = json_object_get(o, "attributes");
+    if (attrs == NULL)
+        return;
+    const char *key;
+    json_t *v;
+    const char *sep = "      ";
+    json_object_foreach((json_t *)attrs, key, v) {
+        char label[64];
+        printf("%s%s %s", sep, out_key_label(key, '-', label, sizeof label),
+               yes_no(json_is_true(v)));
+        sep = ", ";
     }
+    putchar('\n');
 }
+
+static void print_token(const json_t *t)
+{
+    static const char *const fields[] = {"serial", "manufacturer", "model", "initialized",
+                                         "login_required"};
+    printf("token: %s\n", out_get_str(t, "label"));
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const json_t *v = json_object_get(t, fields[i]);
+        char label[64];
+        printf("  %-14s %s\n", out_key_label(fields[i], ' ', label, sizeof label),
+               json_is_boolean(v) ? yes_no(json_is_true(v)) : json_string_value(v));
+    }
+    if (out_get_bool(t, "user_pin_locked"))
+        printf("  user PIN       LOCKED (reset it with the SO PIN)\n");
+    else if (out_get_bool(t, "user_pin_final_try"))
+        printf("  user PIN       final try left\n");
+    const json_t *mechs = json_object_get(t, "mechanisms");
+    printf("  mechanisms     ");
+    if (json_array_size(mechs) == 0)
+        printf("(none of interest)");
+    out_print_strings(mechs, ",");
+    const json_t *objs = json_object_get(t, "objects");
+    printf("\n  objects        %zu\n", json_array_size(objs));
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o)
+        print_object(o);
+}
+
+static const char token_usage[] = "usage: hsmbak token list [--token URI] [--login]";
 
 hb_status cmd_token(cli_ctx *ctx, int argc, char **argv)
 {
@@ -96,33 +123,33 @@ hb_status cmd_token(cli_ctx *ctx, int argc, char **argv)
     hb_token_info *tokens = NULL;
     size_t n = 0;
     hb_status st = HB_OK;
-    if (argc < 2 || strcmp(argv[1], "list") != 0)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak token list [--token URI] [--login]");
+    hb_err *err = &ctx->err;
+    HB_ENSURE(argc >= 2 && strcmp(argv[1], "list") == 0, HB_E_USAGE, "%s", token_usage);
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-        if (c == 't') token = optarg;
-        else if (c == 'l') login = true;
-        else return CLI_USAGE_ERROR(ctx, "usage: hsmbak token list [--token URI] [--login]");
+        HB_ENSURE(c == 't' || c == 'l', HB_E_USAGE, "%s", token_usage);
+        if (c == 't')
+            token = optarg;
+        else
+            login = true;
     }
     HB_TRY(cli_provider(ctx, &p));
-    HB_TRY(hb_token_list(p, token, login, &tokens, &n, &ctx->err));
-    json_t *r = out_result(ctx);
-    if (r != NULL) {
-        out_str(r, "module", ctx->provider_cfg.module ? ctx->provider_cfg.module : "default");
-        json_t *list = out_array(r, "tokens");
-        for (size_t i = 0; i < n; i++)
-            json_token(list, &tokens[i]);
-        goto cleanup;
-    }
+    HB_TRY(hb_token_list(p, token, login, &tokens, &n, err));
+    json_t *r = out_record(ctx);
+    out_str(r, "module", ctx->provider_cfg.module ? ctx->provider_cfg.module : "default");
+    json_t *list = out_array(r, "tokens");
+    for (size_t i = 0; i < n; i++)
+        describe_token(out_push_object(list), &tokens[i]);
+    if (ctx->json)
+        goto cleanup; /* a listing is the data asked for: --quiet keeps it */
     if (n == 0)
-        printf("no tokens found (module: %s)\n",
-               ctx->provider_cfg.module ? ctx->provider_cfg.module : "default");
+        printf("no tokens found (module: %s)\n", out_get_str(r, "module"));
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             putchar('\n');
-        print_token(&tokens[i]);
+        print_token(json_array_get(list, i));
     }
 cleanup:
     hb_token_list_free(tokens, n);

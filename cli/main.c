@@ -4,6 +4,7 @@
 
 #include "output.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,18 @@ hb_status cli_root(cli_ctx *ctx, const char **out)
         return hb_fail(&ctx->err, HB_E_USAGE,
                        "no system root: give --root DIR or set HSMBAK_ROOT");
     *out = ctx->root;
+    return HB_OK;
+}
+
+hb_status cli_parse_number(cli_ctx *ctx, const char *opt, const char *s, unsigned long max,
+                           unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v == 0 || v > max)
+        return CLI_USAGE_ERROR(ctx, "%s '%s' must be a number from 1 to %lu", opt, s, max);
+    *out = (unsigned)v;
     return HB_OK;
 }
 
@@ -118,8 +131,8 @@ static const char *command_name(int argc, char **argv, char *buf, size_t cap)
         return "version";
     for (size_t i = 0; i < sizeof two_words / sizeof two_words[0]; i++)
         if (strcmp(argv[1], two_words[i]) == 0 && argc > 2 && argv[2][0] != '-') {
-            snprintf(buf, cap, "%s %s", argv[1], argv[2]); /* cut is harmless: a label */
-            return buf;
+            int n = snprintf(buf, cap, "%s %s", argv[1], argv[2]);
+            return n >= 0 && (size_t)n < cap ? buf : argv[1];
         }
     return argv[1];
 }

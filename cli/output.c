@@ -23,6 +23,45 @@ bool out_text(const cli_ctx *ctx)
     return !ctx->json && !ctx->quiet;
 }
 
+json_t *out_record(cli_ctx *ctx)
+{
+    if (ctx->json_result == NULL)
+        ctx->json_result = json_object();
+    return ctx->json_result;
+}
+
+const char *out_get_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+bool out_get_bool(const json_t *obj, const char *key)
+{
+    return json_is_true(json_object_get(obj, key));
+}
+
+long long out_get_int(const json_t *obj, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+const char *out_key_label(const char *key, char sep, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (; key[i] != '\0' && i + 1 < cap; i++)
+        buf[i] = key[i] == '_' ? sep : key[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+void out_print_strings(const json_t *array, const char *sep)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v)
+        printf("%s%s", i > 0 ? sep : "", json_string_value(v));
+}
+
 /* A JSON string; bytes that are not UTF-8 (file names are bytes) become '?'. */
 static json_t *string_value(const char *value)
 {
@@ -40,6 +79,7 @@ static json_t *string_value(const char *value)
     return v != NULL ? v : json_null();
 }
 
+/* obj[key] = v (v is taken over); a NULL obj drops v. */
 static void put(json_t *obj, const char *key, json_t *v)
 {
     if (obj == NULL) {
@@ -51,26 +91,22 @@ static void put(json_t *obj, const char *key, json_t *v)
 
 void out_str(json_t *obj, const char *key, const char *value)
 {
-    if (obj != NULL)
-        put(obj, key, value != NULL ? string_value(value) : json_null());
+    put(obj, key, obj != NULL && value != NULL ? string_value(value) : json_null());
 }
 
 void out_u64(json_t *obj, const char *key, uint64_t value)
 {
-    if (obj != NULL)
-        put(obj, key, json_integer((json_int_t)value));
+    put(obj, key, json_integer((json_int_t)value));
 }
 
 void out_int(json_t *obj, const char *key, long long value)
 {
-    if (obj != NULL)
-        put(obj, key, json_integer((json_int_t)value));
+    put(obj, key, json_integer((json_int_t)value));
 }
 
 void out_bool(json_t *obj, const char *key, bool value)
 {
-    if (obj != NULL)
-        put(obj, key, json_boolean(value));
+    put(obj, key, json_boolean(value));
 }
 
 void out_time(json_t *obj, const char *key, time_t when)
@@ -84,23 +120,19 @@ void out_time(json_t *obj, const char *key, time_t when)
     out_str(obj, key, buf);
 }
 
-json_t *out_array(json_t *obj, const char *key)
+/* A new container stored at obj[key], borrowed; NULL when obj is. */
+static json_t *put_container(json_t *obj, const char *key, json_t *(*make)(void))
 {
     if (obj == NULL)
         return NULL;
-    json_t *a = json_array();
-    put(obj, key, a);
-    return a;
+    json_t *v = make();
+    put(obj, key, v);
+    return v;
 }
 
-json_t *out_object(json_t *obj, const char *key)
-{
-    if (obj == NULL)
-        return NULL;
-    json_t *o = json_object();
-    put(obj, key, o);
-    return o;
-}
+json_t *out_array(json_t *obj, const char *key) { return put_container(obj, key, json_array); }
+
+json_t *out_object(json_t *obj, const char *key) { return put_container(obj, key, json_object); }
 
 json_t *out_push_object(json_t *array)
 {
@@ -158,6 +190,8 @@ void out_finish(cli_ctx *ctx, hb_status st)
         if (st != HB_OK)
             fprintf(stderr, "hsmbak: %s\n", ctx->err.msg[0] ? ctx->err.msg : hb_status_name(st));
         fflush(stdout);
+        json_decref(ctx->json_result); /* the record text was printed from */
+        ctx->json_result = NULL;
         return;
     }
     fflush(stdout);
@@ -205,11 +239,12 @@ void out_manifest(json_t *r, const hb_manifest *m)
     out_str(sys, "profile", hb_manifest_profile(m));
     json_t *rs = out_array(r, "recipients");
     for (size_t i = 0; i < hb_manifest_n_recipients(m); i++) {
+        const hb_manifest_recipient *rc = hb_manifest_recipient_at(m, i);
         json_t *o = out_push_object(rs);
-        out_str(o, "id", hb_manifest_recipient_at(m, i)->id);
-        out_str(o, "subject", hb_manifest_recipient_at(m, i)->subject);
-        out_str(o, "fingerprint_sha256", hb_manifest_recipient_at(m, i)->fingerprint);
-        out_str(o, "key_wrap", hb_manifest_recipient_at(m, i)->key_wrap);
+        out_str(o, "id", rc->id);
+        out_str(o, "subject", rc->subject);
+        out_str(o, "fingerprint_sha256", rc->fingerprint);
+        out_str(o, "key_wrap", rc->key_wrap);
     }
     for (size_t i = 0; i < hb_manifest_n_quorums(m); i++) {
         const hb_manifest_quorum *q = hb_manifest_quorum_at(m, i);
@@ -223,11 +258,12 @@ void out_manifest(json_t *r, const hb_manifest *m)
     }
     json_t *fs = out_array(r, "files");
     for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
+        const hb_manifest_file *f = hb_manifest_file_at(m, i);
         json_t *o = out_push_object(fs);
-        out_str(o, "name", hb_manifest_file_at(m, i)->name);
-        out_str(o, "filename", hb_manifest_file_at(m, i)->filename);
-        out_str(o, "compression", hb_manifest_file_at(m, i)->compression);
-        out_u64(o, "size", hb_manifest_file_at(m, i)->size);
-        out_str(o, "sha256", hb_manifest_file_at(m, i)->sha256);
+        out_str(o, "name", f->name);
+        out_str(o, "filename", f->filename);
+        out_str(o, "compression", f->compression);
+        out_u64(o, "size", f->size);
+        out_str(o, "sha256", f->sha256);
     }
 }

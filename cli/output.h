@@ -14,10 +14,13 @@
  * so stray text from any command can never corrupt the document; stderr
  * carries nothing either (warnings go into "warnings").
  *
- * For a new command (ceremony ...): fill out_result(ctx) with out_str &c.,
- * print text only when out_text(ctx), send warnings through out_warning.
- * Every setter accepts a NULL object and then does nothing, so text-mode
- * paths can call them unconditionally. */
+ * One description, two renderings: a command describes its result once, into
+ * out_record(ctx) with out_str &c.; --json prints that record as the
+ * document's "result", and text mode prints the same record through the
+ * command's own small renderer, which reads it back with out_get_*. So the
+ * text shows nothing the JSON lacks, and the two cannot drift apart.
+ * Warnings go through out_warning. Every setter accepts a NULL object and
+ * then does nothing (out_result is NULL in text mode). */
 #ifndef HSMBAK_CLI_OUTPUT_H
 #define HSMBAK_CLI_OUTPUT_H
 
@@ -35,6 +38,24 @@ json_t *out_result(cli_ctx *ctx);
 
 /* True when human text goes to stdout: not --json and not --quiet. */
 bool out_text(const cli_ctx *ctx);
+
+/* The result record of this run in either mode: out_result(ctx) with
+ * --json, else an object text is rendered from (freed by out_finish). */
+json_t *out_record(cli_ctx *ctx);
+
+/* Reading a record back, for text renderers: the string (NULL when absent
+ * or null), the boolean (false when absent), the integer (0 when absent). */
+const char *out_get_str(const json_t *obj, const char *key);
+bool out_get_bool(const json_t *obj, const char *key);
+long long out_get_int(const json_t *obj, const char *key);
+
+/* A record's key as a word of text, '_' replaced by sep ("login_required",
+ * ' ' -> "login required"; "always_sensitive", '-' -> "always-sensitive"),
+ * in buf (keys are short; cut at cap). */
+const char *out_key_label(const char *key, char sep, char *buf, size_t cap);
+
+/* Print the strings of a JSON array, sep between them. */
+void out_print_strings(const json_t *array, const char *sep);
 
 /* obj[key] = value; NULL obj does nothing; NULL string values become null. */
 void out_str(json_t *obj, const char *key, const char *value);

@@ -9,35 +9,37 @@
  *   </crypto>
  *
  * The file is part of the `config` resource, so every backup carries the
- * object definitions (never a key: keys stay on their token). */
+ * object definitions (never a key: keys stay on their token). Changes made
+ * for a user go through objects_edit.c, under the system's lock. */
 #include "backup/custody/objects.h"
 
 #include "backup/format/xml.h"
-#include "common/fileio.h"
-#include "hsmbak/url.h"
+#include "common/buf.h"
 #include "common/fail.h"
+#include "common/fileio.h"
+#include "common/x509.h"
+#include "hsmbak/url.h"
 #include "provider/token.h"
 
 #include <ctype.h>
-#include <stdarg.h>
-#include <errno.h>
 #include <limits.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <libxml/tree.h>
-#include <libxml/xmlsave.h>
 
 #define CRYPTO_NS "urn:hsmbak:crypto:1"
 #define STORE_CAP (4u << 20)
+#define OBJECTS_MAX 10000u
 
 struct hb_object_store {
     char root[PATH_MAX];
     char path[PATH_MAX];
-    hb_crypto_object *objects;
-    size_t n, cap;
+    hb_crypto_object *objects; /* built by HB_ARRAY_PUSH alone */
+    size_t n;
     char backup_signer[HB_OBJECT_NAME_MAX + 1];
 };
 
@@ -118,104 +120,172 @@ static hb_status check_name(const char *what, const char *name, hb_err *err)
     return HB_OK;
 }
 
-/* Append a zeroed object; the caller fills it. */
-static hb_status append(hb_object_store *s, hb_crypto_object **out, hb_err *err)
+/* name fits a name field (checked with check_name, or a name the store holds). */
+static void set_name(char dst[HB_OBJECT_NAME_MAX + 1], const char *name)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        hb_crypto_object *grown = realloc(s->objects, cap * sizeof *grown);
-        if (grown == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
-        s->objects = grown;
-        s->cap = cap;
+    size_t n = strlen(name);
+    memcpy(dst, name, n <= HB_OBJECT_NAME_MAX ? n + 1 : 0);
+    dst[HB_OBJECT_NAME_MAX] = '\0';
+}
+
+/* A new zeroed object at the end of the store. */
+static hb_status push_object(hb_object_store *s, hb_crypto_object **out, hb_err *err)
+{
+    *out = HB_ARRAY_PUSH(s->objects, s->n, OBJECTS_MAX, err);
+    return *out != NULL ? HB_OK : err != NULL ? err->status : HB_E_INTERNAL;
+}
+
+/* The object called name of type t, or a new one appended (zeroed but for
+ * type, name and admin-state enabled); *created tells which. */
+static hb_status find_or_add(hb_object_store *s, hb_object_type t, const char *name,
+                             hb_crypto_object **out, bool *created, hb_err *err)
+{
+    hb_crypto_object *o = find_mutable(s, t, name);
+    *created = o == NULL;
+    if (o == NULL) {
+        hb_status st = push_object(s, &o, err);
+        if (st != HB_OK)
+            return st;
+        o->type = t;
+        o->enabled = true;
+        set_name(o->name, name);
     }
-    *out = &s->objects[s->n++];
-    memset(*out, 0, sizeof **out);
+    *out = o;
     return HB_OK;
 }
+
+static bool is_pkcs11_uri(const char *s) { return strncmp(s, "pkcs11:", 7) == 0; }
 
 /* ---- reading ------------------------------------------------------------- */
 
 static bool on_off(const char *v) { return v != NULL && strcmp(v, "on") == 0; }
 
+/* An attribute's value, malloc'ed; NULL when absent (the schema says which
+ * ones must be there). */
+static char *prop(xmlNodePtr node, const char *name)
+{
+    xmlChar *v = xmlGetProp(node, BAD_CAST name);
+    char *copy = v != NULL ? strdup((const char *)v) : NULL;
+    xmlFree(v);
+    return copy;
+}
+
+/* A name held in a child element (an idcred's key and certificate). */
+static hb_status read_name_field(const hb_object_store *s, xmlNodePtr node, const char *field,
+                                 const hb_crypto_object *o, char out[HB_OBJECT_NAME_MAX + 1],
+                                 hb_err *err)
+{
+    char *text = NULL;
+    hb_status st = hb_xml_child_text(node, CRYPTO_NS, field, true, s->path, &text, err);
+    if (st == HB_OK && strlen(text) > HB_OBJECT_NAME_MAX)
+        st = hb_fail(err, HB_E_VERIFY, "%s: unexpected <%s> in %s '%s'", s->path, field,
+                     hb_object_type_name(o->type), o->name);
+    if (st == HB_OK)
+        set_name(out, text);
+    free(text);
+    return st;
+}
+
+/* The fields of one object below its element (the schema has checked the
+ * shape: which children, in which order). */
+static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypto_object *o,
+                             hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *wrap = NULL, *ign = NULL, *trusted = NULL;
+    switch (o->type) {
+    case HB_OBJECT_CERTIFICATE:
+        HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "file-name", true, s->path, &o->file_name,
+                                 err));
+        ign = prop(node, "ignore-expiration");
+        trusted = prop(node, "trusted-signer");
+        wrap = prop(node, "key-wrap");
+        o->ignore_expiration = on_off(ign);
+        o->trusted_signer = on_off(trusted);
+        o->key_wrap = HB_OAEP_SHA256;
+        if (wrap != NULL)
+            HB_TRY(hb_oaep_hash_from_name(wrap, &o->key_wrap, err));
+        break;
+    case HB_OBJECT_KEY:
+        HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "uri", true, s->path, &o->uri, err));
+        break;
+    case HB_OBJECT_IDCRED:
+        HB_TRY(read_name_field(s, node, "key", o, o->key, err));
+        HB_TRY(read_name_field(s, node, "certificate", o, o->certificate, err));
+        break;
+    }
+cleanup:
+    free(wrap);
+    free(ign);
+    free(trusted);
+    return st;
+}
+
 static hb_status read_object(hb_object_store *s, xmlNodePtr node, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_object_type type = HB_OBJECT_CERTIFICATE;
-    xmlChar *name = NULL, *state = NULL, *ign = NULL, *trusted = NULL, *wrap = NULL;
+    char *name = NULL, *state = NULL;
     hb_crypto_object o = {0};
 
     HB_TRY(hb_object_type_from_name((const char *)node->name, &type, err));
-    name = xmlGetProp(node, BAD_CAST "name");
-    state = xmlGetProp(node, BAD_CAST "admin-state");
-    if (name == NULL || check_name("object", (const char *)name, err) != HB_OK) {
-        st = hb_fail(err, HB_E_VERIFY, "%s: a %s has a missing or bad name", s->path,
-                     hb_object_type_name(type));
-        goto cleanup;
-    }
-    if (hb_objects_find(s, type, (const char *)name) != NULL) {
-        st = hb_fail(err, HB_E_VERIFY, "%s: %s '%s' is defined twice", s->path,
-                     hb_object_type_name(type), name);
-        goto cleanup;
-    }
+    name = prop(node, "name");
+    state = prop(node, "admin-state");
+    HB_ENSURE(name != NULL && check_name("object", name, err) == HB_OK, HB_E_VERIFY,
+              "%s: a %s has a missing or bad name", s->path, hb_object_type_name(type));
+    HB_ENSURE(hb_objects_find(s, type, name) == NULL, HB_E_VERIFY,
+              "%s: %s '%s' is defined twice", s->path, hb_object_type_name(type), name);
     o.type = type;
-    memcpy(o.name, name, strlen((const char *)name) + 1);
-    o.enabled = state == NULL || strcmp((const char *)state, "disabled") != 0;
-    for (xmlNodePtr c = node->children; c != NULL; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE)
-            continue;
-        xmlChar *text = xmlNodeGetContent(c);
-        const char *field = (const char *)c->name;
-        const char *value = text ? (const char *)text : "";
-        bool ok = true;
-        if (type == HB_OBJECT_CERTIFICATE && strcmp(field, "file-name") == 0)
-            ok = (o.file_name = strdup(value)) != NULL;
-        else if (type == HB_OBJECT_KEY && strcmp(field, "uri") == 0)
-            ok = (o.uri = strdup(value)) != NULL;
-        else if (type == HB_OBJECT_IDCRED && strcmp(field, "key") == 0 &&
-                 strlen(value) <= HB_OBJECT_NAME_MAX)
-            memcpy(o.key, value, strlen(value) + 1);
-        else if (type == HB_OBJECT_IDCRED && strcmp(field, "certificate") == 0 &&
-                 strlen(value) <= HB_OBJECT_NAME_MAX)
-            memcpy(o.certificate, value, strlen(value) + 1);
-        else
-            ok = false;
-        xmlFree(text);
-        if (!ok) {
-            st = hb_fail(err, HB_E_VERIFY, "%s: unexpected <%s> in %s '%s'", s->path, field,
-                         hb_object_type_name(type), o.name);
-            goto cleanup;
-        }
-    }
-    if (type == HB_OBJECT_CERTIFICATE) {
-        ign = xmlGetProp(node, BAD_CAST "ignore-expiration");
-        trusted = xmlGetProp(node, BAD_CAST "trusted-signer");
-        o.ignore_expiration = on_off((const char *)ign);
-        o.trusted_signer = on_off((const char *)trusted);
-        wrap = xmlGetProp(node, BAD_CAST "key-wrap");
-        o.key_wrap = HB_OAEP_SHA256;
-        if (wrap != NULL)
-            HB_TRY(hb_oaep_hash_from_name((const char *)wrap, &o.key_wrap, err));
-    }
-    if ((type == HB_OBJECT_CERTIFICATE && o.file_name == NULL) ||
-        (type == HB_OBJECT_KEY && o.uri == NULL) ||
-        (type == HB_OBJECT_IDCRED && (!o.key[0] || !o.certificate[0]))) {
-        st = hb_fail(err, HB_E_VERIFY, "%s: %s '%s' is incomplete", s->path,
-                     hb_object_type_name(type), o.name);
-        goto cleanup;
-    }
+    set_name(o.name, name);
+    o.enabled = state == NULL || strcmp(state, "disabled") != 0;
+    HB_TRY(read_fields(s, node, &o, err));
     hb_crypto_object *slot = NULL;
-    HB_TRY(append(s, &slot, err));
+    HB_TRY(push_object(s, &slot, err));
     *slot = o;
     memset(&o, 0, sizeof o);
 cleanup:
     object_clear(&o);
-    xmlFree(name);
-    xmlFree(state);
-    xmlFree(ign);
-    xmlFree(trusted);
-    xmlFree(wrap);
+    free(name);
+    free(state);
     return st;
+}
+
+static hb_status read_store(hb_object_store *s, const unsigned char *data, size_t len,
+                            hb_err *err)
+{
+    hb_status st = HB_OK;
+    xmlDocPtr doc = NULL;
+    char *signer = NULL;
+    HB_TRY(hb_xml_parse(data, len, STORE_CAP, 0, "schema/crypto.xsd", s->path, &doc, err));
+    for (xmlNodePtr c = hb_xml_first_elem(xmlDocGetRootElement(doc)); c != NULL;
+         c = hb_xml_next_elem(c)) {
+        if (strcmp((const char *)c->name, "backup-signer") != 0) {
+            HB_TRY(read_object(s, c, err));
+            continue;
+        }
+        free(signer);
+        signer = prop(c, "idcred");
+        if (signer != NULL && signer[0] != '\0' && strlen(signer) <= HB_OBJECT_NAME_MAX)
+            set_name(s->backup_signer, signer);
+    }
+cleanup:
+    free(signer);
+    xmlFreeDoc(doc);
+    return st;
+}
+
+/* An absent store is an empty one, but only in a system root. */
+static hb_status require_root(const char *root, hb_err *err)
+{
+    char config[PATH_MAX];
+    hb_status st = hb_path_join(config, sizeof config, root, "config", err);
+    if (st != HB_OK)
+        return st;
+    if (access(config, F_OK) != 0)
+        return hb_fail(err, HB_E_NOT_FOUND,
+                       "'%s' is not a system root (no config folder); make one with "
+                       "'hsmbak system init --root %s'", root, root);
+    return HB_OK;
 }
 
 hb_status hb_objects_load(const char *root, hb_object_store **out, hb_err *err)
@@ -223,56 +293,23 @@ hb_status hb_objects_load(const char *root, hb_object_store **out, hb_err *err)
     hb_status st = HB_OK;
     unsigned char *data = NULL;
     size_t len = 0;
-    xmlDocPtr doc = NULL;
-    hb_object_store *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    if (root == NULL || *root == '\0') {
-        st = hb_fail(err, HB_E_USAGE, "no system root: give --root DIR or set HSMBAK_ROOT");
-        goto cleanup;
-    }
-    int n = snprintf(s->root, sizeof s->root, "%s", root);
-    if (n < 0 || (size_t)n >= sizeof s->root) {
-        st = hb_fail(err, HB_E_USAGE, "root path too long");
-        goto cleanup;
-    }
+    hb_object_store *s = NULL;
+    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
+              "no system root: give --root DIR or set HSMBAK_ROOT");
+    s = calloc(1, sizeof *s);
+    HB_ALLOC(s);
+    HB_TRY(hb_format(s->root, sizeof s->root, "the system root path", err, "%s", root));
     HB_TRY(hb_path_join(s->path, sizeof s->path, root, "config/crypto.xml", err));
-
     st = hb_read_file(s->path, STORE_CAP, &data, &len, err);
-    if (st == HB_E_NOT_FOUND) {
-        /* No objects defined yet; the root itself must exist though. */
-        char config[PATH_MAX];
-        HB_TRY(hb_path_join(config, sizeof config, root, "config", err));
-        if (access(config, F_OK) != 0) {
-            st = hb_fail(err, HB_E_NOT_FOUND,
-                         "'%s' is not a system root (no config folder); make one with "
-                         "'hsmbak system init --root %s'", root, root);
-            goto cleanup;
-        }
-        st = HB_OK;
-        goto done;
-    }
-    if (st != HB_OK)
+    if (st == HB_E_NOT_FOUND)
+        HB_TRY(require_root(root, err)); /* no objects defined yet */
+    else if (st != HB_OK)
         goto cleanup;
-    HB_TRY(hb_xml_parse(data, len, STORE_CAP, 0, "schema/crypto.xsd", s->path, &doc, err));
-    for (xmlNodePtr c = xmlDocGetRootElement(doc)->children; c != NULL; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE)
-            continue;
-        if (strcmp((const char *)c->name, "backup-signer") == 0) {
-            xmlChar *id = xmlGetProp(c, BAD_CAST "idcred");
-            size_t idlen = id ? strlen((const char *)id) : 0;
-            if (idlen > 0 && idlen <= HB_OBJECT_NAME_MAX)
-                memcpy(s->backup_signer, id, idlen + 1);
-            xmlFree(id);
-            continue;
-        }
-        HB_TRY(read_object(s, c, err));
-    }
-done:
+    else
+        HB_TRY(read_store(s, data, len, err));
     *out = s;
     s = NULL;
 cleanup:
-    xmlFreeDoc(doc);
     free(data);
     hb_objects_free(s);
     return st;
@@ -280,71 +317,68 @@ cleanup:
 
 /* ---- writing ------------------------------------------------------------- */
 
+static hb_status set_prop(xmlNodePtr node, const char *name, const char *value, hb_err *err)
+{
+    return xmlNewProp(node, BAD_CAST name, BAD_CAST value) != NULL ? HB_OK : hb_fail_oom(err);
+}
+
 static hb_status add_text_child(xmlNodePtr parent, xmlNsPtr ns, const char *name,
                                 const char *text, hb_err *err)
 {
     /* xmlNewTextChild escapes the text; xmlNewChild would not. */
     if (xmlNewTextChild(parent, ns, BAD_CAST name, BAD_CAST text) == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     return HB_OK;
+}
+
+static hb_status write_object(xmlNodePtr root, xmlNsPtr ns, const hb_crypto_object *o,
+                              hb_err *err)
+{
+    hb_status st = HB_OK;
+    xmlNodePtr node = xmlNewChild(root, ns, BAD_CAST hb_object_type_name(o->type), NULL);
+    HB_ALLOC(node);
+    HB_TRY(set_prop(node, "name", o->name, err));
+    HB_TRY(set_prop(node, "admin-state", o->enabled ? "enabled" : "disabled", err));
+    switch (o->type) {
+    case HB_OBJECT_CERTIFICATE:
+        HB_TRY(set_prop(node, "ignore-expiration", o->ignore_expiration ? "on" : "off", err));
+        HB_TRY(set_prop(node, "trusted-signer", o->trusted_signer ? "on" : "off", err));
+        HB_TRY(set_prop(node, "key-wrap", hb_oaep_hash_name(o->key_wrap), err));
+        HB_TRY(add_text_child(node, ns, "file-name", o->file_name, err));
+        break;
+    case HB_OBJECT_KEY:
+        HB_TRY(add_text_child(node, ns, "uri", o->uri, err));
+        break;
+    case HB_OBJECT_IDCRED:
+        HB_TRY(add_text_child(node, ns, "key", o->key, err));
+        HB_TRY(add_text_child(node, ns, "certificate", o->certificate, err));
+        break;
+    }
+cleanup:
+    return st;
 }
 
 hb_status hb_objects_save(const hb_object_store *s, hb_err *err)
 {
     hb_status st = HB_OK;
-    xmlChar *buf = NULL;
-    int buflen = 0;
-    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "crypto", NULL) : NULL;
-    if (root == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    xmlDocSetRootElement(doc, root);
-    xmlNsPtr ns = xmlNewNs(root, BAD_CAST CRYPTO_NS, NULL);
-    xmlSetNs(root, ns);
-    for (size_t i = 0; i < s->n; i++) {
-        const hb_crypto_object *o = &s->objects[i];
-        xmlNodePtr node = xmlNewChild(root, ns, BAD_CAST hb_object_type_name(o->type), NULL);
-        if (node == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        xmlNewProp(node, BAD_CAST "name", BAD_CAST o->name);
-        xmlNewProp(node, BAD_CAST "admin-state", BAD_CAST(o->enabled ? "enabled" : "disabled"));
-        switch (o->type) {
-        case HB_OBJECT_CERTIFICATE:
-            xmlNewProp(node, BAD_CAST "ignore-expiration",
-                       BAD_CAST(o->ignore_expiration ? "on" : "off"));
-            xmlNewProp(node, BAD_CAST "trusted-signer", BAD_CAST(o->trusted_signer ? "on" : "off"));
-            xmlNewProp(node, BAD_CAST "key-wrap", BAD_CAST hb_oaep_hash_name(o->key_wrap));
-            HB_TRY(add_text_child(node, ns, "file-name", o->file_name, err));
-            break;
-        case HB_OBJECT_KEY:
-            HB_TRY(add_text_child(node, ns, "uri", o->uri, err));
-            break;
-        case HB_OBJECT_IDCRED:
-            HB_TRY(add_text_child(node, ns, "key", o->key, err));
-            HB_TRY(add_text_child(node, ns, "certificate", o->certificate, err));
-            break;
-        }
-    }
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root = NULL;
+    xmlNsPtr ns = NULL;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    HB_TRY(hb_xml_new_doc("crypto", CRYPTO_NS, &doc, &root, &ns, err));
+    for (size_t i = 0; i < s->n; i++)
+        HB_TRY(write_object(root, ns, &s->objects[i], err));
     if (s->backup_signer[0]) {
         xmlNodePtr bs = xmlNewChild(root, ns, BAD_CAST "backup-signer", NULL);
-        if (bs == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        xmlNewProp(bs, BAD_CAST "idcred", BAD_CAST s->backup_signer);
+        HB_ALLOC(bs);
+        HB_TRY(set_prop(bs, "idcred", s->backup_signer, err));
     }
-    xmlDocDumpFormatMemoryEnc(doc, &buf, &buflen, "UTF-8", 1);
-    if (buf == NULL || buflen <= 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "could not serialise the crypto object store");
-        goto cleanup;
-    }
-    st = hb_write_file_atomic(s->path, buf, (size_t)buflen, 0600, err);
+    /* Indented by libxml2: people read and diff this file. */
+    HB_TRY(hb_xml_serialize(doc, true, "crypto object store", &text, &len, err));
+    HB_TRY(hb_write_file_atomic(s->path, text, len, 0600, err));
 cleanup:
-    xmlFree(buf);
+    free(text);
     xmlFreeDoc(doc);
     return st;
 }
@@ -354,41 +388,29 @@ cleanup:
 hb_status hb_objects_read_certificate_url(const char *root, const char *url, X509 **out,
                                           hb_err *err)
 {
-    char path[PATH_MAX];
+    hb_status st = HB_OK;
+    char path[PATH_MAX], what[PATH_MAX + 2];
     unsigned char *data = NULL;
     size_t len = 0;
-    hb_status st = hb_url_resolve(root, url, path, sizeof path, err);
+    st = hb_url_resolve(root, url, path, sizeof path, err);
     if (st == HB_OK)
-        st = hb_read_file(path, 1u << 20, &data, &len, err);
+        st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "certificate file '%s'", url);
-        return st;
+        goto cleanup;
     }
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
-    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    if (cert == NULL) {
-        const unsigned char *q = data;
-        ERR_clear_error();
-        cert = d2i_X509(NULL, &q, (long)len);
-        if (cert != NULL && q != data + len) { /* DER with trailing bytes */
-            X509_free(cert);
-            cert = NULL;
-        }
-    }
-    BIO_free(bio);
+    HB_TRY(hb_format(what, sizeof what, "the certificate URL", err, "'%s'", url));
+    HB_TRY(hb_x509_from_bytes(NULL, data, len, what, out, err));
+cleanup:
     free(data);
-    if (cert == NULL)
-        return hb_fail_ossl(err, HB_E_VERIFY,
-                            "'%s' is not a certificate (neither PEM nor DER X.509)", url);
-    *out = cert;
-    return HB_OK;
+    return st;
 }
 
 /* Load a certificate from a URL/path (PEM or DER) or a pkcs11: URI. */
 static hb_status load_certificate_at(const char *root, hb_provider *p, const char *where,
                                      X509 **out, hb_err *err)
 {
-    if (strncmp(where, "pkcs11:", 7) == 0) {
+    if (is_pkcs11_uri(where)) {
         if (p == NULL)
             return hb_fail(err, HB_E_USAGE, "'%s' is a token object; a token is needed", where);
         return hb_provider_load_certificate(p, where, out, err);
@@ -396,56 +418,81 @@ static hb_status load_certificate_at(const char *root, hb_provider *p, const cha
     return hb_objects_read_certificate_url(root, where, out, err);
 }
 
-hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
-                                     bool ignore_expiration, bool disabled,
-                                     hb_oaep_hash key_wrap, bool *created, hb_err *err)
+/* Where a certificate object's file is: a file that parses now, or a token
+ * object (checked when it is used: that needs the token) whose URI holds no
+ * PIN. */
+static hb_status check_certificate_url(const char *root, const char *url, hb_err *err)
 {
-    hb_status st = HB_OK;
+    if (is_pkcs11_uri(url)) {
+        hb_pkcs11_uri_info info;
+        hb_status st = hb_pkcs11_uri_inspect(url, &info, err);
+        if (st == HB_OK && info.has_pin_value)
+            st = hb_fail(err, HB_E_USAGE, "a PIN may not be stored in a URI; use pin-source");
+        return st;
+    }
     X509 *cert = NULL;
-    char *copy = NULL;
-    HB_TRY(check_name("certificate", name, err));
-    /* A token certificate is checked when it is used (that needs the token). */
-    if (strncmp(url, "pkcs11:", 7) != 0)
-        HB_TRY(load_certificate_at(s->root, NULL, url, &cert, err));
-    else if (strstr(url, "pin-value") != NULL) {
-        st = hb_fail(err, HB_E_USAGE, "a PIN may not be stored in a URI; use pin-source");
-        goto cleanup;
-    }
-    copy = strdup(url);
-    if (copy == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    hb_crypto_object *o = find_mutable(s, HB_OBJECT_CERTIFICATE, name);
-    *created = o == NULL;
-    if (o == NULL) {
-        HB_TRY(append(s, &o, err));
-        o->type = HB_OBJECT_CERTIFICATE;
-        memcpy(o->name, name, strlen(name) + 1);
-    }
-    free(o->file_name);
-    o->file_name = copy;
-    copy = NULL;
-    o->ignore_expiration = ignore_expiration;
-    o->enabled = !disabled;
-    o->key_wrap = key_wrap;
-cleanup:
-    free(copy);
+    hb_status st = load_certificate_at(root, NULL, url, &cert, err);
     X509_free(cert);
     return st;
 }
 
+/* The object type/name, made if new (*created), with its text (a
+ * certificate's file name, a key's URI) replaced by a copy of text. */
+static hb_status define_text(hb_object_store *s, hb_object_type type, const char *name,
+                             const char *text, bool *created, hb_crypto_object **out,
+                             hb_err *err)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return hb_fail_oom(err);
+    hb_crypto_object *o = NULL;
+    hb_status st = find_or_add(s, type, name, &o, created, err);
+    if (st != HB_OK) {
+        free(copy);
+        return st;
+    }
+    char **field = type == HB_OBJECT_CERTIFICATE ? &o->file_name : &o->uri;
+    free(*field);
+    *field = copy;
+    *out = o;
+    return HB_OK;
+}
+
+hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const char *url,
+                                     bool ignore_expiration, bool disabled,
+                                     hb_oaep_hash key_wrap, bool *created, hb_err *err)
+{
+    hb_crypto_object *o = NULL;
+    hb_status st = check_name("certificate", name, err);
+    if (st == HB_OK)
+        st = check_certificate_url(s->root, url, err);
+    if (st == HB_OK)
+        st = define_text(s, HB_OBJECT_CERTIFICATE, name, url, created, &o, err);
+    if (st != HB_OK)
+        return st;
+    o->ignore_expiration = ignore_expiration;
+    o->enabled = !disabled;
+    o->key_wrap = key_wrap;
+    return HB_OK;
+}
+
+/* A key is a private key on a token, named without a PIN (the store is
+ * backed up). The URI is parsed by p11-kit (provider/uri.c). */
 static hb_status check_key_uri(const char *uri, hb_err *err)
 {
-    if (strncmp(uri, "pkcs11:", 7) != 0)
+    if (!is_pkcs11_uri(uri))
         return hb_fail(err, HB_E_USAGE,
                        "key '%s' is not a PKCS#11 URI: keys live on a token "
                        "(e.g. pkcs11:token=backup;object=mykey;type=private)", uri);
-    if (strstr(uri, "pin-value") != NULL)
+    hb_pkcs11_uri_info info;
+    hb_status st = hb_pkcs11_uri_inspect(uri, &info, err);
+    if (st != HB_OK)
+        return st;
+    if (info.has_pin_value)
         return hb_fail(err, HB_E_USAGE,
                        "a PIN may not be stored in a key URI (it would be backed up); "
                        "use pin-source=file:PATH or --pin-source");
-    if (strstr(uri, "type=") != NULL && strstr(uri, "type=private") == NULL)
+    if (info.object_type[0] != '\0' && strcmp(info.object_type, "private") != 0)
         return hb_fail(err, HB_E_USAGE, "key URI '%s' must name a private key (type=private)",
                        uri);
     return HB_OK;
@@ -454,54 +501,35 @@ static hb_status check_key_uri(const char *uri, hb_err *err)
 hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
                              bool *created, hb_err *err)
 {
-    hb_status st = HB_OK;
-    char *copy = NULL;
-    HB_TRY(check_name("key", name, err));
-    HB_TRY(check_key_uri(uri, err));
-    copy = strdup(uri);
-    if (copy == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    hb_crypto_object *o = find_mutable(s, HB_OBJECT_KEY, name);
-    *created = o == NULL;
-    if (o == NULL) {
-        HB_TRY(append(s, &o, err));
-        o->type = HB_OBJECT_KEY;
-        o->enabled = true;
-        memcpy(o->name, name, strlen(name) + 1);
-    }
-    free(o->uri);
-    o->uri = copy;
-    copy = NULL;
-cleanup:
-    free(copy);
+    hb_crypto_object *o = NULL;
+    hb_status st = check_name("key", name, err);
+    if (st == HB_OK)
+        st = check_key_uri(uri, err);
+    if (st == HB_OK)
+        st = define_text(s, HB_OBJECT_KEY, name, uri, created, &o, err);
     return st;
 }
 
 hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,
                                 const char *certificate, bool *created, hb_err *err)
 {
-    hb_status st = HB_OK;
-    HB_TRY(check_name("idcred", name, err));
+    hb_status st = check_name("idcred", name, err);
+    if (st != HB_OK)
+        return st;
     if (hb_objects_find(s, HB_OBJECT_KEY, key) == NULL)
         return hb_fail(err, HB_E_NOT_FOUND, "no key named '%s'; define it with 'hsmbak crypto "
                        "key %s PKCS11-URI'", key, key);
     if (hb_objects_find(s, HB_OBJECT_CERTIFICATE, certificate) == NULL)
         return hb_fail(err, HB_E_NOT_FOUND, "no certificate named '%s'; define it with "
                        "'hsmbak crypto certificate %s URL'", certificate, certificate);
-    hb_crypto_object *o = find_mutable(s, HB_OBJECT_IDCRED, name);
-    *created = o == NULL;
-    if (o == NULL) {
-        HB_TRY(append(s, &o, err));
-        o->type = HB_OBJECT_IDCRED;
-        o->enabled = true;
-        memcpy(o->name, name, strlen(name) + 1);
-    }
-    memcpy(o->key, key, strlen(key) + 1);
-    memcpy(o->certificate, certificate, strlen(certificate) + 1);
-cleanup:
-    return st;
+    hb_crypto_object *o = NULL;
+    st = find_or_add(s, HB_OBJECT_IDCRED, name, &o, created, err);
+    if (st != HB_OK)
+        return st;
+    /* Both are names of objects in the store, so they fit. */
+    set_name(o->key, key);
+    set_name(o->certificate, certificate);
+    return HB_OK;
 }
 
 hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *name,
@@ -523,6 +551,7 @@ hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *na
         s->backup_signer[0] = '\0';
     object_clear(o);
     size_t idx = (size_t)(o - s->objects);
+    /* Shrinking n keeps HB_ARRAY_PUSH's implied capacity within the allocation. */
     memmove(o, o + 1, (s->n - idx - 1) * sizeof *o);
     s->n--;
     return HB_OK;
@@ -533,7 +562,7 @@ hb_status hb_objects_set_backup_signer(hb_object_store *s, const char *idcred, h
     if (hb_objects_find(s, HB_OBJECT_IDCRED, idcred) == NULL)
         return hb_fail(err, HB_E_NOT_FOUND, "no idcred named '%s'; define it with "
                        "'hsmbak crypto idcred %s KEY CERT'", idcred, idcred);
-    memcpy(s->backup_signer, idcred, strlen(idcred) + 1);
+    set_name(s->backup_signer, idcred);
     return HB_OK;
 }
 
@@ -558,26 +587,20 @@ hb_status hb_objects_load_certificate(const hb_object_store *s, hb_provider *p,
     return load_certificate_at(s->root, p, o->file_name, out, err);
 }
 
-/* The public half of a key URI: same object, type=public. */
-static hb_status public_uri_of(const char *uri, char *out, size_t cap, hb_err *err)
-{
-    const char *t = strstr(uri, "type=private");
-    int n = t ? snprintf(out, cap, "%.*stype=public%s", (int)(t - uri), uri, t + 12)
-              : snprintf(out, cap, "%s;type=public", uri);
-    if (n < 0 || (size_t)n >= cap)
-        return hb_fail(err, HB_E_USAGE, "key URI too long");
-    return HB_OK;
-}
-
 static void set_down(hb_object_status *out, const char *fmt, ...) HB_PRINTF(2, 3);
 
+/* A reason too long for the field ends in "..." rather than being cut silently. */
 static void set_down(hb_object_status *out, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    out->up = false;
-    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    int n = vsnprintf(out->reason, sizeof out->reason, fmt, ap);
     va_end(ap);
+    out->up = false;
+    if (n < 0)
+        out->reason[0] = '\0';
+    else if ((size_t)n >= sizeof out->reason)
+        memcpy(out->reason + sizeof out->reason - 4, "...", 4);
 }
 
 static void certificate_status(const hb_object_store *s, hb_provider *p,
@@ -601,10 +624,11 @@ static void certificate_status(const hb_object_store *s, hb_provider *p,
         X509_free(cert);
 }
 
+/* A key is up when its public half is on the token: that needs no login. */
 static void key_status(hb_provider *p, const hb_crypto_object *o, hb_object_status *out,
                        EVP_PKEY **keep)
 {
-    char pub[1024];
+    char *pub = NULL;
     hb_err err = {0};
     EVP_PKEY *key = NULL;
     out->up = true;
@@ -613,15 +637,41 @@ static void key_status(hb_provider *p, const hb_crypto_object *o, hb_object_stat
         set_down(out, "not checked (no token access)");
         return;
     }
-    if (public_uri_of(o->uri, pub, sizeof pub, &err) != HB_OK ||
-        hb_provider_load_public_key(p, pub, &key, &err) != HB_OK) {
+    if (hb_pkcs11_uri_with_type(o->uri, "public", &pub, &err) != HB_OK ||
+        hb_provider_load_public_key(p, pub, &key, &err) != HB_OK)
         set_down(out, "key not on token: %s", err.msg);
-        return;
-    }
-    if (keep != NULL)
+    else if (keep != NULL)
         *keep = key;
     else
         EVP_PKEY_free(key);
+    free(pub);
+}
+
+static void idcred_status(const hb_object_store *s, hb_provider *p, const hb_crypto_object *o,
+                          hb_object_status *out)
+{
+    const hb_crypto_object *k = hb_objects_find(s, HB_OBJECT_KEY, o->key);
+    const hb_crypto_object *c = hb_objects_find(s, HB_OBJECT_CERTIFICATE, o->certificate);
+    if (k == NULL || c == NULL) {
+        set_down(out, "refers to a missing %s", k == NULL ? "key" : "certificate");
+        return;
+    }
+    hb_object_status part;
+    X509 *cert = NULL;
+    EVP_PKEY *pub = NULL;
+    certificate_status(s, p, c, &part, &cert);
+    if (!part.up) {
+        set_down(out, "certificate down: %s", part.reason);
+    } else {
+        key_status(p, k, &part, &pub);
+        if (!part.up)
+            set_down(out, "key down: %s", part.reason);
+        else if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
+            set_down(out, "key and certificate do not match");
+    }
+    X509_free(cert);
+    EVP_PKEY_free(pub);
+    ERR_clear_error();
 }
 
 void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto_object *o,
@@ -640,40 +690,18 @@ void hb_objects_status(const hb_object_store *s, hb_provider *p, const hb_crypto
     case HB_OBJECT_KEY:
         key_status(p, o, out, NULL);
         return;
-    case HB_OBJECT_IDCRED: {
-        const hb_crypto_object *k = hb_objects_find(s, HB_OBJECT_KEY, o->key);
-        const hb_crypto_object *c = hb_objects_find(s, HB_OBJECT_CERTIFICATE, o->certificate);
-        if (k == NULL || c == NULL) {
-            set_down(out, "refers to a missing %s", k == NULL ? "key" : "certificate");
-            return;
-        }
-        hb_object_status part;
-        X509 *cert = NULL;
-        EVP_PKEY *pub = NULL;
-        certificate_status(s, p, c, &part, &cert);
-        if (!part.up) {
-            set_down(out, "certificate down: %s", part.reason);
-        } else {
-            key_status(p, k, &part, &pub);
-            if (!part.up)
-                set_down(out, "key down: %s", part.reason);
-            else if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
-                set_down(out, "key and certificate do not match");
-        }
-        X509_free(cert);
-        EVP_PKEY_free(pub);
-        ERR_clear_error();
+    case HB_OBJECT_IDCRED:
+        idcred_status(s, p, o, out);
         return;
-    }
     }
 }
 
-hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const char *name,
-                                 X509 **cert_out, EVP_PKEY **key_out, hb_err *err)
+/* The key and certificate objects of an idcred that is usable as defined
+ * (enabled, complete); HB_E_NOT_FOUND / HB_E_REFUSED otherwise. */
+static hb_status idcred_parts(const hb_object_store *s, const char *name,
+                              const hb_crypto_object **key, const hb_crypto_object **cert,
+                              hb_err *err)
 {
-    hb_status st = HB_OK;
-    X509 *cert = NULL;
-    EVP_PKEY *key = NULL;
     const hb_crypto_object *o = hb_objects_find(s, HB_OBJECT_IDCRED, name);
     if (o == NULL)
         return hb_fail(err, HB_E_NOT_FOUND, "no idcred named '%s'; define it with "
@@ -683,12 +711,22 @@ hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const
     if (!o->enabled || k == NULL || c == NULL || !k->enabled || !c->enabled)
         return hb_fail(err, HB_E_REFUSED, "idcred '%s' is down (disabled or incomplete); "
                        "see 'hsmbak crypto show idcred %s'", name, name);
+    *key = k;
+    *cert = c;
+    return HB_OK;
+}
+
+hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const char *name,
+                                 X509 **cert_out, EVP_PKEY **key_out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    const hb_crypto_object *k = NULL, *c = NULL;
+    HB_TRY(idcred_parts(s, name, &k, &c, err));
     HB_TRY(load_certificate_at(s->root, p, c->file_name, &cert, err));
-    if (!c->ignore_expiration && X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-        st = hb_fail(err, HB_E_REFUSED, "certificate '%s' of idcred '%s' has expired",
-                     c->name, name);
-        goto cleanup;
-    }
+    HB_ENSURE(c->ignore_expiration || X509_cmp_current_time(X509_get0_notAfter(cert)) >= 0,
+              HB_E_REFUSED, "certificate '%s' of idcred '%s' has expired", c->name, name);
     st = hb_provider_load_private_key(p, k->uri, &key, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "key '%s' of idcred '%s'", k->name, name);
@@ -696,9 +734,8 @@ hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const
     }
     if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
         ERR_clear_error();
-        st = hb_fail(err, HB_E_REFUSED, "idcred '%s': key '%s' and certificate '%s' do not "
-                     "match", name, k->name, c->name);
-        goto cleanup;
+        HB_FAIL(HB_E_REFUSED, "idcred '%s': key '%s' and certificate '%s' do not match", name,
+                k->name, c->name);
     }
     *cert_out = cert;
     *key_out = key;

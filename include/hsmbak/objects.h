@@ -11,6 +11,7 @@
 
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
+#include "hsmbak/system.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,7 +66,38 @@ HB_API const hb_crypto_object *hb_objects_find(const hb_object_store *s, hb_obje
 /* The idcred marked as backup signer, or NULL. */
 HB_API const char *hb_objects_backup_signer(const hb_object_store *s);
 
-/* Define or redefine objects. Each checks what it can without the token
+/* ---- changing the store of a system ---------------------------------------
+ *
+ * What `hsmbak crypto certificate|key|idcred|delete|backup-signer|
+ * trusted-signer` do. sys is open, so its lock is held: a backup or restore
+ * at work never sees the store change. Each call loads ROOT/config/crypto.xml,
+ * makes its one change with the hb_objects_set_* below and saves the store
+ * atomically; when any step fails nothing is written, so a refused definition
+ * leaves the store as it was. *created tells "Creating" from "Modifying". */
+HB_API hb_status hb_crypto_define_certificate(hb_system *sys, const char *name, const char *url,
+                                              bool ignore_expiration, bool disabled,
+                                              hb_oaep_hash key_wrap, bool *created,
+                                              hb_err *err) HB_MUST_CHECK;
+/* A key stands only when it is on its token now (checked through its public
+ * object: no PIN needed); HB_E_NOT_FOUND otherwise. */
+HB_API hb_status hb_crypto_define_key(hb_system *sys, hb_provider *p, const char *name,
+                                      const char *uri, bool *created, hb_err *err) HB_MUST_CHECK;
+/* An idcred stands only when it is up now (hb_objects_status: its key on the
+ * token, key and certificate matching); HB_E_REFUSED otherwise. */
+HB_API hb_status hb_crypto_define_idcred(hb_system *sys, hb_provider *p, const char *name,
+                                         const char *key, const char *certificate,
+                                         bool *created, hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_crypto_delete(hb_system *sys, hb_object_type t, const char *name,
+                                  hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_crypto_set_backup_signer(hb_system *sys, const char *idcred,
+                                             hb_err *err) HB_MUST_CHECK;
+HB_API hb_status hb_crypto_set_trusted_signer(hb_system *sys, const char *certificate,
+                                              bool trusted, hb_err *err) HB_MUST_CHECK;
+
+/* ---- editing a loaded store -------------------------------------------------
+ *
+ * Define or redefine objects in memory (hb_objects_save writes them; the
+ * hb_crypto_* calls above do both). Each checks what it can without the token
  * (name syntax, URL resolves, file parses as a certificate, URI syntax, no PIN
  * in the URI, referenced objects exist) and changes nothing on failure.
  * *created tells "Creating" from "Modifying". */

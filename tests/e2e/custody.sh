@@ -2,6 +2,7 @@
 # ceremonies, the signed transcript and its tamper detection, recipient sets,
 # retire, and a 2-of-3 quorum backup.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 read -r t1 t2 t3 <<<"$HSMBAK_TEST_TOKENS"
 [ -n "$t3" ] || fail "needs three tokens (HSMBAK_TEST_TOKEN_COUNT >= 3)"
 R=$HSMBAK_ROOT
@@ -15,11 +16,8 @@ expect_fail 6 "no backup signer is set" \
   hb ceremony enroll --token "pkcs11:token=$t1" --custodian alice --name alice
 [ ! -e "$R/config/custody.xml" ] || fail "a refused enrollment left a custody store"
 
-hb crypto keygen --cn "Backup Signer" --usage signer --key-type ec:p256 --token "pkcs11:token=$t1" \
-  --gen-sscert --file-name signer --gen-object >/dev/null
-hb crypto idcred signer signer signer >/dev/null
-hb crypto backup-signer signer >/dev/null
-hb crypto trusted-signer signer >/dev/null
+fixture_signer signer signer "Backup Signer" "$t1"
+fixture_backup_signer signer signer
 
 # ---- enrollment: one recipient per token ----------------------------------
 hb ceremony enroll --token "pkcs11:token=$t1" --custodian alice --name alice > "$T/enroll.out"
@@ -193,14 +191,9 @@ cp -a "$R/temporary/q" "$T/q"
 hb factory-reset --yes >/dev/null
 cp "$T/certs/"*.pem "$R/cert/"
 cp -a "$T/q" "$R/temporary/q"
-hb crypto certificate signer cert:///signer-sscert.pem >/dev/null
-hb crypto trusted-signer signer >/dev/null
-for who in bob:$t2 carol:$t3; do
-  n=${who%%:*} tok=${who#*:}
-  hb crypto certificate "$n" "cert:///$n-sscert.pem" --key-wrap rsa-oaep-sha1 >/dev/null
-  hb crypto key "$n" "pkcs11:token=$tok;object=$n;type=private" >/dev/null
-  hb crypto idcred "$n" "$n" "$n" >/dev/null
-done
+fixture_trust signer
+fixture_define bob bob bob "$t2"
+fixture_define carol carol carol "$t3"
 hb secure-restore --idcred bob --idcred carol temporary:///q >/dev/null
 [ "$(tree_digest "$R/config")" = "$before" ] || fail "restored config differs"
 hb ceremony verify-transcript >/dev/null 2>&1 || fail "restored transcript does not verify"

@@ -2,7 +2,7 @@
 # identical content, modes, links and mtimes after a round trip, no factory
 # gating.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/backup_fixture.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 
 cat > "$T/host.xml" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
@@ -25,11 +25,8 @@ cp -a /usr/share/doc "$HSMBAK_ROOT/srv/doc" 2>/dev/null || true
 echo secret > "$HSMBAK_ROOT/srv/doc/private" && chmod 640 "$HSMBAK_ROOT/srv/doc/private"
 ln "$HSMBAK_ROOT/srv/doc/private" "$HSMBAK_ROOT/srv/doc/private.link"
 touch -d 2001-02-03T04:05:06 "$HSMBAK_ROOT/srv/doc/private"
-hb crypto keygen --cn Signer --usage signer --key-type ec:p256 --token "pkcs11:token=$TOKEN" \
-   --gen-sscert --file-name signer --gen-object >/dev/null
-hb crypto idcred signercred signer signer >/dev/null
-hb crypto backup-signer signercred >/dev/null
-hb crypto trusted-signer signer >/dev/null
+fixture_signer signer signercred Signer
+fixture_backup_signer signercred signer
 add_recipient rcpt
 
 snapshot() {  # names, types, modes, link targets, mtimes, contents

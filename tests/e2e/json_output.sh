@@ -2,7 +2,7 @@
 # jq and carries the result; failures are JSON too, with the documented exit
 # code and nothing on stderr. The audit log gets one line per operation.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/operator.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 export HSMBAK_AUDIT_FILE=$T/audit.log
 J() { hb --json "$@"; }
 

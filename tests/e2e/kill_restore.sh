@@ -3,7 +3,7 @@
 # mix; the next run cleans up and succeeds. A backup killed just before its
 # final rename leaves nothing that looks like a backup.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/backup_fixture.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 
 make_system
 rc=0; HSMBAK_FAULT=backup-before-rename hb secure-backup rcpt "$T/b1" >/dev/null 2>&1 || rc=$?

@@ -2,8 +2,8 @@
 # rate, ETA, current archive) for backup, validate and restore; nothing when
 # stderr is not a terminal, or with --quiet or --json.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/operator.sh"
-setup_system
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
+make_system
 head -c 2000000 /dev/urandom > "$HSMBAK_ROOT/local/big.bin"
 
 # in_pty LOG CMD...: run CMD with stdin, stdout and stderr on a pseudo-terminal

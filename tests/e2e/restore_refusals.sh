@@ -1,7 +1,7 @@
 # Issue 4: every refusal of secure-backup and secure-restore, with its exact
 # message and exit status, and a system root that is byte-identical afterwards.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/backup_fixture.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 
 make_system
 hb secure-backup rcpt "$T/b1" > "$T/backup.out"

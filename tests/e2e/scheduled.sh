@@ -4,8 +4,8 @@
 # PIN), makes dated backups; --keep N keeps the N newest valid ones, never
 # removes the newest, and leaves anything that is not a valid backup alone.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/operator.sh"
-setup_system
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
+make_system
 unit=$HSMBAK_SRC/systemd/hsmbak-backup@.service
 instance=web1
 

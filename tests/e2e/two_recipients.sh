@@ -1,7 +1,7 @@
 # Issue 4: a backup made to two recipients (keys on two tokens) restores with
 # either one's idcred alone.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
-. "$HSMBAK_SRC/tests/lib/backup_fixture.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 
 set -- $HSMBAK_TEST_TOKENS
 tok1=$1 tok2=$2

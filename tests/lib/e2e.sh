@@ -18,16 +18,28 @@ hb() { "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
 
-# expect_fail STATUS FRAGMENT CMD...: the command fails with exactly that exit
-# status and one line on stderr containing FRAGMENT.
-expect_fail() {
+# must_refuse WANT FRAGMENT CMD...: CMD exits WANT with one stderr line
+# holding FRAGMENT; sets $msg to that line.
+must_refuse() {
   local want=$1 fragment=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1 >/dev/null) || rc=$?
-  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $out"
-  [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $out"
-  case "$out" in *"$fragment"*) ;; *) fail "'$*' said '$out', want '$fragment'";; esac
+  local rc=0
+  msg=$("$@" 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $msg"
+  [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $msg"
+  case "$msg" in *"$fragment"*) ;; *) fail "'$*' said '$msg', want '$fragment'";; esac
+}
+
+# expect_fail STATUS FRAGMENT CMD...: must_refuse, counted as a check.
+expect_fail() {
+  local msg
+  must_refuse "$@"
+  local want=$1 fragment=$2; shift 2
   pass "$* -> exit $want ($fragment)"
+}
+
+# json_ok FILE JQ-EXPR MESSAGE: the document parses and the expression is true.
+json_ok() {
+  jq -e "$2" "$1" >/dev/null || fail "$3: $(cat "$1")"
 }
 
 # Digest of a whole tree: names, types, modes, contents, link targets.

@@ -48,7 +48,11 @@ char *hbtest_tempdir(const char *tag)
     if (base == NULL)
         base = "/tmp";
     char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/%s.XXXXXX", base, tag);
+    int n = snprintf(tmpl, sizeof tmpl, "%s/%s.XXXXXX", base, tag);
+    if (n < 0 || (size_t)n >= sizeof tmpl) {
+        fprintf(stderr, "hbtest_tempdir: '%s' is too long for a path\n", base);
+        exit(2);
+    }
     char *dir = mkdtemp(tmpl);
     if (dir == NULL) {
         fprintf(stderr, "mkdtemp %s: %s\n", tmpl, strerror(errno));
@@ -72,4 +76,13 @@ void hbtest_rmtree(const char *path)
         return;
     if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
         fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
+}
+
+int hbtest_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
 }

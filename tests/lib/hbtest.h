@@ -1,4 +1,7 @@
-/* Shared helpers for the CUnit suites. */
+/* Shared helpers for the CUnit suites, the core of the test library
+ * hsmbak_testlib that every suite links (tests/lib/: hbtest_x509.h for
+ * software keys, certificates and signers, hbtest_token.h for the test
+ * token, hbtest_xmlsec.h for xmlsec1 as an independent verifier). */
 #ifndef HSMBAK_HBTEST_H
 #define HSMBAK_HBTEST_H
 
@@ -27,6 +30,9 @@ char *hbtest_tempdir(const char *tag);
 
 /* rm -rf; only under the test's temp area. */
 void hbtest_rmtree(const char *path);
+
+/* Write text to path (created or truncated, 0644 less umask); 0 on success. */
+int hbtest_write_text(const char *path, const char *text);
 
 /* Assert a status and print the message when it differs. */
 #define HBTEST_ASSERT_STATUS(expr, want, errp)                                        \

@@ -1,8 +1,11 @@
 /* Software signers and throw-away certificates for the manifest and XML-DSig
- * suites (the real caller signs with a token key through the same callback).
- * Header-only so each suite stays one file. */
+ * suites: the compiled helpers of tests/lib (hbtest_x509.h, hbtest_xmlsec.h),
+ * and what the suites that include this header use beside them. */
 #ifndef HSMBAK_TEST_SIGTEST_H
 #define HSMBAK_TEST_SIGTEST_H
+
+#include "hbtest_x509.h"
+#include "hbtest_xmlsec.h"
 
 #include "backup/format/manifest.h"
 #include "common/fail.h"
@@ -13,114 +16,5 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct sigtest_key {
-    EVP_PKEY *key;
-    X509 *cert;
-} sigtest_key;
-
-/* kind: "rsa2048", "rsa1024", "p256", "p384", "p521". */
-static EVP_PKEY *sigtest_keygen(const char *kind)
-{
-    if (strcmp(kind, "rsa2048") == 0)
-        return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    if (strcmp(kind, "rsa1024") == 0)
-        return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-    if (strcmp(kind, "p256") == 0)
-        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    if (strcmp(kind, "p384") == 0)
-        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    if (strcmp(kind, "p521") == 0)
-        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
-    return NULL;
-}
-
-/* Self-signed, valid from yesterday for a year. */
-static X509 *sigtest_cert(EVP_PKEY *key, const char *cn)
-{
-    X509 *x = X509_new();
-    if (x == NULL)
-        return NULL;
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(rand() & 0x7fffffff) + 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -86400L);
-    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400L);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_set_pubkey(x, key);
-    if (X509_sign(x, key, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
-static sigtest_key sigtest_make(const char *kind, const char *cn)
-{
-    sigtest_key k = {0};
-    k.key = sigtest_keygen(kind);
-    if (k.key != NULL)
-        k.cert = sigtest_cert(k.key, cn);
-    return k;
-}
-
-static void sigtest_free(sigtest_key *k)
-{
-    EVP_PKEY_free(k->key);
-    X509_free(k->cert);
-    k->key = NULL;
-    k->cert = NULL;
-}
-
-/* The hb_sign_fn contract with a software key: SHA-256, PKCS#1 v1.5 for RSA,
- * DER for ECDSA, OPENSSL_malloc'ed. */
-static hb_status sigtest_sign(void *ctx, const uint8_t *data, size_t len, uint8_t **sig,
-                              size_t *siglen, hb_err *err)
-{
-    EVP_PKEY *key = ctx;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *out = NULL;
-    size_t n = 0;
-    hb_status st = HB_OK;
-    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(md, NULL, &n, data, len) != 1 || (out = OPENSSL_malloc(n)) == NULL ||
-        EVP_DigestSign(md, out, &n, data, len) != 1) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "test signer failed");
-        OPENSSL_free(out);
-        out = NULL;
-    }
-    EVP_MD_CTX_free(md);
-    *sig = out;
-    *siglen = n;
-    return st;
-}
-
-/* Replace the first occurrence of from with to; malloc'ed NUL-terminated copy,
- * NULL when from is absent. */
-static char *sigtest_replace(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    if (at == NULL)
-        return NULL;
-    size_t a = (size_t)(at - s), fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
-    char *out = malloc(a + tl + rest + 1);
-    if (out == NULL)
-        return NULL;
-    memcpy(out, s, a);
-    memcpy(out + a, to, tl);
-    memcpy(out + a + tl, at + fl, rest + 1);
-    return out;
-}
-
-/* Write a certificate as PEM (for xmlsec1 --trusted-pem). */
-static int sigtest_write_pem(const char *path, X509 *cert)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    int ok = PEM_write_X509(f, cert);
-    return (fclose(f) == 0 && ok == 1) ? 0 : -1;
-}
 
 #endif

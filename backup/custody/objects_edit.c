@@ -1,0 +1,131 @@
+/* Changing the crypto object store of an open system (include/hsmbak/objects.h,
+ * `hsmbak crypto certificate|key|idcred|delete|backup-signer|trusted-signer`):
+ * load, one change, save, under the system's lock, nothing written on failure. */
+#include "backup/custody/objects.h"
+
+#include "backup/system/system.h"
+#include "common/fail.h"
+
+#include <string.h>
+
+/* One change, as the public calls describe it. */
+typedef enum edit_kind {
+    EDIT_CERTIFICATE,
+    EDIT_KEY,
+    EDIT_IDCRED,
+    EDIT_DELETE,
+    EDIT_BACKUP_SIGNER,
+    EDIT_TRUSTED_SIGNER,
+} edit_kind;
+
+typedef struct edit {
+    edit_kind kind;
+    hb_provider *p;          /* EDIT_KEY, EDIT_IDCRED: to check the object is up */
+    hb_object_type type;     /* EDIT_DELETE */
+    const char *name;
+    const char *target;      /* certificate URL, key URI, idcred's key */
+    const char *certificate; /* idcred's certificate */
+    bool flag;               /* ignore-expiration; trusted */
+    bool disabled;
+    hb_oaep_hash key_wrap;
+} edit;
+
+/* A definition stands only when its object is up now; the reason it is not
+ * becomes the message. */
+static hb_status require_up(const hb_object_store *s, hb_provider *p, hb_object_type type,
+                            const char *name, hb_status when_down, hb_err *err)
+{
+    hb_object_status status;
+    hb_objects_status(s, p, hb_objects_find(s, type, name), &status);
+    if (!status.up)
+        return hb_fail(err, when_down, "%s '%s': %s", hb_object_type_name(type), name,
+                       status.reason);
+    return HB_OK;
+}
+
+static hb_status apply(hb_object_store *s, const edit *e, bool *created, hb_err *err)
+{
+    hb_status st = HB_OK;
+    switch (e->kind) {
+    case EDIT_CERTIFICATE:
+        return hb_objects_set_certificate(s, e->name, e->target, e->flag, e->disabled,
+                                          e->key_wrap, created, err);
+    case EDIT_KEY:
+        st = hb_objects_set_key(s, e->name, e->target, created, err);
+        /* The key must be on its token now; the check needs no PIN (public half). */
+        return st != HB_OK ? st : require_up(s, e->p, HB_OBJECT_KEY, e->name, HB_E_NOT_FOUND, err);
+    case EDIT_IDCRED:
+        st = hb_objects_set_idcred(s, e->name, e->target, e->certificate, created, err);
+        return st != HB_OK ? st
+                           : require_up(s, e->p, HB_OBJECT_IDCRED, e->name, HB_E_REFUSED, err);
+    case EDIT_DELETE:
+        return hb_objects_delete(s, e->type, e->name, err);
+    case EDIT_BACKUP_SIGNER:
+        return hb_objects_set_backup_signer(s, e->name, err);
+    case EDIT_TRUSTED_SIGNER:
+        return hb_objects_set_trusted_signer(s, e->name, e->flag, err);
+    }
+    return hb_fail(err, HB_E_INTERNAL, "unknown crypto object edit");
+}
+
+static hb_status edit_store(hb_system *sys, const edit *e, bool *created, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_object_store *s = NULL;
+    bool made = false;
+    /* Held from load to save: no other operation sees a half-made change. */
+    HB_ENSURE(sys != NULL && sys->lock_fd >= 0, HB_E_INTERNAL,
+              "the crypto object store is changed only under the system's lock");
+    HB_TRY(hb_objects_load(sys->root, &s, err));
+    HB_TRY(apply(s, e, &made, err));
+    HB_TRY(hb_objects_save(s, err));
+    if (created != NULL)
+        *created = made;
+cleanup:
+    hb_objects_free(s);
+    return st;
+}
+
+hb_status hb_crypto_define_certificate(hb_system *sys, const char *name, const char *url,
+                                       bool ignore_expiration, bool disabled,
+                                       hb_oaep_hash key_wrap, bool *created, hb_err *err)
+{
+    edit e = {.kind = EDIT_CERTIFICATE, .name = name, .target = url, .flag = ignore_expiration,
+              .disabled = disabled, .key_wrap = key_wrap};
+    return edit_store(sys, &e, created, err);
+}
+
+hb_status hb_crypto_define_key(hb_system *sys, hb_provider *p, const char *name,
+                               const char *uri, bool *created, hb_err *err)
+{
+    edit e = {.kind = EDIT_KEY, .p = p, .name = name, .target = uri};
+    return edit_store(sys, &e, created, err);
+}
+
+hb_status hb_crypto_define_idcred(hb_system *sys, hb_provider *p, const char *name,
+                                  const char *key, const char *certificate, bool *created,
+                                  hb_err *err)
+{
+    edit e = {.kind = EDIT_IDCRED, .p = p, .name = name, .target = key,
+              .certificate = certificate};
+    return edit_store(sys, &e, created, err);
+}
+
+hb_status hb_crypto_delete(hb_system *sys, hb_object_type t, const char *name, hb_err *err)
+{
+    edit e = {.kind = EDIT_DELETE, .type = t, .name = name};
+    return edit_store(sys, &e, NULL, err);
+}
+
+hb_status hb_crypto_set_backup_signer(hb_system *sys, const char *idcred, hb_err *err)
+{
+    edit e = {.kind = EDIT_BACKUP_SIGNER, .name = idcred};
+    return edit_store(sys, &e, NULL, err);
+}
+
+hb_status hb_crypto_set_trusted_signer(hb_system *sys, const char *certificate, bool trusted,
+                                       hb_err *err)
+{
+    edit e = {.kind = EDIT_TRUSTED_SIGNER, .name = certificate, .flag = trusted};
+    return edit_store(sys, &e, NULL, err);
+}
