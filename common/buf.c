@@ -163,16 +163,16 @@ hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const 
 
 hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err)
 {
+    hb_status st = HB_OK;
+    char **slot = NULL;
     char *copy = strdup(s);
-    if (copy == NULL)
-        return hb_fail_oom(err);
-    char **slot = HB_ARRAY_PUSH(l->items, l->n, HB_STRLIST_MAX, err);
-    if (slot == NULL) {
-        free(copy);
-        return err != NULL ? err->status : HB_E_INTERNAL;
-    }
+    HB_ALLOC(copy);
+    HB_PUSH(slot, l->items, l->n, HB_STRLIST_MAX);
     *slot = copy;
-    return HB_OK;
+    copy = NULL;
+cleanup:
+    free(copy);
+    return st;
 }
 
 hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...)
