@@ -142,6 +142,17 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
     return slot;
 }
 
+void *hb_memdup(const void *data, size_t len)
+{
+    uint8_t *p = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (p == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(p, data, len);
+    p[len] = '\0';
+    return p;
+}
+
 hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const char *fmt, ...)
 {
     va_list ap;

@@ -62,6 +62,10 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
         }                                                         \
     } while (0)
 
+/* A malloc'ed copy of len bytes followed by a NUL (bytes handed over from
+ * another allocator: libxml2, OpenSSL); NULL only when out of memory. */
+void *hb_memdup(const void *data, size_t len);
+
 /* Append to a list of owned strings (at most 10,000 entries). */
 hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err) HB_MUST_CHECK;
 hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4)

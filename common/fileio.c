@@ -52,16 +52,11 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
     buf = malloc(alloc);
     HB_ENSURE(buf != NULL, HB_E_INTERNAL, "out of memory reading '%s'", path);
     for (;;) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = io_fail(err, errno, "read", path);
-            goto cleanup;
-        }
+        size_t n = 0;
+        HB_TRY(hb_read_some(fd, buf + got, size - got, &n, path, err));
         if (n == 0)
             break;
-        got += (size_t)n;
+        got += n;
         HB_ENSURE(got < size, HB_E_IO, "'%s' changed while it was being read", path);
     }
     buf[got] = '\0';
@@ -76,6 +71,20 @@ cleanup:
     if (fd >= 0)
         close(fd);
     return st;
+}
+
+hb_status hb_read_some(int fd, void *buf, size_t cap, size_t *got, const char *what,
+                       hb_err *err)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return HB_OK;
+        }
+        if (errno != EINTR)
+            return io_fail(err, errno, "read", what);
+    }
 }
 
 hb_status hb_write_all(int fd, const void *buf, size_t len, const char *what, hb_err *err)
@@ -205,16 +214,11 @@ hb_status hb_sha256_fileat(int dirfd, const char *name, char out[65], hb_err *er
     HB_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), HB_E_INTERNAL,
               "SHA-256 unavailable");
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = io_fail(err, errno, "read", name);
-            goto cleanup;
-        }
+        size_t n = 0;
+        HB_TRY(hb_read_some(fd, buf, sizeof buf, &n, name, err));
         if (n == 0)
             break;
-        HB_ENSURE(EVP_DigestUpdate(md, buf, (size_t)n), HB_E_INTERNAL, "SHA-256 failed");
+        HB_ENSURE(EVP_DigestUpdate(md, buf, n), HB_E_INTERNAL, "SHA-256 failed");
     }
     HB_ENSURE(EVP_DigestFinal_ex(md, digest, NULL), HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(digest, sizeof digest, out);

@@ -112,11 +112,7 @@ hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err)
         HB_FAIL_OSSL(HB_E_VERIFY, "cannot print the certificate subject");
     char *data = NULL;
     long n = BIO_get_mem_data(bio, &data);
-    s = malloc((size_t)n + 1);
-    HB_ALLOC(s);
-    if (n > 0)
-        memcpy(s, data, (size_t)n);
-    s[n] = '\0';
+    HB_ALLOC(s = hb_memdup(data, n > 0 ? (size_t)n : 0));
     *out = s;
     s = NULL;
 cleanup:

@@ -126,19 +126,14 @@ typedef struct in_file {
 static hb_status fd_source(void *ctx, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
 {
     in_file *in = ctx;
-    for (;;) {
-        ssize_t n = read(in->fd, buf, cap);
-        if (n >= 0) {
-            *got = (size_t)n;
-            if (EVP_DigestUpdate(in->md, buf, (size_t)n) != 1)
-                return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-            if (n > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
-                in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)n);
-            return HB_OK;
-        }
-        if (errno != EINTR)
-            return hb_fail(err, HB_E_IO, "cannot read '%s': %s", in->path, strerror(errno));
-    }
+    hb_status st = hb_read_some(in->fd, buf, cap, got, in->path, err);
+    if (st != HB_OK)
+        return st;
+    if (EVP_DigestUpdate(in->md, buf, *got) != 1)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+    if (*got > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
+        in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)*got);
+    return HB_OK;
 }
 
 static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)

@@ -3,6 +3,7 @@
  * reading and exclusive canonicalization. Writing is xml_write.c. */
 #include "backup/format/xml.h"
 
+#include "common/buf.h"
 #include "common/datadir.h"
 #include "common/fail.h"
 
@@ -362,11 +363,8 @@ hb_status hb_xml_c14n(xmlDocPtr doc, xmlNodePtr only, xmlNodePtr exclude, uint8_
     HB_ENSURE(xmlOutputBufferFlush(buf) >= 0, HB_E_INTERNAL,
               "exclusive XML canonicalization failed to flush");
     size_t n = xmlOutputBufferGetSize(buf);
-    uint8_t *copy = malloc(n + 1);
+    uint8_t *copy = hb_memdup(xmlOutputBufferGetContent(buf), n);
     HB_ALLOC(copy);
-    if (n > 0)
-        memcpy(copy, xmlOutputBufferGetContent(buf), n);
-    copy[n] = '\0';
     *out = copy;
     *out_len = n;
 cleanup:

@@ -4,6 +4,7 @@
  * (crypto objects, custody, transcript). */
 #include "backup/format/xml.h"
 
+#include "common/buf.h"
 #include "common/fail.h"
 
 #include <libxml/tree.h>
@@ -40,10 +41,7 @@ hb_status hb_xml_serialize(xmlDocPtr doc, bool indent, const char *what, uint8_t
     xmlDocDumpFormatMemoryEnc(doc, &buf, &len, "UTF-8", indent ? 1 : 0);
     HB_ENSURE(buf != NULL && len > 0, HB_E_INTERNAL, "cannot serialise the %s", what);
     /* xmlChar memory belongs to libxml2's allocator: hand over a malloc'ed copy. */
-    copy = malloc((size_t)len + 1);
-    HB_ALLOC(copy);
-    memcpy(copy, buf, (size_t)len);
-    copy[len] = '\0';
+    HB_ALLOC(copy = hb_memdup(buf, (size_t)len));
     *out = copy;
     *out_len = (size_t)len;
     copy = NULL;
