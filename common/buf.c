@@ -165,7 +165,7 @@ hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const 
         if (cap > 0)
             out[0] = '\0';
         return hb_fail(err, HB_E_USAGE, "%s is too long (%d bytes, at most %zu)", what, n,
-                       cap - 1);
+                       cap > 0 ? cap - 1 : 0);
     }
     return HB_OK;
 }
