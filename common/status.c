@@ -61,15 +61,12 @@ hb_status hb_fail_ossl(hb_err *err, hb_status st, const char *fmt, ...)
     return st;
 }
 
-void hb_err_prefix(hb_err *err, const char *fmt, ...)
+void hb_err_vprefix(hb_err *err, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return;
     char prefix[HB_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     char joined[HB_MSG_MAX];
@@ -79,6 +76,14 @@ void hb_err_prefix(hb_err *err, const char *fmt, ...)
     if ((size_t)n >= sizeof joined)
         mark_cut(joined);
     memcpy(err->msg, joined, sizeof joined);
+}
+
+void hb_err_prefix(hb_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hb_err_vprefix(err, fmt, ap);
+    va_end(ap);
 }
 
 hb_status hb_fail_oom(hb_err *err)

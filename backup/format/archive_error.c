@@ -7,7 +7,6 @@
 #include <archive.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 
 hb_status hb_archive_fail(hb_err *err, const hb_err *cb, struct archive *a, hb_status st,
                           const char *fmt, ...)
@@ -19,16 +18,12 @@ hb_status hb_archive_fail(hb_err *err, const hb_err *cb, struct archive *a, hb_s
             *err = *cb;
         return cb->status;
     }
-    /* The context is cut, if ever, where hb_fail would cut the whole
-     * message anyway (HB_MSG_MAX, marked with "..."). */
-    char context[HB_MSG_MAX];
+    const char *why = archive_error_string(a);
+    hb_status code = archive_errno(a) == ENOSPC ? HB_E_IO : st;
+    hb_fail(err, code, "%s", why != NULL ? why : "unknown libarchive error");
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(context, sizeof context, fmt, ap);
+    hb_err_vprefix(err, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        context[0] = '\0';
-    const char *why = archive_error_string(a);
-    return hb_fail(err, archive_errno(a) == ENOSPC ? HB_E_IO : st, "%s: %s", context,
-                   why != NULL ? why : "unknown libarchive error");
+    return code;
 }

@@ -93,6 +93,15 @@ static hb_status dup_str(const char *s, char **out, hb_err *err)
     return HB_OK;
 }
 
+/* Ids are <letter>1, <letter>2, ... in order ("r3", "q1"); a manifest never
+ * has gaps to reuse. */
+static hb_status numbered_id(char letter, size_t count, char **out, hb_err *err)
+{
+    char id[32];
+    hb_status st = hb_format(id, sizeof id, "an id", err, "%c%zu", letter, count + 1);
+    return st != HB_OK ? st : dup_str(id, out, err);
+}
+
 static hb_status check_text(const char *field, const char *s, size_t max, hb_err *err)
 {
     if (s == NULL || s[0] == '\0' || strlen(s) > max || !hb_xml_text_ok(s))
@@ -200,7 +209,6 @@ hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_
 {
     hb_status st = HB_OK;
     hb_manifest_recipient r = {0}, *slot = NULL;
-    char idbuf[32];
     HB_ENSURE(cert != NULL, HB_E_USAGE, "no recipient certificate given");
     HB_ENSURE(hb_manifest_key_wrap_ok(key_wrap), HB_E_USAGE, "key wrap '%s' is not "
               "rsa-oaep-sha256 or rsa-oaep-sha1", key_wrap != NULL ? key_wrap : "");
@@ -208,9 +216,7 @@ hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_
                        r.fingerprint, &r.subject, err));
     HB_ENSURE(hb_manifest_find_recipient_cert(m, cert) == NULL, HB_E_USAGE,
               "recipient certificate %s is listed twice", r.fingerprint);
-    /* Ids are r1, r2, ... in order; a manifest never has gaps to reuse. */
-    HB_TRY(hb_format(idbuf, sizeof idbuf, "a recipient id", err, "r%zu", m->n_recipients + 1));
-    HB_TRY(dup_str(idbuf, &r.id, err));
+    HB_TRY(numbered_id('r', m->n_recipients, &r.id, err));
     HB_TRY(dup_str(key_wrap, &r.key_wrap, err));
     HB_PUSH(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS);
     *slot = r;
@@ -246,12 +252,10 @@ hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned thre
 {
     hb_status st = HB_OK;
     hb_manifest_quorum q = {0}, *slot = NULL;
-    char idbuf[32];
     HB_TRY(check_name("quorum name", name, err));
     HB_ENSURE(threshold >= 2 && threshold <= HB_QUORUM_MAX_MEMBERS, HB_E_USAGE,
               "quorum '%s': threshold %u is not 2..255", name, threshold);
-    HB_TRY(hb_format(idbuf, sizeof idbuf, "a quorum id", err, "q%zu", m->n_quorums + 1));
-    HB_TRY(dup_str(idbuf, &q.id, err));
+    HB_TRY(numbered_id('q', m->n_quorums, &q.id, err));
     HB_TRY(dup_str(name, &q.name, err));
     q.threshold = threshold;
     HB_PUSH(slot, m->quorums, m->n_quorums, HB_MANIFEST_MAX_RECIPIENTS);
