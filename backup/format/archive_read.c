@@ -336,11 +336,9 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
 {
     hb_status st = HB_OK;
     const hb_archive_spec *spec = rd->spec;
-    rd->c = calloc(1, sizeof *rd->c);
-    rd->in.buf = malloc(READ_BUF);
-    rd->target = malloc(2 * PATH_MAX);
-    HB_ENSURE(rd->c != NULL && rd->in.buf != NULL && rd->target != NULL, HB_E_INTERNAL,
-              "out of memory");
+    HB_ALLOC(rd->c = calloc(1, sizeof *rd->c));
+    HB_ALLOC(rd->in.buf = malloc(READ_BUF));
+    HB_ALLOC(rd->target = malloc(2 * PATH_MAX));
     rd->c->name = spec->name;
     if (limits != NULL)
         rd->c->lim = *limits;

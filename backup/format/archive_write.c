@@ -96,8 +96,10 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
     struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
     uint8_t *buf = malloc(COPY_BUF);
     size_t root_len = strlen(src);
-    HB_ENSURE(disk != NULL && entry != NULL && links != NULL && buf != NULL, HB_E_INTERNAL,
-              "out of memory");
+    HB_ALLOC(disk);
+    HB_ALLOC(entry);
+    HB_ALLOC(links);
+    HB_ALLOC(buf);
     archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
     /* Physical walk: symlinks are stored as links, never followed. Sparse
      * detection off: sparse files are stored whole (DESIGN §4.1). */

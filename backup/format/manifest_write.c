@@ -8,7 +8,6 @@
 #include "backup/format/manifest_internal.h"
 #include "backup/format/xml.h"
 #include "common/buf.h"
-#include "common/encode.h"
 #include "common/fail.h"
 
 #include <inttypes.h>
@@ -68,22 +67,6 @@ static bool add_attr(xmlNodePtr n, const char *name, const char *value)
     return n != NULL && xmlNewProp(n, BAD_CAST name, BAD_CAST value) != NULL;
 }
 
-/* <name>base64 of data</name>; *out (may be NULL) is the new element. */
-static hb_status add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name, const uint8_t *data,
-                         size_t len, int depth, xmlNodePtr *out, hb_err *err)
-{
-    hb_status st = HB_OK;
-    char *b64 = NULL;
-    HB_TRY(hb_base64_encode(data, len, &b64, err));
-    xmlNodePtr n = hb_xml_add(parent, ns, name, b64, depth);
-    HB_ENSURE(n != NULL, HB_E_INTERNAL, OUT_OF_MEMORY, name);
-    if (out != NULL)
-        *out = n;
-cleanup:
-    free(b64);
-    return st;
-}
-
 /* The three elements that name a certificate, then the certificate, as
  * recipients and quorum members both carry them. */
 static hb_status add_cert(xmlNodePtr parent, xmlNsPtr ns, const char *subject,
@@ -94,9 +77,9 @@ static hb_status add_cert(xmlNodePtr parent, xmlNsPtr ns, const char *subject,
     bool ok = hb_xml_add(parent, ns, "subject", subject, depth) != NULL &&
               add_attr(hb_xml_add(parent, ns, "fingerprint", fingerprint, depth), "algorithm",
                        "sha256") &&
-              hb_xml_add(parent, ns, "key-wrap", key_wrap, depth) != NULL;
+              hb_xml_add(parent, ns, "key-wrap", key_wrap, depth) != NULL &&
+              hb_xml_add_b64(parent, ns, "certificate", der, der_len, depth) != NULL;
     HB_ENSURE(ok, HB_E_INTERNAL, OUT_OF_MEMORY, (const char *)parent->name);
-    HB_TRY(add_b64(parent, ns, "certificate", der, der_len, depth, NULL, err));
 cleanup:
     return st;
 }
@@ -132,9 +115,9 @@ static hb_status write_quorum(xmlNodePtr recips, xmlNsPtr ns, const hb_manifest_
         HB_ENSURE(add_attr(mn, "x", num), HB_E_INTERNAL, OUT_OF_MEMORY, "member");
         HB_TRY(add_cert(mn, ns, mem->subject, mem->fingerprint, mem->key_wrap, mem->cert_der,
                         mem->cert_der_len, 4, err));
-        HB_TRY(add_b64(mn, ns, "wrapped-share", mem->wrapped_share, mem->wrapped_share_len, 4,
-                       NULL, err));
-        HB_ENSURE(hb_xml_indent(mn, 3), HB_E_INTERNAL, OUT_OF_MEMORY, "member");
+        HB_ENSURE(hb_xml_add_b64(mn, ns, "wrapped-share", mem->wrapped_share,
+                                 mem->wrapped_share_len, 4) != NULL && hb_xml_indent(mn, 3),
+                  HB_E_INTERNAL, OUT_OF_MEMORY, "member");
     }
     HB_ENSURE(hb_xml_indent(qn, 2), HB_E_INTERNAL, OUT_OF_MEMORY, "quorum");
 cleanup:
@@ -154,12 +137,10 @@ static hb_status write_file(xmlNodePtr files, xmlNsPtr ns, const hb_manifest_fil
               hb_xml_add(fn, ns, "size", size, 3) != NULL &&
               add_attr(hb_xml_add(fn, ns, "checksum", f->sha256, 3), "algorithm", "sha256");
     HB_ENSURE(ok, HB_E_INTERNAL, OUT_OF_MEMORY, "file");
-    for (size_t k = 0; k < f->n_keys; k++) {
-        xmlNodePtr wk = NULL;
-        HB_TRY(add_b64(fn, ns, "wrapped-key", f->keys[k].data, f->keys[k].len, 3, &wk, err));
-        HB_ENSURE(add_attr(wk, "recipient", f->keys[k].recipient), HB_E_INTERNAL, OUT_OF_MEMORY,
-                  "wrapped-key");
-    }
+    for (size_t k = 0; k < f->n_keys; k++)
+        HB_ENSURE(add_attr(hb_xml_add_b64(fn, ns, "wrapped-key", f->keys[k].data,
+                                          f->keys[k].len, 3), "recipient",
+                           f->keys[k].recipient), HB_E_INTERNAL, OUT_OF_MEMORY, "wrapped-key");
     HB_ENSURE(hb_xml_indent(fn, 2), HB_E_INTERNAL, OUT_OF_MEMORY, "file");
 cleanup:
     return st;

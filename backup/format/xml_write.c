@@ -5,6 +5,7 @@
 #include "backup/format/xml.h"
 
 #include "common/buf.h"
+#include "common/encode.h"
 #include "common/fail.h"
 
 #include <libxml/tree.h>
@@ -100,3 +101,13 @@ xmlNodePtr hb_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const ch
     return n;
 }
 
+xmlNodePtr hb_xml_add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                          const uint8_t *data, size_t len, int depth)
+{
+    char *b64 = NULL;
+    if (hb_base64_encode(data, len, &b64, NULL) != HB_OK)
+        return NULL;
+    xmlNodePtr n = hb_xml_add(parent, ns, name, b64, depth);
+    free(b64);
+    return n;
+}

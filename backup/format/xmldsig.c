@@ -160,11 +160,8 @@ hb_status hb_xmldsig_sign(xmlDocPtr doc, X509 *signer_cert, hb_sign_fn sign, voi
     int der_len = i2d_X509(signer_cert, &cert_der);
     if (der_len <= 0)
         HB_FAIL_OSSL(HB_E_USAGE, "cannot encode the signer certificate");
-    HB_TRY(hb_base64_encode(cert_der, (size_t)der_len, &b64, err));
-    HB_ENSURE(hb_xml_add(xd, ns, "X509Certificate", b64, 4) != NULL && hb_xml_indent(xd, 3),
-              HB_E_INTERNAL, OOM_SIGNATURE);
-    free(b64);
-    b64 = NULL;
+    HB_ENSURE(hb_xml_add_b64(xd, ns, "X509Certificate", cert_der, (size_t)der_len, 4) != NULL &&
+              hb_xml_indent(xd, 3), HB_E_INTERNAL, OOM_SIGNATURE);
 
     /* Reference: URI="" is the document without comments; the enveloped
      * transform (XML-DSig §6.6.4) removes this Signature; then exc-C14N. */
@@ -265,7 +262,7 @@ static hb_status expect_attr(xmlNodePtr el, const char *attr, const char *what, 
         *val = strdup(v != NULL ? (const char *)v : "");
         xmlFree(v);
         if (*val == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
+            return hb_fail_oom(err);
     }
     return HB_OK;
 }
@@ -307,7 +304,7 @@ static hb_status text_b64(xmlNodePtr el, const char *what, uint8_t **out, size_t
                            (int)xmlGetLineNo(el));
     char *t = hb_xml_text(el);
     if (t == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     hb_status st = hb_base64_decode(t, out, out_len, err);
     free(t);
     if (st != HB_OK) {
