@@ -1,4 +1,4 @@
-/* Audit log (see include/hsmbak/audit.h): one logfmt line per operation to
+/* Audit log (common/audit.h): one logfmt line per operation to
  * syslog, or to $HSMBAK_AUDIT_FILE when set. */
 #include "common/audit.h"
 
@@ -115,24 +115,30 @@ static void emit(const line *l, hb_status st)
     closelog();
 }
 
+/* key=<decimal>; 24 bytes hold any 64-bit number, so the check never cuts. */
+static void put_number(line *l, const char *key, unsigned long long v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%llu", v);
+    if (n > 0 && (size_t)n < sizeof num)
+        put_pair(l, key, num);
+    else
+        l->truncated = true;
+}
+
 static void begin(line *l, const char *op, hb_status st)
 {
-    char num[32];
     l->len = 0;
     l->buf[0] = '\0';
     l->truncated = false;
     put_raw(l, "hsmbak-audit v=1", 16);
     put_pair(l, "op", op);
     put_pair(l, "outcome", hb_audit_outcome(st));
-    snprintf(num, sizeof num, "%d", (int)st);
-    put_pair(l, "status", num);
+    put_number(l, "status", (unsigned long long)st); /* hb_status is never negative */
     uid_t uid = getuid();
-    snprintf(num, sizeof num, "%lu", (unsigned long)uid);
-    put_pair(l, "uid", num);
-    if (geteuid() != uid) {
-        snprintf(num, sizeof num, "%lu", (unsigned long)geteuid());
-        put_pair(l, "euid", num);
-    }
+    put_number(l, "uid", (unsigned long long)uid);
+    if (geteuid() != uid)
+        put_number(l, "euid", (unsigned long long)geteuid());
     struct passwd pw, *res = NULL;
     char pwbuf[1024];
     if (getpwuid_r(uid, &pw, pwbuf, sizeof pwbuf, &res) == 0 && res != NULL)

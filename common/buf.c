@@ -142,6 +142,17 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
     return slot;
 }
 
+void *hb_memdup(const void *data, size_t len)
+{
+    uint8_t *p = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (p == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(p, data, len);
+    p[len] = '\0';
+    return p;
+}
+
 hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const char *fmt, ...)
 {
     va_list ap;
@@ -154,7 +165,7 @@ hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const 
         if (cap > 0)
             out[0] = '\0';
         return hb_fail(err, HB_E_USAGE, "%s is too long (%d bytes, at most %zu)", what, n,
-                       cap - 1);
+                       cap > 0 ? cap - 1 : 0);
     }
     return HB_OK;
 }
@@ -163,16 +174,16 @@ hb_status hb_format(char *out, size_t cap, const char *what, hb_err *err, const 
 
 hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err)
 {
+    hb_status st = HB_OK;
+    char **slot = NULL;
     char *copy = strdup(s);
-    if (copy == NULL)
-        return hb_fail_oom(err);
-    char **slot = HB_ARRAY_PUSH(l->items, l->n, HB_STRLIST_MAX, err);
-    if (slot == NULL) {
-        free(copy);
-        return err != NULL ? err->status : HB_E_INTERNAL;
-    }
+    HB_ALLOC(copy);
+    HB_PUSH(slot, l->items, l->n, HB_STRLIST_MAX);
     *slot = copy;
-    return HB_OK;
+    copy = NULL;
+cleanup:
+    free(copy);
+    return st;
 }
 
 hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...)

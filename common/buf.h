@@ -43,6 +43,29 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
 #define HB_ARRAY_PUSH(arr, n, max, err) \
     ((__typeof__(*(arr)) *)hb_array_push(&(arr), &(n), sizeof *(arr), (max), (err)))
 
+/* HB_ARRAY_PUSH inside the one error idiom (hsmbak/status.h: `st`, `err`
+ * and a `cleanup:` label in scope): slot receives the new zeroed element, or
+ * st is set (HB_E_INTERNAL, HB_E_REFUSED past max; right even when err is
+ * NULL) and control goes to cleanup. Fill a local struct first and copy it
+ * into the slot, so a failure never leaves a half-made element behind. */
+#define HB_PUSH(slot, arr, n, max)                                \
+    do {                                                          \
+        hb_err push_err_;                                         \
+        push_err_.status = HB_E_INTERNAL;                         \
+        push_err_.msg[0] = '\0';                                  \
+        (slot) = HB_ARRAY_PUSH(arr, n, (max), &push_err_);        \
+        if ((slot) == NULL) {                                     \
+            st = push_err_.status;                                \
+            if (err != NULL)                                      \
+                *err = push_err_;                                 \
+            goto cleanup;                                         \
+        }                                                         \
+    } while (0)
+
+/* A malloc'ed copy of len bytes followed by a NUL (bytes handed over from
+ * another allocator: libxml2, OpenSSL); NULL only when out of memory. */
+void *hb_memdup(const void *data, size_t len);
+
 /* Append to a list of owned strings (at most 10,000 entries). */
 hb_status hb_strlist_add(hb_strlist *l, const char *s, hb_err *err) HB_MUST_CHECK;
 hb_status hb_strlist_addf(hb_strlist *l, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4)

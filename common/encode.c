@@ -1,3 +1,4 @@
+/* Hex, base64 and SHA-256 text (common/encode.h). */
 #include "common/encode.h"
 #include "common/fail.h"
 
@@ -55,7 +56,7 @@ hb_status hb_base64_encode(const uint8_t *in, size_t len, char **out, hb_err *er
         return hb_fail(err, HB_E_INTERNAL, "data too large for base64");
     char *buf = malloc(4 * ((len + 2) / 3) + 1);
     if (buf == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     EVP_EncodeBlock((unsigned char *)buf, in, (int)len);
     *out = buf;
     return HB_OK;
@@ -63,36 +64,25 @@ hb_status hb_base64_encode(const uint8_t *in, size_t len, char **out, hb_err *er
 
 hb_status hb_base64_decode(const char *in, uint8_t **out, size_t *outlen, hb_err *err)
 {
+    hb_status st = HB_OK;
     size_t n = strlen(in), m = 0;
     char *compact = malloc(n + 1);
     uint8_t *bin = NULL;
-    hb_status st = HB_OK;
-    if (compact == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(compact);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (isspace(c))
             continue;
-        if (!(isalnum(c) || c == '+' || c == '/' || c == '=')) {
-            st = hb_fail(err, HB_E_VERIFY, "invalid base64 character at position %zu", i);
-            goto cleanup;
-        }
+        HB_ENSURE(isalnum(c) || c == '+' || c == '/' || c == '=', HB_E_VERIFY,
+                  "invalid base64 character at position %zu", i);
         compact[m++] = (char)c;
     }
-    if (m % 4 != 0 || m > 0x3fffffff) {
-        st = hb_fail(err, HB_E_VERIFY, "base64 text has a bad length (%zu)", m);
-        goto cleanup;
-    }
+    HB_ENSURE(m % 4 == 0 && m <= 0x3fffffff, HB_E_VERIFY, "base64 text has a bad length (%zu)",
+              m);
     bin = malloc(m / 4 * 3 + 1);
-    if (bin == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(bin);
     int got = EVP_DecodeBlock(bin, (const unsigned char *)compact, (int)m);
-    if (got < 0) {
-        st = hb_fail(err, HB_E_VERIFY, "invalid base64");
-        goto cleanup;
-    }
+    HB_ENSURE(got >= 0, HB_E_VERIFY, "invalid base64");
     /* EVP_DecodeBlock counts padding as zero bytes; take them off. */
     size_t pad = 0;
     if (m >= 1 && compact[m - 1] == '=') pad++;

@@ -11,10 +11,15 @@
 
 #include "hsmbak/status.h"
 
+#include <stdarg.h>
+
 /* Like hb_fail, then appends " (REASON)" with the most recent error on
  * OpenSSL's error queue, if there is one, and clears the whole queue either
  * way, so OpenSSL errors never leak to a later, unrelated failure. */
 hb_status hb_fail_ossl(hb_err *err, hb_status st, const char *fmt, ...) HB_PRINTF(3, 4);
+
+/* hb_err_prefix with a va_list, for functions that take a format of their own. */
+void hb_err_vprefix(hb_err *err, const char *fmt, va_list ap) HB_PRINTF(2, 0);
 
 /* The one out-of-memory message. */
 hb_status hb_fail_oom(hb_err *err);

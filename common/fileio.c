@@ -1,5 +1,7 @@
+/* Hardened file helpers (common/fileio.h). */
 #include "common/fileio.h"
 
+#include "common/buf.h"
 #include "common/encode.h"
 #include "common/fail.h"
 
@@ -34,47 +36,28 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
     hb_status st = HB_OK;
     unsigned char *buf = NULL;
     size_t alloc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return io_fail(err, errno, "read", path);
-
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
         st = io_fail(err, errno, "read", path);
         goto cleanup;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        st = hb_fail(err, HB_E_IO, "cannot read '%s': not a regular file", path);
-        goto cleanup;
-    }
-    if ((unsigned long long)sb.st_size > cap) {
-        st = hb_fail(err, HB_E_REFUSED, "'%s' is %lld bytes, more than the %zu-byte limit",
-                     path, (long long)sb.st_size, cap);
-        goto cleanup;
-    }
+    HB_ENSURE(S_ISREG(sb.st_mode), HB_E_IO, "cannot read '%s': not a regular file", path);
+    HB_ENSURE((unsigned long long)sb.st_size <= cap, HB_E_REFUSED,
+              "'%s' is %lld bytes, more than the %zu-byte limit", path,
+              (long long)sb.st_size, cap);
     /* Read up to cap+1 bytes so a file that grows while we read is caught. */
     size_t want = (size_t)sb.st_size, got = 0, size = want + 1;
     alloc = size + 1;
     buf = malloc(alloc);
-    if (buf == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory reading '%s'", path);
-        goto cleanup;
-    }
+    HB_ENSURE(buf != NULL, HB_E_INTERNAL, "out of memory reading '%s'", path);
     for (;;) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            st = io_fail(err, errno, "read", path);
-            goto cleanup;
-        }
+        size_t n = 0;
+        HB_TRY(hb_read_some(fd, buf + got, size - got, &n, path, err));
         if (n == 0)
             break;
-        got += (size_t)n;
-        if (got == size) {
-            st = hb_fail(err, HB_E_IO, "'%s' changed while it was being read", path);
-            goto cleanup;
-        }
+        got += n;
+        HB_ENSURE(got < size, HB_E_IO, "'%s' changed while it was being read", path);
     }
     buf[got] = '\0';
     *data = buf;
@@ -85,8 +68,23 @@ cleanup:
     if (buf != NULL)
         OPENSSL_cleanse(buf, alloc);
     free(buf);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return st;
+}
+
+hb_status hb_read_some(int fd, void *buf, size_t cap, size_t *got, const char *what,
+                       hb_err *err)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return HB_OK;
+        }
+        if (errno != EINTR)
+            return io_fail(err, errno, "read", what);
+    }
 }
 
 hb_status hb_write_all(int fd, const void *buf, size_t len, const char *what, hb_err *err)
@@ -125,19 +123,15 @@ hb_status hb_fsync_dir(const char *dir, hb_err *err)
     return st;
 }
 
+/* The directory that holds path: "." for a bare name, "/" for "/x". */
 static hb_status parent_of(const char *path, char *out, size_t cap, hb_err *err)
 {
-    int n = snprintf(out, cap, "%s", path);
-    if (n < 0 || (size_t)n >= cap)
-        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
-    char *slash = strrchr(out, '/');
+    const char *slash = strrchr(path, '/');
     if (slash == NULL)
-        snprintf(out, cap, ".");
-    else if (slash == out)
-        out[1] = '\0';
-    else
-        *slash = '\0';
-    return HB_OK;
+        return hb_format(out, cap, "path", err, ".");
+    if (slash == path)
+        return hb_format(out, cap, "path", err, "/");
+    return hb_format(out, cap, "path", err, "%.*s", (int)(slash - path), path);
 }
 
 hb_status hb_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
@@ -147,8 +141,10 @@ hb_status hb_write_file_atomic(const char *path, const void *data, size_t len, m
     char tmp[PATH_MAX], dir[PATH_MAX];
     int fd = -1;
     int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        tmp[0] = '\0'; /* nothing of ours to remove */
+        HB_FAIL(HB_E_USAGE, "path too long: '%s'", path);
+    }
     HB_TRY(parent_of(path, dir, sizeof dir, err));
 
     (void)unlink(tmp); /* a leftover of this pid from an earlier crash */
@@ -176,7 +172,7 @@ hb_status hb_write_file_atomic(const char *path, const void *data, size_t len, m
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (st != HB_OK)
+    if (st != HB_OK && tmp[0] != '\0')
         (void)unlink(tmp);
     return st;
 }
@@ -206,38 +202,29 @@ hb_status hb_mkdirs(const char *path, mode_t mode, hb_err *err)
 
 hb_status hb_sha256_fileat(int dirfd, const char *name, char out[65], hb_err *err)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return io_fail(err, errno, "read", name);
     hb_status st = HB_OK;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_MD_CTX *md = NULL;
     unsigned char buf[1 << 16], digest[32];
-    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 unavailable");
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        st = io_fail(err, errno, "read", name);
         goto cleanup;
     }
+    md = EVP_MD_CTX_new();
+    HB_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), HB_E_INTERNAL,
+              "SHA-256 unavailable");
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = io_fail(err, errno, "read", name);
-            goto cleanup;
-        }
+        size_t n = 0;
+        HB_TRY(hb_read_some(fd, buf, sizeof buf, &n, name, err));
         if (n == 0)
             break;
-        if (!EVP_DigestUpdate(md, buf, (size_t)n)) {
-            st = hb_fail(err, HB_E_INTERNAL, "SHA-256 failed");
-            goto cleanup;
-        }
+        HB_ENSURE(EVP_DigestUpdate(md, buf, n), HB_E_INTERNAL, "SHA-256 failed");
     }
-    if (!EVP_DigestFinal_ex(md, digest, NULL)) {
-        st = hb_fail(err, HB_E_INTERNAL, "SHA-256 failed");
-        goto cleanup;
-    }
+    HB_ENSURE(EVP_DigestFinal_ex(md, digest, NULL), HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(digest, sizeof digest, out);
 cleanup:
     EVP_MD_CTX_free(md);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return st;
 }

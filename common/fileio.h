@@ -14,6 +14,11 @@
 hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_t *len,
                        hb_err *err) HB_MUST_CHECK;
 
+/* One read(2) of at most cap bytes, retried when a signal interrupts it;
+ * *got = 0 only at end of file. what names the file in messages. */
+hb_status hb_read_some(int fd, void *buf, size_t cap, size_t *got, const char *what,
+                       hb_err *err) HB_MUST_CHECK;
+
 /* Write all of buf to fd; what names the file in messages. ENOSPC and EDQUOT
  * become "no space left" with HB_E_IO. */
 hb_status hb_write_all(int fd, const void *buf, size_t len, const char *what,

@@ -10,16 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A message cut short at HB_MSG_MAX ends in "..." to say so: it is still
+ * useful, and the reader knows there was more. */
+static void mark_cut(char msg[HB_MSG_MAX])
+{
+    memcpy(msg + HB_MSG_MAX - 4, "...", 4);
+}
+
 HB_PRINTF(3, 0)
 static void set_message(hb_err *err, hb_status st, const char *fmt, va_list ap)
 {
+    static const char unprintable[] = "unprintable error message";
     err->status = st;
     int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     if (n < 0)
-        snprintf(err->msg, sizeof err->msg, "%s", "unprintable error message");
-    /* A truncated message is still useful; it ends in "..." to say so. */
+        memcpy(err->msg, unprintable, sizeof unprintable);
     else if ((size_t)n >= sizeof err->msg)
-        memcpy(err->msg + sizeof err->msg - 4, "...", 4);
+        mark_cut(err->msg);
 }
 
 hb_status hb_fail(hb_err *err, hb_status st, const char *fmt, ...)
@@ -45,23 +52,21 @@ hb_status hb_fail_ossl(hb_err *err, hb_status st, const char *fmt, ...)
             char reason[256];
             ERR_error_string_n(code, reason, sizeof reason);
             size_t used = strlen(err->msg);
-            if (used < sizeof err->msg)
-                snprintf(err->msg + used, sizeof err->msg - used, " (%s)", reason);
+            int n = snprintf(err->msg + used, sizeof err->msg - used, " (%s)", reason);
+            if (n < 0 || (size_t)n >= sizeof err->msg - used)
+                mark_cut(err->msg);
         }
     }
     ERR_clear_error();
     return st;
 }
 
-void hb_err_prefix(hb_err *err, const char *fmt, ...)
+void hb_err_vprefix(hb_err *err, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return;
     char prefix[HB_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     char joined[HB_MSG_MAX];
@@ -69,8 +74,16 @@ void hb_err_prefix(hb_err *err, const char *fmt, ...)
     if (n < 0)
         return;
     if ((size_t)n >= sizeof joined)
-        memcpy(joined + sizeof joined - 4, "...", 4);
+        mark_cut(joined);
     memcpy(err->msg, joined, sizeof joined);
+}
+
+void hb_err_prefix(hb_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hb_err_vprefix(err, fmt, ap);
+    va_end(ap);
 }
 
 hb_status hb_fail_oom(hb_err *err)

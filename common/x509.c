@@ -1,10 +1,12 @@
 /* X.509 helpers (common/x509.h). */
 #include "common/x509.h"
 
-#include "common/fail.h"
+#include "common/buf.h"
 #include "common/encode.h"
+#include "common/fail.h"
 #include "common/fileio.h"
 
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -14,23 +16,21 @@
 hb_status hb_x509_from_bytes(OSSL_LIB_CTX *libctx, const uint8_t *data, size_t len,
                              const char *what, X509 **out, hb_err *err)
 {
-    if (len > HB_CERT_FILE_MAX)
-        return hb_fail(err, HB_E_REFUSED, "%s is larger than a certificate can be", what);
-    X509 *x = X509_new_ex(libctx, NULL);
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
     hb_status st = HB_OK;
-    if (x == NULL || bio == NULL) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    X509 *x = NULL;
+    BIO *bio = NULL;
+    HB_ENSURE(len <= HB_CERT_FILE_MAX, HB_E_REFUSED, "%s is larger than a certificate can be",
+              what);
+    x = X509_new_ex(libctx, NULL);
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (x == NULL || bio == NULL)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "out of memory");
     if (PEM_read_bio_X509(bio, &x, NULL, NULL) == NULL) {
         const unsigned char *q = data;
         ERR_clear_error();
-        if (d2i_X509(&x, &q, (long)len) == NULL || q != data + len) {
-            st = hb_fail_ossl(err, HB_E_VERIFY,
-                              "%s is not a certificate (neither PEM nor DER X.509)", what);
-            goto cleanup;
-        }
+        if (d2i_X509(&x, &q, (long)len) == NULL || q != data + len)
+            HB_FAIL_OSSL(HB_E_VERIFY, "%s is not a certificate (neither PEM nor DER X.509)",
+                         what);
     }
     *out = x;
     x = NULL;
@@ -42,17 +42,22 @@ cleanup:
 
 hb_status hb_x509_read_file(OSSL_LIB_CTX *libctx, const char *path, X509 **out, hb_err *err)
 {
+    static const char by_role[] = "the certificate file";
+    hb_status st = HB_OK;
     unsigned char *data = NULL;
     size_t len = 0;
-    hb_status st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
+    char what[PATH_MAX + 3];
+    st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "reading certificate '%s'", path);
-        return st;
+        goto cleanup;
     }
-    char what[64 + PATH_MAX];
-    if (snprintf(what, sizeof what, "'%s'", path) >= (int)sizeof what)
-        snprintf(what, sizeof what, "%s", "the certificate file");
+    /* Messages name the file by its path, or by its role when the path is
+     * too long to quote. */
+    if (hb_format(what, sizeof what, "path", NULL, "'%s'", path) != HB_OK)
+        memcpy(what, by_role, sizeof by_role);
     st = hb_x509_from_bytes(libctx, data, len, what, out, err);
+cleanup:
     free(data);
     return st;
 }
@@ -60,14 +65,16 @@ hb_status hb_x509_read_file(OSSL_LIB_CTX *libctx, const char *path, X509 **out, 
 hb_status hb_x509_from_der(const uint8_t *der, size_t len, const char *what, X509 **out,
                            hb_err *err)
 {
+    hb_status st = HB_OK;
     const unsigned char *p = der;
     X509 *x = len <= HB_CERT_FILE_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
-    if (x == NULL || p != der + len) {
-        X509_free(x);
-        return hb_fail_ossl(err, HB_E_VERIFY, "%s is not one DER X.509 certificate", what);
-    }
+    if (x == NULL || p != der + len)
+        HB_FAIL_OSSL(HB_E_VERIFY, "%s is not one DER X.509 certificate", what);
     *out = x;
-    return HB_OK;
+    x = NULL;
+cleanup:
+    X509_free(x);
+    return st;
 }
 
 hb_status hb_x509_der(X509 *cert, uint8_t **der, size_t *len, hb_err *err)
@@ -97,26 +104,15 @@ hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err)
     hb_status st = HB_OK;
     BIO *bio = BIO_new(BIO_s_mem());
     char *s = NULL;
-    if (bio == NULL) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    if (bio == NULL)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "out of memory");
     /* RFC 2253 order and escaping, but UTF-8 kept as is (not \XX escaped). */
     if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
-                           XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
-        st = hb_fail_ossl(err, HB_E_VERIFY, "cannot print the certificate subject");
-        goto cleanup;
-    }
+                           XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+        HB_FAIL_OSSL(HB_E_VERIFY, "cannot print the certificate subject");
     char *data = NULL;
     long n = BIO_get_mem_data(bio, &data);
-    s = malloc((size_t)n + 1);
-    if (s == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    if (n > 0)
-        memcpy(s, data, (size_t)n);
-    s[n] = '\0';
+    HB_ALLOC(s = hb_memdup(data, n > 0 ? (size_t)n : 0));
     *out = s;
     s = NULL;
 cleanup:

@@ -1,5 +1,5 @@
-/* Internals of the archive engine (stream.c, archive_*.c, compression.c,
- * pool.c), shared by those files and their unit tests only. */
+/* Internals of the archive engine (stream.c, archive_*.c, compression.c),
+ * shared by those files and their unit tests only. */
 #ifndef HSMBAK_BACKUP_ENGINE_INTERNAL_H
 #define HSMBAK_BACKUP_ENGINE_INTERNAL_H
 
@@ -28,8 +28,16 @@ hb_status hb_stream_derive(const uint8_t dek[HB_DEK_LEN], const uint8_t salt[HB_
                            const char *label, const char *backup_id, const char *name,
                            uint8_t out[32], hb_err *err) HB_MUST_CHECK;
 
-/* libarchive filter setup for a compression (compression.c). */
 struct archive;
+
+/* A libarchive failure (archive_error.c): when cb (the hb_err our read or
+ * write callback filled) holds a failure, that is the message; otherwise
+ * "<fmt...>: <libarchive's error string>" with status st, or HB_E_IO when
+ * libarchive ran out of space. */
+hb_status hb_archive_fail(hb_err *err, const hb_err *cb, struct archive *a, hb_status st,
+                          const char *fmt, ...) HB_PRINTF(5, 6);
+
+/* libarchive filter setup for a compression (compression.c). */
 hb_status hb_compression_add_write_filter(struct archive *a, const hb_archive_spec *spec,
                                           hb_err *err) HB_MUST_CHECK;
 /* The libarchive ARCHIVE_FILTER_* code that a compression reads as. */

@@ -87,7 +87,7 @@ static hb_status pathset_add(pathset *p, const char *s, hb_err *err)
         pathset bigger = {calloc(p->cap ? p->cap * 2 : 64, sizeof(char *)),
                           p->cap ? p->cap * 2 : 64, 0};
         if (bigger.slots == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
+            return hb_fail_oom(err);
         for (size_t i = 0; i < p->cap; i++)
             if (p->slots[i] != NULL)
                 pathset_put_owned(&bigger, p->slots[i]);
@@ -96,7 +96,7 @@ static hb_status pathset_add(pathset *p, const char *s, hb_err *err)
     }
     char *copy = strdup(s);
     if (copy == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     pathset_put_owned(p, copy);
     return HB_OK;
 }
@@ -120,26 +120,20 @@ typedef struct in_file {
     const hb_archive_spec *spec; /* for byte progress */
     uint8_t *buf;
     bool eof;
-    hb_err err;
-    bool failed;
+    hb_err err;         /* why tar_read_cb failed, for hb_archive_fail */
 } in_file;
 
 static hb_status fd_source(void *ctx, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
 {
     in_file *in = ctx;
-    for (;;) {
-        ssize_t n = read(in->fd, buf, cap);
-        if (n >= 0) {
-            *got = (size_t)n;
-            if (EVP_DigestUpdate(in->md, buf, (size_t)n) != 1)
-                return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-            if (n > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
-                in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)n);
-            return HB_OK;
-        }
-        if (errno != EINTR)
-            return hb_fail(err, HB_E_IO, "cannot read '%s': %s", in->path, strerror(errno));
-    }
+    hb_status st = hb_read_some(in->fd, buf, cap, got, in->path, err);
+    if (st != HB_OK)
+        return st;
+    if (EVP_DigestUpdate(in->md, buf, *got) != 1)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
+    if (*got > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
+        in->spec->on_bytes(in->spec->on_bytes_ctx, in->spec->name, (uint64_t)*got);
+    return HB_OK;
 }
 
 static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
@@ -150,7 +144,6 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
     if (in->eof)
         return 0;
     if (hb_stream_read(in->r, in->buf, READ_BUF, &got, &in->err) != HB_OK) {
-        in->failed = true;
         archive_set_error(a, EIO, "%s", in->err.msg);
         return -1;
     }
@@ -237,19 +230,13 @@ static hb_status check_entry(checker *c, struct archive_entry *e, bool *skip, hb
     const char *link = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
     *skip = false;
-    if (++c->entries > c->lim.max_entries) {
-        st = hb_fail(err, HB_E_REFUSED, "archive '%s': more than %llu entries (the cap; "
-                     "raise it if this archive is genuine)", c->name,
-                     (unsigned long long)c->lim.max_entries);
-        goto cleanup;
-    }
+    HB_ENSURE(++c->entries <= c->lim.max_entries, HB_E_REFUSED, "archive '%s': more than %llu "
+              "entries (the cap; raise it if this archive is genuine)", c->name,
+              (unsigned long long)c->lim.max_entries);
     HB_TRY(canonical(c, path, "entry", c->canon, err));
     if (c->canon[0] == '\0') { /* "." or "./": the restore root itself */
-        if (type != AE_IFDIR || link != NULL) {
-            st = hb_fail(err, HB_E_VERIFY, "archive '%s': the root entry '%s' is not a "
-                         "directory", c->name, path);
-            goto cleanup;
-        }
+        HB_ENSURE(type == AE_IFDIR && link == NULL, HB_E_VERIFY, "archive '%s': the root "
+                  "entry '%s' is not a directory", c->name, path);
         *skip = true;
         goto cleanup;
     }
@@ -257,31 +244,25 @@ static hb_status check_entry(checker *c, struct archive_entry *e, bool *skip, hb
     if (link != NULL) {
         HB_TRY(canonical(c, link, "hard link target", c->canon_link, err));
         HB_TRY(check_no_symlink(c, c->canon_link, path, err));
-        if (!pathset_has(&c->files, c->canon_link)) {
-            st = hb_fail(err, HB_E_VERIFY, "archive '%s': hard link '%s' points to '%s', "
-                         "which is not an earlier regular file of the archive", c->name, path,
-                         link);
-            goto cleanup;
-        }
+        HB_ENSURE(pathset_has(&c->files, c->canon_link), HB_E_VERIFY, "archive '%s': hard "
+                  "link '%s' points to '%s', which is not an earlier regular file of the "
+                  "archive", c->name, path, link);
     } else if (type == AE_IFLNK) {
         HB_TRY(pathset_add(&c->symlinks, c->canon, err));
     } else if (type != AE_IFREG && type != AE_IFDIR) {
         const char *kind = type == AE_IFCHR || type == AE_IFBLK ? "a device node"
                          : type == AE_IFIFO ? "a FIFO" : type == AE_IFSOCK ? "a socket"
                          : "of an unknown type";
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': entry '%s' is %s; archives hold "
-                     "only files, directories and links", c->name, path, kind);
-        goto cleanup;
+        HB_FAIL(HB_E_VERIFY, "archive '%s': entry '%s' is %s; archives hold only files, "
+                "directories and links", c->name, path, kind);
     }
     if (type == AE_IFREG || link != NULL)
         HB_TRY(pathset_add(&c->files, link != NULL ? c->canon_link : c->canon, err));
     int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-    if (size < 0 || (uint64_t)size > c->lim.max_expanded_bytes - c->expanded) {
-        st = hb_fail(err, HB_E_REFUSED, "archive '%s': entry '%s' would take the expanded "
-                     "size past the cap of %llu bytes (decompression bomb?)", c->name, path,
-                     (unsigned long long)c->lim.max_expanded_bytes);
-        goto cleanup;
-    }
+    HB_ENSURE(size >= 0 && (uint64_t)size <= c->lim.max_expanded_bytes - c->expanded,
+              HB_E_REFUSED, "archive '%s': entry '%s' would take the expanded size past the "
+              "cap of %llu bytes (decompression bomb?)", c->name, path,
+              (unsigned long long)c->lim.max_expanded_bytes);
     c->expanded += (uint64_t)size;
 cleanup:
     return st;
@@ -309,18 +290,229 @@ static hb_status check_space(const checker *c, const char *dir, const char *entr
     return HB_OK;
 }
 
-/* ---- walk and extract ---- */
+/* ---- walk and extract, in stages ---- */
 
-static hb_status la_fail(hb_err *err, const in_file *in, struct archive *a, hb_status st,
-                         const char *name, const char *what)
+/* One archive being read: the file and its stream, libarchive's reader, the
+ * entry checks and, when extracting, libarchive's disk writer. */
+typedef struct reader {
+    const hb_archive_spec *spec;
+    in_file in;
+    struct stat sb;          /* of the archive file */
+    struct archive *a;
+    checker *c;
+    struct archive *disk;    /* NULL when walking */
+    char *root;              /* canonical staging directory; NULL when walking */
+    char *target;            /* root/entry, 2 * PATH_MAX */
+    struct timespec root_times[2];
+    bool have_root_times;
+} reader;
+
+static void reader_close(reader *rd)
 {
-    if (in->failed) { /* the stream said why: tag, truncation, ... */
-        *err = in->err;
-        return err->status;
+    archive_read_free(rd->a);
+    archive_write_free(rd->disk);
+    hb_stream_reader_free(rd->in.r);
+    EVP_MD_CTX_free(rd->in.md);
+    if (rd->in.fd >= 0)
+        close(rd->in.fd);
+    if (rd->in.buf != NULL)
+        OPENSSL_clear_free(rd->in.buf, READ_BUF);
+    if (rd->c != NULL) {
+        pathset_clear(&rd->c->files);
+        pathset_clear(&rd->c->symlinks);
+        free(rd->c);
     }
-    const char *why = archive_error_string(a);
-    return hb_fail(err, st, "archive '%s': %s: %s", name, what,
-                   why ? why : "unknown libarchive error");
+    free(rd->target);
+    free(rd->root);
+}
+
+/* Stage 1: open the file, authenticate the stream header (hb_stream_reader_new
+ * checks the version, suite and key commitment before anything is
+ * decrypted) and start libarchive on it with the compression the manifest
+ * names. */
+static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB_DEK_LEN],
+                              const char *staging_dir, const hb_archive_limits *limits,
+                              hb_err *err)
+{
+    hb_status st = HB_OK;
+    const hb_archive_spec *spec = rd->spec;
+    HB_ALLOC(rd->c = calloc(1, sizeof *rd->c));
+    HB_ALLOC(rd->in.buf = malloc(READ_BUF));
+    HB_ALLOC(rd->target = malloc(2 * PATH_MAX));
+    rd->c->name = spec->name;
+    if (limits != NULL)
+        rd->c->lim = *limits;
+    else
+        hb_archive_limits_default(&rd->c->lim);
+    if (staging_dir != NULL) {
+        /* A canonical root: no symlinks or ".." in the prefix we add. */
+        rd->root = realpath(staging_dir, NULL);
+        HB_ENSURE(rd->root != NULL && stat(rd->root, &rd->sb) == 0 && S_ISDIR(rd->sb.st_mode),
+                  HB_E_NOT_FOUND, "archive '%s': staging directory '%s' is missing or not a "
+                  "directory", spec->name, staging_dir);
+    }
+    rd->in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    HB_ENSURE(rd->in.fd >= 0 && fstat(rd->in.fd, &rd->sb) == 0 && S_ISREG(rd->sb.st_mode),
+              rd->in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
+              "archive '%s': cannot open '%s': %s", spec->name, path,
+              rd->in.fd < 0 ? strerror(errno) : "not a regular file");
+    rd->in.md = EVP_MD_CTX_new();
+    if (rd->in.md == NULL || EVP_DigestInit_ex(rd->in.md, EVP_sha256(), NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
+    HB_TRY(hb_stream_reader_new(dek, spec->backup_id, spec->name, fd_source, &rd->in,
+                                &rd->in.r, err));
+
+    rd->a = archive_read_new();
+    HB_ENSURE(rd->a != NULL && archive_read_support_format_tar(rd->a) == ARCHIVE_OK &&
+              archive_read_support_filter_zstd(rd->a) == ARCHIVE_OK &&
+              archive_read_support_filter_gzip(rd->a) == ARCHIVE_OK &&
+              archive_read_support_filter_none(rd->a) == ARCHIVE_OK, HB_E_INTERNAL,
+              "libarchive cannot read tar, zstd or gzip");
+    if (archive_read_open2(rd->a, &rd->in, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK)
+        HB_TRY(hb_archive_fail(err, &rd->in.err, rd->a, HB_E_VERIFY, "archive '%s': not a tar "
+                               "stream", spec->name));
+    /* The compression must be the one the manifest and extension say. */
+    HB_ENSURE(archive_filter_code(rd->a, 0) == hb_compression_filter_code(spec->compression),
+              HB_E_VERIFY, "archive '%s': compressed with %s, but the manifest says %s",
+              spec->name, archive_filter_name(rd->a, 0),
+              hb_compression_name(spec->compression));
+cleanup:
+    return st;
+}
+
+/* Extraction only: libarchive's disk writer, as strict as it goes. */
+static hb_status open_disk(reader *rd, hb_err *err)
+{
+    hb_status st = HB_OK;
+    rd->disk = archive_write_disk_new();
+    /* Our own root prefix makes every path absolute, so libarchive's
+     * NOABSOLUTEPATHS cannot be used; check_entry refuses absolute
+     * entry paths before the prefix is added. */
+    int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+                ARCHIVE_EXTRACT_ACL;
+    if (geteuid() == 0)
+        flags |= ARCHIVE_EXTRACT_OWNER;
+    HB_ENSURE(rd->disk != NULL && archive_write_disk_set_options(rd->disk, flags) == ARCHIVE_OK &&
+              archive_write_disk_set_standard_lookup(rd->disk) == ARCHIVE_OK, HB_E_INTERNAL,
+              "libarchive cannot extract");
+cleanup:
+    return st;
+}
+
+/* The root entry ("."): its mode and owner go to the staging directory
+ * itself; its times are set last (finish), after everything inside it. */
+static hb_status restore_root(reader *rd, struct archive_entry *e, hb_err *err)
+{
+    hb_status st = HB_OK;
+    rd->root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
+    rd->root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    rd->have_root_times = archive_entry_mtime_is_set(e);
+    archive_entry_copy_pathname(e, rd->root);
+    HB_ENSURE(archive_write_header(rd->disk, e) >= ARCHIVE_WARN &&
+              archive_write_finish_entry(rd->disk) >= ARCHIVE_WARN, HB_E_IO,
+              "archive '%s': cannot restore the attributes of its root directory: %s",
+              rd->spec->name, archive_error_string(rd->disk));
+cleanup:
+    return st;
+}
+
+/* One checked entry onto disk, under the root, with its data. */
+static hb_status extract_entry(reader *rd, struct archive_entry *e, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *name = rd->spec->name;
+    const checker *c = rd->c;
+    int64_t size = archive_entry_size(e);
+    HB_TRY(check_space(c, rd->root, archive_entry_pathname(e), size > 0 ? (uint64_t)size : 0,
+                       err));
+    HB_TRY(hb_path_join(rd->target, 2 * PATH_MAX, rd->root, c->canon, err));
+    archive_entry_copy_pathname(e, rd->target);
+    if (archive_entry_hardlink(e) != NULL) {
+        HB_TRY(hb_path_join(rd->target, 2 * PATH_MAX, rd->root, c->canon_link, err));
+        archive_entry_copy_hardlink(e, rd->target);
+    }
+    HB_ENSURE(archive_write_header(rd->disk, e) >= ARCHIVE_WARN,
+              archive_errno(rd->disk) == ENOSPC ? HB_E_IO : HB_E_VERIFY,
+              "archive '%s': cannot extract '%s': %s", name, c->canon,
+              archive_error_string(rd->disk));
+    const void *buf;
+    size_t len;
+    la_int64_t off;
+    int r;
+    while ((r = archive_read_data_block(rd->a, &buf, &len, &off)) == ARCHIVE_OK)
+        HB_ENSURE(archive_write_data_block(rd->disk, buf, len, off) >= ARCHIVE_WARN, HB_E_IO,
+                  "archive '%s': cannot write '%s': %s", name, c->canon,
+                  archive_error_string(rd->disk));
+    if (r != ARCHIVE_EOF)
+        HB_TRY(hb_archive_fail(err, &rd->in.err, rd->a, HB_E_VERIFY, "archive '%s': bad tar "
+                               "data", name));
+    HB_ENSURE(archive_write_finish_entry(rd->disk) >= ARCHIVE_WARN, HB_E_IO,
+              "archive '%s': cannot finish '%s': %s", name, c->canon,
+              archive_error_string(rd->disk));
+cleanup:
+    return st;
+}
+
+/* Stage 2, once per entry: the checks walk and extract share, then either
+ * the entry onto disk or its data read (and so authenticated) and dropped.
+ * *done at the end of the tar stream. */
+static hb_status next_entry(reader *rd, bool *done, hb_err *err)
+{
+    hb_status st = HB_OK;
+    struct archive_entry *e = NULL;
+    bool skip = false;
+    int r = archive_read_next_header(rd->a, &e);
+    *done = r == ARCHIVE_EOF;
+    if (*done)
+        goto cleanup;
+    if (r < ARCHIVE_WARN)
+        HB_TRY(hb_archive_fail(err, &rd->in.err, rd->a, HB_E_VERIFY, "archive '%s': bad tar "
+                               "entry", rd->spec->name));
+    HB_TRY(check_entry(rd->c, e, &skip, err));
+    if (rd->disk != NULL && skip)
+        HB_TRY(restore_root(rd, e, err));
+    else if (rd->disk != NULL)
+        HB_TRY(extract_entry(rd, e, err));
+    else if (archive_read_data_skip(rd->a) != ARCHIVE_OK)
+        HB_TRY(hb_archive_fail(err, &rd->in.err, rd->a, HB_E_VERIFY, "archive '%s': bad tar "
+                               "data", rd->spec->name));
+cleanup:
+    return st;
+}
+
+/* Stage 3: authenticate the rest of the stream (the tar end may come
+ * before the final segment, and a truncated or extended file must still
+ * fail), close the extraction, and report what the archive held. */
+static hb_status finish(reader *rd, hb_archive_info *info, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *name = rd->spec->name;
+    uint8_t digest[32];
+    while (!rd->in.eof) {
+        size_t n = 0;
+        HB_TRY(hb_stream_read(rd->in.r, rd->in.buf, READ_BUF, &n, err));
+        rd->in.eof = n == 0;
+    }
+    if (rd->disk != NULL) {
+        HB_ENSURE(archive_write_close(rd->disk) == ARCHIVE_OK, HB_E_IO, /* directory modes, times */
+                  "archive '%s': cannot finish extraction: %s", name,
+                  archive_error_string(rd->disk));
+        HB_ENSURE(!rd->have_root_times || utimensat(AT_FDCWD, rd->root, rd->root_times, 0) == 0,
+                  HB_E_IO, "archive '%s': cannot set the times of '%s': %s", name, rd->root,
+                  strerror(errno));
+    }
+    if (EVP_DigestFinal_ex(rd->in.md, digest, NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
+    if (info != NULL) {
+        memset(info, 0, sizeof *info);
+        hb_hex_encode(digest, sizeof digest, info->sha256_hex);
+        info->file_size = (uint64_t)rd->sb.st_size;
+        info->entries = rd->c->entries;
+        info->expanded_bytes = rd->c->expanded;
+    }
+cleanup:
+    return st;
 }
 
 static hb_status run(const char *path, const hb_archive_spec *spec,
@@ -328,204 +520,17 @@ static hb_status run(const char *path, const hb_archive_spec *spec,
                      const hb_archive_limits *limits, hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    in_file in = {.fd = -1, .path = path, .spec = spec};
-    struct archive *a = NULL, *disk = NULL;
-    struct archive_entry *e = NULL;
-    checker *c = NULL;
-    char *root = NULL;
-    char *target = NULL;
-    struct stat sb;
-    struct timespec root_times[2];
-    bool have_root_times = false;
-    if (path == NULL || spec == NULL || spec->name == NULL || spec->backup_id == NULL ||
-        dek == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "reading an archive: missing argument");
-        goto cleanup;
-    }
-    c = calloc(1, sizeof *c);
-    in.buf = malloc(READ_BUF);
-    target = malloc(2 * PATH_MAX);
-    if (c == NULL || in.buf == NULL || target == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    c->name = spec->name;
-    if (limits != NULL)
-        c->lim = *limits;
-    else
-        hb_archive_limits_default(&c->lim);
-    if (staging_dir != NULL) {
-        /* A canonical root: no symlinks or ".." in the prefix we add. */
-        root = realpath(staging_dir, NULL);
-        if (root == NULL || stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            st = hb_fail(err, HB_E_NOT_FOUND, "archive '%s': staging directory '%s' is "
-                         "missing or not a directory", spec->name, staging_dir);
-            goto cleanup;
-        }
-    }
-    in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in.fd < 0 || fstat(in.fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = hb_fail(err, in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
-                     "archive '%s': cannot open '%s': %s", spec->name, path,
-                     in.fd < 0 ? strerror(errno) : "not a regular file");
-        goto cleanup;
-    }
-    in.md = EVP_MD_CTX_new();
-    if (in.md == NULL || EVP_DigestInit_ex(in.md, EVP_sha256(), NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 is not available");
-        goto cleanup;
-    }
-    HB_TRY(hb_stream_reader_new(dek, spec->backup_id, spec->name, fd_source, &in, &in.r, err));
-
-    a = archive_read_new();
-    if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-        archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-        archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-        archive_read_support_filter_none(a) != ARCHIVE_OK) {
-        st = hb_fail(err, HB_E_INTERNAL, "libarchive cannot read tar, zstd or gzip");
-        goto cleanup;
-    }
-    if (archive_read_open2(a, &in, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
-        st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "not a tar stream");
-        goto cleanup;
-    }
-    /* The compression must be the one the manifest and extension say. */
-    int want = hb_compression_filter_code(spec->compression);
-    int got = archive_filter_code(a, 0);
-    if (got != want) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': compressed with %s, but the manifest "
-                     "says %s", spec->name, archive_filter_name(a, 0),
-                     hb_compression_name(spec->compression));
-        goto cleanup;
-    }
-    if (root != NULL) {
-        disk = archive_write_disk_new();
-        /* Our own root prefix makes every path absolute, so libarchive's
-         * NOABSOLUTEPATHS cannot be used; check_entry refuses absolute
-         * entry paths before the prefix is added. */
-        int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-                    ARCHIVE_EXTRACT_ACL;
-        if (geteuid() == 0)
-            flags |= ARCHIVE_EXTRACT_OWNER;
-        if (disk == NULL || archive_write_disk_set_options(disk, flags) != ARCHIVE_OK ||
-            archive_write_disk_set_standard_lookup(disk) != ARCHIVE_OK) {
-            st = hb_fail(err, HB_E_INTERNAL, "libarchive cannot extract");
-            goto cleanup;
-        }
-    }
-    for (;;) {
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r < ARCHIVE_WARN) {
-            st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar entry");
-            goto cleanup;
-        }
-        bool skip = false;
-        HB_TRY(check_entry(c, e, &skip, err));
-        const char *name = archive_entry_pathname(e);
-        if (disk != NULL && skip) {
-            /* The root entry: its mode and owner go to the staging directory
-             * itself; its times are set last, after everything inside it. */
-            root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-            root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-            have_root_times = archive_entry_mtime_is_set(e);
-            archive_entry_copy_pathname(e, root);
-            if (archive_write_header(disk, e) < ARCHIVE_WARN ||
-                archive_write_finish_entry(disk) < ARCHIVE_WARN) {
-                st = hb_fail(err, HB_E_IO, "archive '%s': cannot restore the attributes of its "
-                             "root directory: %s", spec->name, archive_error_string(disk));
-                goto cleanup;
-            }
-            continue;
-        }
-        if (disk == NULL || skip) {
-            if (archive_read_data_skip(a) != ARCHIVE_OK) {
-                st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar data");
-                goto cleanup;
-            }
-            continue;
-        }
-        int64_t size = archive_entry_size(e);
-        HB_TRY(check_space(c, root, name, size > 0 ? (uint64_t)size : 0, err));
-        HB_TRY(hb_path_join(target, 2 * PATH_MAX, root, c->canon, err));
-        archive_entry_copy_pathname(e, target);
-        if (archive_entry_hardlink(e) != NULL) {
-            HB_TRY(hb_path_join(target, 2 * PATH_MAX, root, c->canon_link, err));
-            archive_entry_copy_hardlink(e, target);
-        }
-        if (archive_write_header(disk, e) < ARCHIVE_WARN) {
-            st = hb_fail(err, archive_errno(disk) == ENOSPC ? HB_E_IO : HB_E_VERIFY,
-                         "archive '%s': cannot extract '%s': %s", spec->name, c->canon,
-                         archive_error_string(disk));
-            goto cleanup;
-        }
-        const void *buf;
-        size_t len;
-        la_int64_t off;
-        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-            if (archive_write_data_block(disk, buf, len, off) < ARCHIVE_WARN) {
-                st = hb_fail(err, HB_E_IO, "archive '%s': cannot write '%s': %s", spec->name,
-                             c->canon, archive_error_string(disk));
-                goto cleanup;
-            }
-        }
-        if (r != ARCHIVE_EOF) {
-            st = la_fail(err, &in, a, HB_E_VERIFY, spec->name, "bad tar data");
-            goto cleanup;
-        }
-        if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
-            st = hb_fail(err, HB_E_IO, "archive '%s': cannot finish '%s': %s", spec->name,
-                         c->canon, archive_error_string(disk));
-            goto cleanup;
-        }
-    }
-    /* Authenticate the rest of the stream: the tar end may come before the
-     * final segment, and a truncated or extended file must still fail. */
-    while (!in.eof) {
-        size_t n = 0;
-        HB_TRY(hb_stream_read(in.r, in.buf, READ_BUF, &n, err));
-        in.eof = n == 0;
-    }
-    if (disk != NULL && archive_write_close(disk) != ARCHIVE_OK) { /* directory modes, times */
-        st = hb_fail(err, HB_E_IO, "archive '%s': cannot finish extraction: %s", spec->name,
-                     archive_error_string(disk));
-        goto cleanup;
-    }
-    if (disk != NULL && have_root_times && utimensat(AT_FDCWD, root, root_times, 0) != 0) {
-        st = hb_fail(err, HB_E_IO, "archive '%s': cannot set the times of '%s': %s", spec->name,
-                     root, strerror(errno));
-        goto cleanup;
-    }
-    uint8_t digest[32];
-    if (EVP_DigestFinal_ex(in.md, digest, NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-        goto cleanup;
-    }
-    if (info != NULL) {
-        memset(info, 0, sizeof *info);
-        hb_hex_encode(digest, sizeof digest, info->sha256_hex);
-        info->file_size = (uint64_t)sb.st_size;
-        info->entries = c->entries;
-        info->expanded_bytes = c->expanded;
-    }
+    reader rd = {.spec = spec, .in = {.fd = -1, .path = path, .spec = spec}};
+    HB_ENSURE(path != NULL && spec != NULL && spec->name != NULL && spec->backup_id != NULL &&
+              dek != NULL, HB_E_USAGE, "reading an archive: missing argument");
+    HB_TRY(open_archive(&rd, path, dek, staging_dir, limits, err));
+    if (rd.root != NULL)
+        HB_TRY(open_disk(&rd, err));
+    for (bool done = false; !done;)
+        HB_TRY(next_entry(&rd, &done, err));
+    HB_TRY(finish(&rd, info, err));
 cleanup:
-    archive_read_free(a);
-    archive_write_free(disk);
-    hb_stream_reader_free(in.r);
-    EVP_MD_CTX_free(in.md);
-    if (in.fd >= 0)
-        close(in.fd);
-    if (in.buf != NULL)
-        OPENSSL_clear_free(in.buf, READ_BUF);
-    if (c != NULL) {
-        pathset_clear(&c->files);
-        pathset_clear(&c->symlinks);
-        free(c);
-    }
-    free(target);
-    free(root);
+    reader_close(&rd);
     return st;
 }
 

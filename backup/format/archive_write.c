@@ -32,8 +32,7 @@ typedef struct out_file {
     hb_stream_writer *w;
     hb_zstd_writer *z;  /* NULL unless zstd */
     const hb_archive_spec *spec; /* for byte progress */
-    hb_err err;       /* why the callback failed, for the caller */
-    bool failed;
+    hb_err err;       /* why the callback failed, for hb_archive_fail */
 } out_file;
 
 /* Stream sink: the encrypted bytes go to the file and into SHA-256. */
@@ -71,25 +70,10 @@ static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, si
     hb_status st = o->z != NULL ? hb_zstd_write(o->z, buf, len, &o->err)
                                 : hb_stream_write(o->w, buf, len, &o->err);
     if (st != HB_OK) {
-        o->failed = true;
         archive_set_error(a, EIO, "%s", o->err.msg);
         return -1;
     }
     return (la_ssize_t)len;
-}
-
-/* A libarchive failure as an hb_err; our own callback's error wins. */
-static hb_status la_fail(hb_err *err, const out_file *o, struct archive *a, const char *what,
-                         const char *path)
-{
-    if (o->failed) {
-        *err = o->err;
-        return err->status;
-    }
-    const char *why = archive_error_string(a);
-    int en = archive_errno(a);
-    return hb_fail(err, en == ENOSPC ? HB_E_IO : HB_E_INTERNAL, "%s '%s': %s", what, path,
-                   why ? why : "unknown libarchive error");
 }
 
 /* Entry path relative to the resource directory (docs/FORMAT.md §5). */
@@ -112,38 +96,30 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
     struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
     uint8_t *buf = malloc(COPY_BUF);
     size_t root_len = strlen(src);
-    if (disk == NULL || entry == NULL || links == NULL || buf == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(disk);
+    HB_ALLOC(entry);
+    HB_ALLOC(links);
+    HB_ALLOC(buf);
     archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
     /* Physical walk: symlinks are stored as links, never followed. Sparse
      * detection off: sparse files are stored whole (DESIGN §4.1). */
     if (archive_read_disk_set_symlink_physical(disk) != ARCHIVE_OK ||
         archive_read_disk_set_standard_lookup(disk) != ARCHIVE_OK ||
         archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_SPARSE) != ARCHIVE_OK ||
-        archive_read_disk_open(disk, src) != ARCHIVE_OK) {
-        st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", src, archive_error_string(disk));
-        goto cleanup;
-    }
+        archive_read_disk_open(disk, src) != ARCHIVE_OK)
+        HB_FAIL(HB_E_IO, "cannot read '%s': %s", src, archive_error_string(disk));
     for (;;) {
         archive_entry_clear(entry);
         int r = archive_read_next_header2(disk, entry);
         if (r == ARCHIVE_EOF)
             break;
-        if (r < ARCHIVE_WARN) {
-            st = hb_fail(err, HB_E_IO, "cannot read '%s': %s",
-                         archive_entry_pathname(entry) ? archive_entry_pathname(entry) : src,
-                         archive_error_string(disk));
-            goto cleanup;
-        }
+        HB_ENSURE(r >= ARCHIVE_WARN, HB_E_IO, "cannot read '%s': %s",
+                  archive_entry_pathname(entry) ? archive_entry_pathname(entry) : src,
+                  archive_error_string(disk));
         (void)archive_read_disk_descend(disk);
         const char *full = archive_entry_pathname(entry);
         const char *rel = full ? relative(full, src, root_len) : NULL;
-        if (rel == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "'%s' is not under '%s'", full ? full : "?", src);
-            goto cleanup;
-        }
+        HB_ENSURE(rel != NULL, HB_E_INTERNAL, "'%s' is not under '%s'", full ? full : "?", src);
         /* The resource directory itself is stored as "." so that a restore
          * gives it back its mode, owner and times. */
         if (*rel == '\0')
@@ -151,41 +127,30 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
         mode_t type = archive_entry_filetype(entry);
         if (type == AE_IFSOCK)
             continue; /* sockets carry no data and are recreated by their owners */
-        if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
-            st = hb_fail(err, HB_E_REFUSED, "'%s' is a device or FIFO; a backup holds "
-                         "only regular files, directories and symlinks (DESIGN §4.1)", full);
-            goto cleanup;
-        }
+        HB_ENSURE(type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK, HB_E_REFUSED,
+                  "'%s' is a device or FIFO; a backup holds only regular files, directories "
+                  "and symlinks (DESIGN §4.1)", full);
+        /* rel points into the entry's own pathname: copy before replacing it. */
         char *relcopy = strdup(rel);
-        if (relcopy == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
+        HB_ALLOC(relcopy);
         archive_entry_copy_pathname(entry, relcopy);
         free(relcopy);
         struct archive_entry *e = entry, *spare = NULL;
         archive_entry_linkify(links, &e, &spare); /* tar strategy: never defers */
-        if (archive_write_header(out, e) < ARCHIVE_WARN) {
-            st = la_fail(err, o, out, "cannot archive", full);
-            goto cleanup;
-        }
+        if (archive_write_header(out, e) < ARCHIVE_WARN)
+            HB_TRY(hb_archive_fail(err, &o->err, out, HB_E_INTERNAL, "cannot archive '%s'", full));
         info->entries++;
         if (type == AE_IFREG && archive_entry_hardlink(e) == NULL && archive_entry_size(e) > 0) {
             la_ssize_t n;
             while ((n = archive_read_data(disk, buf, COPY_BUF)) > 0) {
-                if (archive_write_data(out, buf, (size_t)n) != n) {
-                    st = la_fail(err, o, out, "cannot archive", full);
-                    goto cleanup;
-                }
+                if (archive_write_data(out, buf, (size_t)n) != n)
+                    HB_TRY(hb_archive_fail(err, &o->err, out, HB_E_INTERNAL,
+                                           "cannot archive '%s'", full));
                 info->expanded_bytes += (uint64_t)n;
                 if (o->spec->on_bytes != NULL)
                     o->spec->on_bytes(o->spec->on_bytes_ctx, o->spec->name, (uint64_t)n);
             }
-            if (n < 0) {
-                st = hb_fail(err, HB_E_IO, "cannot read '%s': %s", full,
-                             archive_error_string(disk));
-                goto cleanup;
-            }
+            HB_ENSURE(n == 0, HB_E_IO, "cannot read '%s': %s", full, archive_error_string(disk));
         }
     }
 cleanup:
@@ -209,75 +174,49 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
     bool created = false;
     uint8_t digest[32];
     struct stat sb;
-    if (src_dir == NULL || out_path == NULL || spec == NULL || dek == NULL ||
-        spec->name == NULL || spec->backup_id == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "hb_archive_create: missing argument");
-        goto cleanup;
-    }
-    if (lstat(src_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "archive '%s': '%s' is not a directory", spec->name,
-                     src_dir);
-        goto cleanup;
-    }
+    HB_ENSURE(src_dir != NULL && out_path != NULL && spec != NULL && dek != NULL &&
+              spec->name != NULL && spec->backup_id != NULL, HB_E_USAGE,
+              "hb_archive_create: missing argument");
+    HB_ENSURE(lstat(src_dir, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND,
+              "archive '%s': '%s' is not a directory", spec->name, src_dir);
     src = strdup(src_dir);
-    if (src == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(src);
     for (size_t l = strlen(src); l > 1 && src[l - 1] == '/'; l--)
         src[l - 1] = '\0';
     o.fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (o.fd < 0) {
-        st = hb_fail(err, errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
-                     "archive '%s': cannot create '%s': %s", spec->name, out_path,
-                     strerror(errno));
-        goto cleanup;
-    }
+    HB_ENSURE(o.fd >= 0, errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
+              "archive '%s': cannot create '%s': %s", spec->name, out_path, strerror(errno));
     created = true;
     o.md = EVP_MD_CTX_new();
-    if (o.md == NULL || EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 is not available");
-        goto cleanup;
-    }
+    if (o.md == NULL || EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
     HB_TRY(hb_stream_writer_new(dek, spec->backup_id, spec->name, spec->seg_log2, file_sink,
                                 &o, &o.w, err));
     a = archive_write_new();
-    if (a == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(a);
     if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(a, BLOCK_BYTES) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
-        st = hb_fail(err, HB_E_INTERNAL, "libarchive: %s", archive_error_string(a));
-        goto cleanup;
-    }
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
+        HB_FAIL(HB_E_INTERNAL, "libarchive: %s", archive_error_string(a));
     HB_TRY(hb_compression_add_write_filter(a, spec, err));
     if (spec->compression == HB_COMPRESSION_ZSTD)
         HB_TRY(hb_zstd_writer_new(spec->level, zstd_threads(spec), to_stream, o.w, &o.z, err));
-    if (archive_write_open2(a, &o, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
-        st = la_fail(err, &o, a, "cannot start archive", out_path);
-        goto cleanup;
-    }
+    if (archive_write_open2(a, &o, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
+        HB_TRY(hb_archive_fail(err, &o.err, a, HB_E_INTERNAL, "cannot start archive '%s'",
+                               out_path));
     HB_TRY(add_tree(a, &o, src, &inf, err));
-    if (archive_write_close(a) != ARCHIVE_OK) {
-        st = la_fail(err, &o, a, "cannot finish archive", out_path);
-        goto cleanup;
-    }
+    if (archive_write_close(a) != ARCHIVE_OK)
+        HB_TRY(hb_archive_fail(err, &o.err, a, HB_E_INTERNAL, "cannot finish archive '%s'",
+                               out_path));
     if (o.z != NULL)
         HB_TRY(hb_zstd_finish(o.z, err));
     HB_TRY(hb_stream_writer_finish(o.w, err));
     if (spec->on_bytes != NULL)
         spec->on_bytes(spec->on_bytes_ctx, spec->name, 0); /* this archive is written */
-    if (fsync(o.fd) != 0) {
-        st = hb_fail(err, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name, out_path,
-                     strerror(errno));
-        goto cleanup;
-    }
-    if (EVP_DigestFinal_ex(o.md, digest, NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-        goto cleanup;
-    }
+    HB_ENSURE(fsync(o.fd) == 0, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name,
+              out_path, strerror(errno));
+    if (EVP_DigestFinal_ex(o.md, digest, NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(digest, sizeof digest, inf.sha256_hex);
     inf.file_size = o.size;
     if (info != NULL)

@@ -3,11 +3,12 @@
 #include "backup/format/archive.h"
 
 #include "backup/format/archive_internal.h"
+#include "common/buf.h"
 #include "common/fail.h"
 
 #include <archive.h>
 #include <openssl/crypto.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -15,33 +16,51 @@
 #define ZSTD_DEFAULT_LEVEL 3
 #define GZIP_DEFAULT_LEVEL 6
 
+/* Every compression hsmbak writes and reads, once. */
+typedef struct compression_row {
+    hb_compression c;
+    const char *name;      /* the manifest's <compression> */
+    const char *ext;       /* the archive file's extension */
+    int filter;            /* the libarchive ARCHIVE_FILTER_* it reads as */
+} compression_row;
+
+static const compression_row ROWS[] = {
+    {HB_COMPRESSION_ZSTD, "zstd", ".tzst", ARCHIVE_FILTER_ZSTD},
+    {HB_COMPRESSION_GZIP, "gzip", ".tgz", ARCHIVE_FILTER_GZIP},
+    {HB_COMPRESSION_NONE, "none", ".tar", ARCHIVE_FILTER_NONE},
+};
+
+static const compression_row *row_of(hb_compression c)
+{
+    for (size_t i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++)
+        if (ROWS[i].c == c)
+            return &ROWS[i];
+    return NULL;
+}
+
 const char *hb_compression_name(hb_compression c)
 {
-    switch (c) {
-    case HB_COMPRESSION_ZSTD: return "zstd";
-    case HB_COMPRESSION_GZIP: return "gzip";
-    case HB_COMPRESSION_NONE: return "none";
-    }
-    return "unknown";
+    const compression_row *r = row_of(c);
+    return r != NULL ? r->name : "unknown";
 }
 
 const char *hb_compression_extension(hb_compression c)
 {
-    switch (c) {
-    case HB_COMPRESSION_ZSTD: return ".tzst";
-    case HB_COMPRESSION_GZIP: return ".tgz";
-    case HB_COMPRESSION_NONE: return ".tar";
-    }
-    return "";
+    const compression_row *r = row_of(c);
+    return r != NULL ? r->ext : "";
+}
+
+int hb_compression_filter_code(hb_compression c)
+{
+    const compression_row *r = row_of(c);
+    return r != NULL ? r->filter : -1;
 }
 
 hb_status hb_compression_from_name(const char *name, hb_compression *out, hb_err *err)
 {
-    static const hb_compression all[] = {HB_COMPRESSION_ZSTD, HB_COMPRESSION_GZIP,
-                                         HB_COMPRESSION_NONE};
-    for (size_t i = 0; name != NULL && i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(name, hb_compression_name(all[i])) == 0) {
-            *out = all[i];
+    for (size_t i = 0; name != NULL && i < sizeof ROWS / sizeof ROWS[0]; i++) {
+        if (strcmp(name, ROWS[i].name) == 0) {
+            *out = ROWS[i].c;
             return HB_OK;
         }
     }
@@ -49,56 +68,41 @@ hb_status hb_compression_from_name(const char *name, hb_compression *out, hb_err
                    name ? name : "(null)");
 }
 
-int hb_compression_filter_code(hb_compression c)
-{
-    switch (c) {
-    case HB_COMPRESSION_ZSTD: return ARCHIVE_FILTER_ZSTD;
-    case HB_COMPRESSION_GZIP: return ARCHIVE_FILTER_GZIP;
-    case HB_COMPRESSION_NONE: return ARCHIVE_FILTER_NONE;
-    }
-    return -1;
-}
-
 #define HB_ZSTD_JOB_SIZE (2 * 1024 * 1024) /* see docs/benchmarks.md */
 
 static hb_status set_option(struct archive *a, const char *filter, const char *key, int value,
                             hb_err *err)
 {
+    hb_status st = HB_OK;
     char text[16];
-    snprintf(text, sizeof text, "%d", value); /* an int always fits */
-    if (archive_write_set_filter_option(a, filter, key, text) != ARCHIVE_OK)
-        return hb_fail(err, HB_E_USAGE, "%s option %s=%d refused: %s", filter, key, value,
-                       archive_error_string(a) ? archive_error_string(a) : "unknown option");
-    return HB_OK;
+    HB_TRY(hb_format(text, sizeof text, "a filter option", err, "%d", value));
+    HB_ENSURE(archive_write_set_filter_option(a, filter, key, text) == ARCHIVE_OK, HB_E_USAGE,
+              "%s option %s=%d refused: %s", filter, key, value,
+              archive_error_string(a) ? archive_error_string(a) : "unknown option");
+cleanup:
+    return st;
 }
 
+/* The tar stream leaves libarchive through one write filter: gzip, or none
+ * for uncompressed archives and for zstd, which hb_zstd_writer compresses
+ * after libarchive (below). */
 hb_status hb_compression_add_write_filter(struct archive *a, const hb_archive_spec *spec,
                                           hb_err *err)
 {
     hb_status st = HB_OK;
-    switch (spec->compression) {
-    case HB_COMPRESSION_ZSTD: /* compressed by hb_zstd_writer, after libarchive */
-    case HB_COMPRESSION_NONE:
-        if (archive_write_add_filter_none(a) != ARCHIVE_OK)
-            goto lib_fail;
-        break;
-    case HB_COMPRESSION_GZIP:
-        if (archive_write_add_filter_gzip(a) != ARCHIVE_OK)
-            goto lib_fail;
+    bool gzip = spec->compression == HB_COMPRESSION_GZIP;
+    HB_ENSURE(row_of(spec->compression) != NULL, HB_E_USAGE, "unknown compression %d",
+              (int)spec->compression);
+    int rc = gzip ? archive_write_add_filter_gzip(a) : archive_write_add_filter_none(a);
+    HB_ENSURE(rc == ARCHIVE_OK, HB_E_INTERNAL, "libarchive has no %s filter: %s",
+              hb_compression_name(spec->compression),
+              archive_error_string(a) ? archive_error_string(a) : "unknown error");
+    if (gzip) {
         HB_TRY(set_option(a, "gzip", "compression-level",
                           spec->level ? spec->level : GZIP_DEFAULT_LEVEL, err));
         /* no name or timestamp in the gzip header: nothing to leak */
         (void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
-        break;
-    default:
-        st = hb_fail(err, HB_E_USAGE, "unknown compression %d", (int)spec->compression);
-        goto cleanup;
     }
-    goto cleanup;
-lib_fail:
-    st = hb_fail(err, HB_E_INTERNAL, "libarchive has no %s filter: %s",
-                 hb_compression_name(spec->compression),
-                 archive_error_string(a) ? archive_error_string(a) : "unknown error");
 cleanup:
     return st;
 }
@@ -118,31 +122,21 @@ struct hb_zstd_writer {
     void *sink_ctx;
 };
 
-static hb_status zstd_fail(hb_err *err, const char *what, size_t code)
-{
-    return hb_fail(err, HB_E_INTERNAL, "zstd %s: %s", what, ZSTD_getErrorName(code));
-}
-
 hb_status hb_zstd_writer_new(int level, unsigned threads, hb_sink_fn sink, void *sink_ctx,
                              hb_zstd_writer **out, hb_err *err)
 {
     hb_status st = HB_OK;
     size_t rc;
     hb_zstd_writer *z = calloc(1, sizeof *z);
-    if (z == NULL || (z->cctx = ZSTD_createCCtx()) == NULL ||
-        (z->out = malloc(ZSTD_CStreamOutSize())) == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(z);
+    HB_ALLOC(z->cctx = ZSTD_createCCtx());
+    HB_ALLOC(z->out = malloc(ZSTD_CStreamOutSize()));
     z->out_cap = ZSTD_CStreamOutSize();
     z->sink = sink;
     z->sink_ctx = sink_ctx;
     rc = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel,
                                 level ? level : ZSTD_DEFAULT_LEVEL);
-    if (ZSTD_isError(rc)) {
-        st = zstd_fail(err, "level", rc);
-        goto cleanup;
-    }
+    HB_ENSURE(!ZSTD_isError(rc), HB_E_INTERNAL, "zstd level: %s", ZSTD_getErrorName(rc));
     /* GCM already authenticates every byte; a frame checksum adds nothing. */
     (void)ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 0);
     if (threads > 0) {
@@ -165,10 +159,8 @@ static hb_status drive(hb_zstd_writer *z, const void *buf, size_t len, ZSTD_EndD
     for (;;) {
         ZSTD_outBuffer ob = {z->out, z->out_cap, 0};
         size_t left = ZSTD_compressStream2(z->cctx, &ob, &in, mode);
-        if (ZSTD_isError(left)) {
-            st = zstd_fail(err, "compression failed", left);
-            goto cleanup;
-        }
+        HB_ENSURE(!ZSTD_isError(left), HB_E_INTERNAL, "zstd compression failed: %s",
+                  ZSTD_getErrorName(left));
         if (ob.pos > 0)
             HB_TRY(z->sink(z->sink_ctx, z->out, ob.pos, err));
         if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size)

@@ -1,35 +1,33 @@
-/* The manifest struct: construction, checks shared by writer and reader,
- * lookups, and freeing (DESIGN §4.3). */
+/* The manifest struct and its builder (DESIGN §4.3; quorum groups
+ * docs/FORMAT.md §8): the value rules the reader shares, construction with
+ * every value checked (so a built manifest always writes and reads back),
+ * lookups, freeing, and the public read-only view. The reader and the writer
+ * call into this file; it calls neither. */
 #include "backup/format/manifest.h"
 
 #include "backup/format/manifest_internal.h"
 #include "backup/format/xml.h"
+#include "common/buf.h"
 #include "common/encode.h"
-#include "common/ids.h"
 #include "common/fail.h"
+#include "common/ids.h"
 #include "common/names.h"
 #include "common/x509.h"
+#include "hsmbak/compression.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifndef HSMBAK_VERSION
 #define HSMBAK_VERSION "0.0.0"
 #endif
 
-/* ---- value checks (mirror data/schema/manifest.xsd) ---- */
+#define MAX_WRAPPED 2048 /* bytes: RSA-16384 OAEP, the largest key accepted */
 
-static bool all_in(const char *s, const char *set)
-{
-    for (; *s != '\0'; s++)
-        if (strchr(set, *s) == NULL)
-            return false;
-    return true;
-}
+/* ---- value checks (mirror data/schema/manifest.xsd) ---- */
 
 bool hb_manifest_version_ok(const char *s)
 {
@@ -63,21 +61,15 @@ bool hb_manifest_key_wrap_ok(const char *s)
 
 bool hb_manifest_rid_ok(const char *s)
 {
-    return s != NULL && s[0] != '\0' && strlen(s) <= 64 &&
-           all_in(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    return s != NULL && s[0] != '\0' && strlen(s) <= 64 && s[strspn(s, set)] == '\0';
 }
 
 const char *hb_manifest_extension(const char *compression)
 {
-    if (compression == NULL)
-        return NULL;
-    if (strcmp(compression, "zstd") == 0)
-        return ".tzst";
-    if (strcmp(compression, "gzip") == 0)
-        return ".tgz";
-    if (strcmp(compression, "none") == 0)
-        return ".tar";
-    return NULL;
+    hb_compression c;
+    return hb_compression_from_name(compression, &c, NULL) == HB_OK
+               ? hb_compression_extension(c) : NULL;
 }
 
 bool hb_manifest_filename_ok(const char *name, const char *filename, const char *compression)
@@ -94,14 +86,20 @@ bool hb_manifest_filename_ok(const char *name, const char *filename, const char 
 static hb_status dup_str(const char *s, char **out, hb_err *err)
 {
     char *d = NULL;
-    if (s != NULL) {
-        d = strdup(s);
-        if (d == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    }
+    if (s != NULL && (d = strdup(s)) == NULL)
+        return hb_fail_oom(err);
     free(*out);
     *out = d;
     return HB_OK;
+}
+
+/* Ids are <letter>1, <letter>2, ... in order ("r3", "q1"); a manifest never
+ * has gaps to reuse. */
+static hb_status numbered_id(char letter, size_t count, char **out, hb_err *err)
+{
+    char id[32];
+    hb_status st = hb_format(id, sizeof id, "an id", err, "%c%zu", letter, count + 1);
+    return st != HB_OK ? st : dup_str(id, out, err);
 }
 
 static hb_status check_text(const char *field, const char *s, size_t max, hb_err *err)
@@ -112,11 +110,19 @@ static hb_status check_text(const char *field, const char *s, size_t max, hb_err
     return HB_OK;
 }
 
+static hb_status check_name(const char *what, const char *name, hb_err *err)
+{
+    if (!hb_name_ok(name))
+        return hb_fail(err, HB_E_USAGE, "%s '%s' must match [a-z0-9][a-z0-9-]*", what,
+                       name != NULL ? name : "");
+    return HB_OK;
+}
+
 hb_status hb_manifest_new(hb_manifest **out, hb_err *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     return HB_OK;
 }
 
@@ -135,15 +141,9 @@ hb_status hb_manifest_set_backup(hb_manifest *m, const char *id, const char *cre
     }
     if (tool == NULL)
         tool = "hsmbak " HSMBAK_VERSION;
-    if (!hb_uuid_ok(id)) {
-        st = hb_fail(err, HB_E_USAGE, "backup id '%s' is not a lowercase UUIDv4", id);
-        goto cleanup;
-    }
-    if (!hb_rfc3339_ok(created)) {
-        st = hb_fail(err, HB_E_USAGE, "backup time '%s' is not RFC 3339 UTC "
-                     "(YYYY-MM-DDThh:mm:ssZ)", created);
-        goto cleanup;
-    }
+    HB_ENSURE(hb_uuid_ok(id), HB_E_USAGE, "backup id '%s' is not a lowercase UUIDv4", id);
+    HB_ENSURE(hb_rfc3339_ok(created), HB_E_USAGE, "backup time '%s' is not RFC 3339 UTC "
+              "(YYYY-MM-DDThh:mm:ssZ)", created);
     HB_TRY(check_text("tool", tool, 256, err));
     HB_TRY(dup_str(id, &m->id, err));
     HB_TRY(dup_str(created, &m->created, err));
@@ -157,16 +157,9 @@ hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char
                                  const char *serial, hb_err *err)
 {
     hb_status st = HB_OK;
-    if (!hb_manifest_version_ok(version)) {
-        st = hb_fail(err, HB_E_USAGE, "system version '%s' is not V.R.M.F (four numbers)",
-                     version != NULL ? version : "");
-        goto cleanup;
-    }
-    if (!hb_name_ok(profile)) {
-        st = hb_fail(err, HB_E_USAGE, "profile name '%s' must match [a-z0-9][a-z0-9-]*",
-                     profile != NULL ? profile : "");
-        goto cleanup;
-    }
+    HB_ENSURE(hb_manifest_version_ok(version), HB_E_USAGE, "system version '%s' is not V.R.M.F "
+              "(four numbers)", version != NULL ? version : "");
+    HB_TRY(check_name("profile name", profile, err));
     if (build != NULL)
         HB_TRY(check_text("build", build, 256, err));
     if (machine_type != NULL)
@@ -182,73 +175,130 @@ cleanup:
     return st;
 }
 
-/* Grow an array by one zeroed element. */
-static void *grow(void *arr, size_t n, size_t elem)
+/* What the manifest records of a certificate, for recipients and quorum
+ * members alike: its DER (malloc'ed), SHA-256 fingerprint, and RFC 2253
+ * subject, which must be text XML can carry. */
+static hb_status cert_fields(X509 *cert, const char *what, uint8_t **der_out, size_t *der_len,
+                             char fingerprint[65], char **subject_out, hb_err *err)
 {
-    uint8_t *p = realloc(arr, (n + 1) * elem);
-    if (p != NULL)
-        memset(p + n * elem, 0, elem);
-    return p;
+    hb_status st = HB_OK;
+    unsigned char *der = NULL;
+    uint8_t *copy = NULL;
+    char *subject = NULL;
+    int n = i2d_X509(cert, &der);
+    if (n <= 0)
+        HB_FAIL_OSSL(HB_E_USAGE, "cannot encode the %s", what);
+    HB_TRY(hb_sha256_hex(der, (size_t)n, fingerprint, err));
+    HB_TRY(hb_x509_subject_rfc2253(cert, &subject, err));
+    HB_ENSURE(hb_xml_text_ok(subject), HB_E_USAGE, "%s subject is not printable UTF-8", what);
+    HB_ALLOC(copy = hb_memdup(der, (size_t)n));
+    *der_out = copy;
+    *der_len = (size_t)n;
+    *subject_out = subject;
+    copy = NULL;
+    subject = NULL;
+cleanup:
+    OPENSSL_free(der);
+    free(copy);
+    free(subject);
+    return st;
 }
 
 hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_wrap,
                                     const char **id_out, hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_manifest_recipient r = {0};
-    unsigned char *der = NULL;
-    char idbuf[32];
-
-    if (cert == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "no recipient certificate given");
-        goto cleanup;
-    }
-    if (!hb_manifest_key_wrap_ok(key_wrap)) {
-        st = hb_fail(err, HB_E_USAGE, "key wrap '%s' is not rsa-oaep-sha256 or rsa-oaep-sha1",
-                     key_wrap != NULL ? key_wrap : "");
-        goto cleanup;
-    }
-    int n = i2d_X509(cert, &der);
-    if (n <= 0) {
-        st = hb_fail_ossl(err, HB_E_USAGE, "cannot encode the recipient certificate");
-        goto cleanup;
-    }
-    HB_TRY(hb_sha256_hex(der, (size_t)n, r.fingerprint, err));
-    if (hb_manifest_find_recipient_cert(m, cert) != NULL) {
-        st = hb_fail(err, HB_E_USAGE, "recipient certificate %s is listed twice",
-                     r.fingerprint);
-        goto cleanup;
-    }
-    HB_TRY(hb_x509_subject_rfc2253(cert, &r.subject, err));
-    if (!hb_xml_text_ok(r.subject)) {
-        st = hb_fail(err, HB_E_USAGE, "recipient certificate subject is not printable UTF-8");
-        goto cleanup;
-    }
-    r.cert_der = malloc((size_t)n);
-    if (r.cert_der == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    memcpy(r.cert_der, der, (size_t)n);
-    r.cert_der_len = (size_t)n;
-    /* Ids are r1, r2, ... in order; a manifest never has gaps to reuse. */
-    snprintf(idbuf, sizeof idbuf, "r%zu", m->n_recipients + 1); /* <= 21 chars: fits */
-    HB_TRY(dup_str(idbuf, &r.id, err));
+    hb_manifest_recipient r = {0}, *slot = NULL;
+    HB_ENSURE(cert != NULL, HB_E_USAGE, "no recipient certificate given");
+    HB_ENSURE(hb_manifest_key_wrap_ok(key_wrap), HB_E_USAGE, "key wrap '%s' is not "
+              "rsa-oaep-sha256 or rsa-oaep-sha1", key_wrap != NULL ? key_wrap : "");
+    HB_TRY(cert_fields(cert, "recipient certificate", &r.cert_der, &r.cert_der_len,
+                       r.fingerprint, &r.subject, err));
+    HB_ENSURE(hb_manifest_find_recipient_cert(m, cert) == NULL, HB_E_USAGE,
+              "recipient certificate %s is listed twice", r.fingerprint);
+    HB_TRY(numbered_id('r', m->n_recipients, &r.id, err));
     HB_TRY(dup_str(key_wrap, &r.key_wrap, err));
-    hb_manifest_recipient *arr = grow(m->recipients, m->n_recipients, sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    m->recipients = arr;
-    arr[m->n_recipients] = r;
+    HB_PUSH(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS);
+    *slot = r;
     memset(&r, 0, sizeof r);
     if (id_out != NULL)
-        *id_out = arr[m->n_recipients].id;
-    m->n_recipients++;
+        *id_out = slot->id;
 cleanup:
-    OPENSSL_free(der);
     hb_manifest_recipient_clear(&r);
+    return st;
+}
+
+static void member_clear(hb_manifest_quorum_member *q)
+{
+    free(q->subject);
+    free(q->key_wrap);
+    free(q->cert_der);
+    free(q->wrapped_share);
+    memset(q, 0, sizeof *q);
+}
+
+static void quorum_clear(hb_manifest_quorum *q)
+{
+    free(q->id);
+    free(q->name);
+    for (size_t i = 0; i < q->n_members; i++)
+        member_clear(&q->members[i]);
+    free(q->members);
+    memset(q, 0, sizeof *q);
+}
+
+hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned threshold,
+                                 const char **id_out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_manifest_quorum q = {0}, *slot = NULL;
+    HB_TRY(check_name("quorum name", name, err));
+    HB_ENSURE(threshold >= 2 && threshold <= HB_QUORUM_MAX_MEMBERS, HB_E_USAGE,
+              "quorum '%s': threshold %u is not 2..255", name, threshold);
+    HB_TRY(numbered_id('q', m->n_quorums, &q.id, err));
+    HB_TRY(dup_str(name, &q.name, err));
+    q.threshold = threshold;
+    HB_PUSH(slot, m->quorums, m->n_quorums, HB_MANIFEST_MAX_RECIPIENTS);
+    *slot = q;
+    memset(&q, 0, sizeof q);
+    if (id_out != NULL)
+        *id_out = slot->id;
+cleanup:
+    quorum_clear(&q);
+    return st;
+}
+
+hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X509 *cert,
+                                        const char *key_wrap, unsigned x,
+                                        const uint8_t *wrapped_share, size_t wrapped_len,
+                                        hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_manifest_quorum_member mem = {0}, *slot = NULL;
+    hb_manifest_quorum *q = (hb_manifest_quorum *)hb_manifest_find_quorum(m, quorum_id);
+    HB_ENSURE(q != NULL, HB_E_USAGE, "no quorum '%s' in the manifest",
+              quorum_id != NULL ? quorum_id : "");
+    HB_ENSURE(cert != NULL && hb_manifest_key_wrap_ok(key_wrap) && x >= 1 &&
+              x <= HB_QUORUM_MAX_MEMBERS && wrapped_share != NULL && wrapped_len > 0 &&
+              wrapped_len <= MAX_WRAPPED, HB_E_USAGE, "quorum '%s': bad member (certificate, "
+              "key wrap, x coordinate 1..255 or wrapped share)", q->name);
+    for (size_t i = 0; i < q->n_members; i++)
+        HB_ENSURE(q->members[i].x != x, HB_E_USAGE, "quorum '%s': x coordinate %u is used "
+                  "twice", q->name, x);
+    HB_TRY(cert_fields(cert, "quorum member's certificate", &mem.cert_der, &mem.cert_der_len,
+                       mem.fingerprint, &mem.subject, err));
+    for (size_t i = 0; i < q->n_members; i++)
+        HB_ENSURE(strcmp(q->members[i].fingerprint, mem.fingerprint) != 0, HB_E_USAGE,
+                  "quorum '%s': member %s is listed twice", q->name, mem.fingerprint);
+    mem.x = x;
+    HB_TRY(dup_str(key_wrap, &mem.key_wrap, err));
+    HB_ALLOC(mem.wrapped_share = hb_memdup(wrapped_share, wrapped_len));
+    mem.wrapped_share_len = wrapped_len;
+    HB_PUSH(slot, q->members, q->n_members, HB_QUORUM_MAX_MEMBERS);
+    *slot = mem;
+    memset(&mem, 0, sizeof mem);
+cleanup:
+    member_clear(&mem);
     return st;
 }
 
@@ -257,42 +307,26 @@ hb_status hb_manifest_add_file(hb_manifest *m, const char *name, const char *fil
                                const char *sha256_hex, hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_manifest_file f = {0};
-    if (!hb_name_ok(name)) {
-        st = hb_fail(err, HB_E_USAGE, "file name '%s' must match [a-z0-9][a-z0-9-]*",
-                     name != NULL ? name : "");
-        goto cleanup;
-    }
-    if (hb_manifest_find_file(m, name) != NULL) {
-        st = hb_fail(err, HB_E_USAGE, "file '%s' is listed twice", name);
-        goto cleanup;
-    }
-    if (!hb_manifest_filename_ok(name, filename, compression)) {
-        st = hb_fail(err, HB_E_USAGE, "file '%s': file name '%s' and compression '%s' do not "
-                     "agree (zstd: .tzst, gzip: .tgz, none: .tar)", name,
-                     filename != NULL ? filename : "", compression != NULL ? compression : "");
-        goto cleanup;
-    }
-    if (sha256_hex == NULL || strlen(sha256_hex) != 64 ||
-        !all_in(sha256_hex, "0123456789abcdefABCDEF")) {
-        st = hb_fail(err, HB_E_USAGE, "file '%s': checksum is not 64 hex digits", name);
-        goto cleanup;
-    }
+    hb_manifest_file f = {0}, *slot = NULL;
+    HB_TRY(check_name("file name", name, err));
+    HB_ENSURE(hb_manifest_find_file(m, name) == NULL, HB_E_USAGE, "file '%s' is listed twice",
+              name);
+    HB_ENSURE(hb_manifest_filename_ok(name, filename, compression), HB_E_USAGE, "file '%s': "
+              "file name '%s' and compression '%s' do not agree (zstd: .tzst, gzip: .tgz, "
+              "none: .tar)", name, filename != NULL ? filename : "",
+              compression != NULL ? compression : "");
+    /* Either case is accepted; the manifest records lowercase. */
+    for (size_t i = 0; sha256_hex != NULL && i < 64 && sha256_hex[i] != '\0'; i++)
+        f.sha256[i] = (char)(sha256_hex[i] >= 'A' && sha256_hex[i] <= 'F'
+                                 ? sha256_hex[i] - 'A' + 'a' : sha256_hex[i]);
+    HB_ENSURE(sha256_hex != NULL && strlen(sha256_hex) == 64 && hb_hex_lower_ok(f.sha256, 64),
+              HB_E_USAGE, "file '%s': checksum is not 64 hex digits", name);
     HB_TRY(dup_str(name, &f.name, err));
     HB_TRY(dup_str(filename, &f.filename, err));
     HB_TRY(dup_str(compression, &f.compression, err));
     f.size = size;
-    for (int i = 0; i < 64; i++)
-        f.sha256[i] = (char)((sha256_hex[i] >= 'A' && sha256_hex[i] <= 'F')
-                                 ? sha256_hex[i] - 'A' + 'a' : sha256_hex[i]);
-    f.sha256[64] = '\0';
-    hb_manifest_file *arr = grow(m->files, m->n_files, sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    m->files = arr;
-    arr[m->n_files++] = f;
+    HB_PUSH(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES);
+    *slot = f;
     memset(&f, 0, sizeof f);
 cleanup:
     hb_manifest_file_clear(&f);
@@ -303,57 +337,42 @@ hb_status hb_manifest_add_wrapped_key(hb_manifest *m, const char *name,
                                       const char *recipient_id, const uint8_t *wrapped,
                                       size_t wrapped_len, hb_err *err)
 {
+    hb_status st = HB_OK;
+    hb_manifest_wrapped_key k = {0}, *slot = NULL;
     hb_manifest_file *f = (hb_manifest_file *)hb_manifest_find_file(m, name);
-    if (f == NULL)
-        return hb_fail(err, HB_E_USAGE, "wrapped key for unknown file '%s'",
-                       name != NULL ? name : "");
-    if (hb_manifest_find_recipient(m, recipient_id) == NULL &&
-        hb_manifest_find_quorum(m, recipient_id) == NULL)
-        return hb_fail(err, HB_E_USAGE, "file '%s': wrapped key for unknown recipient '%s'",
-                       name, recipient_id != NULL ? recipient_id : "");
-    if (hb_manifest_find_wrapped_key(f, recipient_id) != NULL)
-        return hb_fail(err, HB_E_USAGE, "file '%s' already has a key for recipient '%s'",
-                       name, recipient_id);
-    if (wrapped == NULL || wrapped_len == 0 || wrapped_len > 2048)
-        return hb_fail(err, HB_E_USAGE, "file '%s': wrapped key of %zu bytes is not plausible",
-                       name, wrapped_len);
-    hb_manifest_wrapped_key k = {0};
-    k.recipient = strdup(recipient_id);
-    k.data = malloc(wrapped_len);
-    hb_manifest_wrapped_key *arr = grow(f->keys, f->n_keys, sizeof *arr);
-    if (arr != NULL)
-        f->keys = arr;
-    if (k.recipient == NULL || k.data == NULL || arr == NULL) {
-        free(k.recipient);
-        free(k.data);
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    }
-    memcpy(k.data, wrapped, wrapped_len);
+    HB_ENSURE(f != NULL, HB_E_USAGE, "wrapped key for unknown file '%s'",
+              name != NULL ? name : "");
+    HB_ENSURE(hb_manifest_find_recipient(m, recipient_id) != NULL ||
+              hb_manifest_find_quorum(m, recipient_id) != NULL, HB_E_USAGE,
+              "file '%s': wrapped key for unknown recipient '%s'", name,
+              recipient_id != NULL ? recipient_id : "");
+    HB_ENSURE(hb_manifest_find_wrapped_key(f, recipient_id) == NULL, HB_E_USAGE,
+              "file '%s' already has a key for recipient '%s'", name, recipient_id);
+    HB_ENSURE(wrapped != NULL && wrapped_len > 0 && wrapped_len <= MAX_WRAPPED, HB_E_USAGE,
+              "file '%s': wrapped key of %zu bytes is not plausible", name, wrapped_len);
+    HB_TRY(dup_str(recipient_id, &k.recipient, err));
+    HB_ALLOC(k.data = hb_memdup(wrapped, wrapped_len));
     k.len = wrapped_len;
-    arr[f->n_keys++] = k;
-    return HB_OK;
+    HB_PUSH(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS);
+    *slot = k;
+    memset(&k, 0, sizeof k);
+cleanup:
+    free(k.recipient);
+    free(k.data);
+    return st;
 }
 
 hb_status hb_manifest_add_excluded(hb_manifest *m, const char *name, const char *reason,
                                    hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_manifest_excluded x = {0};
-    if (!hb_name_ok(name)) {
-        st = hb_fail(err, HB_E_USAGE, "excluded item '%s' must match [a-z0-9][a-z0-9-]*",
-                     name != NULL ? name : "");
-        goto cleanup;
-    }
+    hb_manifest_excluded x = {0}, *slot = NULL;
+    HB_TRY(check_name("excluded item", name, err));
     HB_TRY(check_text("exclusion reason", reason, 1024, err));
     HB_TRY(dup_str(name, &x.name, err));
     HB_TRY(dup_str(reason, &x.reason, err));
-    hb_manifest_excluded *arr = grow(m->excluded, m->n_excluded, sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    m->excluded = arr;
-    arr[m->n_excluded++] = x;
+    HB_PUSH(slot, m->excluded, m->n_excluded, HB_MANIFEST_MAX_EXCLUDED);
+    *slot = x;
     memset(&x, 0, sizeof x);
 cleanup:
     free(x.name);
@@ -363,20 +382,44 @@ cleanup:
 
 /* ---- lookups ---- */
 
+/* Every list of the manifest is looked up the same way, by a string field
+ * (a name or an id): the element of arr (n elements of size elem) whose
+ * `char *` at offset key_off equals key, or NULL. Lists are short (the
+ * schema caps them), so a linear scan. */
+static const void *find_by(const void *arr, size_t n, size_t elem, size_t key_off,
+                           const char *key)
+{
+    for (size_t i = 0; key != NULL && i < n; i++) {
+        const char *e = (const char *)arr + i * elem;
+        const char *k;
+        memcpy(&k, e + key_off, sizeof k);
+        if (strcmp(k, key) == 0)
+            return e;
+    }
+    return NULL;
+}
+#define FIND_BY(arr, n, field, key) \
+    find_by((arr), (n), sizeof *(arr), offsetof(__typeof__(*(arr)), field), (key))
+
 const hb_manifest_file *hb_manifest_find_file(const hb_manifest *m, const char *name)
 {
-    for (size_t i = 0; m != NULL && name != NULL && i < m->n_files; i++)
-        if (strcmp(m->files[i].name, name) == 0)
-            return &m->files[i];
-    return NULL;
+    return m != NULL ? FIND_BY(m->files, m->n_files, name, name) : NULL;
 }
 
 const hb_manifest_recipient *hb_manifest_find_recipient(const hb_manifest *m, const char *id)
 {
-    for (size_t i = 0; m != NULL && id != NULL && i < m->n_recipients; i++)
-        if (strcmp(m->recipients[i].id, id) == 0)
-            return &m->recipients[i];
-    return NULL;
+    return m != NULL ? FIND_BY(m->recipients, m->n_recipients, id, id) : NULL;
+}
+
+const hb_manifest_quorum *hb_manifest_find_quorum(const hb_manifest *m, const char *id)
+{
+    return m != NULL ? FIND_BY(m->quorums, m->n_quorums, id, id) : NULL;
+}
+
+const hb_manifest_wrapped_key *hb_manifest_find_wrapped_key(const hb_manifest_file *f,
+                                                            const char *recipient_id)
+{
+    return f != NULL ? FIND_BY(f->keys, f->n_keys, recipient, recipient_id) : NULL;
 }
 
 const hb_manifest_recipient *hb_manifest_find_recipient_cert(const hb_manifest *m,
@@ -391,15 +434,6 @@ const hb_manifest_recipient *hb_manifest_find_recipient_cert(const hb_manifest *
             found = &m->recipients[i];
     OPENSSL_free(der);
     return found;
-}
-
-const hb_manifest_wrapped_key *hb_manifest_find_wrapped_key(const hb_manifest_file *f,
-                                                            const char *recipient_id)
-{
-    for (size_t i = 0; f != NULL && recipient_id != NULL && i < f->n_keys; i++)
-        if (strcmp(f->keys[i].recipient, recipient_id) == 0)
-            return &f->keys[i];
-    return NULL;
 }
 
 /* ---- freeing ---- */
@@ -449,7 +483,9 @@ void hb_manifest_free(hb_manifest *m)
         free(m->excluded[i].reason);
     }
     free(m->excluded);
-    hb_manifest_quorums_clear(m);
+    for (size_t i = 0; i < m->n_quorums; i++)
+        quorum_clear(&m->quorums[i]);
+    free(m->quorums);
     free(m);
 }
 

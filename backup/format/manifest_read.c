@@ -1,31 +1,47 @@
-/* Read a signed manifest (DESIGN §4.3). Order matters:
+/* Read a signed manifest (DESIGN §4.3; quorum groups docs/FORMAT.md §8).
+ * Order matters:
  *   1. size cap, hardened parse (no DTD/entities/PIs/comments, no network);
  *   2. the signature: its place (last child of the root, the only one), its
  *      exact shape and algorithms, the digest, the signature value;
  *   3. the schema;
- *   4. only then the fields, from the same root element that was signed.
+ *   4. only then the fields, from the same root element that was signed,
+ *      each checked again here so the struct's promises do not depend on a
+ *      data file, and stored through the builder (manifest.c).
  * Trust in the signer is not decided here: the certificate is returned. */
 #include "backup/format/manifest.h"
 
 #include "backup/format/manifest_internal.h"
 #include "backup/format/xml.h"
+#include "common/buf.h"
 #include "common/encode.h"
-#include "common/ids.h"
 #include "common/fail.h"
+#include "common/ids.h"
 #include "common/names.h"
+#include "common/x509.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WHAT "manifest"
+/* Every field refused says where: "manifest is invalid: line N: ...". */
+#define INVALID "manifest is invalid: line %d: "
 
-static hb_status bad(hb_err *err, const xmlNode *n, const char *fmt, const char *a,
-                     const char *b)
+static int line_of(const xmlNode *n)
 {
-    return hb_fail(err, HB_E_VERIFY, "manifest is invalid: line %d: %s%s%s",
-                   n != NULL ? (int)xmlGetLineNo(n) : 0, fmt, a != NULL ? a : "",
-                   b != NULL ? b : "");
+    return n != NULL ? (int)xmlGetLineNo(n) : 0;
+}
+
+/* A refusal by the builder or a shared helper (in its own words), as the
+ * reader's: the manifest is invalid at node n. */
+static hb_status invalid_at(hb_status st, const xmlNode *n, hb_err *err)
+{
+    if (st == HB_OK)
+        return HB_OK;
+    hb_err_prefix(err, "manifest is invalid: line %d", line_of(n));
+    if (err != NULL)
+        err->status = HB_E_VERIFY;
+    return HB_E_VERIFY;
 }
 
 static hb_status text_of(const xmlNode *parent, const char *name, bool required, char **out,
@@ -34,161 +50,249 @@ static hb_status text_of(const xmlNode *parent, const char *name, bool required,
     return hb_xml_child_text(parent, HB_MANIFEST_NS, name, required, WHAT, out, err);
 }
 
+/* An attribute as text; *out NULL when absent. */
+static hb_status attr_of(const xmlNode *n, const char *name, char **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    xmlChar *v = xmlGetNoNsProp(n, BAD_CAST name);
+    *out = NULL;
+    if (v != NULL)
+        HB_ALLOC(*out = strdup((const char *)v));
+cleanup:
+    xmlFree(v);
+    return st;
+}
+
+/* A decimal in lo..hi of at most three digits (thresholds, x coordinates). */
+static bool small_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    if (s == NULL || s[0] < '0' || s[0] > '9' || strlen(s) > 3)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < lo || v > hi)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* The certificate of a recipient or quorum member: base64 of one DER
+ * certificate whose SHA-256 is the fingerprint written beside it. */
+static hb_status read_cert(const xmlNode *n, const char *who, const char *b64,
+                           const char *fingerprint, uint8_t **der, size_t *der_len, X509 **out,
+                           hb_err *err)
+{
+    hb_status st = HB_OK;
+    char calc[65], what[160];
+    HB_ENSURE(hb_base64_decode(b64, der, der_len, err) == HB_OK, HB_E_VERIFY,
+              INVALID "%s certificate is not base64", line_of(n), who);
+    HB_TRY(hb_format(what, sizeof what, "a certificate's name", err, "%s certificate", who));
+    HB_TRY(invalid_at(hb_x509_from_der(*der, *der_len, what, out, err), n, err));
+    HB_TRY(hb_sha256_hex(*der, *der_len, calc, err));
+    HB_ENSURE(strcmp(calc, fingerprint) == 0, HB_E_VERIFY,
+              INVALID "%s fingerprint does not match its certificate", line_of(n), who);
+cleanup:
+    return st;
+}
+
 static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_manifest_recipient r = {0};
+    hb_manifest_recipient r = {0}, *slot = NULL;
     char *fp = NULL, *cert_b64 = NULL;
+    char who[128]; /* "recipient '<id of at most 64>'" */
     X509 *cert = NULL;
-    xmlChar *id = xmlGetNoNsProp(rn, BAD_CAST "id");
 
-    if (id == NULL || !hb_manifest_rid_ok((const char *)id)) {
-        st = bad(err, rn, "recipient id '", id != NULL ? (const char *)id : "", "' is invalid");
-        goto cleanup;
-    }
-    if (hb_manifest_find_recipient(m, (const char *)id) != NULL ||
-        hb_manifest_find_quorum(m, (const char *)id) != NULL) {
-        st = bad(err, rn, "recipient id '", (const char *)id, "' is used twice");
-        goto cleanup;
-    }
-    r.id = strdup((const char *)id);
+    HB_TRY(attr_of(rn, "id", &r.id, err));
+    HB_ENSURE(hb_manifest_rid_ok(r.id), HB_E_VERIFY, INVALID "recipient id '%s' is invalid",
+              line_of(rn), r.id != NULL ? r.id : "");
+    HB_ENSURE(hb_manifest_find_recipient(m, r.id) == NULL &&
+              hb_manifest_find_quorum(m, r.id) == NULL, HB_E_VERIFY,
+              INVALID "recipient id '%s' is used twice", line_of(rn), r.id);
     HB_TRY(text_of(rn, "subject", true, &r.subject, err));
     HB_TRY(text_of(rn, "fingerprint", true, &fp, err));
     HB_TRY(text_of(rn, "key-wrap", true, &r.key_wrap, err));
     HB_TRY(text_of(rn, "certificate", true, &cert_b64, err));
-    if (r.id == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    if (!hb_hex_lower_ok(fp, 64) || !hb_manifest_key_wrap_ok(r.key_wrap)) {
-        st = bad(err, rn, "recipient '", r.id, "' has a bad fingerprint or key-wrap");
-        goto cleanup;
-    }
-    if (hb_base64_decode(cert_b64, &r.cert_der, &r.cert_der_len, err) != HB_OK) {
-        st = bad(err, rn, "recipient '", r.id, "' certificate is not base64");
-        goto cleanup;
-    }
-    const unsigned char *p = r.cert_der;
-    cert = d2i_X509(NULL, &p, (long)r.cert_der_len);
-    if (cert == NULL || p != r.cert_der + r.cert_der_len) {
-        st = hb_fail_ossl(err, HB_E_VERIFY, "manifest is invalid: line %d: recipient '%s' "
-                          "certificate is not a DER certificate", (int)xmlGetLineNo(rn), r.id);
-        goto cleanup;
-    }
-    HB_TRY(hb_sha256_hex(r.cert_der, r.cert_der_len, r.fingerprint, err));
-    if (strcmp(r.fingerprint, fp) != 0) {
-        st = bad(err, rn, "recipient '", r.id, "' fingerprint does not match its certificate");
-        goto cleanup;
-    }
-    hb_manifest_recipient *arr = realloc(m->recipients, (m->n_recipients + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    m->recipients = arr;
-    arr[m->n_recipients++] = r;
+    HB_ENSURE(hb_hex_lower_ok(fp, 64) && hb_manifest_key_wrap_ok(r.key_wrap), HB_E_VERIFY,
+              INVALID "recipient '%s' has a bad fingerprint or key-wrap", line_of(rn), r.id);
+    HB_TRY(hb_format(who, sizeof who, "a recipient's name", err, "recipient '%s'", r.id));
+    HB_TRY(read_cert(rn, who, cert_b64, fp, &r.cert_der, &r.cert_der_len, &cert, err));
+    memcpy(r.fingerprint, fp, 65);
+    HB_PUSH(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS);
+    *slot = r;
     memset(&r, 0, sizeof r);
 cleanup:
     hb_manifest_recipient_clear(&r);
     X509_free(cert);
     free(fp);
     free(cert_b64);
-    xmlFree(id);
+    return st;
+}
+
+static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *xs = NULL, *fp = NULL, *wrap = NULL, *cert_b64 = NULL, *share_b64 = NULL;
+    char *subject = NULL;
+    char who[128]; /* "quorum '<id of at most 64>': member <x>'s" */
+    uint8_t *der = NULL, *share = NULL;
+    size_t der_len = 0, share_len = 0;
+    X509 *cert = NULL;
+    unsigned x = 0;
+
+    HB_TRY(attr_of(mn, "x", &xs, err));
+    HB_ENSURE(small_uint(xs, 1, HB_QUORUM_MAX_MEMBERS, &x), HB_E_VERIFY,
+              INVALID "quorum '%s': a member's x coordinate is not 1..255", line_of(mn), qid);
+    HB_TRY(text_of(mn, "subject", true, &subject, err));
+    HB_TRY(text_of(mn, "fingerprint", true, &fp, err));
+    HB_TRY(text_of(mn, "key-wrap", true, &wrap, err));
+    HB_TRY(text_of(mn, "certificate", true, &cert_b64, err));
+    HB_TRY(text_of(mn, "wrapped-share", true, &share_b64, err));
+    HB_ENSURE(hb_hex_lower_ok(fp, 64) && hb_manifest_key_wrap_ok(wrap), HB_E_VERIFY,
+              INVALID "quorum '%s': a member has a bad fingerprint or key-wrap", line_of(mn),
+              qid);
+    HB_TRY(hb_format(who, sizeof who, "a member's name", err, "quorum '%s': member %u's", qid,
+                     x));
+    HB_TRY(read_cert(mn, who, cert_b64, fp, &der, &der_len, &cert, err));
+    HB_ENSURE(hb_base64_decode(share_b64, &share, &share_len, err) == HB_OK && share_len > 0,
+              HB_E_VERIFY, INVALID "%s wrapped share is not base64", line_of(mn), who);
+    HB_TRY(invalid_at(hb_manifest_add_quorum_member(m, qid, cert, wrap, x, share, share_len,
+                                                    err), mn, err));
+cleanup:
+    free(xs);
+    free(subject);
+    free(fp);
+    free(wrap);
+    free(cert_b64);
+    free(share_b64);
+    free(der);
+    free(share);
+    X509_free(cert);
+    return st;
+}
+
+static hb_status read_quorum(const xmlNode *qn, hb_manifest *m, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *id = NULL, *name = NULL, *thr = NULL, *ss = NULL, *kw = NULL;
+    unsigned threshold = 0;
+
+    HB_TRY(attr_of(qn, "id", &id, err));
+    HB_TRY(attr_of(qn, "name", &name, err));
+    HB_TRY(attr_of(qn, "threshold", &thr, err));
+    HB_TRY(attr_of(qn, "secret-sharing", &ss, err));
+    HB_TRY(attr_of(qn, "key-wrap", &kw, err));
+    HB_ENSURE(hb_manifest_rid_ok(id) && hb_manifest_find_recipient(m, id) == NULL &&
+              hb_manifest_find_quorum(m, id) == NULL, HB_E_VERIFY,
+              INVALID "quorum '%s': the id is invalid or used twice", line_of(qn),
+              id != NULL ? id : "");
+    HB_ENSURE(small_uint(thr, 2, HB_QUORUM_MAX_MEMBERS, &threshold) && ss != NULL &&
+              kw != NULL && strcmp(ss, "shamir-gf256") == 0 &&
+              strcmp(kw, "aes-256-wrap-pad") == 0, HB_E_VERIFY,
+              INVALID "quorum '%s': threshold, secret-sharing or key-wrap is not one hsmbak "
+              "knows", line_of(qn), id);
+    HB_TRY(invalid_at(hb_manifest_add_quorum(m, name, threshold, NULL, err), qn, err));
+    /* The id as written, not the one hb_manifest_add_quorum numbered. */
+    hb_manifest_quorum *q = &m->quorums[m->n_quorums - 1];
+    free(q->id);
+    q->id = id;
+    id = NULL;
+    for (xmlNodePtr mn = hb_xml_first_elem(qn); mn != NULL; mn = hb_xml_next_elem(mn))
+        HB_TRY(read_member(mn, m, q->id, err));
+    q = &m->quorums[m->n_quorums - 1];
+    HB_ENSURE(q->n_members >= q->threshold, HB_E_VERIFY,
+              INVALID "quorum '%s': fewer members than its threshold", line_of(qn), q->id);
+cleanup:
+    free(id);
+    free(name);
+    free(thr);
+    free(ss);
+    free(kw);
+    return st;
+}
+
+/* One <wrapped-key recipient="..."> of file f. */
+static hb_status read_wrapped_key(const xmlNode *k, const hb_manifest *m, hb_manifest_file *f,
+                                  hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_manifest_wrapped_key wk = {0}, *slot = NULL;
+    char *b64 = NULL;
+    HB_TRY(attr_of(k, "recipient", &wk.recipient, err));
+    const char *rid = wk.recipient != NULL ? wk.recipient : "";
+    bool quorum = hb_manifest_find_quorum(m, rid) != NULL;
+    HB_ENSURE(quorum || hb_manifest_find_recipient(m, rid) != NULL, HB_E_VERIFY,
+              INVALID "wrapped key for unknown recipient '%s'", line_of(k), rid);
+    HB_ENSURE(hb_manifest_find_wrapped_key(f, rid) == NULL, HB_E_VERIFY,
+              INVALID "two wrapped keys for recipient '%s'", line_of(k), rid);
+    HB_ALLOC(b64 = hb_xml_text(k));
+    HB_ENSURE(hb_base64_decode(b64, &wk.data, &wk.len, err) == HB_OK && wk.len > 0,
+              HB_E_VERIFY, INVALID "wrapped key of file '%s' is not base64", line_of(k),
+              f->name);
+    HB_ENSURE(!quorum || wk.len == HB_QUORUM_WRAPPED_DEK, HB_E_VERIFY,
+              INVALID "quorum key of file '%s' is not 40 bytes (RFC 5649)", line_of(k),
+              f->name);
+    HB_PUSH(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS);
+    *slot = wk;
+    memset(&wk, 0, sizeof wk);
+cleanup:
+    free(wk.recipient);
+    free(wk.data);
+    free(b64);
     return st;
 }
 
 static hb_status read_file(const xmlNode *fn, hb_manifest *m, hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_manifest_file f = {0};
-    char *size = NULL, *sum = NULL, *b64 = NULL;
-    xmlChar *rid = NULL;
+    hb_manifest_file f = {0}, *slot = NULL;
+    char *size = NULL, *sum = NULL;
 
     HB_TRY(text_of(fn, "name", true, &f.name, err));
     HB_TRY(text_of(fn, "filename", true, &f.filename, err));
     HB_TRY(text_of(fn, "compression", true, &f.compression, err));
     HB_TRY(text_of(fn, "size", true, &size, err));
     HB_TRY(text_of(fn, "checksum", true, &sum, err));
-    if (!hb_name_ok(f.name)) {
-        st = bad(err, fn, "file name '", f.name, "' is invalid");
-        goto cleanup;
-    }
-    if (hb_manifest_find_file(m, f.name) != NULL) {
-        st = bad(err, fn, "file '", f.name, "' is listed twice");
-        goto cleanup;
-    }
-    if (!hb_manifest_filename_ok(f.name, f.filename, f.compression)) {
-        st = bad(err, fn, "file '", f.name, "' has a file name that does not fit its "
-                 "compression");
-        goto cleanup;
-    }
+    HB_ENSURE(hb_name_ok(f.name), HB_E_VERIFY, INVALID "file name '%s' is invalid",
+              line_of(fn), f.name);
+    HB_ENSURE(hb_manifest_find_file(m, f.name) == NULL, HB_E_VERIFY,
+              INVALID "file '%s' is listed twice", line_of(fn), f.name);
+    HB_ENSURE(hb_manifest_filename_ok(f.name, f.filename, f.compression), HB_E_VERIFY,
+              INVALID "file '%s' has a file name that does not fit its compression",
+              line_of(fn), f.name);
     errno = 0;
     char *end = NULL;
     unsigned long long v = strtoull(size, &end, 10);
-    if (size[0] < '0' || size[0] > '9' || *end != '\0' || errno != 0) {
-        st = bad(err, fn, "file '", f.name, "' has a bad size");
-        goto cleanup;
-    }
+    HB_ENSURE(size[0] >= '0' && size[0] <= '9' && *end == '\0' && errno == 0, HB_E_VERIFY,
+              INVALID "file '%s' has a bad size", line_of(fn), f.name);
     f.size = (uint64_t)v;
-    if (!hb_hex_lower_ok(sum, 64)) {
-        st = bad(err, fn, "file '", f.name, "' has a bad checksum");
-        goto cleanup;
-    }
+    HB_ENSURE(hb_hex_lower_ok(sum, 64), HB_E_VERIFY, INVALID "file '%s' has a bad checksum",
+              line_of(fn), f.name);
     memcpy(f.sha256, sum, 65);
-    for (xmlNodePtr k = hb_xml_first_elem(fn); k != NULL; k = hb_xml_next_elem(k)) {
-        if (!hb_xml_is(k, HB_MANIFEST_NS, "wrapped-key"))
-            continue;
-        xmlFree(rid);
-        rid = xmlGetNoNsProp(k, BAD_CAST "recipient");
-        if (rid == NULL || (hb_manifest_find_recipient(m, (const char *)rid) == NULL &&
-                            hb_manifest_find_quorum(m, (const char *)rid) == NULL)) {
-            st = bad(err, k, "wrapped key for unknown recipient '",
-                     rid != NULL ? (const char *)rid : "", "'");
-            goto cleanup;
-        }
-        if (hb_manifest_find_wrapped_key(&f, (const char *)rid) != NULL) {
-            st = bad(err, k, "two wrapped keys for recipient '", (const char *)rid, "'");
-            goto cleanup;
-        }
-        hb_manifest_wrapped_key *arr = realloc(f.keys, (f.n_keys + 1) * sizeof *arr);
-        if (arr == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        f.keys = arr;
-        hb_manifest_wrapped_key *wk = &arr[f.n_keys];
-        memset(wk, 0, sizeof *wk);
-        free(b64);
-        b64 = hb_xml_text(k);
-        wk->recipient = strdup((const char *)rid);
-        f.n_keys++;
-        if (b64 == NULL || wk->recipient == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        if (hb_base64_decode(b64, &wk->data, &wk->len, err) != HB_OK || wk->len == 0) {
-            st = bad(err, k, "wrapped key of file '", f.name, "' is not base64");
-            goto cleanup;
-        }
-        if (hb_manifest_find_quorum(m, wk->recipient) != NULL && wk->len != 40) {
-            st = bad(err, k, "quorum key of file '", f.name, "' is not 40 bytes (RFC 5649)");
-            goto cleanup;
-        }
-    }
-    hb_manifest_file *arr = realloc(m->files, (m->n_files + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    m->files = arr;
-    arr[m->n_files++] = f;
+    for (xmlNodePtr k = hb_xml_first_elem(fn); k != NULL; k = hb_xml_next_elem(k))
+        if (hb_xml_is(k, HB_MANIFEST_NS, "wrapped-key"))
+            HB_TRY(read_wrapped_key(k, m, &f, err));
+    HB_PUSH(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES);
+    *slot = f;
     memset(&f, 0, sizeof f);
 cleanup:
     hb_manifest_file_clear(&f);
     free(size);
     free(sum);
-    free(b64);
-    xmlFree(rid);
+    return st;
+}
+
+static hb_status read_excluded(const xmlNode *it, hb_manifest *m, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *name = NULL, *reason = NULL;
+    HB_TRY(attr_of(it, "name", &name, err));
+    HB_ALLOC(reason = hb_xml_text(it));
+    HB_TRY(invalid_at(hb_manifest_add_excluded(m, name, reason, err), it, err));
+cleanup:
+    free(name);
+    free(reason);
     return st;
 }
 
@@ -200,10 +304,8 @@ static hb_status read_fields(const xmlNode *root, hb_manifest *m, hb_err *err)
     xmlNodePtr recips = hb_xml_child(root, HB_MANIFEST_NS, "recipients");
     xmlNodePtr files = hb_xml_child(root, HB_MANIFEST_NS, "files");
     xmlNodePtr excl = hb_xml_child(root, HB_MANIFEST_NS, "excluded");
-    if (backup == NULL || sys == NULL || recips == NULL || files == NULL) {
-        st = bad(err, root, "a required section is missing", NULL, NULL);
-        goto cleanup;
-    }
+    HB_ENSURE(backup != NULL && sys != NULL && recips != NULL && files != NULL, HB_E_VERIFY,
+              INVALID "a required section is missing", line_of(root));
     HB_TRY(text_of(backup, "id", true, &m->id, err));
     HB_TRY(text_of(backup, "created", true, &m->created, err));
     HB_TRY(text_of(backup, "tool", true, &m->tool, err));
@@ -212,46 +314,24 @@ static hb_status read_fields(const xmlNode *root, hb_manifest *m, hb_err *err)
     HB_TRY(text_of(sys, "build", false, &m->build, err));
     HB_TRY(text_of(sys, "machine-type", false, &m->machine_type, err));
     HB_TRY(text_of(sys, "serial", false, &m->serial, err));
-    /* The schema states these rules too; checked again so the struct's
-     * promises do not depend on a data file. */
-    if (!hb_uuid_ok(m->id)) {
-        st = bad(err, backup, "backup id '", m->id, "' is not a lowercase UUIDv4");
-        goto cleanup;
-    }
-    if (!hb_rfc3339_ok(m->created)) {
-        st = bad(err, backup, "backup time '", m->created, "' is not RFC 3339 UTC");
-        goto cleanup;
-    }
-    if (!hb_manifest_version_ok(m->version) || !hb_name_ok(m->profile)) {
-        st = bad(err, sys, "system version '", m->version, "' or profile is invalid");
-        goto cleanup;
-    }
+    HB_ENSURE(hb_uuid_ok(m->id), HB_E_VERIFY, INVALID "backup id '%s' is not a lowercase "
+              "UUIDv4", line_of(backup), m->id);
+    HB_ENSURE(hb_rfc3339_ok(m->created), HB_E_VERIFY, INVALID "backup time '%s' is not "
+              "RFC 3339 UTC", line_of(backup), m->created);
+    HB_ENSURE(hb_manifest_version_ok(m->version) && hb_name_ok(m->profile), HB_E_VERIFY,
+              INVALID "system version '%s' or profile is invalid", line_of(sys), m->version);
     for (xmlNodePtr r = hb_xml_first_elem(recips); r != NULL; r = hb_xml_next_elem(r)) {
         if (hb_xml_is(r, HB_MANIFEST_NS, "quorum"))
-            HB_TRY(hb_manifest_read_quorum(r, m, err));
+            HB_TRY(read_quorum(r, m, err));
         else
             HB_TRY(read_recipient(r, m, err));
     }
-    if (m->n_recipients == 0 && m->n_quorums == 0) {
-        st = bad(err, recips, "no recipients", NULL, NULL);
-        goto cleanup;
-    }
+    HB_ENSURE(m->n_recipients > 0 || m->n_quorums > 0, HB_E_VERIFY, INVALID "no recipients",
+              line_of(recips));
     for (xmlNodePtr f = hb_xml_first_elem(files); f != NULL; f = hb_xml_next_elem(f))
         HB_TRY(read_file(f, m, err));
-    for (xmlNodePtr it = hb_xml_first_elem(excl); it != NULL; it = hb_xml_next_elem(it)) {
-        xmlChar *name = xmlGetNoNsProp(it, BAD_CAST "name");
-        char *reason = hb_xml_text(it);
-        st = hb_manifest_add_excluded(m, (const char *)name, reason, err);
-        xmlFree(name);
-        free(reason);
-        if (st != HB_OK) {
-            hb_err_prefix(err, "manifest is invalid: line %d", (int)xmlGetLineNo(it));
-            st = HB_E_VERIFY;
-            if (err != NULL)
-                err->status = st;
-            goto cleanup;
-        }
-    }
+    for (xmlNodePtr it = hb_xml_first_elem(excl); it != NULL; it = hb_xml_next_elem(it))
+        HB_TRY(read_excluded(it, m, err));
 cleanup:
     return st;
 }
@@ -272,12 +352,9 @@ hb_status hb_manifest_read(const uint8_t *xml, size_t len, const hb_manifest_rea
     /* Comments are refused: exc-C14N drops them, so they would be unsigned. */
     HB_TRY(hb_xml_parse(xml, len, cap, HB_XML_NO_COMMENTS, NULL, WHAT, &doc, err));
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (!hb_xml_is(root, HB_MANIFEST_NS, "backupmanifest")) {
-        st = hb_fail(err, HB_E_VERIFY, "this is not a backup manifest: the root element is "
-                     "<%s>, expected <backupmanifest xmlns=\"%s\">", (const char *)root->name,
-                     HB_MANIFEST_NS);
-        goto cleanup;
-    }
+    HB_ENSURE(hb_xml_is(root, HB_MANIFEST_NS, "backupmanifest"), HB_E_VERIFY,
+              "this is not a backup manifest: the root element is <%s>, expected "
+              "<backupmanifest xmlns=\"%s\">", (const char *)root->name, HB_MANIFEST_NS);
     HB_TRY(hb_xmldsig_verify(doc, WHAT, &signer, err));
     HB_TRY(hb_xml_validate(doc, "schema/manifest.xsd", WHAT, err));
     HB_TRY(hb_manifest_new(&m, err));

@@ -57,10 +57,7 @@ hb_status hb_archive_create_all(hb_archive_job *jobs, size_t n_jobs, unsigned th
     pthread_t *tids = NULL;
     size_t started = 0;
     bool locked = false;
-    if (n_jobs > 0 && jobs == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "hb_archive_create_all: no jobs");
-        goto cleanup;
-    }
+    HB_ENSURE(n_jobs == 0 || jobs != NULL, HB_E_USAGE, "hb_archive_create_all: no jobs");
     if (threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cpus > 0 ? (unsigned)cpus : 1;
@@ -69,16 +66,9 @@ hb_status hb_archive_create_all(hb_archive_job *jobs, size_t n_jobs, unsigned th
         threads = (unsigned)n_jobs;
     if (threads == 0)
         goto cleanup;
-    if (pthread_mutex_init(&p.lock, NULL) != 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "cannot create a mutex");
-        goto cleanup;
-    }
+    HB_ENSURE(pthread_mutex_init(&p.lock, NULL) == 0, HB_E_INTERNAL, "cannot create a mutex");
     locked = true;
-    tids = calloc(threads, sizeof *tids);
-    if (tids == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(tids = calloc(threads, sizeof *tids));
     for (; started < threads; started++) {
         if (pthread_create(&tids[started], NULL, worker, &p) != 0)
             break; /* run with the threads we have */

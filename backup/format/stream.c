@@ -77,10 +77,7 @@ hb_status hb_stream_derive(const uint8_t dek[HB_DEK_LEN], const uint8_t salt[HB_
     size_t ll = strlen(label), il = strlen(backup_id), nl = strlen(name);
     size_t info_len = ll + 1 + il + 1 + nl;
     uint8_t *info = malloc(info_len);
-    if (info == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(info);
     /* info = label || 0x00 || backup-id || 0x00 || name (DESIGN §4.1) */
     memcpy(info, label, ll);
     info[ll] = 0;
@@ -90,10 +87,8 @@ hb_status hb_stream_derive(const uint8_t dek[HB_DEK_LEN], const uint8_t salt[HB_
 
     kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    if (kctx == NULL) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "HKDF is not available");
-        goto cleanup;
-    }
+    if (kctx == NULL)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "HKDF is not available");
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)dek, HB_DEK_LEN),
@@ -101,10 +96,8 @@ hb_status hb_stream_derive(const uint8_t dek[HB_DEK_LEN], const uint8_t salt[HB_
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, info_len),
         OSSL_PARAM_construct_end(),
     };
-    if (EVP_KDF_derive(kctx, out, 32, params) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "HKDF-SHA256 failed");
-        goto cleanup;
-    }
+    if (EVP_KDF_derive(kctx, out, 32, params) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "HKDF-SHA256 failed");
 cleanup:
     free(info);
     EVP_KDF_CTX_free(kctx);
@@ -125,10 +118,8 @@ static hb_status derive_keys(const uint8_t dek[HB_DEK_LEN], const uint8_t *salt,
     HB_TRY(hb_stream_derive(dek, salt, "hsmbak v1 key", backup_id, name, k, err));
     cctx = EVP_CIPHER_CTX_new();
     if (cctx == NULL ||
-        EVP_CipherInit_ex(cctx, EVP_aes_256_gcm(), NULL, k, NULL, encrypt ? 1 : 0) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot set up AES-256-GCM");
-        goto cleanup;
-    }
+        EVP_CipherInit_ex(cctx, EVP_aes_256_gcm(), NULL, k, NULL, encrypt ? 1 : 0) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot set up AES-256-GCM");
     *cctx_out = cctx;
     cctx = NULL;
 cleanup:
@@ -171,24 +162,15 @@ hb_status hb_stream_writer_new_fixed(const uint8_t dek[HB_DEK_LEN], const char *
     HB_TRY(check_args(dek, backup_id, name, err));
     if (seg_log2 == 0)
         seg_log2 = HB_SEG_LOG2_DEFAULT;
-    if (seg_log2 < HB_SEG_LOG2_MIN || seg_log2 > HB_SEG_LOG2_MAX || sink == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "archive '%s': segment size 2^%u is outside 2^%d..2^%d",
-                     name, seg_log2, HB_SEG_LOG2_MIN, HB_SEG_LOG2_MAX);
-        goto cleanup;
-    }
+    HB_ENSURE(seg_log2 >= HB_SEG_LOG2_MIN && seg_log2 <= HB_SEG_LOG2_MAX && sink != NULL,
+              HB_E_USAGE, "archive '%s': segment size 2^%u is outside 2^%d..2^%d", name,
+              seg_log2, HB_SEG_LOG2_MIN, HB_SEG_LOG2_MAX);
     w = calloc(1, sizeof *w);
-    if (w == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(w);
     w->seg_size = (size_t)1 << seg_log2;
-    w->name = strdup(name);
-    w->pt = malloc(w->seg_size);
-    w->ct = malloc(w->seg_size + HB_STREAM_TAG_LEN);
-    if (w->name == NULL || w->pt == NULL || w->ct == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(w->name = strdup(name));
+    HB_ALLOC(w->pt = malloc(w->seg_size));
+    HB_ALLOC(w->ct = malloc(w->seg_size + HB_STREAM_TAG_LEN));
     w->sink = sink;
     w->sink_ctx = sink_ctx;
     memcpy(w->header, MAGIC, sizeof MAGIC);
@@ -213,10 +195,8 @@ hb_status hb_stream_writer_new(const uint8_t dek[HB_DEK_LEN], const char *backup
 {
     hb_status st = HB_OK;
     uint8_t salt[HB_STREAM_SALT_LEN], prefix[HB_STREAM_PREFIX_LEN];
-    if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(prefix, sizeof prefix) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "no random bytes for the archive header");
-        goto cleanup;
-    }
+    if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(prefix, sizeof prefix) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "no random bytes for the archive header");
     HB_TRY(hb_stream_writer_new_fixed(dek, backup_id, name, seg_log2, salt, prefix, sink,
                                       sink_ctx, out, err));
 cleanup:
@@ -229,22 +209,17 @@ static hb_status seal(hb_stream_writer *w, bool last, hb_err *err)
     hb_status st = HB_OK;
     uint8_t nonce[NONCE_LEN];
     int n = 0, fin = 0;
-    if (w->index >= MAX_SEGMENTS) {
-        st = hb_fail(err, HB_E_USAGE, "archive '%s': too large for %zu-byte segments",
-                     w->name, w->seg_size);
-        goto cleanup;
-    }
+    HB_ENSURE(w->index < MAX_SEGMENTS, HB_E_USAGE, "archive '%s': too large for %zu-byte "
+              "segments", w->name, w->seg_size);
     make_nonce(w->prefix, w->index, last, nonce);
     if (EVP_EncryptInit_ex(w->cctx, NULL, NULL, NULL, nonce) != 1 ||
         EVP_EncryptUpdate(w->cctx, NULL, &n, w->header, HB_STREAM_HEADER_LEN) != 1 ||
         EVP_EncryptUpdate(w->cctx, w->ct, &n, w->pt, (int)w->pt_len) != 1 ||
         EVP_EncryptFinal_ex(w->cctx, w->ct + n, &fin) != 1 ||
         EVP_CIPHER_CTX_ctrl(w->cctx, EVP_CTRL_GCM_GET_TAG, HB_STREAM_TAG_LEN,
-                            w->ct + w->pt_len) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "archive '%s': AES-256-GCM failed on segment %llu",
-                          w->name, (unsigned long long)w->index);
-        goto cleanup;
-    }
+                            w->ct + w->pt_len) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "archive '%s': AES-256-GCM failed on segment %llu",
+                     w->name, (unsigned long long)w->index);
     HB_TRY(w->sink(w->sink_ctx, w->ct, w->pt_len + HB_STREAM_TAG_LEN, err));
     OPENSSL_cleanse(w->pt, w->pt_len);
     w->pt_len = 0;
@@ -257,10 +232,8 @@ hb_status hb_stream_write(hb_stream_writer *w, const void *buf, size_t len, hb_e
 {
     hb_status st = HB_OK;
     const uint8_t *p = buf;
-    if (w == NULL || w->finished || w->failed) {
-        st = hb_fail(err, HB_E_USAGE, "archive stream: write after finish or failure");
-        goto cleanup;
-    }
+    HB_ENSURE(w != NULL && !w->finished && !w->failed, HB_E_USAGE,
+              "archive stream: write after finish or failure");
     while (len > 0) {
         if (w->pt_len == w->seg_size) /* more follows: the full one is not final */
             HB_TRY(seal(w, false, err));
@@ -281,10 +254,8 @@ cleanup:
 hb_status hb_stream_writer_finish(hb_stream_writer *w, hb_err *err)
 {
     hb_status st = HB_OK;
-    if (w == NULL || w->finished || w->failed) {
-        st = hb_fail(err, HB_E_USAGE, "archive stream: finish after finish or failure");
-        goto cleanup;
-    }
+    HB_ENSURE(w != NULL && !w->finished && !w->failed, HB_E_USAGE,
+              "archive stream: finish after finish or failure");
     HB_TRY(seal(w, true, err));
     w->finished = true;
 cleanup:
@@ -325,11 +296,6 @@ cleanup:
     return st;
 }
 
-static hb_status bad(hb_stream_reader *r, hb_status code, hb_err *err, const char *why)
-{
-    return hb_fail(err, code, "archive '%s': %s", r->name, why);
-}
-
 hb_status hb_stream_reader_new(const uint8_t dek[HB_DEK_LEN], const char *backup_id,
                                const char *name, hb_source_fn source, void *source_ctx,
                                hb_stream_reader **out, hb_err *err)
@@ -340,67 +306,44 @@ hb_status hb_stream_reader_new(const uint8_t dek[HB_DEK_LEN], const char *backup
     size_t got = 0;
     HB_TRY(check_args(dek, backup_id, name, err));
     r = calloc(1, sizeof *r);
-    if (r == NULL || (r->name = strdup(name)) == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(r);
+    HB_ALLOC(r->name = strdup(name));
     r->source = source;
     r->source_ctx = source_ctx;
     HB_TRY(read_full(r, r->header, HB_STREAM_HEADER_LEN, &got, err));
     const uint8_t *h = r->header;
-    if (got >= sizeof MAGIC && memcmp(h, MAGIC, sizeof MAGIC) != 0) {
-        st = bad(r, HB_E_VERIFY, err, "bad magic: not an hsmbak encrypted archive");
-        goto cleanup;
-    }
-    if (got < HB_STREAM_HEADER_LEN) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': truncated: the file ends inside "
-                     "the %d-byte header (%zu bytes)", name, HB_STREAM_HEADER_LEN, got);
-        goto cleanup;
-    }
-    if (h[OFF_VERSION] != FORMAT_VERSION) {
-        st = hb_fail(err, HB_E_REFUSED, "archive '%s': unknown format version %u (this "
-                     "hsmbak reads version %d); use a newer hsmbak", name, h[OFF_VERSION],
-                     FORMAT_VERSION);
-        goto cleanup;
-    }
-    if (h[OFF_SUITE] != SUITE_AES256GCM_HKDF_SHA256) {
-        st = hb_fail(err, HB_E_REFUSED, "archive '%s': unknown cipher suite %u (this hsmbak "
-                     "knows suite 1, AES-256-GCM with HKDF-SHA256)", name, h[OFF_SUITE]);
-        goto cleanup;
-    }
+    HB_ENSURE(got < sizeof MAGIC || memcmp(h, MAGIC, sizeof MAGIC) == 0, HB_E_VERIFY,
+              "archive '%s': bad magic: not an hsmbak encrypted archive", name);
+    HB_ENSURE(got == HB_STREAM_HEADER_LEN, HB_E_VERIFY, "archive '%s': truncated: the file "
+              "ends inside the %d-byte header (%zu bytes)", name, HB_STREAM_HEADER_LEN, got);
+    HB_ENSURE(h[OFF_VERSION] == FORMAT_VERSION, HB_E_REFUSED, "archive '%s': unknown format "
+              "version %u (this hsmbak reads version %d); use a newer hsmbak", name,
+              h[OFF_VERSION], FORMAT_VERSION);
+    HB_ENSURE(h[OFF_SUITE] == SUITE_AES256GCM_HKDF_SHA256, HB_E_REFUSED, "archive '%s': "
+              "unknown cipher suite %u (this hsmbak knows suite 1, AES-256-GCM with "
+              "HKDF-SHA256)", name, h[OFF_SUITE]);
     unsigned seg_log2 = h[OFF_SEGLOG];
-    if (seg_log2 < HB_SEG_LOG2_MIN || seg_log2 > HB_SEG_LOG2_MAX) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': segment size 2^%u is out of range "
-                     "(2^%d..2^%d)", name, seg_log2, HB_SEG_LOG2_MIN, HB_SEG_LOG2_MAX);
-        goto cleanup;
-    }
+    HB_ENSURE(seg_log2 >= HB_SEG_LOG2_MIN && seg_log2 <= HB_SEG_LOG2_MAX, HB_E_VERIFY,
+              "archive '%s': segment size 2^%u is out of range (2^%d..2^%d)", name, seg_log2,
+              HB_SEG_LOG2_MIN, HB_SEG_LOG2_MAX);
+    bool reserved_zero = h[OFF_RESERVED2] == 0;
     for (size_t i = OFF_RESERVED1; i < OFF_SALT; i++)
-        if (h[i] != 0)
-            goto reserved;
-    if (h[OFF_RESERVED2] != 0)
-        goto reserved;
+        reserved_zero = reserved_zero && h[i] == 0;
+    HB_ENSURE(reserved_zero, HB_E_VERIFY, "archive '%s': reserved header bytes are not zero",
+              name);
     r->seg_size = (size_t)1 << seg_log2;
     memcpy(r->prefix, h + OFF_PREFIX, HB_STREAM_PREFIX_LEN);
     HB_TRY(derive_keys(dek, h + OFF_SALT, backup_id, name, false, &r->cctx, commit, err));
     /* Key commitment (DESIGN §4.1): compared in constant time before any
      * decryption, so a wrong DEK or an archive of another backup or name is
      * told apart from tampering. */
-    if (CRYPTO_memcmp(commit, h + OFF_COMMIT, sizeof commit) != 0) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': key commitment mismatch: wrong key, or "
-                     "the file belongs to another backup or another archive name", name);
-        goto cleanup;
-    }
-    r->ct = malloc(r->seg_size + HB_STREAM_TAG_LEN + 1);
-    r->pt = malloc(r->seg_size);
-    if (r->ct == NULL || r->pt == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ENSURE(CRYPTO_memcmp(commit, h + OFF_COMMIT, sizeof commit) == 0, HB_E_VERIFY,
+              "archive '%s': key commitment mismatch: wrong key, or the file belongs to "
+              "another backup or another archive name", name);
+    HB_ALLOC(r->ct = malloc(r->seg_size + HB_STREAM_TAG_LEN + 1));
+    HB_ALLOC(r->pt = malloc(r->seg_size));
     *out = r;
     r = NULL;
-    goto cleanup;
-reserved:
-    st = hb_fail(err, HB_E_VERIFY, "archive '%s': reserved header bytes are not zero", name);
 cleanup:
     OPENSSL_cleanse(commit, sizeof commit);
     hb_stream_reader_free(r);
@@ -454,12 +397,9 @@ static hb_status next_segment(hb_stream_reader *r, hb_err *err)
         HB_TRY(read_full(r, r->ct + want, 1, &extra, err));
         last = extra == 0;
     }
-    if (got < HB_STREAM_TAG_LEN) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': truncated: the file ends %s segment "
-                     "%llu, before the final segment", r->name,
-                     got == 0 ? "before" : "inside", (unsigned long long)r->index);
-        goto cleanup;
-    }
+    HB_ENSURE(got >= HB_STREAM_TAG_LEN, HB_E_VERIFY, "archive '%s': truncated: the file ends "
+              "%s segment %llu, before the final segment", r->name,
+              got == 0 ? "before" : "inside", (unsigned long long)r->index);
     if (!open_segment(r, r->ct, got, r->index, last)) {
         if (!last && open_segment(r, r->ct, got, r->index, true))
             st = hb_fail(err, HB_E_VERIFY, "archive '%s': bytes after the final segment "
@@ -477,12 +417,9 @@ static hb_status next_segment(hb_stream_reader *r, hb_err *err)
                          r->name, (unsigned long long)r->index);
         goto cleanup;
     }
-    if (last && got == HB_STREAM_TAG_LEN && r->index > 0) {
-        st = hb_fail(err, HB_E_VERIFY, "archive '%s': empty final segment %llu after "
-                     "non-empty ones (only an empty archive may end that way)", r->name,
-                     (unsigned long long)r->index);
-        goto cleanup;
-    }
+    HB_ENSURE(!(last && got == HB_STREAM_TAG_LEN && r->index > 0), HB_E_VERIFY,
+              "archive '%s': empty final segment %llu after non-empty ones (only an empty "
+              "archive may end that way)", r->name, (unsigned long long)r->index);
     r->pt_len = got - HB_STREAM_TAG_LEN;
     r->pt_off = 0;
     r->index++;
@@ -491,11 +428,8 @@ static hb_status next_segment(hb_stream_reader *r, hb_err *err)
     else {
         r->ct[0] = r->ct[want];
         r->have_peek = true;
-        if (r->index >= MAX_SEGMENTS) {
-            st = hb_fail(err, HB_E_VERIFY, "archive '%s': more segments than the format "
-                         "allows", r->name);
-            goto cleanup;
-        }
+        HB_ENSURE(r->index < MAX_SEGMENTS, HB_E_VERIFY, "archive '%s': more segments than the "
+                  "format allows", r->name);
     }
 cleanup:
     return st;
@@ -505,10 +439,7 @@ hb_status hb_stream_read(hb_stream_reader *r, void *buf, size_t cap, size_t *got
 {
     hb_status st = HB_OK;
     size_t have = 0;
-    if (r == NULL || r->failed) {
-        st = hb_fail(err, HB_E_USAGE, "archive stream: read after a failure");
-        goto cleanup;
-    }
+    HB_ENSURE(r != NULL && !r->failed, HB_E_USAGE, "archive stream: read after a failure");
     while (have < cap) {
         if (r->pt_off == r->pt_len) {
             if (r->done)

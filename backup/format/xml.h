@@ -79,6 +79,10 @@ xmlNodePtr hb_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const ch
                       int depth);
 /* Append the "\n" + 2*depth spaces that closes a parent's child list. */
 bool hb_xml_indent(xmlNodePtr parent, int depth);
+/* hb_xml_add with the base64 of len bytes as its text (certificates, wrapped
+ * keys); NULL when out of memory. */
+xmlNodePtr hb_xml_add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                          const uint8_t *data, size_t len, int depth);
 
 /* Exclusive C14N 1.0 without comments (exc-c14n §3) of the whole document
  * minus the subtree at `exclude` (may be NULL), or — when `only` is not NULL —

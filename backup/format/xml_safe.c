@@ -1,8 +1,9 @@
 /* The hardened XML reader every XML input goes through (DESIGN §4.3: no
- * network, no entity expansion, no DTD, a size cap), plus tree helpers and
- * exclusive canonicalization. */
+ * network, no entity expansion, no DTD, a size cap), plus tree helpers for
+ * reading and exclusive canonicalization. Writing is xml_write.c. */
 #include "backup/format/xml.h"
 
+#include "common/buf.h"
 #include "common/datadir.h"
 #include "common/fail.h"
 
@@ -14,7 +15,6 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,14 +31,19 @@ static void record_error(xml_errs *e, const xmlError *x)
 {
     if (e == NULL || x == NULL || x->level < XML_ERR_ERROR || e->have)
         return;
+    const char *m = x->message != NULL ? x->message : "unknown error";
+    /* libxml2 messages end in a newline; ours are one line. A message longer
+     * than msg is cut: the first part still says what went wrong, and the
+     * whole hb_err is capped anyway. */
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        n--;
+    if (n >= sizeof e->msg)
+        n = sizeof e->msg - 1;
+    memcpy(e->msg, m, n);
+    e->msg[n] = '\0';
     e->have = true;
     e->line = x->line;
-    /* A cut-short libxml2 message is still useful; no check needed. */
-    snprintf(e->msg, sizeof e->msg, "%s", x->message != NULL ? x->message : "unknown error");
-    /* libxml2 messages end in a newline; ours are one line. */
-    size_t n = strlen(e->msg);
-    while (n > 0 && (e->msg[n - 1] == '\n' || e->msg[n - 1] == ' '))
-        e->msg[--n] = '\0';
 }
 
 static void on_struct_error(void *ctx, xmlErrorPtr x)
@@ -165,35 +170,20 @@ hb_status hb_xml_validate(xmlDocPtr doc, const char *schema_rel, const char *wha
 
     handlers_push(&saved, &e);
     HB_TRY(hb_data_path(schema_rel, path, sizeof path, err));
-    if (access(path, R_OK) != 0) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "schema '%s' not found (looked in '%s'; set "
-                     "HSMBAK_DATADIR to the directory that holds schema/)", schema_rel, path);
-        goto cleanup;
-    }
+    HB_ENSURE(access(path, R_OK) == 0, HB_E_NOT_FOUND, "schema '%s' not found (looked in "
+              "'%s'; set HSMBAK_DATADIR to the directory that holds schema/)", schema_rel,
+              path);
     pctxt = xmlSchemaNewParserCtxt(path);
-    if (pctxt == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory loading schema '%s'", path);
-        goto cleanup;
-    }
+    HB_ENSURE(pctxt != NULL, HB_E_INTERNAL, "out of memory loading schema '%s'", path);
     xmlSchemaSetParserStructuredErrors(pctxt, on_struct_error, &e);
     schema = xmlSchemaParse(pctxt);
-    if (schema == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "cannot load schema '%s': line %d: %s", path, e.line,
-                     e.have ? e.msg : "unknown error");
-        goto cleanup;
-    }
+    HB_ENSURE(schema != NULL, HB_E_INTERNAL, "cannot load schema '%s': line %d: %s", path,
+              e.line, e.have ? e.msg : "unknown error");
     vctxt = xmlSchemaNewValidCtxt(schema);
-    if (vctxt == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory validating %s", what);
-        goto cleanup;
-    }
+    HB_ENSURE(vctxt != NULL, HB_E_INTERNAL, "out of memory validating %s", what);
     xmlSchemaSetValidStructuredErrors(vctxt, on_struct_error, &e);
-    int rc = xmlSchemaValidateDoc(vctxt, doc);
-    if (rc != 0) {
-        st = hb_fail(err, HB_E_VERIFY, "%s does not match the schema: line %d: %s", what,
-                     e.line, e.have ? e.msg : "validation failed");
-        goto cleanup;
-    }
+    HB_ENSURE(xmlSchemaValidateDoc(vctxt, doc) == 0, HB_E_VERIFY, "%s does not match the "
+              "schema: line %d: %s", what, e.line, e.have ? e.msg : "validation failed");
 cleanup:
     xmlSchemaFreeValidCtxt(vctxt);
     xmlSchemaFree(schema);
@@ -215,18 +205,12 @@ hb_status hb_xml_parse(const uint8_t *data, size_t len, size_t cap, unsigned fla
     *out = NULL;
     if (cap > INT_MAX)
         cap = INT_MAX; /* libxml2 takes an int length */
-    if (len > cap)
-        return hb_fail(err, HB_E_REFUSED, "%s is %zu bytes, more than the limit of %zu bytes; "
-                       "refusing to parse it", what, len, cap);
-    if (len == 0)
-        return hb_fail(err, HB_E_VERIFY, "%s is empty", what);
-
     handlers_push(&saved, &e);
+    HB_ENSURE(len <= cap, HB_E_REFUSED, "%s is %zu bytes, more than the limit of %zu bytes; "
+              "refusing to parse it", what, len, cap);
+    HB_ENSURE(len > 0, HB_E_VERIFY, "%s is empty", what);
     ctxt = xmlCreateMemoryParserCtxt((const char *)data, (int)len);
-    if (ctxt == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory parsing %s", what);
-        goto cleanup;
-    }
+    HB_ENSURE(ctxt != NULL, HB_E_INTERNAL, "out of memory parsing %s", what);
     /* NONET: never fetch anything; no NOENT: entities are not substituted;
      * no DTDLOAD/DTDATTR/DTDVALID: nothing from a DTD is ever applied. */
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
@@ -241,19 +225,10 @@ hb_status hb_xml_parse(const uint8_t *data, size_t len, size_t cap, unsigned fla
     (void)xmlParseDocument(ctxt);
     doc = ctxt->myDoc;
     ctxt->myDoc = NULL;
-    if (e.dtd) {
-        st = hb_fail(err, HB_E_VERIFY, "%s contains a DTD; refusing to parse it", what);
-        goto cleanup;
-    }
-    if (!ctxt->wellFormed || doc == NULL) {
-        st = hb_fail(err, HB_E_VERIFY, "%s is not well-formed XML: line %d: %s", what, e.line,
-                     e.have ? e.msg : "parse error");
-        goto cleanup;
-    }
-    if (xmlDocGetRootElement(doc) == NULL) {
-        st = hb_fail(err, HB_E_VERIFY, "%s has no root element", what);
-        goto cleanup;
-    }
+    HB_ENSURE(!e.dtd, HB_E_VERIFY, "%s contains a DTD; refusing to parse it", what);
+    HB_ENSURE(ctxt->wellFormed && doc != NULL, HB_E_VERIFY, "%s is not well-formed XML: "
+              "line %d: %s", what, e.line, e.have ? e.msg : "parse error");
+    HB_ENSURE(xmlDocGetRootElement(doc) != NULL, HB_E_VERIFY, "%s has no root element", what);
     HB_TRY(check_tree(doc, flags, what, err));
     if (schema_rel != NULL) {
         handlers_pop(&saved);
@@ -330,50 +305,6 @@ hb_status hb_xml_child_text(const xmlNode *parent, const char *ns, const char *n
     return HB_OK;
 }
 
-bool hb_xml_indent(xmlNodePtr parent, int depth)
-{
-    char buf[1 + 2 * 16 + 1];
-    if (depth < 0)
-        depth = 0;
-    if (depth > 16)
-        depth = 16;
-    buf[0] = '\n';
-    memset(buf + 1, ' ', (size_t)depth * 2);
-    buf[1 + depth * 2] = '\0';
-    xmlNodePtr t = xmlNewDocText(parent->doc, BAD_CAST buf);
-    if (t == NULL)
-        return false;
-    if (xmlAddChild(parent, t) == NULL) {
-        xmlFreeNode(t);
-        return false;
-    }
-    return true;
-}
-
-xmlNodePtr hb_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text,
-                      int depth)
-{
-    if (!hb_xml_indent(parent, depth))
-        return NULL;
-    xmlNodePtr n = xmlNewDocNode(parent->doc, ns, BAD_CAST name, NULL);
-    if (n == NULL)
-        return NULL;
-    if (text != NULL) {
-        /* A text node, so the content is escaped on output, never parsed. */
-        xmlNodePtr t = xmlNewDocText(parent->doc, BAD_CAST text);
-        if (t == NULL || xmlAddChild(n, t) == NULL) {
-            xmlFreeNode(t);
-            xmlFreeNode(n);
-            return NULL;
-        }
-    }
-    if (xmlAddChild(parent, n) == NULL) {
-        xmlFreeNode(n);
-        return NULL;
-    }
-    return n;
-}
-
 bool hb_xml_text_ok(const char *s)
 {
     if (s == NULL)
@@ -425,28 +356,15 @@ hb_status hb_xml_c14n(xmlDocPtr doc, xmlNodePtr only, xmlNodePtr exclude, uint8_
     *out_len = 0;
     handlers_push(&saved, &e);
     buf = xmlAllocOutputBuffer(NULL);
-    if (buf == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory canonicalizing XML");
-        goto cleanup;
-    }
-    if (xmlC14NExecute(doc, c14n_visible, &sel, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) < 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "exclusive XML canonicalization failed: %s",
-                     e.have ? e.msg : "unknown error");
-        goto cleanup;
-    }
-    if (xmlOutputBufferFlush(buf) < 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "exclusive XML canonicalization failed to flush");
-        goto cleanup;
-    }
+    HB_ALLOC(buf);
+    HB_ENSURE(xmlC14NExecute(doc, c14n_visible, &sel, XML_C14N_EXCLUSIVE_1_0, NULL, 0, buf) >= 0,
+              HB_E_INTERNAL, "exclusive XML canonicalization failed: %s",
+              e.have ? e.msg : "unknown error");
+    HB_ENSURE(xmlOutputBufferFlush(buf) >= 0, HB_E_INTERNAL,
+              "exclusive XML canonicalization failed to flush");
     size_t n = xmlOutputBufferGetSize(buf);
-    uint8_t *copy = malloc(n + 1);
-    if (copy == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory canonicalizing XML");
-        goto cleanup;
-    }
-    if (n > 0)
-        memcpy(copy, xmlOutputBufferGetContent(buf), n);
-    copy[n] = '\0';
+    uint8_t *copy = hb_memdup(xmlOutputBufferGetContent(buf), n);
+    HB_ALLOC(copy);
     *out = copy;
     *out_len = n;
 cleanup:

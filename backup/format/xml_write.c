@@ -1,8 +1,11 @@
 /* Making XML documents (backup/format/xml.h): a new document with its root
- * element in a default namespace, and serialising one, for the manifest and
- * every store the library writes (crypto objects, custody, transcript). */
+ * element in a default namespace, elements and indentation added by hand,
+ * and serialising one, for the manifest and every store the library writes
+ * (crypto objects, custody, transcript). */
 #include "backup/format/xml.h"
 
+#include "common/buf.h"
+#include "common/encode.h"
 #include "common/fail.h"
 
 #include <libxml/tree.h>
@@ -32,22 +35,79 @@ cleanup:
 hb_status hb_xml_serialize(xmlDocPtr doc, bool indent, const char *what, uint8_t **out,
                            size_t *out_len, hb_err *err)
 {
+    hb_status st = HB_OK;
     xmlChar *buf = NULL;
+    uint8_t *copy = NULL;
     int len = 0;
     xmlDocDumpFormatMemoryEnc(doc, &buf, &len, "UTF-8", indent ? 1 : 0);
-    if (buf == NULL || len <= 0) {
-        xmlFree(buf);
-        return hb_fail(err, HB_E_INTERNAL, "cannot serialise the %s", what);
-    }
+    HB_ENSURE(buf != NULL && len > 0, HB_E_INTERNAL, "cannot serialise the %s", what);
     /* xmlChar memory belongs to libxml2's allocator: hand over a malloc'ed copy. */
-    uint8_t *copy = malloc((size_t)len + 1);
-    if (copy == NULL) {
-        xmlFree(buf);
-        return hb_fail_oom(err);
-    }
-    memcpy(copy, buf, (size_t)len + 1);
-    xmlFree(buf);
+    HB_ALLOC(copy = hb_memdup(buf, (size_t)len));
     *out = copy;
     *out_len = (size_t)len;
-    return HB_OK;
+    copy = NULL;
+cleanup:
+    free(copy);
+    xmlFree(buf);
+    return st;
+}
+
+/* ---- building a document by hand ----
+ * Signed documents are never re-indented by libxml2: the whitespace between
+ * their elements is written as text nodes, so what is signed is what is
+ * serialised, byte for byte. */
+
+bool hb_xml_indent(xmlNodePtr parent, int depth)
+{
+    char buf[1 + 2 * 16 + 1];
+    if (depth < 0)
+        depth = 0;
+    if (depth > 16)
+        depth = 16;
+    buf[0] = '\n';
+    memset(buf + 1, ' ', (size_t)depth * 2);
+    buf[1 + depth * 2] = '\0';
+    xmlNodePtr t = xmlNewDocText(parent->doc, BAD_CAST buf);
+    if (t == NULL)
+        return false;
+    if (xmlAddChild(parent, t) == NULL) {
+        xmlFreeNode(t);
+        return false;
+    }
+    return true;
+}
+
+xmlNodePtr hb_xml_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text,
+                      int depth)
+{
+    if (!hb_xml_indent(parent, depth))
+        return NULL;
+    xmlNodePtr n = xmlNewDocNode(parent->doc, ns, BAD_CAST name, NULL);
+    if (n == NULL)
+        return NULL;
+    if (text != NULL) {
+        /* A text node, so the content is escaped on output, never parsed. */
+        xmlNodePtr t = xmlNewDocText(parent->doc, BAD_CAST text);
+        if (t == NULL || xmlAddChild(n, t) == NULL) {
+            xmlFreeNode(t);
+            xmlFreeNode(n);
+            return NULL;
+        }
+    }
+    if (xmlAddChild(parent, n) == NULL) {
+        xmlFreeNode(n);
+        return NULL;
+    }
+    return n;
+}
+
+xmlNodePtr hb_xml_add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                          const uint8_t *data, size_t len, int depth)
+{
+    char *b64 = NULL;
+    if (hb_base64_encode(data, len, &b64, NULL) != HB_OK)
+        return NULL;
+    xmlNodePtr n = hb_xml_add(parent, ns, name, b64, depth);
+    free(b64);
+    return n;
 }

@@ -25,6 +25,8 @@
 #define ALG_SHA256 "http://www.w3.org/2001/04/xmlenc#sha256"
 #define ALG_RSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 #define ALG_ECDSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+#define SHA256_LEN 32
+#define OOM_SIGNATURE "out of memory building the signature"
 
 hb_status hb_xmldsig_check_key(EVP_PKEY *key, bool *is_ec, size_t *ec_field,
                                const char *what, hb_err *err)
@@ -69,17 +71,13 @@ static hb_status ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t fie
     const unsigned char *p = der;
     ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
     hb_status st = HB_OK;
-    if (s == NULL || p != der + der_len) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "the signer returned a malformed ECDSA signature");
-        goto cleanup;
-    }
+    if (s == NULL || p != der + der_len)
+        HB_FAIL_OSSL(HB_E_TOKEN, "the signer returned a malformed ECDSA signature");
     const BIGNUM *r = NULL, *sv = NULL;
     ECDSA_SIG_get0(s, &r, &sv);
-    if (BN_bn2binpad(r, raw, (int)field) < 0 || BN_bn2binpad(sv, raw + field, (int)field) < 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "the signer returned an ECDSA signature too long "
-                          "for its curve");
-        goto cleanup;
-    }
+    if (BN_bn2binpad(r, raw, (int)field) < 0 || BN_bn2binpad(sv, raw + field, (int)field) < 0)
+        HB_FAIL_OSSL(HB_E_TOKEN, "the signer returned an ECDSA signature too long for its "
+                     "curve");
 cleanup:
     ECDSA_SIG_free(s);
     return st;
@@ -93,16 +91,12 @@ static hb_status ecdsa_raw_to_der(const uint8_t *raw, size_t field, uint8_t **de
     BIGNUM *r = BN_bin2bn(raw, (int)field, NULL);
     BIGNUM *sv = BN_bin2bn(raw + field, (int)field, NULL);
     unsigned char *out = NULL;
-    if (s == NULL || r == NULL || sv == NULL || ECDSA_SIG_set0(s, r, sv) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory decoding an ECDSA signature");
-        goto cleanup;
-    }
+    if (s == NULL || r == NULL || sv == NULL || ECDSA_SIG_set0(s, r, sv) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "out of memory decoding an ECDSA signature");
     r = sv = NULL; /* owned by s now */
     int n = i2d_ECDSA_SIG(s, &out);
-    if (n <= 0) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode an ECDSA signature");
-        goto cleanup;
-    }
+    if (n <= 0)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot encode an ECDSA signature");
     *der = out;
     *der_len = (size_t)n;
     out = NULL;
@@ -132,14 +126,11 @@ hb_status hb_xmldsig_sign(xmlDocPtr doc, X509 *signer_cert, hb_sign_fn sign, voi
     uint8_t *c14n = NULL, *sig = NULL, *cert_der = NULL;
     size_t c14n_len = 0, sig_len = 0;
     char *b64 = NULL;
-    uint8_t digest[32];
+    uint8_t digest[SHA256_LEN];
     uint8_t raw[96];
 
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (root == NULL) {
-        st = hb_fail(err, HB_E_USAGE, "cannot sign an empty document");
-        goto cleanup;
-    }
+    HB_ENSURE(root != NULL, HB_E_USAGE, "cannot sign an empty document");
     HB_TRY(hb_xmldsig_check_key(X509_get0_pubkey(signer_cert), &is_ec, &field, "manifest",
                                 err));
 
@@ -147,10 +138,7 @@ hb_status hb_xmldsig_sign(xmlDocPtr doc, X509 *signer_cert, hb_sign_fn sign, voi
      * so the whitespace around it is in place when the digest is taken. */
     xmlNodePtr sig_el = hb_xml_add(root, NULL, "Signature", NULL, 1);
     xmlNsPtr ns = sig_el != NULL ? xmlNewNs(sig_el, BAD_CAST HB_XMLDSIG_NS, NULL) : NULL;
-    if (ns == NULL || !hb_xml_indent(root, 0)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory building the signature");
-        goto cleanup;
-    }
+    HB_ENSURE(ns != NULL && hb_xml_indent(root, 0), HB_E_INTERNAL, OOM_SIGNATURE);
     xmlSetNs(sig_el, ns);
     xmlNodePtr si = hb_xml_add(sig_el, ns, "SignedInfo", NULL, 2);
     xmlNodePtr ref = NULL, tr = NULL, dv = NULL, sv = NULL, ki = NULL, xd = NULL;
@@ -168,30 +156,18 @@ hb_status hb_xmldsig_sign(xmlDocPtr doc, X509 *signer_cert, hb_sign_fn sign, voi
               (ki = hb_xml_add(sig_el, ns, "KeyInfo", NULL, 2)) != NULL &&
               (xd = hb_xml_add(ki, ns, "X509Data", NULL, 3)) != NULL &&
               hb_xml_indent(ki, 2) && hb_xml_indent(sig_el, 1);
-    if (!ok) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory building the signature");
-        goto cleanup;
-    }
+    HB_ENSURE(ok, HB_E_INTERNAL, OOM_SIGNATURE);
     int der_len = i2d_X509(signer_cert, &cert_der);
-    if (der_len <= 0) {
-        st = hb_fail_ossl(err, HB_E_USAGE, "cannot encode the signer certificate");
-        goto cleanup;
-    }
-    HB_TRY(hb_base64_encode(cert_der, (size_t)der_len, &b64, err));
-    if (hb_xml_add(xd, ns, "X509Certificate", b64, 4) == NULL || !hb_xml_indent(xd, 3)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory building the signature");
-        goto cleanup;
-    }
-    free(b64);
-    b64 = NULL;
+    if (der_len <= 0)
+        HB_FAIL_OSSL(HB_E_USAGE, "cannot encode the signer certificate");
+    HB_ENSURE(hb_xml_add_b64(xd, ns, "X509Certificate", cert_der, (size_t)der_len, 4) != NULL &&
+              hb_xml_indent(xd, 3), HB_E_INTERNAL, OOM_SIGNATURE);
 
     /* Reference: URI="" is the document without comments; the enveloped
      * transform (XML-DSig §6.6.4) removes this Signature; then exc-C14N. */
     HB_TRY(hb_xml_c14n(doc, NULL, sig_el, &c14n, &c14n_len, err));
-    if (EVP_Digest(c14n, c14n_len, digest, NULL, EVP_sha256(), NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-        goto cleanup;
-    }
+    if (EVP_Digest(c14n, c14n_len, digest, NULL, EVP_sha256(), NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
     HB_TRY(hb_base64_encode(digest, sizeof digest, &b64, err));
     xmlNodeAddContent(dv, BAD_CAST b64);
     free(b64);
@@ -202,10 +178,7 @@ hb_status hb_xmldsig_sign(xmlDocPtr doc, X509 *signer_cert, hb_sign_fn sign, voi
     /* SignatureValue is over exc-C14N(SignedInfo) (XML-DSig §3.1.2). */
     HB_TRY(hb_xml_c14n(doc, si, NULL, &c14n, &c14n_len, err));
     HB_TRY(sign(sign_ctx, c14n, c14n_len, &sig, &sig_len, err));
-    if (sig == NULL || sig_len == 0) {
-        st = hb_fail(err, HB_E_TOKEN, "the signer returned an empty signature");
-        goto cleanup;
-    }
+    HB_ENSURE(sig != NULL && sig_len > 0, HB_E_TOKEN, "the signer returned an empty signature");
     if (is_ec) {
         HB_TRY(ecdsa_der_to_raw(sig, sig_len, field, raw, err));
         HB_TRY(hb_base64_encode(raw, 2 * field, &b64, err));
@@ -289,7 +262,7 @@ static hb_status expect_attr(xmlNodePtr el, const char *attr, const char *what, 
         *val = strdup(v != NULL ? (const char *)v : "");
         xmlFree(v);
         if (*val == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
+            return hb_fail_oom(err);
     }
     return HB_OK;
 }
@@ -300,30 +273,22 @@ static hb_status expect_attr(xmlNodePtr el, const char *attr, const char *what, 
 static hb_status expect_alg(xmlNodePtr el, const char *want, const char *want2,
                             const char *what, const char **which, hb_err *err)
 {
+    hb_status st = HB_OK;
     char *alg = NULL;
-    hb_status st = expect_attr(el, "Algorithm", what, &alg, err);
-    if (st != HB_OK)
-        return st;
+    HB_TRY(expect_attr(el, "Algorithm", what, &alg, err));
     for (xmlNodePtr c = el->children; c != NULL; c = c->next)
-        if (!(c->type == XML_TEXT_NODE && blank(c->content))) {
-            st = hb_fail(err, HB_E_VERIFY, "%s signature is malformed: <%s> (line %d) has "
-                         "parameters; none are accepted", what, (const char *)el->name,
-                         (int)xmlGetLineNo(el));
-            goto cleanup;
-        }
-    if (strcmp(alg, want) == 0) {
-        if (which != NULL)
-            *which = want;
-    } else if (want2 != NULL && strcmp(alg, want2) == 0) {
-        if (which != NULL)
-            *which = want2;
-    } else {
-        st = hb_fail(err, HB_E_VERIFY, "%s signature uses an unsupported algorithm: %s '%s' "
-                     "(only '%s'%s%s%s is accepted)", what, (const char *)el->name, alg, want,
-                     want2 != NULL ? " or '" : "", want2 != NULL ? want2 : "",
-                     want2 != NULL ? "'" : "");
-        goto cleanup;
-    }
+        HB_ENSURE(c->type == XML_TEXT_NODE && blank(c->content), HB_E_VERIFY,
+                  "%s signature is malformed: <%s> (line %d) has parameters; none are "
+                  "accepted", what, (const char *)el->name, (int)xmlGetLineNo(el));
+    const char *found = strcmp(alg, want) == 0                      ? want
+                        : want2 != NULL && strcmp(alg, want2) == 0 ? want2
+                                                                    : NULL;
+    HB_ENSURE(found != NULL, HB_E_VERIFY, "%s signature uses an unsupported algorithm: %s '%s' "
+              "(only '%s'%s%s%s is accepted)", what, (const char *)el->name, alg, want,
+              want2 != NULL ? " or '" : "", want2 != NULL ? want2 : "",
+              want2 != NULL ? "'" : "");
+    if (which != NULL)
+        *which = found;
 cleanup:
     free(alg);
     return st;
@@ -339,7 +304,7 @@ static hb_status text_b64(xmlNodePtr el, const char *what, uint8_t **out, size_t
                            (int)xmlGetLineNo(el));
     char *t = hb_xml_text(el);
     if (t == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+        return hb_fail_oom(err);
     hb_status st = hb_base64_decode(t, out, out_len, err);
     free(t);
     if (st != HB_OK) {
@@ -392,11 +357,30 @@ static hb_status find_signature(xmlDocPtr doc, const char *what, xmlNodePtr *out
     return HB_OK;
 }
 
-hb_status hb_xmldsig_verify(xmlDocPtr doc, const char *what, X509 **signer, hb_err *err)
+/* The parts of a signature whose shape checked out (pointers into the
+ * document), and what their text decodes to. */
+typedef struct sig_parts {
+    xmlNodePtr signature, signed_info, digest_value, signature_value, certificate;
+    const char *sig_alg;          /* ALG_RSA_SHA256 or ALG_ECDSA_SHA256 */
+    uint8_t *digest, *value, *cert_der;
+    size_t digest_len, value_len, cert_der_len;
+    X509 *cert;                   /* from KeyInfo */
+    bool is_ec;
+    size_t ec_field;
+} sig_parts;
+
+static void sig_parts_clear(sig_parts *p)
 {
-    hb_status st = HB_OK;
-    xmlNodePtr sig = NULL;
-    xmlNodePtr top[3], si_kids[3], ref_kids[3], tr_kids[2], ki_kids[1], xd_kids[1];
+    free(p->digest);
+    free(p->value);
+    free(p->cert_der);
+    X509_free(p->cert);
+}
+
+/* Stage 1, the shape: every element, attribute and algorithm exactly as
+ * the one profile writes them, before any decoding or cryptography. */
+static hb_status check_shape(sig_parts *p, const char *what, hb_err *err)
+{
     static const char *const top_names[] = {"SignedInfo", "SignatureValue", "KeyInfo"};
     static const char *const si_names[] = {"CanonicalizationMethod", "SignatureMethod",
                                            "Reference"};
@@ -404,34 +388,19 @@ hb_status hb_xmldsig_verify(xmlDocPtr doc, const char *what, X509 **signer, hb_e
     static const char *const tr_names[] = {"Transform", "Transform"};
     static const char *const ki_names[] = {"X509Data"};
     static const char *const xd_names[] = {"X509Certificate"};
-    const char *sig_alg = NULL;
+    hb_status st = HB_OK;
+    xmlNodePtr top[3], si_kids[3], ref_kids[3], tr_kids[2], ki_kids[1], xd_kids[1];
     char *uri = NULL;
-    uint8_t *digest_value = NULL, *sig_value = NULL, *cert_der = NULL, *c14n = NULL;
-    uint8_t *der_sig = NULL;
-    size_t digest_len = 0, sig_len = 0, cert_len = 0, c14n_len = 0, der_sig_len = 0;
-    X509 *cert = NULL;
-    EVP_MD_CTX *md = NULL;
-    uint8_t digest[32];
-    bool is_ec = false;
-    size_t field = 0;
 
-    if (signer != NULL)
-        *signer = NULL;
-    HB_TRY(find_signature(doc, what, &sig, err));
-
-    /* Shape first: every element, attribute and algorithm as written. */
-    HB_TRY(expect_attr(sig, NULL, what, NULL, err));
-    HB_TRY(expect_children(sig, top_names, 3, top, what, err));
+    HB_TRY(expect_attr(p->signature, NULL, what, NULL, err));
+    HB_TRY(expect_children(p->signature, top_names, 3, top, what, err));
     HB_TRY(expect_attr(top[0], NULL, what, NULL, err));
     HB_TRY(expect_children(top[0], si_names, 3, si_kids, what, err));
     HB_TRY(expect_alg(si_kids[0], ALG_EXC_C14N, NULL, what, NULL, err));
-    HB_TRY(expect_alg(si_kids[1], ALG_RSA_SHA256, ALG_ECDSA_SHA256, what, &sig_alg, err));
+    HB_TRY(expect_alg(si_kids[1], ALG_RSA_SHA256, ALG_ECDSA_SHA256, what, &p->sig_alg, err));
     HB_TRY(expect_attr(si_kids[2], "URI", what, &uri, err));
-    if (uri[0] != '\0') {
-        st = hb_fail(err, HB_E_VERIFY, "%s signature must cover the whole document: Reference "
-                     "URI is '%s', only URI=\"\" is accepted", what, uri);
-        goto cleanup;
-    }
+    HB_ENSURE(uri[0] == '\0', HB_E_VERIFY, "%s signature must cover the whole document: "
+              "Reference URI is '%s', only URI=\"\" is accepted", what, uri);
     HB_TRY(expect_children(si_kids[2], ref_names, 3, ref_kids, what, err));
     HB_TRY(expect_attr(ref_kids[0], NULL, what, NULL, err));
     HB_TRY(expect_children(ref_kids[0], tr_names, 2, tr_kids, what, err));
@@ -445,80 +414,108 @@ hb_status hb_xmldsig_verify(xmlDocPtr doc, const char *what, X509 **signer, hb_e
     HB_TRY(expect_attr(ki_kids[0], NULL, what, NULL, err));
     HB_TRY(expect_children(ki_kids[0], xd_names, 1, xd_kids, what, err));
     HB_TRY(expect_attr(xd_kids[0], NULL, what, NULL, err));
+    p->signed_info = top[0];
+    p->signature_value = top[1];
+    p->digest_value = ref_kids[2];
+    p->certificate = xd_kids[0];
+cleanup:
+    free(uri);
+    return st;
+}
 
-    HB_TRY(text_b64(ref_kids[2], what, &digest_value, &digest_len, err));
-    HB_TRY(text_b64(top[1], what, &sig_value, &sig_len, err));
-    HB_TRY(text_b64(xd_kids[0], what, &cert_der, &cert_len, err));
-    if (digest_len != sizeof digest) {
-        st = hb_fail(err, HB_E_VERIFY, "%s signature is malformed: DigestValue is %zu bytes, "
-                     "SHA-256 gives 32", what, digest_len);
-        goto cleanup;
-    }
-    const unsigned char *p = cert_der;
-    cert = d2i_X509(NULL, &p, (long)cert_len);
-    if (cert == NULL || p != cert_der + cert_len) {
-        st = hb_fail_ossl(err, HB_E_VERIFY, "%s signature is malformed: X509Certificate is not "
-                          "a DER certificate", what);
-        goto cleanup;
-    }
-    EVP_PKEY *key = X509_get0_pubkey(cert);
-    HB_TRY(hb_xmldsig_check_key(key, &is_ec, &field, what, err));
-    if (is_ec != (strcmp(sig_alg, ALG_ECDSA_SHA256) == 0)) {
-        st = hb_fail(err, HB_E_VERIFY, "%s signature is malformed: SignatureMethod '%s' does "
-                     "not fit the signer's %s key", what, sig_alg, is_ec ? "EC" : "RSA");
-        goto cleanup;
-    }
+/* Stage 2, the values: the digest, the signature value and the signer
+ * certificate decoded, and the certificate's key one that fits the
+ * SignatureMethod. */
+static hb_status read_values(sig_parts *p, const char *what, hb_err *err)
+{
+    hb_status st = HB_OK;
+    HB_TRY(text_b64(p->digest_value, what, &p->digest, &p->digest_len, err));
+    HB_TRY(text_b64(p->signature_value, what, &p->value, &p->value_len, err));
+    HB_TRY(text_b64(p->certificate, what, &p->cert_der, &p->cert_der_len, err));
+    HB_ENSURE(p->digest_len == SHA256_LEN, HB_E_VERIFY, "%s signature is malformed: "
+              "DigestValue is %zu bytes, SHA-256 gives 32", what, p->digest_len);
+    const unsigned char *q = p->cert_der;
+    p->cert = d2i_X509(NULL, &q, (long)p->cert_der_len);
+    if (p->cert == NULL || q != p->cert_der + p->cert_der_len)
+        HB_FAIL_OSSL(HB_E_VERIFY, "%s signature is malformed: X509Certificate is not a DER "
+                     "certificate", what);
+    HB_TRY(hb_xmldsig_check_key(X509_get0_pubkey(p->cert), &p->is_ec, &p->ec_field, what,
+                                err));
+    HB_ENSURE(p->is_ec == (strcmp(p->sig_alg, ALG_ECDSA_SHA256) == 0), HB_E_VERIFY,
+              "%s signature is malformed: SignatureMethod '%s' does not fit the signer's %s "
+              "key", what, p->sig_alg, p->is_ec ? "EC" : "RSA");
+cleanup:
+    return st;
+}
 
-    /* Reference digest: the same selection the signer used (the document
-     * minus this Signature, XML-DSig §6.6.4, then exc-C14N). */
-    HB_TRY(hb_xml_c14n(doc, NULL, sig, &c14n, &c14n_len, err));
-    if (EVP_Digest(c14n, c14n_len, digest, NULL, EVP_sha256(), NULL) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
-        goto cleanup;
-    }
-    if (CRYPTO_memcmp(digest, digest_value, sizeof digest) != 0) {
-        st = hb_fail(err, HB_E_VERIFY, "%s signature does not verify: digest mismatch (the %s "
-                     "was changed after it was signed)", what, what);
-        goto cleanup;
-    }
+/* Stage 3, the reference: the same selection the signer digested (the
+ * document minus this Signature, XML-DSig §6.6.4, then exc-C14N). */
+static hb_status check_digest(xmlDocPtr doc, const sig_parts *p, const char *what, hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t *c14n = NULL;
+    size_t c14n_len = 0;
+    uint8_t digest[SHA256_LEN];
+    HB_TRY(hb_xml_c14n(doc, NULL, p->signature, &c14n, &c14n_len, err));
+    if (EVP_Digest(c14n, c14n_len, digest, NULL, EVP_sha256(), NULL) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
+    HB_ENSURE(CRYPTO_memcmp(digest, p->digest, sizeof digest) == 0, HB_E_VERIFY,
+              "%s signature does not verify: digest mismatch (the %s was changed after it "
+              "was signed)", what, what);
+cleanup:
     free(c14n);
-    c14n = NULL;
+    return st;
+}
 
-    HB_TRY(hb_xml_c14n(doc, top[0], NULL, &c14n, &c14n_len, err));
-    const uint8_t *vsig = sig_value;
-    size_t vsig_len = sig_len;
-    if (is_ec) {
-        if (sig_len != 2 * field) {
-            st = hb_fail(err, HB_E_VERIFY, "%s signature is malformed: an ECDSA SignatureValue "
-                         "on this curve is %zu bytes, not %zu", what, 2 * field, sig_len);
-            goto cleanup;
-        }
-        HB_TRY(ecdsa_raw_to_der(sig_value, field, &der_sig, &der_sig_len, err));
+/* Stage 4, the signature value over exc-C14N(SignedInfo) (XML-DSig §3.2.2)
+ * with the certificate's key; ECDSA's r||s goes back to DER for OpenSSL. */
+static hb_status check_value(xmlDocPtr doc, const sig_parts *p, const char *what, hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t *c14n = NULL, *der_sig = NULL;
+    size_t c14n_len = 0, der_sig_len = 0;
+    EVP_MD_CTX *md = NULL;
+    const uint8_t *vsig = p->value;
+    size_t vsig_len = p->value_len;
+    HB_TRY(hb_xml_c14n(doc, p->signed_info, NULL, &c14n, &c14n_len, err));
+    if (p->is_ec) {
+        HB_ENSURE(p->value_len == 2 * p->ec_field, HB_E_VERIFY, "%s signature is malformed: "
+                  "an ECDSA SignatureValue on this curve is %zu bytes, not %zu", what,
+                  2 * p->ec_field, p->value_len);
+        HB_TRY(ecdsa_raw_to_der(p->value, p->ec_field, &der_sig, &der_sig_len, err));
         vsig = der_sig;
         vsig_len = der_sig_len;
     }
     md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot set up signature verification");
-        goto cleanup;
-    }
-    if (EVP_DigestVerify(md, vsig, vsig_len, c14n, c14n_len) != 1) {
-        st = hb_fail_ossl(err, HB_E_VERIFY, "%s signature does not verify: the SignatureValue "
-                          "does not match SignedInfo and the signer certificate's key", what);
-        goto cleanup;
-    }
-    if (signer != NULL) {
-        *signer = cert;
-        cert = NULL;
-    }
+    if (md == NULL ||
+        EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(p->cert)) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot set up signature verification");
+    if (EVP_DigestVerify(md, vsig, vsig_len, c14n, c14n_len) != 1)
+        HB_FAIL_OSSL(HB_E_VERIFY, "%s signature does not verify: the SignatureValue does not "
+                     "match SignedInfo and the signer certificate's key", what);
 cleanup:
     EVP_MD_CTX_free(md);
-    X509_free(cert);
-    free(uri);
-    free(digest_value);
-    free(sig_value);
-    free(cert_der);
-    free(c14n);
     OPENSSL_free(der_sig);
+    free(c14n);
+    return st;
+}
+
+hb_status hb_xmldsig_verify(xmlDocPtr doc, const char *what, X509 **signer, hb_err *err)
+{
+    hb_status st = HB_OK;
+    sig_parts p = {0};
+    if (signer != NULL)
+        *signer = NULL;
+    HB_TRY(find_signature(doc, what, &p.signature, err));
+    HB_TRY(check_shape(&p, what, err));
+    HB_TRY(read_values(&p, what, err));
+    HB_TRY(check_digest(doc, &p, what, err));
+    HB_TRY(check_value(doc, &p, what, err));
+    if (signer != NULL) {
+        *signer = p.cert;
+        p.cert = NULL;
+    }
+cleanup:
+    sig_parts_clear(&p);
     return st;
 }
