@@ -62,12 +62,13 @@ static void test_list_and_diff(void)
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t1, &err), &err);
     CU_ASSERT_EQUAL(t1.n, 5);
     CU_ASSERT_STRING_EQUAL(t1.entries[0].path, "a");
-    char what[256];
-    CU_ASSERT_FALSE(hb_tree_diff(&t1, &t1, what, sizeof what));
+    hb_tree_change what;
+    CU_ASSERT_FALSE(hb_tree_diff(&t1, &t1, &what));
     put(d, "a/b/f", "changed", 0640);
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t2, &err), &err);
-    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, what, sizeof what));
-    CU_ASSERT_STRING_EQUAL(what, "'a/b/f' was changed");
+    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "a/b/f");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
     hb_tree_free(&t2);
     /* A mode change is a change; a skipped subtree is not seen at all. */
     char p[PATH_MAX];
@@ -80,8 +81,9 @@ static void test_list_and_diff(void)
     hb_tree_free(&t2);
     put(d, "new", "n", 0600);
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t2, &err), &err);
-    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, what, sizeof what));
-    CU_ASSERT_STRING_EQUAL(what, "'a/b/f' was changed");
+    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "a/b/f");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
     hb_tree_free(&t1);
     hb_tree_free(&t2);
     /* A missing directory lists as empty. */
@@ -102,8 +104,8 @@ static void test_copy_keeps_modes_links_and_hardlinks(void)
     hb_tree a = {0}, b = {0};
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &a, &err), &err);
     HBTEST_ASSERT_OK(hb_tree_list(out, NULL, &b, &err), &err);
-    char what[256];
-    CU_ASSERT_FALSE(hb_tree_diff(&a, &b, what, sizeof what));
+    hb_tree_change what;
+    CU_ASSERT_FALSE(hb_tree_diff(&a, &b, &what));
     struct stat s1, s2;
     char p1[PATH_MAX], p2[PATH_MAX];
     snprintf(p1, sizeof p1, "%s", at(d, "a/b/f"));
