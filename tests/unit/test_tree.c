@@ -1,4 +1,4 @@
-/* backup/tree.c and backup/swap.c: listings, copies, carry-over, the swap. */
+/* backup/system/tree.c and swap.c: listings, copies, carry-over, the swap. */
 #include "hbtest.h"
 
 #include "backup/system/swap.h"
@@ -89,6 +89,37 @@ static void test_list_and_diff(void)
     /* A missing directory lists as empty. */
     HBTEST_ASSERT_OK(hb_tree_list("/nonexistent/x", NULL, &t1, &err), &err);
     CU_ASSERT_EQUAL(t1.n, 0);
+    hbtest_rmtree(d);
+    free(d);
+}
+
+/* Each kind of change, named by the entry it concerns. */
+static void test_diff_added_removed(void)
+{
+    hb_err err = {0};
+    char *d = make_tree();
+    hb_tree before = {0}, after = {0};
+    hb_tree_change what;
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &before, &err), &err);
+    put(d, "zz-new", "n", 0600);
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &after, &err), &err);
+    CU_ASSERT_TRUE(hb_tree_diff(&before, &after, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "zz-new");
+    CU_ASSERT_STRING_EQUAL(what.how, "added");
+    CU_ASSERT_TRUE(hb_tree_diff(&after, &before, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "zz-new");
+    CU_ASSERT_STRING_EQUAL(what.how, "removed");
+    hb_tree_free(&after);
+    /* A file that became a directory of the same name is a change. */
+    CU_ASSERT_EQUAL(unlink(at(d, "top")), 0);
+    mk(d, "top");
+    chmod(at(d, "top"), 0600);
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &after, &err), &err);
+    CU_ASSERT_TRUE(hb_tree_diff(&before, &after, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "top");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
+    hb_tree_free(&before);
+    hb_tree_free(&after);
     hbtest_rmtree(d);
     free(d);
 }
@@ -185,6 +216,7 @@ int main(void)
 {
     static const hbtest_case cases[] = {
         {"tree listing and first difference", test_list_and_diff},
+        {"added, removed and changed entries", test_diff_added_removed},
         {"copy keeps modes and links, hard-links files", test_copy_keeps_modes_links_and_hardlinks},
         {"carry-over and exchange replace only provided paths", test_carry_over_and_commit},
         {"a failed exchange leaves everything as it was", test_commit_refuses_a_missing_root},
