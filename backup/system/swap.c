@@ -99,12 +99,8 @@ static hb_status carry_dir(const char *root, const char *staging, const char *re
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char child[PATH_MAX];
-        int n = rel[0] ? snprintf(child, sizeof child, "%s/%s", rel, de->d_name)
-                       : snprintf(child, sizeof child, "%s", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof child) {
-            st = hb_fail(err, HB_E_IO, "path too long under '%s'", dir);
+        if ((st = hb_path_child(child, sizeof child, rel, de->d_name, err)) != HB_OK)
             break;
-        }
         if (is_provided(child, provided))
             continue;
         if (is_ancestor(child, provided)) {

@@ -1,5 +1,7 @@
+/* Whole-tree helpers for system roots (backup/system/tree.h). */
 #include "backup/system/tree.h"
 
+#include "backup/system/pathname.h"
 #include "common/buf.h"
 #include "common/encode.h"
 #include "common/fileio.h"
@@ -85,12 +87,7 @@ static hb_status list_dir(list_state *s, int dirfd, const char *prefix)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char rel[PATH_MAX];
-        int n = prefix[0] ? snprintf(rel, sizeof rel, "%s/%s", prefix, de->d_name)
-                          : snprintf(rel, sizeof rel, "%s", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof rel) {
-            st = hb_fail(s->err, HB_E_IO, "path too long under '%s'", prefix);
-            goto cleanup;
-        }
+        HB_TRY(hb_path_child(rel, sizeof rel, prefix, de->d_name, err));
         if (skipped(s, rel))
             continue;
         struct stat sb;
@@ -239,7 +236,7 @@ static hb_status copy_dir(int sfd, int dfd, const char *rel, bool link_files, hb
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         char sub_rel[PATH_MAX];
-        HB_TRY(hb_format(sub_rel, sizeof sub_rel, "path", err, "%s/%s", rel, name));
+        HB_TRY(hb_path_child(sub_rel, sizeof sub_rel, rel, name, err));
         struct stat sb;
         if (fstatat(sfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
             st = hb_fail(err, HB_E_IO, "cannot stat '%s': %s", sub_rel, strerror(errno));
