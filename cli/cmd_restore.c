@@ -65,7 +65,7 @@ static void json_manifest(cli_ctx *ctx, const hb_restore_request *req,
     if (r == NULL)
         return;
     json_t *sg = out_object(r, "signer");
-    out_str(sg, "subject", res->signer_subject);
+    out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
     out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
     if (m == NULL)
         return;
