@@ -28,75 +28,32 @@ static bool insert_token(void *ctx, const char *idcred, const char *message)
     return fgets(line, sizeof line, stdin) != NULL;
 }
 
-/* The checks of a validate or restore, in the order the library makes them
- * (backup/restore.c); "archive:NAME" entries go between files and swap. */
-static const char *const check_order[] = {
-    "signature", "signer-trust", "version", "profile", "factory-state",
-    "idcred", "recipient", "files", "archives", "swap",
-};
-#define N_CHECKS (sizeof check_order / sizeof check_order[0])
-
-typedef struct restore_watch {
-    cli_progress *progress;
-    bool validate;
-    bool passed[N_CHECKS];
-    json_t *archives;        /* {"name":..., "status":...} per archive */
-    char current[128];       /* the archive being read */
-} restore_watch;
-
+/* The library's progress events go to the progress line; its checks come
+ * back whole in the result's report, printed by print_checks. */
 static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
 {
-    restore_watch *w = ctx;
-    if (strcmp(event, "check") == 0) {
-        for (size_t i = 0; i < N_CHECKS; i++)
-            if (strcmp(check_order[i], name) == 0)
-                w->passed[i] = true;
-    } else if (strcmp(event, "validating") == 0 || strcmp(event, "restoring") == 0) {
-        snprintf(w->current, sizeof w->current, "%s", name);
-    } else if (strcmp(event, "complete") == 0) {
-        json_t *o = out_push_object(w->archives);
-        out_str(o, "check", "archive");
-        out_str(o, "archive", name);
-        out_str(o, "status", "ok");
-        w->current[0] = '\0';
-    }
-    progress_event(w->progress, event, name, bytes);
+    if (strcmp(event, "check") != 0)
+        progress_event(ctx, event, name, bytes);
 }
 
-/* Every check with its status: ok, failed (with the message), skipped
- * (validate does not touch the system) or not-run (after a failure). */
-static void json_checks(cli_ctx *ctx, restore_watch *w, hb_status st)
+/* The check report as the library made it: every check in order, ok,
+ * failed (with the message), skipped or not-run. --verbose text: one line
+ * each on stderr. */
+static void print_checks(cli_ctx *ctx, const char *label, const hb_check_report *report)
 {
     json_t *checks = out_array(out_result(ctx), "checks");
-    bool failed_seen = st == HB_OK;
-    for (size_t i = 0; i < N_CHECKS && checks != NULL; i++) {
-        const char *c = check_order[i];
-        bool restore_only = strcmp(c, "factory-state") == 0 || strcmp(c, "swap") == 0;
-        if (strcmp(c, "archives") == 0) {
-            json_array_extend(checks, w->archives);
-            if (!failed_seen && w->passed[7] && w->current[0] != '\0') {
-                json_t *o = out_push_object(checks);
-                out_str(o, "check", "archive");
-                out_str(o, "archive", w->current);
-                out_str(o, "status", "failed");
-                out_str(o, "message", ctx->err.msg);
-                failed_seen = true;
-            }
-            continue;
-        }
+    for (size_t i = 0; i < report->n; i++) {
+        const hb_check *c = &report->checks[i];
         json_t *o = out_push_object(checks);
-        out_str(o, "check", c);
-        if (w->validate && restore_only) {
-            out_str(o, "status", "skipped");
-        } else if (w->passed[i]) {
-            out_str(o, "status", "ok");
-        } else if (!failed_seen) {
-            out_str(o, "status", "failed");
-            out_str(o, "message", ctx->err.msg);
-            failed_seen = true;
-        } else {
-            out_str(o, "status", "not-run");
-        }
+        out_str(o, "check", c->name);
+        if (c->archive != NULL)
+            out_str(o, "archive", c->archive);
+        out_str(o, "status", hb_check_status_name(c->status));
+        if (c->message != NULL)
+            out_str(o, "message", c->message);
+        if (ctx->verbose && !ctx->json)
+            fprintf(stderr, "%s: check %s%s%s: %s\n", label, c->name, c->archive ? " " : "",
+                    c->archive ? c->archive : "", hb_check_status_name(c->status));
     }
 }
 
@@ -108,7 +65,7 @@ static void json_manifest(cli_ctx *ctx, const hb_restore_request *req,
     if (r == NULL)
         return;
     json_t *sg = out_object(r, "signer");
-    out_str(sg, "subject", res->signer_subject);
+    out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
     out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
     if (m == NULL)
         return;
@@ -145,7 +102,9 @@ static hb_status parse_size(cli_ctx *ctx, const char *s, uint64_t *out)
     return HB_OK;
 }
 
-hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
+/* Options and operands into req (idcreds holds MAX_IDCREDS). */
+static hb_status parse_args(cli_ctx *ctx, int argc, char **argv, hb_restore_request *req,
+                            const char **idcreds)
 {
     static const struct option opts[] = {
         {"validate", no_argument, NULL, 'v'},
@@ -154,88 +113,100 @@ hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
         {"idcred", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
-    const char *idcreds[MAX_IDCREDS];
-    size_t n_idcreds = 0;
     static const char usage[] = "usage: hsmbak secure-restore IDCRED SOURCE [--validate] "
                                 "[--signer CERT] [--max-size SIZE]\n"
                                 "       hsmbak secure-restore --idcred A [--idcred B ...] "
                                 "SOURCE [--validate] ...";
-    hb_restore_request req = {0};
-    hb_restore_result res = {0};
-    hb_system *sys = NULL;
-    hb_provider *p = NULL;
-    restore_watch watch = {0};
+    size_t n_idcreds = 0;
     hb_status st = HB_OK;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'v') req.validate_only = true;
-        else if (c == 's') req.signer = optarg;
-        else if (c == 'm') HB_TRY(parse_size(ctx, optarg, &req.max_size));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1 && st == HB_OK) {
+        if (c == 'v') req->validate_only = true;
+        else if (c == 's') req->signer = optarg;
+        else if (c == 'm') st = parse_size(ctx, optarg, &req->max_size);
         else if (c == 'i' && n_idcreds < MAX_IDCREDS) idcreds[n_idcreds++] = optarg;
-        else return CLI_USAGE_ERROR(ctx, "%s", usage);
+        else st = CLI_USAGE_ERROR(ctx, "%s", usage);
     }
+    if (st != HB_OK)
+        return st;
     /* The appliance's form: a trailing "on" means validate. */
     int want = n_idcreds ? 1 : 2;
     if (argc - optind == want + 1 && strcmp(argv[optind + want], "on") == 0) {
-        req.validate_only = true;
+        req->validate_only = true;
         argc--;
     }
     if (argc - optind != want)
         return CLI_USAGE_ERROR(ctx, "%s", usage);
-    req.idcred = n_idcreds ? idcreds[0] : argv[optind];
-    req.source = argv[optind + want - 1];
-    req.idcreds = idcreds;
-    req.n_idcreds = n_idcreds;
-    req.insert_token = insert_token;
-    watch.validate = req.validate_only;
-    watch.archives = json_array();
-    watch.progress = progress_new(ctx, req.validate_only ? "validate" : "secure-restore");
-    req.progress = on_progress;
-    req.progress_ctx = &watch;
+    req->idcred = n_idcreds ? idcreds[0] : argv[optind];
+    req->source = argv[optind + want - 1];
+    req->idcreds = idcreds;
+    req->n_idcreds = n_idcreds;
+    req->insert_token = insert_token;
+    return HB_OK;
+}
+
+/* A restore or validate that went through: what it says to the operator. */
+static void say_done(cli_ctx *ctx, const hb_restore_request *req, const hb_restore_result *res)
+{
+    if (res->leftovers_cleaned)
+        out_warning(ctx, "secure-restore: removed %u staging tree(s) left by an interrupted "
+                    "run", res->leftovers_cleaned);
+    if (ctx->verbose && !ctx->json)
+        fprintf(stderr, "secure-restore: signed by %s (SHA-256 %s); %llu entries, %llu bytes\n",
+                res->signer_subject, res->signer_fingerprint, (unsigned long long)res->entries,
+                (unsigned long long)res->expanded_bytes);
+    if (req->validate_only) {
+        cli_say(ctx, "The secure-restore validation is complete");
+        return;
+    }
+    cli_say(ctx, "Secure restore is complete. The system will be restarted.");
+    if (res->post_restore_status > 0)
+        out_warning(ctx, "secure-restore: the post-restore command exited with status %d",
+                    res->post_restore_status);
+    json_t *next = out_array(out_result(ctx), "next_steps");
+    for (size_t i = 0; i < res->next_steps.n; i++)
+        out_push_str(next, res->next_steps.items[i]);
+    if (out_text(ctx) && res->next_steps.n > 0) {
+        printf("\nWhat to do next:\n");
+        for (size_t i = 0; i < res->next_steps.n; i++)
+            printf("  - %s\n", res->next_steps.items[i]);
+    }
+}
+
+hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *idcreds[MAX_IDCREDS];
+    hb_restore_request req = {0};
+    hb_restore_result res = {0};
+    hb_system *sys = NULL;
+    hb_provider *p = NULL;
+    cli_progress *progress = NULL;
+    const char *root;
+    hb_status st = HB_OK;
+    HB_TRY(parse_args(ctx, argc, argv, &req, idcreds));
+    const char *label = req.validate_only ? "validate" : "secure-restore";
     out_str(out_result(ctx), "mode", req.validate_only ? "validate" : "restore");
     out_str(out_result(ctx), "source", req.source);
     out_str(out_result(ctx), "idcred", req.idcred);
-    const char *root;
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
     cli_say(ctx, "Secure restore from '%s' scheduled (may take a few minutes to complete).",
             req.source);
+    progress = progress_new(ctx, label);
+    req.progress = on_progress;
+    req.progress_ctx = progress;
     st = hb_secure_restore(sys, p, &req, &res, &ctx->err);
-    progress_free(watch.progress);
-    watch.progress = NULL;
-    json_checks(ctx, &watch, st);
+    progress_free(progress);
+    progress = NULL;
+    print_checks(ctx, label, &res.checks);
     json_manifest(ctx, &req, &res);
-    if (st != HB_OK)
-        goto cleanup;
-    if (res.leftovers_cleaned)
-        out_warning(ctx, "secure-restore: removed %u staging tree(s) left by an interrupted "
-                    "run", res.leftovers_cleaned);
-    if (ctx->verbose && !ctx->json)
-        fprintf(stderr, "secure-restore: signed by %s (SHA-256 %s); %llu entries, %llu bytes\n",
-                res.signer_subject, res.signer_fingerprint, (unsigned long long)res.entries,
-                (unsigned long long)res.expanded_bytes);
-    if (req.validate_only) {
-        cli_say(ctx, "The secure-restore validation is complete");
-        goto cleanup;
-    }
-    cli_say(ctx, "Secure restore is complete. The system will be restarted.");
-    if (res.post_restore_status > 0)
-        out_warning(ctx, "secure-restore: the post-restore command exited with status %d",
-                    res.post_restore_status);
-    json_t *next = out_array(out_result(ctx), "next_steps");
-    for (size_t i = 0; i < res.next_steps.n; i++)
-        out_push_str(next, res.next_steps.items[i]);
-    if (out_text(ctx) && res.next_steps.n > 0) {
-        printf("\nWhat to do next:\n");
-        for (size_t i = 0; i < res.next_steps.n; i++)
-            printf("  - %s\n", res.next_steps.items[i]);
-    }
+    if (st == HB_OK)
+        say_done(ctx, &req, &res);
 cleanup:
-    progress_free(watch.progress);
-    json_decref(watch.archives);
+    progress_free(progress);
     hb_restore_result_free(&res);
     hb_system_close(sys);
     return st;

@@ -50,21 +50,4 @@ hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const 
                                     uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
                                     hb_err *err) HB_MUST_CHECK;
 
-
-/* The first of names whose certificate is a single recipient of m; *out =
- * NULL when none is. Loads certificates only (no login). */
-hb_status hb_restore_pick_idcred(const hb_object_store *s, hb_provider *p, const hb_manifest *m,
-                                 const char *const *names, size_t n, const char **out,
-                                 hb_err *err) HB_MUST_CHECK;
-
-/* Recover G of a quorum of m from the members among the idcreds: needs at
- * least threshold of them; otherwise HB_E_REFUSED saying how many are
- * present, how many are needed and which fingerprints could help. Keys are
- * loaded one idcred at a time, in order (so tokens may be swapped in one
- * slot between them). Shares are wiped; *g is the caller's to wipe. */
-hb_status hb_quorum_recover(hb_provider *p, const hb_object_store *s, const hb_manifest *m,
-                            const char *const *names, size_t n, hb_insert_token_fn insert,
-                            void *insert_ctx, uint8_t g[HB_QUORUM_KEY_LEN],
-                            const hb_manifest_quorum **q_out, hb_err *err) HB_MUST_CHECK;
-
 #endif

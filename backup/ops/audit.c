@@ -1,6 +1,5 @@
 /* The audit line of a backup, validate or restore (backup/ops/audit.h). */
 #include "backup/ops/audit.h"
-#include "backup/system/system.h"
 
 #include "common/buf.h"
 #include "common/x509.h"
@@ -20,8 +19,8 @@ void hb_audit_backup_op(const char *op, hb_status st, const hb_err *err, const c
         hb_audit_pair(l, "backup_id", m->id);
         hb_audit_pair(l, "created", m->created);
         hb_audit_pair(l, "system_version", m->version);
-        snprintf(num, sizeof num, "%zu", m->n_files);
-        hb_audit_pair(l, "files", num);
+        if (hb_format(num, sizeof num, "count", &ignored, "%zu", m->n_files) == HB_OK)
+            hb_audit_pair(l, "files", num);
         /* The list stops before a fingerprint that would not fit whole. */
         hb_buf list = HB_BUF_INIT(1024);
         for (size_t i = 0; i < m->n_recipients; i++)
@@ -32,9 +31,8 @@ void hb_audit_backup_op(const char *op, hb_status st, const hb_err *err, const c
         hb_buf_free(&list);
     }
     char fp[65], field[72];
-    if (signer != NULL && hb_x509_fingerprint(signer, fp, &ignored) == HB_OK) {
-        snprintf(field, sizeof field, "sha256:%s", fp);
+    if (signer != NULL && hb_x509_fingerprint(signer, fp, &ignored) == HB_OK &&
+        hb_format(field, sizeof field, "fingerprint", &ignored, "sha256:%s", fp) == HB_OK)
         hb_audit_pair(l, "signer", field);
-    }
     hb_audit_end(l, st, err);
 }

@@ -1,32 +1,45 @@
-/* secure-backup: every non-empty resource of the profile becomes one
- * encrypted archive with its own DEK, wrapped to each recipient; the signed
- * manifest is written last, and the directory appears under its final name
- * only when everything in it is complete and synced (DESIGN §4, §7). */
+/* secure-backup (DESIGN §4, §5, §7), as a sequence of stages:
+ *
+ *   destination name: {date} expanded, --keep checked
+ *   recipients: the set resolved (custody/recipients.c)
+ *   signer: the backup-signer idcred on its token (custody/signer.c)
+ *   manifest: backup and system identity, recipients and quorum groups
+ *   destination: resolved, outside the resources, a hidden partial directory
+ *   archives: one per non-empty resource, each with a fresh DEK, in the pool
+ *   key wraps: every DEK to every recipient, then wiped
+ *   signed manifest: written last, synced
+ *   commit: the partial directory renamed to its final name, synced
+ *   rotation (keep): the older dated backups beyond keep removed
+ *
+ * Every non-empty resource of the profile becomes one encrypted archive; the
+ * directory appears under its final name only when everything in it is
+ * complete and synced, so a half-written backup never looks complete. */
 #include "hsmbak/backup.h"
 
+#include "backup/custody/objects.h"
+#include "backup/custody/quorum.h"
 #include "backup/custody/recipients.h"
 #include "backup/custody/signer.h"
-#include "backup/custody/quorum.h"
-#include "backup/system/tree.h"
-#include "common/fault.h"
-#include "common/fileio.h"
-#include "backup/format/archive.h"
-#include "backup/system/system.h"
-#include "backup/ops/audit.h"
-#include "backup/custody/objects.h"
-#include "hsmbak/url.h"
 #include "backup/custody/wrap.h"
+#include "backup/format/archive.h"
+#include "backup/ops/audit.h"
+#include "backup/system/pathname.h"
+#include "backup/system/system.h"
+#include "backup/system/tree.h"
 #include "common/buf.h"
 #include "common/fail.h"
+#include "common/fault.h"
+#include "common/fileio.h"
+#include "hsmbak/url.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
-#include <signal.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,87 +47,34 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct recipient {
-    X509 *cert;              /* borrowed from the recipient set */
-    hb_oaep_hash hash;
-    const char *id;          /* in the manifest */
-} recipient;
-
 /* A quorum group of this backup: its group key G and manifest id. */
 typedef struct group_key {
     uint8_t g[HB_QUORUM_KEY_LEN];
     const char *id;
 } group_key;
 
-/* Every recipient of the set into the manifest: single certificates, and
- * quorum groups with a fresh group key each (docs/custody.md). */
-static hb_status add_recipients(hb_provider *p, const hb_recipient_set *rs, hb_manifest *m,
-                                recipient *out, group_key *gk, hb_err *err)
-{
-    time_t now = time(NULL);
-    hb_status st = HB_OK;
-    for (size_t i = 0; i < rs->n_singles; i++) {
-        const hb_rset_single *r = &rs->singles[i];
-        out[i].cert = r->cert;
-        out[i].hash = r->hash;
-        st = hb_recipient_check(r->cert, r->ignore_expiration, now, err);
-        if (st == HB_OK)
-            st = hb_manifest_add_recipient(m, r->cert, hb_oaep_hash_name(r->hash), &out[i].id,
-                                           err);
-        if (st != HB_OK) {
-            hb_err_prefix(err, "%s", r->label);
-            return st;
-        }
-    }
-    for (size_t i = 0; i < rs->n_groups; i++) {
-        const hb_rset_group *g = &rs->groups[i];
-        for (size_t k = 0; k < g->n && st == HB_OK; k++)
-            st = hb_recipient_check(g->certs[k], false, now, err);
-        if (st == HB_OK)
-            st = hb_quorum_add_to_manifest(m, hb_provider_libctx(p), g->name, g->threshold,
-                                           g->certs, g->hashes, g->n, gk[i].g, &gk[i].id, err);
-        if (st != HB_OK) {
-            hb_err_prefix(err, "quorum group '%s'", g->name);
-            return st;
-        }
-    }
-    return HB_OK;
-}
+typedef struct backup_run {
+    hb_system *sys;
+    hb_provider *p;
+    const hb_backup_request *req;
+    hb_backup_result *res;
+    char dated[PATH_MAX];          /* req->dest with {date} expanded */
+    char dest[PATH_MAX];           /* ...resolved to a path */
+    char partial[PATH_MAX];        /* "" until made, and once renamed */
+    hb_object_store *store;
+    hb_recipient_set rs;
+    const char **single_ids;       /* per rs.singles: its id in the manifest */
+    group_key *gk;                 /* per rs.groups; secure heap, wiped */
+    hb_signer *signer;
+    hb_manifest *m;
+    hb_archive_job *jobs;          /* src_dir and out_path owned */
+    size_t n_jobs;
+} backup_run;
 
-/* Only non-empty resources become archives; a skip-when-empty resource
- * (sharedcert) also needs more than placeholder files. */
-static bool resource_has_content(const hb_profile *prof, const hb_profile_resource *r,
-                                 const char *dir)
+static void progress(const backup_run *b, const char *event, const char *name, uint64_t n)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return false;
-    bool content = false;
-    struct dirent *de;
-    while (!content && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        content = !r->skip_when_empty || !hb_profile_is_ignorable(prof, de->d_name);
-    }
-    closedir(d);
-    return content;
-}
-
-/* Bytes of regular-file content under dir: the total that byte progress
- * counts towards (an estimate: files may change while being read). */
-static uint64_t tree_bytes(const char *dir)
-{
-    char *paths[] = {(char *)dir, NULL};
-    uint64_t total = 0;
-    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
-    if (fts == NULL)
-        return 0;
-    FTSENT *e;
-    while ((e = fts_read(fts)) != NULL)
-        if (e->fts_info == FTS_F && e->fts_statp != NULL)
-            total += (uint64_t)e->fts_statp->st_size;
-    fts_close(fts);
-    return total;
+    if (b->req->progress)
+        b->req->progress(b->req->progress_ctx, event, name, n);
 }
 
 /* hb_bytes_fn for the pool's workers: forwards to the request's progress
@@ -125,6 +85,8 @@ static void forward_bytes(void *ctx, const char *name, uint64_t n)
     req->progress(req->progress_ctx, n == 0 ? "archived" : "bytes", name, n);
 }
 
+/* ---- stage helpers ------------------------------------------------------------ */
+
 /* Optional identity lines kept beside the profile reference. */
 static char *read_identity(const char *root, const char *name)
 {
@@ -132,7 +94,7 @@ static char *read_identity(const char *root, const char *name)
     unsigned char *data = NULL;
     size_t len = 0;
     hb_err ignored;
-    if (snprintf(path, sizeof path, "%s/.hsmbak/%s", root, name) >= (int)sizeof path ||
+    if (hb_format(path, sizeof path, "path", &ignored, "%s/.hsmbak/%s", root, name) != HB_OK ||
         hb_read_file(path, 256, &data, &len, &ignored) != HB_OK)
         return NULL;
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
@@ -165,11 +127,8 @@ static hb_status resolve_future_path(const char *path, char *out, size_t cap, hb
             bool at_top = strcmp(real, "/") == 0;
             while (*rest == '/')
                 rest++;
-            int n = snprintf(out, cap, "%s%s%s", at_top ? "" : real, *rest || at_top ? "/" : "",
-                             rest);
-            if (n < 0 || (size_t)n >= cap)
-                return hb_fail(err, HB_E_USAGE, "path too long: '%s'", path);
-            return HB_OK;
+            return hb_format(out, cap, "destination path", err, "%s%s%s", at_top ? "" : real,
+                             *rest || at_top ? "/" : "", rest);
         }
         if (split == 0)
             return hb_fail(err, HB_E_IO, "cannot resolve '%s': %s", path, strerror(errno));
@@ -211,13 +170,17 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
 {
     char prefix[NAME_MAX + 32];
     unsigned removed = 0;
-    int n = snprintf(prefix, sizeof prefix, ".%s.hsmbak-partial-", base);
-    DIR *d = n > 0 && (size_t)n < sizeof prefix ? opendir(parent) : NULL;
+    hb_err ignored;
+    if (hb_format(prefix, sizeof prefix, "name", &ignored, ".%s.hsmbak-partial-", base) !=
+        HB_OK)
+        return 0;
+    size_t n = strlen(prefix);
+    DIR *d = opendir(parent);
     if (d == NULL)
         return 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, (size_t)n) != 0)
+        if (strncmp(de->d_name, prefix, n) != 0)
             continue;
         char *end = NULL;
         errno = 0;
@@ -226,7 +189,6 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
             pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char path[PATH_MAX];
-        hb_err ignored;
         if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK &&
             hb_tree_remove(path, &ignored) == HB_OK)
             removed++;
@@ -235,243 +197,389 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
     return removed;
 }
 
-/* dest must not exist or be an empty directory; its parent is created. */
-static hb_status prepare_destination(const char *dest, char *partial, size_t cap,
-                                     unsigned *stale, hb_err *err)
+/* Only non-empty resources become archives; a skip-when-empty resource
+ * (sharedcert) also needs more than placeholder files. */
+static bool resource_has_content(const hb_profile *prof, const hb_profile_resource *r,
+                                 const char *dir)
 {
-    struct stat sb;
-    if (lstat(dest, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode))
-            return hb_fail(err, HB_E_REFUSED, "destination '%s' exists and is not a directory",
-                           dest);
-        if (!hb_dir_is_empty(dest))
-            return hb_fail(err, HB_E_REFUSED, "destination '%s' is not empty; a backup never "
-                           "overwrites files: choose a new directory", dest);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool content = false;
+    struct dirent *de;
+    while (!content && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        content = !r->skip_when_empty || !hb_profile_is_ignorable(prof, de->d_name);
     }
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", dest);
-    char *slash = strrchr(parent, '/');
-    const char *base = dest;
-    if (slash != NULL) {
-        base = dest + (slash - parent) + 1;
-        if (slash == parent)
-            parent[1] = '\0';
-        else
-            *slash = '\0';
-        hb_status st = hb_mkdirs(parent, 0700, err);
+    closedir(d);
+    return content;
+}
+
+/* Bytes of regular-file content under dir: the total that byte progress
+ * counts towards (an estimate: files may change while being read). */
+static uint64_t tree_bytes(const char *dir)
+{
+    char *paths[] = {(char *)dir, NULL};
+    uint64_t total = 0;
+    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    if (fts == NULL)
+        return 0;
+    FTSENT *e;
+    while ((e = fts_read(fts)) != NULL)
+        if (e->fts_info == FTS_F && e->fts_statp != NULL)
+            total += (uint64_t)e->fts_statp->st_size;
+    fts_close(fts);
+    return total;
+}
+
+/* Write dir/name (O_EXCL, 0600) and sync it. */
+static hb_status write_synced(const char *dir, const char *name, const uint8_t *data,
+                              size_t len, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char path[PATH_MAX];
+    int fd = -1;
+    HB_TRY(hb_path_join(path, sizeof path, dir, name, err));
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    HB_ENSURE(fd >= 0, HB_E_IO, "cannot create '%s': %s", path, strerror(errno));
+    HB_TRY(hb_write_all(fd, data, len, name, err));
+    HB_ENSURE(fsync(fd) == 0, HB_E_IO, "cannot sync '%s': %s", path, strerror(errno));
+    int rc = close(fd);
+    fd = -1;
+    HB_ENSURE(rc == 0, HB_E_IO, "cannot write '%s': %s", path, strerror(errno));
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+/* ---- the stages ------------------------------------------------------------ */
+
+/* DEST may hold {date} (scheduled backups); keep rotates those. */
+static hb_status name_destination(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *dest = b->req->dest != NULL ? b->req->dest : "";
+    HB_TRY(hb_dest_expand(dest, time(NULL), b->dated, sizeof b->dated, err));
+    HB_ENSURE(b->req->keep == 0 || strstr(dest, HB_DATE_PLACEHOLDER) != NULL, HB_E_USAGE,
+              "--keep needs a dated destination such as /var/backups/hsmbak/NAME/backup-%s",
+              HB_DATE_PLACEHOLDER);
+    progress(b, "destination", b->dated, 0);
+cleanup:
+    return st;
+}
+
+static hb_status choose_recipients(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const hb_backup_request *req = b->req;
+    HB_TRY(hb_objects_load(b->sys->root, &b->store, err));
+    HB_TRY(hb_recipient_set_resolve(b->sys->root, b->p, req->recipients, req->n_recipients,
+                                    &b->rs, err));
+    HB_TRY(hb_strlist_extend(&b->res->warnings, &b->rs.warnings, err));
+    b->single_ids = calloc(b->rs.n_singles ? b->rs.n_singles : 1, sizeof *b->single_ids);
+    HB_ALLOC(b->single_ids);
+    b->gk = OPENSSL_secure_zalloc((b->rs.n_groups ? b->rs.n_groups : 1) * sizeof *b->gk);
+    HB_ALLOC(b->gk);
+cleanup:
+    return st;
+}
+
+static hb_status open_signer(backup_run *b, hb_err *err)
+{
+    return hb_signer_open(b->p, b->store, "every backup manifest must be signed",
+                          "backup signer", &b->signer, err);
+}
+
+/* Every recipient of the set into the manifest: single certificates, and
+ * quorum groups with a fresh group key each (docs/custody.md). */
+static hb_status add_recipients(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < b->rs.n_singles; i++) {
+        const hb_rset_single *r = &b->rs.singles[i];
+        st = hb_recipient_check(r->cert, r->ignore_expiration, now, err);
+        if (st == HB_OK)
+            st = hb_manifest_add_recipient(b->m, r->cert, hb_oaep_hash_name(r->hash),
+                                           &b->single_ids[i], err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "%s", r->label);
+            goto cleanup;
+        }
+    }
+    for (size_t i = 0; i < b->rs.n_groups; i++) {
+        const hb_rset_group *g = &b->rs.groups[i];
+        for (size_t k = 0; k < g->n && st == HB_OK; k++)
+            st = hb_recipient_check(g->certs[k], false, now, err);
+        if (st == HB_OK)
+            st = hb_quorum_add_to_manifest(b->m, hb_provider_libctx(b->p), g->name,
+                                           g->threshold, g->certs, g->hashes, g->n, b->gk[i].g,
+                                           &b->gk[i].id, err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "quorum group '%s'", g->name);
+            goto cleanup;
+        }
+    }
+cleanup:
+    return st;
+}
+
+static hb_status start_manifest(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *root = b->sys->root;
+    char *build = read_identity(root, "build"), *machine = read_identity(root, "machine-type");
+    char *serial = read_identity(root, "serial");
+    HB_TRY(hb_manifest_new(&b->m, err));
+    HB_TRY(hb_manifest_set_backup(b->m, NULL, NULL, NULL, err));
+    HB_TRY(hb_manifest_set_system(b->m, b->sys->version, b->sys->profile->name, build,
+                                  machine, serial, err));
+    HB_TRY(add_recipients(b, err));
+cleanup:
+    free(build);
+    free(machine);
+    free(serial);
+    return st;
+}
+
+/* dest must not exist or be an empty directory; its parent is created, and
+ * the backup is written beside it, hidden and marked partial: nothing looks
+ * like a backup until it is renamed. */
+static hb_status prepare_destination(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char parent[PATH_MAX], partial[PATH_MAX];
+    const char *base = NULL;
+    struct stat sb;
+    HB_TRY(hb_url_resolve(b->sys->root, b->dated, b->dest, sizeof b->dest, err));
+    HB_TRY(check_not_inside_resources(b->sys, b->dest, err));
+    if (lstat(b->dest, &sb) == 0) {
+        HB_ENSURE(S_ISDIR(sb.st_mode), HB_E_REFUSED, "destination '%s' exists and is not a "
+                  "directory", b->dest);
+        HB_ENSURE(hb_dir_is_empty(b->dest), HB_E_REFUSED, "destination '%s' is not empty; a "
+                  "backup never overwrites files: choose a new directory", b->dest);
+    }
+    HB_TRY(hb_path_parent(b->dest, parent, sizeof parent, &base, err));
+    HB_ENSURE(*base != '\0', HB_E_USAGE, "destination '%s' has no directory name", b->dest);
+    if (strchr(b->dest, '/') != NULL)
+        HB_TRY(hb_mkdirs(parent, 0700, err));
+    b->res->stale_partials_removed = remove_stale_partials(parent, base);
+    HB_TRY(hb_format(partial, sizeof partial, "destination path", err,
+                     "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid()));
+    hb_tree_remove_quietly(partial);
+    HB_ENSURE(mkdir(partial, 0700) == 0, HB_E_IO, "cannot create '%s': %s", partial,
+              strerror(errno));
+    memcpy(b->partial, partial, sizeof partial);
+cleanup:
+    return st;
+}
+
+/* One archive job for resource r, with a fresh DEK. */
+static hb_status schedule_archive(backup_run *b, const hb_profile_resource *r,
+                                  const char *src, uint64_t *total, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char file[PATH_MAX], out[PATH_MAX];
+    const hb_backup_request *req = b->req;
+    HB_TRY(hb_format(file, sizeof file, "archive file name", err, "%s%s", r->name,
+                     hb_compression_extension(req->compression)));
+    HB_TRY(hb_path_join(out, sizeof out, b->partial, file, err));
+    hb_archive_job *j = HB_ARRAY_PUSH(b->jobs, b->n_jobs, b->sys->profile->n_resources, err);
+    if (j == NULL) {
+        st = err->status;
+        goto cleanup;
+    }
+    j->src_dir = strdup(src);
+    j->out_path = strdup(out);
+    HB_ALLOC(j->src_dir);
+    HB_ALLOC(j->out_path);
+    j->spec.backup_id = b->m->id;
+    j->spec.name = r->name;
+    j->spec.compression = req->compression;
+    j->spec.seg_log2 = req->seg_log2;
+    if (req->progress) {
+        j->spec.on_bytes = forward_bytes;
+        j->spec.on_bytes_ctx = (void *)req;
+        *total += tree_bytes(src);
+    }
+    if (RAND_priv_bytes(j->dek, sizeof j->dek) != 1)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "no randomness for an archive key");
+    progress(b, "scheduled", r->name, 0);
+cleanup:
+    return st;
+}
+
+/* Every non-empty resource (seed: only those become archives), in the pool. */
+static hb_status make_archives(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const hb_profile *prof = b->sys->profile;
+    uint64_t total = 0;
+    for (size_t i = 0; i < prof->n_resources; i++) {
+        char src[PATH_MAX];
+        HB_TRY(hb_path_join(src, sizeof src, b->sys->root, prof->resources[i].path, err));
+        if (resource_has_content(prof, &prof->resources[i], src))
+            HB_TRY(schedule_archive(b, &prof->resources[i], src, &total, err));
+    }
+    progress(b, "total", NULL, total);
+    HB_TRY(hb_archive_create_all(b->jobs, b->n_jobs, b->req->jobs, err));
+cleanup:
+    return st;
+}
+
+/* Job j's file into the manifest, its DEK wrapped for everyone, then wiped. */
+static hb_status wrap_archive_key(backup_run *b, hb_archive_job *j, hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t *wrapped = NULL;
+    size_t wrapped_len = 0;
+    const char *filename = strrchr(j->out_path, '/') + 1;
+    HB_TRY(hb_manifest_add_file(b->m, j->spec.name, filename,
+                                hb_compression_name(j->spec.compression), j->info.file_size,
+                                j->info.sha256_hex, err));
+    for (size_t k = 0; k < b->rs.n_groups; k++) {
+        uint8_t kw[HB_QUORUM_WRAPPED_LEN];
+        HB_TRY(hb_quorum_wrap_dek(b->gk[k].g, j->dek, kw, err));
+        HB_TRY(hb_manifest_add_wrapped_key(b->m, j->spec.name, b->gk[k].id, kw, sizeof kw,
+                                           err));
+    }
+    for (size_t k = 0; k < b->rs.n_singles; k++) {
+        const hb_rset_single *r = &b->rs.singles[k];
+        HB_TRY(hb_wrap_dek(hb_provider_libctx(b->p), r->cert, r->hash, j->dek, &wrapped,
+                           &wrapped_len, err));
+        HB_TRY(hb_manifest_add_wrapped_key(b->m, j->spec.name, b->single_ids[k], wrapped,
+                                           wrapped_len, err));
+        free(wrapped);
+        wrapped = NULL;
+    }
+    /* Wrapped for everyone: the plain key is not needed any more. */
+    OPENSSL_cleanse(j->dek, sizeof j->dek);
+    b->res->expanded_bytes += j->info.expanded_bytes;
+    progress(b, "complete", j->spec.name, j->info.file_size);
+cleanup:
+    free(wrapped);
+    return st;
+}
+
+static hb_status wrap_keys(backup_run *b, hb_err *err)
+{
+    for (size_t i = 0; i < b->n_jobs; i++) {
+        hb_status st = wrap_archive_key(b, &b->jobs[i], err);
         if (st != HB_OK)
             return st;
-    } else {
-        snprintf(parent, sizeof parent, ".");
     }
-    if (*base == '\0')
-        return hb_fail(err, HB_E_USAGE, "destination '%s' has no directory name", dest);
-    *stale = remove_stale_partials(parent, base);
-    /* Hidden and marked partial: nothing looks like a backup until renamed. */
-    int n = snprintf(partial, cap, "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid());
-    if (n < 0 || (size_t)n >= cap)
-        return hb_fail(err, HB_E_USAGE, "destination path too long: '%s'", dest);
-    hb_tree_remove_quietly(partial);
-    if (mkdir(partial, 0700) != 0)
-        return hb_fail(err, HB_E_IO, "cannot create '%s': %s", partial, strerror(errno));
     return HB_OK;
 }
 
-static hb_status write_manifest(const char *dir, const uint8_t *xml, size_t len, hb_err *err)
+/* The manifest, signed on the token, is the last file written. */
+static hb_status write_manifest(backup_run *b, hb_err *err)
 {
-    char path[PATH_MAX];
-    hb_status st = hb_path_join(path, sizeof path, dir, HB_MANIFEST_FILENAME, err);
-    if (st != HB_OK)
-        return st;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return hb_fail(err, HB_E_IO, "cannot create '%s': %s", path, strerror(errno));
-    st = hb_write_all(fd, xml, len, HB_MANIFEST_FILENAME, err);
-    if (st == HB_OK && fsync(fd) != 0)
-        st = hb_fail(err, HB_E_IO, "cannot sync '%s': %s", path, strerror(errno));
-    if (close(fd) != 0 && st == HB_OK)
-        st = hb_fail(err, HB_E_IO, "cannot write '%s': %s", path, strerror(errno));
+    hb_status st = HB_OK;
+    const hb_profile *prof = b->sys->profile;
+    uint8_t *xml = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < prof->n_excluded; i++)
+        HB_TRY(hb_manifest_add_excluded(b->m, prof->excluded[i].name, prof->excluded[i].reason,
+                                        err));
+    HB_TRY(hb_manifest_write_signed(b->m, hb_signer_cert(b->signer), hb_signer_sign, b->signer,
+                                    &xml, &len, err));
+    HB_TRY(write_synced(b->partial, HB_MANIFEST_FILENAME, xml, len, err));
+    HB_TRY(hb_fsync_dir(b->partial, err));
+cleanup:
+    free(xml);
     return st;
+}
+
+static hb_status commit(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char parent[PATH_MAX];
+    hb_fault_point("backup-before-rename");
+    /* rename(2) also replaces an empty directory; a directory that gained
+     * entries meanwhile makes it fail, and nothing is overwritten. */
+    if (rename(b->partial, b->dest) != 0)
+        HB_FAIL(errno == ENOTEMPTY || errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
+                "cannot move the finished backup to '%s': %s", b->dest, strerror(errno));
+    b->partial[0] = '\0';
+    HB_TRY(hb_path_parent(b->dest, parent, sizeof parent, NULL, err));
+    HB_TRY(hb_fsync_dir(parent, err));
+    memcpy(b->res->dest, b->dest, sizeof b->dest);
+cleanup:
+    return st;
+}
+
+/* The stages up to a complete backup; audited, whatever the outcome. */
+static hb_status make_backup(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    HB_TRY(name_destination(b, err));
+    HB_TRY(choose_recipients(b, err));
+    HB_TRY(open_signer(b, err));
+    HB_TRY(start_manifest(b, err));
+    HB_TRY(prepare_destination(b, err));
+    HB_TRY(make_archives(b, err));
+    HB_TRY(wrap_keys(b, err));
+    HB_TRY(write_manifest(b, err));
+    HB_TRY(commit(b, err));
+    b->res->manifest = b->m;
+    b->m = NULL;
+cleanup:
+    hb_audit_backup_op("secure-backup", st, err, b->dated,
+                       b->m != NULL ? b->m : b->res->manifest,
+                       b->signer != NULL ? hb_signer_cert(b->signer) : NULL, NULL);
+    return st;
+}
+
+/* keep: the dated backups beside the new one (include/hsmbak/rotate.h). */
+static hb_status rotate(backup_run *b, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char pattern[PATH_MAX];
+    HB_TRY(hb_url_resolve(b->sys->root, b->req->dest, pattern, sizeof pattern, err));
+    HB_TRY(hb_rotate(pattern, b->res->dest, b->req->keep, &b->res->rotation, err));
+cleanup:
+    return st;
+}
+
+static void backup_run_free(backup_run *b)
+{
+    if (b->partial[0] != '\0')
+        hb_tree_remove_quietly(b->partial);
+    for (size_t i = 0; i < b->n_jobs; i++) {
+        OPENSSL_cleanse(b->jobs[i].dek, sizeof b->jobs[i].dek);
+        free((char *)b->jobs[i].src_dir);
+        free((char *)b->jobs[i].out_path);
+    }
+    free(b->jobs);
+    free(b->single_ids);
+    /* Group keys are secrets like the DEKs: wiped here, on every path. */
+    OPENSSL_secure_clear_free(b->gk, (b->rs.n_groups ? b->rs.n_groups : 1) * sizeof *b->gk);
+    hb_recipient_set_free(&b->rs);
+    hb_signer_free(b->signer);
+    hb_manifest_free(b->m);
+    hb_objects_free(b->store);
 }
 
 hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
                            hb_backup_result *res, hb_err *err)
 {
-    hb_status st = HB_OK;
-    hb_object_store *store = NULL;
-    hb_manifest *m = NULL;
-    hb_signer *signer = NULL;
-    recipient *rcpt = NULL;
-    hb_recipient_set rs = {0};
-    group_key *gk = NULL;
-    hb_archive_job *jobs = NULL;
-    size_t n_jobs = 0;
-    char **out_paths = NULL;
-    uint8_t *xml = NULL;
-    size_t xml_len = 0;
-    char dest[PATH_MAX], partial[PATH_MAX] = "";
-    char *build = NULL, *machine = NULL, *serial = NULL;
-    const hb_profile *prof = sys->profile;
-    uint64_t total_bytes = 0;
-
+    backup_run b = {.sys = sys, .p = p, .req = req, .res = res};
     memset(res, 0, sizeof *res);
-    HB_TRY(hb_objects_load(sys->root, &store, err));
-    HB_TRY(hb_recipient_set_resolve(sys->root, p, req->recipients, req->n_recipients, &rs,
-                                    err));
-    HB_TRY(hb_strlist_extend(&res->warnings, &rs.warnings, err));
-    HB_TRY(hb_signer_open(p, store, "every backup manifest must be signed", "backup signer",
-                          &signer, err));
-
-    HB_TRY(hb_manifest_new(&m, err));
-    HB_TRY(hb_manifest_set_backup(m, NULL, NULL, NULL, err));
-    build = read_identity(sys->root, "build");
-    machine = read_identity(sys->root, "machine-type");
-    serial = read_identity(sys->root, "serial");
-    HB_TRY(hb_manifest_set_system(m, sys->version, prof->name, build, machine, serial, err));
-    rcpt = calloc(rs.n_singles ? rs.n_singles : 1, sizeof *rcpt);
-    gk = OPENSSL_secure_zalloc((rs.n_groups ? rs.n_groups : 1) * sizeof *gk);
-    jobs = calloc(prof->n_resources ? prof->n_resources : 1, sizeof *jobs);
-    out_paths = calloc(prof->n_resources ? prof->n_resources : 1, sizeof *out_paths);
-    if (rcpt == NULL || gk == NULL || jobs == NULL || out_paths == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    HB_TRY(add_recipients(p, &rs, m, rcpt, gk, err));
-
-    HB_TRY(hb_url_resolve(sys->root, req->dest, dest, sizeof dest, err));
-    HB_TRY(check_not_inside_resources(sys, dest, err));
-    HB_TRY(prepare_destination(dest, partial, sizeof partial, &res->stale_partials_removed,
-                               err));
-
-    for (size_t i = 0; i < prof->n_resources; i++) {
-        const hb_profile_resource *r = &prof->resources[i];
-        char src[PATH_MAX], out[PATH_MAX];
-        HB_TRY(hb_path_join(src, sizeof src, sys->root, r->path, err));
-        if (!resource_has_content(prof, r, src))
-            continue; /* only non-empty resources become archives (seed) */
-        char file[128];
-        snprintf(file, sizeof file, "%s%s", r->name, hb_compression_extension(req->compression));
-        HB_TRY(hb_path_join(out, sizeof out, partial, file, err));
-        out_paths[n_jobs] = strdup(out);
-        if (out_paths[n_jobs] == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        hb_archive_job *j = &jobs[n_jobs++];
-        j->src_dir = strdup(src);
-        j->out_path = out_paths[n_jobs - 1];
-        j->spec.backup_id = m->id;
-        j->spec.name = r->name;
-        j->spec.compression = req->compression;
-        j->spec.seg_log2 = req->seg_log2;
-        if (req->progress) {
-            j->spec.on_bytes = forward_bytes;
-            j->spec.on_bytes_ctx = (void *)req;
-            total_bytes += tree_bytes(src);
-        }
-        if (j->src_dir == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        if (RAND_priv_bytes(j->dek, sizeof j->dek) != 1) {
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "no randomness for an archive key");
-            goto cleanup;
-        }
-        if (req->progress)
-            req->progress(req->progress_ctx, "scheduled", r->name, 0);
-    }
-    if (req->progress)
-        req->progress(req->progress_ctx, "total", NULL, total_bytes);
-    HB_TRY(hb_archive_create_all(jobs, n_jobs, req->jobs, err));
-
-    for (size_t i = 0; i < n_jobs; i++) {
-        hb_archive_job *j = &jobs[i];
-        const char *filename = strrchr(j->out_path, '/') + 1;
-        HB_TRY(hb_manifest_add_file(m, j->spec.name, filename,
-                                    hb_compression_name(j->spec.compression), j->info.file_size,
-                                    j->info.sha256_hex, err));
-        for (size_t k = 0; k < rs.n_groups; k++) {
-            uint8_t wrapped[HB_QUORUM_WRAPPED_LEN];
-            HB_TRY(hb_quorum_wrap_dek(gk[k].g, j->dek, wrapped, err));
-            HB_TRY(hb_manifest_add_wrapped_key(m, j->spec.name, gk[k].id, wrapped,
-                                               sizeof wrapped, err));
-        }
-        for (size_t k = 0; k < rs.n_singles; k++) {
-            uint8_t *wrapped = NULL;
-            size_t wrapped_len = 0;
-            HB_TRY(hb_wrap_dek(hb_provider_libctx(p), rcpt[k].cert, rcpt[k].hash, j->dek,
-                               &wrapped, &wrapped_len, err));
-            st = hb_manifest_add_wrapped_key(m, j->spec.name, rcpt[k].id, wrapped, wrapped_len,
-                                             err);
-            free(wrapped);
-            if (st != HB_OK)
-                goto cleanup;
-        }
-        /* Wrapped for everyone: the plain key is not needed any more. */
-        OPENSSL_cleanse(j->dek, sizeof j->dek);
-        res->expanded_bytes += j->info.expanded_bytes;
-        if (req->progress)
-            req->progress(req->progress_ctx, "complete", j->spec.name, j->info.file_size);
-    }
-    for (size_t i = 0; i < prof->n_excluded; i++)
-        HB_TRY(hb_manifest_add_excluded(m, prof->excluded[i].name, prof->excluded[i].reason,
-                                        err));
-
-    HB_TRY(hb_manifest_write_signed(m, hb_signer_cert(signer), hb_signer_sign, signer, &xml,
-                                    &xml_len, err));
-    HB_TRY(write_manifest(partial, xml, xml_len, err));
-    HB_TRY(hb_fsync_dir(partial, err));
-    hb_fault_point("backup-before-rename");
-    /* rename(2) also replaces an empty directory; a directory that gained
-     * entries meanwhile makes it fail, and nothing is overwritten. */
-    if (rename(partial, dest) != 0) {
-        st = hb_fail(err, errno == ENOTEMPTY || errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
-                     "cannot move the finished backup to '%s': %s", dest, strerror(errno));
-        goto cleanup;
-    }
-    partial[0] = '\0';
-    {
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s", dest);
-        char *slash = strrchr(parent, '/');
-        if (slash != NULL && slash != parent)
-            *slash = '\0';
-        HB_TRY(hb_fsync_dir(parent, err));
-    }
-    snprintf(res->dest, sizeof res->dest, "%s", dest);
-    res->manifest = m;
-    m = NULL;
-cleanup:
-    hb_audit_backup_op("secure-backup", st, err, req->dest, m != NULL ? m : res->manifest,
-                       signer != NULL ? hb_signer_cert(signer) : NULL, NULL);
-    if (partial[0] != '\0')
-        hb_tree_remove_quietly(partial);
-    for (size_t i = 0; i < n_jobs; i++) {
-        OPENSSL_cleanse(jobs[i].dek, sizeof jobs[i].dek);
-        free((char *)jobs[i].src_dir);
-        free(out_paths[i]);
-    }
-    free(jobs);
-    free(out_paths);
-    free(rcpt);
-    /* Group keys are secrets like the DEKs: wiped here, on every path. */
-    OPENSSL_secure_clear_free(gk, (rs.n_groups ? rs.n_groups : 1) * sizeof *gk);
-    hb_recipient_set_free(&rs);
-    free(xml);
-    free(build);
-    free(machine);
-    free(serial);
-    hb_signer_free(signer);
-    hb_manifest_free(m);
-    hb_objects_free(store);
+    hb_status st = make_backup(&b, err);
+    if (st == HB_OK && req->keep > 0)
+        st = rotate(&b, err);
+    backup_run_free(&b);
     return st;
 }
 
 void hb_backup_result_free(hb_backup_result *res)
 {
-    if (res != NULL) {
-        hb_manifest_free(res->manifest);
-        res->manifest = NULL;
-        hb_strlist_free(&res->warnings);
-    }
+    if (res == NULL)
+        return;
+    hb_manifest_free(res->manifest);
+    res->manifest = NULL;
+    hb_strlist_free(&res->warnings);
+    hb_rotate_result_free(&res->rotation);
 }

@@ -1,7 +1,10 @@
+/* `hsmbak dir URL` (include/hsmbak/dirlist.h). */
 #include "hsmbak/dirlist.h"
 
-#include "hsmbak/url.h"
+#include "common/buf.h"
 #include "common/fail.h"
+#include "hsmbak/manifest.h"
+#include "hsmbak/url.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,12 +16,15 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+/* A listing stops with an error past this many entries. */
+#define HB_DIR_MAX_ENTRIES ((size_t)1 << 20)
+
 /* The manifest leads, as in the seed's listing; the rest by name. */
 static int by_name(const void *a, const void *b)
 {
     const hb_dir_entry *x = a, *y = b;
-    bool mx = strcmp(x->name, "backupmanifest.xml") == 0;
-    bool my = strcmp(y->name, "backupmanifest.xml") == 0;
+    bool mx = strcmp(x->name, HB_MANIFEST_FILENAME) == 0;
+    bool my = strcmp(y->name, HB_MANIFEST_FILENAME) == 0;
     if (mx != my)
         return mx ? -1 : 1;
     return strcmp(x->name, y->name);
@@ -30,7 +36,6 @@ hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *out, hb
     char path[PATH_MAX];
     DIR *d = NULL;
     hb_dir_listing l = {0};
-    size_t cap = 0;
     HB_TRY(hb_url_resolve(root, url, path, sizeof path, err));
     d = opendir(path);
     if (d == NULL) {
@@ -45,17 +50,13 @@ hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *out, hb
         struct stat sb;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
             continue; /* vanished while listing */
-        if (l.n == cap) {
-            cap = cap ? 2 * cap : 16;
-            hb_dir_entry *grown = realloc(l.entries, cap * sizeof *grown);
-            if (grown == NULL) {
-                st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-                goto cleanup;
-            }
-            l.entries = grown;
+        hb_dir_entry *e = HB_ARRAY_PUSH(l.entries, l.n, HB_DIR_MAX_ENTRIES, err);
+        if (e == NULL) {
+            st = err->status;
+            goto cleanup;
         }
-        hb_dir_entry *e = &l.entries[l.n++];
-        snprintf(e->name, sizeof e->name, "%s", de->d_name);
+        /* d_name is at most NAME_MAX (255) bytes: it fits name[256]. */
+        HB_TRY(hb_format(e->name, sizeof e->name, "file name", err, "%s", de->d_name));
         e->is_dir = S_ISDIR(sb.st_mode);
         e->modified = sb.st_mtime;
         e->size = (uint64_t)sb.st_size;

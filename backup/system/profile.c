@@ -4,6 +4,7 @@
 #include "backup/system/profile.h"
 
 #include "backup/format/xml.h"
+#include "common/buf.h"
 #include "common/datadir.h"
 #include "common/fileio.h"
 #include "common/fail.h"
@@ -15,6 +16,8 @@
 #include <sys/stat.h>
 
 #define NS HB_PROFILE_NS
+/* Far more entries of any one kind than a profile has. */
+#define HB_PROFILE_MAX_ITEMS 10000
 
 static bool name_ok(const char *s)
 {
@@ -77,26 +80,22 @@ static bool attr_true(const xmlNode *n, const char *name)
     return yes;
 }
 
-static void *grow(void *arr, size_t n, size_t elem)
+static hb_status oom(const hb_profile *p, hb_err *err)
 {
-    char *p = realloc(arr, (n + 1) * elem);
-    if (p != NULL)
-        memset(p + n * elem, 0, elem);
-    return p;
+    return hb_fail(err, HB_E_INTERNAL, "out of memory reading profile '%s'",
+                   p->source != NULL ? p->source : "?");
 }
 
-/* Collect the text of every child element of `list` into a string array. */
-static hb_status text_list(const xmlNode *list, char ***out, size_t *n, hb_err *err)
+/* The text of every child element of `list` into a string array. */
+static hb_status text_list(const hb_profile *p, const xmlNode *list, char ***out, size_t *n,
+                           hb_err *err)
 {
     for (xmlNodePtr c = hb_xml_first_elem(list); c != NULL; c = hb_xml_next_elem(c)) {
-        char **arr = grow(*out, *n, sizeof *arr);
-        if (arr == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
-        *out = arr;
-        arr[*n] = hb_xml_text(c);
-        if (arr[*n] == NULL)
-            return hb_fail(err, HB_E_INTERNAL, "out of memory");
-        (*n)++;
+        char **item = HB_ARRAY_PUSH(*out, *n, HB_PROFILE_MAX_ITEMS, err);
+        if (item == NULL)
+            return err->status;
+        if ((*item = hb_xml_text(c)) == NULL)
+            return oom(p, err);
     }
     return HB_OK;
 }
@@ -111,105 +110,114 @@ static char *name_from_path(const char *path)
     return s;
 }
 
-static hb_status read_doc(hb_profile *p, const xmlNode *root, const char *dir, hb_err *err)
+/* <factory-image>, relative to the profile's directory dir. */
+static hb_status read_factory_image(hb_profile *p, const xmlNode *n, const char *dir,
+                                    hb_err *err)
 {
-    hb_status st = HB_OK;
-    xmlNodePtr n;
+    char joined[PATH_MAX], real[PATH_MAX];
+    if (n == NULL)
+        return HB_OK;
+    char *rel = hb_xml_text(n);
+    if (rel == NULL)
+        return oom(p, err);
+    p->requires_factory_state = attr_true(n, "requires-factory-state");
+    hb_status st = rel[0] == '/' ? hb_path_join(joined, sizeof joined, "", rel + 1, err)
+                                 : hb_path_join(joined, sizeof joined, dir, rel, err);
+    free(rel);
+    if (st != HB_OK)
+        return st;
+    struct stat sb;
+    if (realpath(joined, real) == NULL || stat(real, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fail(err, p, "factory image '", joined, "' is not a directory");
+    if ((p->factory_image = strdup(real)) == NULL)
+        return oom(p, err);
+    return HB_OK;
+}
 
-    p->name = attr(root, "name");
-    HB_TRY(hb_xml_child_text(root, NS, "version-file", false, "profile", &p->version_file,
-                             err));
-    if (p->version_file == NULL && (p->version_file = strdup("VERSION")) == NULL)
-        goto oom;
-    p->version_exact = true; /* the schema admits match="exact" only */
-
-    n = hb_xml_child(root, NS, "factory-image");
-    if (n != NULL) {
-        char *rel = hb_xml_text(n);
-        if (rel == NULL)
-            goto oom;
-        p->requires_factory_state = attr_true(n, "requires-factory-state");
-        char joined[PATH_MAX], real[PATH_MAX];
-        st = rel[0] == '/' ? hb_path_join(joined, sizeof joined, "", rel + 1, err)
-                           : hb_path_join(joined, sizeof joined, dir, rel, err);
-        free(rel);
-        if (st != HB_OK)
-            goto cleanup;
-        struct stat sb;
-        if (realpath(joined, real) == NULL || stat(real, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            st = fail(err, p, "factory image '", joined, "' is not a directory");
-            goto cleanup;
-        }
-        if ((p->factory_image = strdup(real)) == NULL)
-            goto oom;
-    }
-
-    n = hb_xml_child(root, NS, "resources");
-    for (xmlNodePtr r = hb_xml_first_elem(n); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_resource *arr = grow(p->resources, p->n_resources, sizeof *arr);
-        if (arr == NULL)
-            goto oom;
-        p->resources = arr;
-        hb_profile_resource *res = &arr[p->n_resources++];
+static hb_status read_resources(hb_profile *p, const xmlNode *list, hb_err *err)
+{
+    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
+        hb_profile_resource *res = HB_ARRAY_PUSH(p->resources, p->n_resources,
+                                                 HB_PROFILE_MAX_ITEMS, err);
+        if (res == NULL)
+            return err->status;
         res->path = attr(r, "path");
         res->name = attr(r, "name");
         if (res->name == NULL && res->path != NULL)
             res->name = name_from_path(res->path);
         if (res->path == NULL || res->name == NULL)
-            goto oom;
+            return oom(p, err);
         res->skip_when_empty = attr_true(r, "skip-when-empty");
     }
+    return HB_OK;
+}
 
-    n = hb_xml_child(root, NS, "never-backed-up");
-    for (xmlNodePtr r = hb_xml_first_elem(n); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_never *arr = grow(p->never_backed_up, p->n_never_backed_up, sizeof *arr);
-        if (arr == NULL)
-            goto oom;
-        p->never_backed_up = arr;
-        hb_profile_never *nv = &arr[p->n_never_backed_up++];
+static hb_status read_never(hb_profile *p, const xmlNode *list, hb_err *err)
+{
+    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
+        hb_profile_never *nv = HB_ARRAY_PUSH(p->never_backed_up, p->n_never_backed_up,
+                                             HB_PROFILE_MAX_ITEMS, err);
+        if (nv == NULL)
+            return err->status;
         if ((nv->path = hb_xml_text(r)) == NULL)
-            goto oom;
+            return oom(p, err);
         nv->carry_over = attr_true(r, "carry-over");
     }
+    return HB_OK;
+}
 
-    n = hb_xml_child(root, NS, "excluded");
-    for (xmlNodePtr r = hb_xml_first_elem(n); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_excluded *arr = grow(p->excluded, p->n_excluded, sizeof *arr);
-        if (arr == NULL)
-            goto oom;
-        p->excluded = arr;
-        hb_profile_excluded *x = &arr[p->n_excluded++];
+static hb_status read_excluded(hb_profile *p, const xmlNode *list, hb_err *err)
+{
+    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
+        hb_profile_excluded *x = HB_ARRAY_PUSH(p->excluded, p->n_excluded,
+                                               HB_PROFILE_MAX_ITEMS, err);
+        if (x == NULL)
+            return err->status;
         x->name = attr(r, "name");
         x->path = attr(r, "path");
         x->reason = hb_xml_text(r);
         if (x->name == NULL || x->path == NULL || x->reason == NULL)
-            goto oom;
+            return oom(p, err);
     }
+    return HB_OK;
+}
 
-    n = hb_xml_child(root, NS, "reset-on-restore");
-    for (xmlNodePtr r = hb_xml_first_elem(n); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_reset *arr = grow(p->reset, p->n_reset, sizeof *arr);
-        if (arr == NULL)
-            goto oom;
-        p->reset = arr;
-        hb_profile_reset *x = &arr[p->n_reset++];
+static hb_status read_resets(hb_profile *p, const xmlNode *list, hb_err *err)
+{
+    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
+        hb_profile_reset *x = HB_ARRAY_PUSH(p->reset, p->n_reset, HB_PROFILE_MAX_ITEMS, err);
+        if (x == NULL)
+            return err->status;
         x->path = attr(r, "path");
         x->message = hb_xml_text(r);
         if (x->path == NULL || x->message == NULL)
-            goto oom;
+            return oom(p, err);
     }
+    return HB_OK;
+}
 
-    HB_TRY(text_list(hb_xml_child(root, NS, "factory-state-ignores"), &p->factory_ignores,
+static hb_status read_doc(hb_profile *p, const xmlNode *root, const char *dir, hb_err *err)
+{
+    hb_status st = HB_OK;
+    p->name = attr(root, "name");
+    HB_TRY(hb_xml_child_text(root, NS, "version-file", false, "profile", &p->version_file,
+                             err));
+    if (p->version_file == NULL && (p->version_file = strdup("VERSION")) == NULL)
+        HB_TRY(oom(p, err));
+    p->version_exact = true; /* the schema admits match="exact" only */
+    HB_TRY(read_factory_image(p, hb_xml_child(root, NS, "factory-image"), dir, err));
+    HB_TRY(read_resources(p, hb_xml_child(root, NS, "resources"), err));
+    HB_TRY(read_never(p, hb_xml_child(root, NS, "never-backed-up"), err));
+    HB_TRY(read_excluded(p, hb_xml_child(root, NS, "excluded"), err));
+    HB_TRY(read_resets(p, hb_xml_child(root, NS, "reset-on-restore"), err));
+    HB_TRY(text_list(p, hb_xml_child(root, NS, "factory-state-ignores"), &p->factory_ignores,
                      &p->n_factory_ignores, err));
-    HB_TRY(text_list(hb_xml_child(root, NS, "ignorable-files"), &p->ignorable_files,
+    HB_TRY(text_list(p, hb_xml_child(root, NS, "ignorable-files"), &p->ignorable_files,
                      &p->n_ignorable_files, err));
-    HB_TRY(text_list(hb_xml_child(root, NS, "next-steps"), &p->next_steps, &p->n_next_steps,
-                     err));
+    HB_TRY(text_list(p, hb_xml_child(root, NS, "next-steps"), &p->next_steps,
+                     &p->n_next_steps, err));
     HB_TRY(hb_xml_child_text(root, NS, "post-restore-command", false, "profile",
                              &p->post_restore_command, err));
-    goto cleanup;
-oom:
-    st = hb_fail(err, HB_E_INTERNAL, "out of memory reading profile '%s'", p->source);
 cleanup:
     return st;
 }
@@ -220,24 +228,19 @@ static hb_status add_state_dir(hb_profile *p, hb_err *err)
     for (size_t i = 0; i < p->n_never_backed_up; i++)
         if (strcmp(p->never_backed_up[i].path, HB_PROFILE_STATE_DIR) == 0)
             return HB_OK;
-    hb_profile_never *arr = grow(p->never_backed_up, p->n_never_backed_up, sizeof *arr);
-    if (arr == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    p->never_backed_up = arr;
-    if ((arr[p->n_never_backed_up].path = strdup(HB_PROFILE_STATE_DIR)) == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    p->n_never_backed_up++;
+    hb_profile_never *nv = HB_ARRAY_PUSH(p->never_backed_up, p->n_never_backed_up,
+                                         HB_PROFILE_MAX_ITEMS + 1, err);
+    if (nv == NULL)
+        return err->status;
+    if ((nv->path = strdup(HB_PROFILE_STATE_DIR)) == NULL)
+        return oom(p, err);
     return HB_OK;
 }
 
-static hb_status check(hb_profile *p, hb_err *err)
+#define RELATIVE "' must be a relative path without '.', '..' or empty components"
+
+static hb_status check_resources(const hb_profile *p, hb_err *err)
 {
-    hb_status st = HB_OK;
-    if (!name_ok(p->name))
-        return fail(err, p, "profile name '", p->name, "' must match [a-z0-9][a-z0-9-]*");
-    if (!path_ok(p->version_file))
-        return fail(err, p, "version file '", p->version_file, "' must be a relative path "
-                    "without '.', '..' or empty components");
     if (p->n_resources == 0)
         return fail(err, p, "it lists no resources", NULL, NULL);
     for (size_t i = 0; i < p->n_resources; i++) {
@@ -246,8 +249,7 @@ static hb_status check(hb_profile *p, hb_err *err)
             return fail(err, p, "resource name '", r->name, "' must match [a-z0-9][a-z0-9-]* "
                         "(give the resource a name=\"...\")");
         if (!path_ok(r->path))
-            return fail(err, p, "resource path '", r->path, "' must be a relative path "
-                        "without '.', '..' or empty components");
+            return fail(err, p, "resource path '", r->path, RELATIVE);
         if (overlaps(r->path, p->version_file))
             return fail(err, p, "resource path '", r->path, "' overlaps the version file");
         for (size_t j = 0; j < i; j++) {
@@ -264,32 +266,40 @@ static hb_status check(hb_profile *p, hb_err *err)
             if (overlaps(r->path, p->excluded[j].path))
                 return fail(err, p, "resource path '", r->path, "' overlaps an excluded path");
     }
+    return HB_OK;
+}
+
+static hb_status check_excluded(const hb_profile *p, hb_err *err)
+{
     for (size_t i = 0; i < p->n_never_backed_up; i++)
         if (!path_ok(p->never_backed_up[i].path))
-            return fail(err, p, "never-backed-up path '", p->never_backed_up[i].path,
-                        "' must be a relative path without '.', '..' or empty components");
+            return fail(err, p, "never-backed-up path '", p->never_backed_up[i].path, RELATIVE);
     for (size_t i = 0; i < p->n_excluded; i++) {
         const hb_profile_excluded *x = &p->excluded[i];
         if (!name_ok(x->name))
             return fail(err, p, "excluded item name '", x->name, "' must match "
                         "[a-z0-9][a-z0-9-]*");
         if (!path_ok(x->path))
-            return fail(err, p, "excluded path '", x->path, "' must be a relative path "
-                        "without '.', '..' or empty components");
+            return fail(err, p, "excluded path '", x->path, RELATIVE);
         if (!hb_xml_text_ok(x->reason))
             return fail(err, p, "the reason for excluding '", x->name, "' is not one line");
         for (size_t j = 0; j < i; j++)
             if (strcmp(x->name, p->excluded[j].name) == 0)
                 return fail(err, p, "excluded item name '", x->name, "' is used twice");
     }
+    return HB_OK;
+}
+
+/* Each reset is a file of the factory image inside a resource. */
+static hb_status check_resets(const hb_profile *p, hb_err *err)
+{
     if ((p->requires_factory_state || p->n_reset > 0) && p->factory_image == NULL)
         return fail(err, p, "a factory image is needed for requires-factory-state and "
                     "reset-on-restore", NULL, NULL);
     for (size_t i = 0; i < p->n_reset; i++) {
         const hb_profile_reset *x = &p->reset[i];
         if (!path_ok(x->path))
-            return fail(err, p, "reset path '", x->path, "' must be a relative path without "
-                        "'.', '..' or empty components");
+            return fail(err, p, "reset path '", x->path, RELATIVE);
         bool inside = false;
         for (size_t j = 0; j < p->n_resources; j++) {
             size_t n = strlen(p->resources[j].path);
@@ -299,16 +309,22 @@ static hb_status check(hb_profile *p, hb_err *err)
             return fail(err, p, "reset path '", x->path, "' is not inside a resource");
         char src[PATH_MAX];
         struct stat sb;
-        HB_TRY(hb_path_join(src, sizeof src, p->factory_image, x->path, err));
+        hb_status st = hb_path_join(src, sizeof src, p->factory_image, x->path, err);
+        if (st != HB_OK)
+            return st;
         if (lstat(src, &sb) != 0 || !S_ISREG(sb.st_mode))
             return fail(err, p, "reset path '", x->path, "' is not a file in the factory image");
         if (!hb_xml_text_ok(x->message))
             return fail(err, p, "the message for reset path '", x->path, "' is not one line");
     }
+    return HB_OK;
+}
+
+static hb_status check_lists(const hb_profile *p, hb_err *err)
+{
     for (size_t i = 0; i < p->n_factory_ignores; i++)
         if (!path_ok(p->factory_ignores[i]))
-            return fail(err, p, "factory-state ignore '", p->factory_ignores[i], "' must be a "
-                        "relative path without '.', '..' or empty components");
+            return fail(err, p, "factory-state ignore '", p->factory_ignores[i], RELATIVE);
     for (size_t i = 0; i < p->n_ignorable_files; i++) {
         const char *f = p->ignorable_files[i];
         if (!path_ok(f) || strchr(f, '/') != NULL)
@@ -319,6 +335,21 @@ static hb_status check(hb_profile *p, hb_err *err)
     for (size_t i = 0; i < p->n_next_steps; i++)
         if (!hb_xml_text_ok(p->next_steps[i]))
             return fail(err, p, "next step '", p->next_steps[i], "' is not one line");
+    return HB_OK;
+}
+
+/* The rules a schema cannot state, in the order a reader meets them. */
+static hb_status check(const hb_profile *p, hb_err *err)
+{
+    hb_status st = HB_OK;
+    if (!name_ok(p->name))
+        HB_TRY(fail(err, p, "profile name '", p->name, "' must match [a-z0-9][a-z0-9-]*"));
+    if (!path_ok(p->version_file))
+        HB_TRY(fail(err, p, "version file '", p->version_file, RELATIVE));
+    HB_TRY(check_resources(p, err));
+    HB_TRY(check_excluded(p, err));
+    HB_TRY(check_resets(p, err));
+    HB_TRY(check_lists(p, err));
 cleanup:
     return st;
 }
@@ -345,7 +376,7 @@ hb_status hb_profile_load_file(const char *path, hb_profile **out, hb_err *err)
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    snprintf(what, sizeof what, "profile '%s'", real); /* real < PATH_MAX: fits */
+    HB_TRY(hb_format(what, sizeof what, "profile path", err, "profile '%s'", real));
     HB_TRY(hb_xml_parse(data, len, HB_PROFILE_MAX_SIZE, 0, "schema/profile.xsd", what, &doc,
                         err));
     xmlNodePtr root = xmlDocGetRootElement(doc);
@@ -373,14 +404,14 @@ hb_status hb_profile_load_builtin(const char *name, hb_profile **out, hb_err *er
     char rel[128], path[PATH_MAX];
     hb_status st = HB_OK;
     *out = NULL;
-    if (name == NULL || (strcmp(name, "appliance") != 0 && strcmp(name, "host") != 0))
-        return hb_fail(err, HB_E_NOT_FOUND, "no built-in profile '%s' (built-ins: appliance, "
-                       "host; or give a profile file)", name != NULL ? name : "");
-    snprintf(rel, sizeof rel, "profiles/%s.xml", name); /* a built-in name: fits */
-    st = hb_data_path(rel, path, sizeof path, err);
-    if (st != HB_OK)
-        return st;
-    return hb_profile_load_file(path, out, err);
+    HB_ENSURE(name != NULL && (strcmp(name, "appliance") == 0 || strcmp(name, "host") == 0),
+              HB_E_NOT_FOUND, "no built-in profile '%s' (built-ins: appliance, host; or give a "
+              "profile file)", name != NULL ? name : "");
+    HB_TRY(hb_format(rel, sizeof rel, "profile name", err, "profiles/%s.xml", name));
+    HB_TRY(hb_data_path(rel, path, sizeof path, err));
+    HB_TRY(hb_profile_load_file(path, out, err));
+cleanup:
+    return st;
 }
 
 static void free_list(char **l, size_t n)

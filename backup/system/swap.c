@@ -1,5 +1,7 @@
+/* Replacing a system root atomically (backup/system/swap.h). */
 #include "backup/system/swap.h"
 
+#include "backup/system/pathname.h"
 #include "backup/system/tree.h"
 #include "common/fault.h"
 #include "common/fileio.h"
@@ -88,22 +90,17 @@ static hb_status carry_dir(const char *root, const char *staging, const char *re
 {
     hb_status st = HB_OK;
     char dir[PATH_MAX];
-    HB_TRY(rel[0] ? hb_path_join(dir, sizeof dir, root, rel, err)
-                  : hb_path_join(dir, sizeof dir, root, ".", err));
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return hb_fail(err, HB_E_IO, "cannot list '%s': %s", dir, strerror(errno));
+    DIR *d = NULL;
+    HB_TRY(hb_path_join(dir, sizeof dir, root, rel[0] ? rel : ".", err));
+    d = opendir(dir);
+    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", dir, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char child[PATH_MAX];
-        int n = rel[0] ? snprintf(child, sizeof child, "%s/%s", rel, de->d_name)
-                       : snprintf(child, sizeof child, "%s", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof child) {
-            st = hb_fail(err, HB_E_IO, "path too long under '%s'", dir);
+        if ((st = hb_path_child(child, sizeof child, rel, de->d_name, err)) != HB_OK)
             break;
-        }
         if (is_provided(child, provided))
             continue;
         if (is_ancestor(child, provided)) {
@@ -133,8 +130,9 @@ static hb_status carry_dir(const char *root, const char *staging, const char *re
         if ((st = carry_entry(root, staging, child, err)) != HB_OK)
             break;
     }
-    closedir(d);
 cleanup:
+    if (d != NULL)
+        closedir(d);
     return st;
 }
 
@@ -160,30 +158,22 @@ hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
     hb_status st = HB_OK;
     char parent[PATH_MAX];
     int fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return hb_fail(err, HB_E_IO, "cannot open '%s': %s", staging, strerror(errno));
+    HB_ENSURE(fd >= 0, HB_E_IO, "cannot open '%s': %s", staging, strerror(errno));
     /* syncfs: every file of the new tree is on disk before it becomes the root. */
-    if (syncfs(fd) != 0) {
-        st = hb_fail(err, HB_E_IO, "cannot sync '%s': %s", staging, strerror(errno));
-        close(fd);
-        return st;
-    }
+    HB_ENSURE(syncfs(fd) == 0, HB_E_IO, "cannot sync '%s': %s", staging, strerror(errno));
     /* The new root keeps the old root's permissions. */
     struct stat sb;
     if (stat(root, &sb) == 0)
         fchmod(fd, sb.st_mode & 07777);
     close(fd);
-    if (renameat2(AT_FDCWD, staging, AT_FDCWD, root, RENAME_EXCHANGE) != 0)
-        return hb_fail(err, HB_E_IO,
-                       "cannot swap the restored tree into '%s': %s (the root must be a "
-                       "directory on the same filesystem as its parent, not a mount point); "
-                       "the system is unchanged", root, strerror(errno));
-    snprintf(parent, sizeof parent, "%s", root);
-    char *slash = strrchr(parent, '/');
-    if (slash != NULL && slash != parent)
-        *slash = '\0';
+    fd = -1;
+    HB_ENSURE(renameat2(AT_FDCWD, staging, AT_FDCWD, root, RENAME_EXCHANGE) == 0, HB_E_IO,
+              "cannot swap the restored tree into '%s': %s (the root must be a directory on "
+              "the same filesystem as its parent, not a mount point); the system is "
+              "unchanged", root, strerror(errno));
     hb_err sync_err;
-    if (hb_fsync_dir(parent, &sync_err) != HB_OK) {
+    if (hb_path_parent(root, parent, sizeof parent, NULL, &sync_err) != HB_OK ||
+        hb_fsync_dir(parent, &sync_err) != HB_OK) {
         /* The swap happened; only its durability across a power cut is in
          * doubt, which the next sync settles. Not worth failing the restore. */
     }
@@ -192,5 +182,8 @@ hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
     st = hb_tree_remove(staging, err);
     if (st != HB_OK)
         hb_err_prefix(err, "the new tree is in place, but the old one could not be removed");
+cleanup:
+    if (fd >= 0)
+        close(fd);
     return st;
 }

@@ -1,8 +1,10 @@
-/* System roots: init, open and lock, factory state, factory reset. */
+/* System roots: init, open and lock, factory reset, leftovers of interrupted runs. */
 #include "backup/system/system.h"
 
+#include "backup/system/pathname.h"
 #include "backup/system/swap.h"
 #include "backup/system/tree.h"
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "common/fail.h"
 
@@ -104,7 +106,7 @@ hb_status hb_system_init(const char *root, const char *profile_ref, const char *
     HB_TRY(hb_mkdirs(root, 0755, err));
     if (profile->factory_image != NULL)
         HB_TRY(hb_tree_copy(profile->factory_image, root, false, err));
-    HB_TRY(hb_path_join(buf, sizeof buf, root, ".hsmbak", err));
+    HB_TRY(hb_path_join(buf, sizeof buf, root, HB_PROFILE_STATE_DIR, err));
     HB_TRY(hb_mkdirs(buf, 0700, err));
     HB_TRY(write_text(root, ".hsmbak/profile", profile_ref, err));
     int n = snprintf(buf, sizeof buf, "%s\n", version);
@@ -120,27 +122,25 @@ cleanup:
 
 static hb_status take_lock(hb_system *sys, unsigned wait_seconds, hb_err *err)
 {
+    hb_status st = HB_OK;
     char path[PATH_MAX];
-    hb_status st = hb_path_join(path, sizeof path, sys->root, ".hsmbak/lock", err);
-    if (st != HB_OK)
-        return st;
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return hb_fail(err, HB_E_IO, "cannot open the lock '%s': %s", path, strerror(errno));
-    for (unsigned waited = 0;; waited++) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            break;
-        if (errno != EWOULDBLOCK || waited >= wait_seconds * 10) {
-            close(fd);
-            return hb_fail(err, HB_E_REFUSED, "another hsmbak operation is working on '%s' "
-                           "(it holds %s); wait for it to finish and run this again",
-                           sys->root, path);
-        }
+    int fd = -1;
+    HB_TRY(hb_path_join(path, sizeof path, sys->root, ".hsmbak/lock", err));
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    HB_ENSURE(fd >= 0, HB_E_IO, "cannot open the lock '%s': %s", path, strerror(errno));
+    for (unsigned waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited++) {
+        HB_ENSURE(errno == EWOULDBLOCK && waited < wait_seconds * 10, HB_E_REFUSED,
+                  "another hsmbak operation is working on '%s' (it holds %s); wait for it "
+                  "to finish and run this again", sys->root, path);
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     sys->lock_fd = fd;
-    return HB_OK;
+    fd = -1;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    return st;
 }
 
 hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **out, hb_err *err)
@@ -148,29 +148,18 @@ hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **ou
     hb_status st = HB_OK;
     char abs_root[PATH_MAX];
     hb_system *sys = calloc(1, sizeof *sys);
-    if (sys == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(sys);
     sys->lock_fd = -1;
-    if (root == NULL || *root == '\0') {
-        st = hb_fail(err, HB_E_USAGE, "no system root: give --root DIR or set HSMBAK_ROOT");
-        goto cleanup;
-    }
-    if (realpath(root, abs_root) == NULL) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "system root '%s': %s; make one with 'hsmbak "
-                     "system init --root %s --profile appliance'", root, strerror(errno), root);
-        goto cleanup;
-    }
+    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
+              "no system root: give --root DIR or set HSMBAK_ROOT");
+    HB_ENSURE(realpath(root, abs_root) != NULL, HB_E_NOT_FOUND, "system root '%s': %s; make "
+              "one with 'hsmbak system init --root %s --profile appliance'", root,
+              strerror(errno), root);
     sys->root = strdup(abs_root);
-    if (sys->root == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    if (read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) != HB_OK) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no "
-                     ".hsmbak/profile); make one with 'hsmbak system init --root %s'", root,
-                     root);
-        goto cleanup;
-    }
+    HB_ALLOC(sys->root);
+    HB_ENSURE(read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) == HB_OK,
+              HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no .hsmbak/profile); "
+              "make one with 'hsmbak system init --root %s'", root, root);
     HB_TRY(load_profile(sys->profile_ref, &sys->profile, err));
     HB_TRY(take_lock(sys, wait_seconds, err));
     st = read_line(sys->root, sys->profile->version_file, &sys->version, err);
@@ -199,74 +188,23 @@ void hb_system_close(hb_system *sys)
     free(sys);
 }
 
-/* What the factory-state check never looks at: hsmbak's own state, the
- * version, what the profile ignores, excludes or never backs up. */
-static hb_status factory_skips(const hb_profile *p, const char ***out, hb_err *err)
-{
-    size_t n = 2 + p->n_factory_ignores + p->n_excluded + p->n_never_backed_up + 1;
-    const char **skip = calloc(n, sizeof *skip);
-    if (skip == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    size_t k = 0;
-    skip[k++] = ".hsmbak";
-    skip[k++] = p->version_file;
-    for (size_t i = 0; i < p->n_factory_ignores; i++)
-        skip[k++] = p->factory_ignores[i];
-    for (size_t i = 0; i < p->n_excluded; i++)
-        skip[k++] = p->excluded[i].path;
-    for (size_t i = 0; i < p->n_never_backed_up; i++)
-        skip[k++] = p->never_backed_up[i].path;
-    skip[k] = NULL;
-    *out = skip;
-    return HB_OK;
-}
-
-hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err)
-{
-    hb_status st = HB_OK;
-    const char **skip = NULL;
-    hb_tree now = {0}, factory = {0};
-    const hb_profile *p = sys->profile;
-    if (!p->requires_factory_state)
-        return HB_OK;
-    if (p->factory_image == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "profile '%s' requires factory state but has no "
-                       "factory image", p->name);
-    HB_TRY(factory_skips(p, &skip, err));
-    HB_TRY(hb_tree_list(sys->root, skip, &now, err));
-    HB_TRY(hb_tree_list(p->factory_image, skip, &factory, err));
-    char what[PATH_MAX + 32];
-    if (hb_tree_diff(&factory, &now, what, sizeof what))
-        st = hb_fail(err, HB_E_REFUSED, "the system is not in factory state (%s since the "
-                     "factory reset); restore only onto a factory-reset system: run 'hsmbak "
-                     "factory-reset', define the restore credentials, then restore", what);
-cleanup:
-    hb_tree_free(&now);
-    hb_tree_free(&factory);
-    free(skip);
-    return st;
-}
-
 hb_status hb_system_factory_reset(hb_system *sys, hb_err *err)
 {
     hb_status st = HB_OK;
-    char staging[PATH_MAX];
+    char staging[PATH_MAX] = "", tag[32];
     const hb_profile *p = sys->profile;
-    const char *keep[] = {".hsmbak", p->version_file, NULL};
-    char tag[32];
-    snprintf(tag, sizeof tag, "reset-%ld", (long)getpid());
-    if (p->factory_image == NULL)
-        return hb_fail(err, HB_E_REFUSED, "profile '%s' has no factory image; nothing to "
-                       "reset to", p->name);
-    staging[0] = '\0';
-    /* Staging trees of an interrupted restore or reset (we hold the lock). */
+    const char *keep[] = {HB_PROFILE_STATE_DIR, p->version_file, NULL};
     unsigned cleaned = 0;
+    HB_ENSURE(p->factory_image != NULL, HB_E_REFUSED, "profile '%s' has no factory image; "
+              "nothing to reset to", p->name);
+    HB_TRY(hb_format(tag, sizeof tag, "staging tag", err, "reset-%ld", (long)getpid()));
+    /* Staging trees of an interrupted restore or reset (we hold the lock). */
     HB_TRY(hb_system_clean_leftovers(sys->root, &cleaned, err));
     HB_TRY(hb_staging_create(sys->root, tag, staging, sizeof staging, err));
     HB_TRY(hb_tree_copy(p->factory_image, staging, false, err));
     HB_TRY(hb_staging_carry_paths(sys->root, staging, keep, err));
     HB_TRY(hb_staging_commit(sys->root, staging, err));
-    return HB_OK;
+    staging[0] = '\0';
 cleanup:
     if (staging[0] != '\0')
         hb_tree_remove_quietly(staging);
@@ -275,39 +213,31 @@ cleanup:
 
 hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned, hb_err *err)
 {
-    char parent[PATH_MAX], prefix[PATH_MAX];
-    *cleaned = 0;
-    int n = snprintf(parent, sizeof parent, "%s", root);
-    if (n < 0 || (size_t)n >= sizeof parent)
-        return hb_fail(err, HB_E_USAGE, "root path too long");
-    while (n > 1 && parent[n - 1] == '/')
-        parent[--n] = '\0';
-    char *slash = strrchr(parent, '/');
-    const char *base = slash ? slash + 1 : parent;
-    n = snprintf(prefix, sizeof prefix, "%s%s", base, HB_STAGING_INFIX);
-    if (n < 0 || (size_t)n >= sizeof prefix)
-        return hb_fail(err, HB_E_USAGE, "root path too long");
-    if (slash == parent)
-        parent[1] = '\0';
-    else if (slash != NULL)
-        *slash = '\0';
-    else
-        snprintf(parent, sizeof parent, ".");
-    DIR *d = opendir(parent);
-    if (d == NULL)
-        return HB_OK;
     hb_status st = HB_OK;
+    char trimmed[PATH_MAX], parent[PATH_MAX], prefix[PATH_MAX];
+    const char *base = NULL;
+    DIR *d = NULL;
+    *cleaned = 0;
+    HB_TRY(hb_format(trimmed, sizeof trimmed, "root path", err, "%s", root));
+    for (size_t n = strlen(trimmed); n > 1 && trimmed[n - 1] == '/'; n--)
+        trimmed[n - 1] = '\0';
+    HB_TRY(hb_path_parent(trimmed, parent, sizeof parent, &base, err));
+    HB_TRY(hb_format(prefix, sizeof prefix, "root path", err, "%s%s", base, HB_STAGING_INFIX));
+    d = opendir(parent);
+    if (d == NULL)
+        goto cleanup; /* nothing beside a root that cannot be listed */
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char path[PATH_MAX];
-        if ((st = hb_path_join(path, sizeof path, parent, de->d_name, err)) != HB_OK ||
-            (st = hb_tree_remove(path, err)) != HB_OK)
-            break;
+        HB_TRY(hb_path_join(path, sizeof path, parent, de->d_name, err));
+        HB_TRY(hb_tree_remove(path, err));
         (*cleaned)++;
     }
-    closedir(d);
+cleanup:
+    if (d != NULL)
+        closedir(d);
     return st;
 }
 

@@ -1,5 +1,8 @@
+/* Whole-tree helpers for system roots (backup/system/tree.h). */
 #include "backup/system/tree.h"
 
+#include "backup/system/pathname.h"
+#include "common/buf.h"
 #include "common/encode.h"
 #include "common/fileio.h"
 #include "common/fail.h"
@@ -16,9 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* More entries than any system root has: a bound, not a budget. */
+#define HB_TREE_MAX_ENTRIES ((size_t)1 << 24)
+
 typedef struct list_state {
     hb_tree tree;
-    size_t cap;
     const char *const *skip;
     hb_err *err;
 } list_state;
@@ -38,46 +43,51 @@ static bool skipped(const list_state *s, const char *rel)
 static hb_status add_entry(list_state *s, const char *rel, char type, unsigned mode,
                            const char *digest)
 {
-    if (s->tree.n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        hb_tree_entry *grown = realloc(s->tree.entries, cap * sizeof *grown);
-        if (grown == NULL)
-            return hb_fail(s->err, HB_E_INTERNAL, "out of memory");
-        s->tree.entries = grown;
-        s->cap = cap;
+    size_t dlen = strlen(digest);
+    if (dlen >= sizeof s->tree.entries->digest)
+        return hb_fail(s->err, HB_E_INTERNAL, "digest of '%s' is not SHA-256 hex", rel);
+    char *path = strdup(rel);
+    if (path == NULL)
+        return hb_fail_oom(s->err);
+    hb_tree_entry *e = HB_ARRAY_PUSH(s->tree.entries, s->tree.n, HB_TREE_MAX_ENTRIES, s->err);
+    if (e == NULL) {
+        free(path);
+        return s->err->status;
     }
-    hb_tree_entry *e = &s->tree.entries[s->tree.n];
-    e->path = strdup(rel);
-    if (e->path == NULL)
-        return hb_fail(s->err, HB_E_INTERNAL, "out of memory");
+    e->path = path;
     e->type = type;
     e->mode = mode;
-    snprintf(e->digest, sizeof e->digest, "%s", digest);
-    s->tree.n++;
+    memcpy(e->digest, digest, dlen + 1);
     return HB_OK;
+}
+
+/* A directory stream over a duplicate of dirfd (the caller keeps dirfd). */
+static DIR *dir_stream(int dirfd)
+{
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return d;
 }
 
 static hb_status list_dir(list_state *s, int dirfd, const char *prefix)
 {
     hb_status st = HB_OK;
-    int fd = dup(dirfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return hb_fail(s->err, HB_E_IO, "cannot list '%s': %s", prefix, strerror(errno));
-    }
+    hb_err *err = s->err;
+    DIR *d = dir_stream(dirfd);
+    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", prefix, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char rel[PATH_MAX];
-        int n = prefix[0] ? snprintf(rel, sizeof rel, "%s/%s", prefix, de->d_name)
-                          : snprintf(rel, sizeof rel, "%s", de->d_name);
-        if (n < 0 || (size_t)n >= sizeof rel) {
-            st = hb_fail(s->err, HB_E_IO, "path too long under '%s'", prefix);
-            goto cleanup;
-        }
+        HB_TRY(hb_path_child(rel, sizeof rel, prefix, de->d_name, err));
         if (skipped(s, rel))
             continue;
         struct stat sb;
@@ -115,7 +125,8 @@ static hb_status list_dir(list_state *s, int dirfd, const char *prefix)
         }
     }
 cleanup:
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
     return st;
 }
 
@@ -126,26 +137,23 @@ static int by_path(const void *a, const void *b)
 
 hb_status hb_tree_list(const char *dir, const char *const *skip, hb_tree *out, hb_err *err)
 {
-    list_state s = {.skip = skip, .err = err};
     hb_status st = HB_OK;
+    list_state s = {.skip = skip, .err = err};
+    memset(out, 0, sizeof *out);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            memset(out, 0, sizeof *out);
-            return HB_OK;
-        }
-        return hb_fail(err, HB_E_IO, "cannot open '%s': %s", dir, strerror(errno));
-    }
-    st = list_dir(&s, fd, "");
-    close(fd);
-    if (st != HB_OK) {
-        hb_tree_free(&s.tree);
-        return st;
-    }
+    if (fd < 0 && errno == ENOENT)
+        goto cleanup; /* a missing directory is an empty tree */
+    HB_ENSURE(fd >= 0, HB_E_IO, "cannot open '%s': %s", dir, strerror(errno));
+    HB_TRY(list_dir(&s, fd, ""));
     if (s.tree.n > 1)
         qsort(s.tree.entries, s.tree.n, sizeof *s.tree.entries, by_path);
     *out = s.tree;
-    return HB_OK;
+    s.tree = (hb_tree){0};
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    hb_tree_free(&s.tree);
+    return st;
 }
 
 void hb_tree_free(hb_tree *t)
@@ -159,22 +167,17 @@ void hb_tree_free(hb_tree *t)
     t->n = 0;
 }
 
-bool hb_tree_diff(const hb_tree *a, const hb_tree *b, char *what, size_t cap)
+bool hb_tree_diff(const hb_tree *a, const hb_tree *b, hb_tree_change *out)
 {
     size_t i = 0, j = 0;
     while (i < a->n || j < b->n) {
         int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->entries[i].path, b->entries[j].path);
-        if (c < 0) {
-            snprintf(what, cap, "'%s' was removed", a->entries[i].path);
-            return true;
-        }
-        if (c > 0) {
-            snprintf(what, cap, "'%s' was added", b->entries[j].path);
-            return true;
-        }
-        const hb_tree_entry *x = &a->entries[i], *y = &b->entries[j];
-        if (x->type != y->type || x->mode != y->mode || strcmp(x->digest, y->digest) != 0) {
-            snprintf(what, cap, "'%s' was changed", x->path);
+        const hb_tree_entry *x = c <= 0 ? &a->entries[i] : NULL;
+        const hb_tree_entry *y = c >= 0 ? &b->entries[j] : NULL;
+        if (x == NULL || y == NULL || x->type != y->type || x->mode != y->mode ||
+            strcmp(x->digest, y->digest) != 0) {
+            out->path = x != NULL ? x->path : y->path;
+            out->how = y == NULL ? "removed" : x == NULL ? "added" : "changed";
             return true;
         }
         i++;
@@ -191,8 +194,7 @@ static hb_status copy_file(int sfd, int dfd, const char *name, const struct stat
     hb_status st = HB_OK;
     int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int out = -1;
-    if (in < 0)
-        return hb_fail(err, HB_E_IO, "cannot read '%s': %s", rel, strerror(errno));
+    HB_ENSURE(in >= 0, HB_E_IO, "cannot read '%s': %s", rel, strerror(errno));
     out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  sb->st_mode & 07777);
     if (out < 0) {
@@ -218,27 +220,23 @@ static hb_status copy_file(int sfd, int dfd, const char *name, const struct stat
 cleanup:
     if (out >= 0)
         close(out);
-    close(in);
+    if (in >= 0)
+        close(in);
     return st;
 }
 
 static hb_status copy_dir(int sfd, int dfd, const char *rel, bool link_files, hb_err *err)
 {
     hb_status st = HB_OK;
-    int fd = dup(sfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return hb_fail(err, HB_E_IO, "cannot list '%s': %s", rel, strerror(errno));
-    }
+    DIR *d = dir_stream(sfd);
+    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", rel, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *name = de->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         char sub_rel[PATH_MAX];
-        snprintf(sub_rel, sizeof sub_rel, "%s/%s", rel, name);
+        HB_TRY(hb_path_child(sub_rel, sizeof sub_rel, rel, name, err));
         struct stat sb;
         if (fstatat(sfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
             st = hb_fail(err, HB_E_IO, "cannot stat '%s': %s", sub_rel, strerror(errno));
@@ -280,7 +278,8 @@ static hb_status copy_dir(int sfd, int dfd, const char *rel, bool link_files, hb
         /* Sockets, FIFOs and devices are not part of a system root's state. */
     }
 cleanup:
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
     return st;
 }
 
@@ -289,8 +288,8 @@ hb_status hb_tree_copy(const char *src, const char *dst, bool link_files, hb_err
     hb_status st = HB_OK;
     int sfd = -1, dfd = -1;
     struct stat sb;
-    if (lstat(src, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hb_fail(err, HB_E_NOT_FOUND, "'%s' is not a directory", src);
+    HB_ENSURE(lstat(src, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND,
+              "'%s' is not a directory", src);
     HB_TRY(hb_mkdirs(dst, 0700, err));
     sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

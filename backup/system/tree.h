@@ -29,9 +29,14 @@ hb_status hb_tree_list(const char *dir, const char *const *skip, hb_tree *out,
                        hb_err *err) HB_MUST_CHECK;
 void hb_tree_free(hb_tree *t);
 
-/* First difference between two listings as "'path' was added|removed|changed";
- * returns false when they are equal. */
-bool hb_tree_diff(const hb_tree *a, const hb_tree *b, char *what, size_t cap);
+/* The first difference between two listings, from a to b. */
+typedef struct hb_tree_change {
+    const char *path;    /* points into a or b */
+    const char *how;     /* "added", "removed" or "changed" */
+} hb_tree_change;
+
+/* False when the listings are equal; else true and *out the first change. */
+bool hb_tree_diff(const hb_tree *a, const hb_tree *b, hb_tree_change *out);
 
 /* Copy src into dst (created 0700 if missing), preserving modes, mtimes and
  * symlinks. When link_files is set, regular files are hard-linked instead of

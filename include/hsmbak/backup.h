@@ -2,9 +2,11 @@
 #ifndef HSMBAK_BACKUP_H
 #define HSMBAK_BACKUP_H
 
+#include "hsmbak/checks.h"
 #include "hsmbak/compression.h"
 #include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
+#include "hsmbak/rotate.h"
 #include "hsmbak/status.h"
 #include "hsmbak/system.h"
 
@@ -17,6 +19,8 @@ extern "C" {
 #endif
 
 /* Progress callback (may be NULL). Events, with name and bytes:
+ *   "destination" dest, 0             backup: where it goes ({date} expanded,
+ *                                     as given otherwise), before any work
  *   "scheduled"  archive, 0           an archive will be made / read
  *   "validating" / "restoring"  archive, its file size   restore: one begins
  *   "total"      NULL, bytes          the bytes that "bytes" events count to
@@ -32,7 +36,8 @@ extern "C" {
  *   "check"      check name, 0        restore/validate: a check passed
  *                                     (signature, signer-trust, version,
  *                                     profile, factory-state, idcred,
- *                                     recipient, files, swap)
+ *                                     recipient, files, swap; the whole
+ *                                     report is hb_restore_result.checks)
  * Unknown events must be ignored (more may be added). */
 typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,
                                uint64_t bytes);
@@ -42,7 +47,11 @@ typedef struct hb_backup_request {
                                       fingerprint) or quorum groups; none: every active
                                       enrollment and quorum group (docs/custody.md) */
     size_t n_recipients;
-    const char *dest;              /* appliance URL or path; must be absent or empty */
+    const char *dest;              /* appliance URL or path; must be absent or empty. May
+                                      hold {date} once, in its last component: it becomes
+                                      the backup's UTC time (include/hsmbak/rotate.h) */
+    unsigned keep;                 /* > 0: afterwards keep the `keep` newest valid backups
+                                      whose names match the dated dest (hb_rotate) */
     hb_compression compression;
     unsigned jobs;                 /* archive workers; 0 = online CPUs */
     unsigned seg_log2;             /* 0 = default */
@@ -56,11 +65,17 @@ typedef struct hb_backup_result {
     uint64_t expanded_bytes;       /* tar content backed up */
     unsigned stale_partials_removed; /* left beside DEST by killed backups */
     hb_strlist warnings;           /* e.g. enrolled certificates expiring soon */
+    hb_rotate_result rotation;     /* keep > 0: what rotation removed and left alone */
 } hb_backup_result;
 
 /* Back up every non-empty resource of sys's profile to req->dest, signed by
- * the system's backup-signer idcred. The directory appears under its final
- * name only when complete and synced. */
+ * the system's backup-signer idcred, in stages (backup/ops/backup.c):
+ * recipients, signer, manifest, destination, archives, key wraps, signed
+ * manifest, commit; then, with keep, rotation. The directory appears under
+ * its final name only when complete and synced. res->manifest is set once
+ * the backup is complete: when only the rotation after it fails, the status
+ * is rotation's and res->manifest (and res->rotation, as far as it got) are
+ * set. Free res in every case. */
 HB_API hb_status hb_secure_backup(hb_system *sys, hb_provider *p, const hb_backup_request *req,
                                   hb_backup_result *res, hb_err *err) HB_MUST_CHECK;
 HB_API void hb_backup_result_free(hb_backup_result *res);
@@ -90,9 +105,11 @@ typedef struct hb_restore_request {
 } hb_restore_request;
 
 typedef struct hb_restore_result {
-    hb_manifest *manifest;         /* the verified manifest */
-    char signer_subject[256];
-    char signer_fingerprint[65];
+    hb_manifest *manifest;         /* the verified manifest (NULL when the run failed) */
+    hb_check_report checks;        /* every check in order with its status, also when
+                                      the run failed (include/hsmbak/checks.h) */
+    char *signer_subject;          /* RFC 2253; NULL until the signature verified */
+    char signer_fingerprint[65];   /* SHA-256, hex; "" until then */
     uint64_t entries, expanded_bytes;
     unsigned leftovers_cleaned;    /* staging trees of interrupted runs removed */
     int post_restore_status;       /* exit status of the post-restore command, -1 none */
@@ -101,6 +118,9 @@ typedef struct hb_restore_result {
                                       next steps), in that order */
 } hb_restore_result;
 
+/* Validate (req->validate_only) or restore the backup at req->source, in
+ * stages (backup/ops/restore.c) whose checks res->checks reports, also when
+ * one fails; free res in every case. */
 HB_API hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_request *req,
                                    hb_restore_result *res, hb_err *err) HB_MUST_CHECK;
 HB_API void hb_restore_result_free(hb_restore_result *res);

@@ -33,16 +33,16 @@ HB_API hb_status hb_dest_expand(const char *pattern, time_t when, char *out, siz
                                 hb_err *err) HB_MUST_CHECK;
 
 typedef struct hb_rotate_result {
-    size_t kept;        /* valid backups kept (the newest N) */
-    char **removed;     /* paths removed, newest first */
-    size_t n_removed;
-    char **invalid;     /* matching entries that are not valid backups (left alone) */
-    size_t n_invalid;
+    size_t kept;         /* valid backups kept (the newest N) */
+    hb_strlist removed;  /* paths removed, newest first */
+    hb_strlist invalid;  /* matching entries that are not valid backups (left alone) */
 } hb_rotate_result;
 
 /* Keep the `keep` (>= 1) newest valid backups matching pattern_path (a
  * resolved path holding {date}); newest is the backup just made (its path),
- * the reference for "signed with the same certificate". */
+ * the reference for "signed with the same certificate". secure-backup does
+ * this itself when its request has keep (include/hsmbak/backup.h). res is
+ * filled as far as rotation got, also on failure; free it either way. */
 HB_API hb_status hb_rotate(const char *pattern_path, const char *newest, unsigned keep,
                            hb_rotate_result *res, hb_err *err) HB_MUST_CHECK;
 HB_API void hb_rotate_result_free(hb_rotate_result *res);

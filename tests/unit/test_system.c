@@ -1,7 +1,14 @@
-/* backup/system.c: init, open and lock, factory state, factory reset. */
+/* backup/system/: init, open and lock, factory state, factory reset, the
+ * restore preconditions, the restore's staging tree and swap, post-restore,
+ * and where a path lives. */
 #include "hbtest.h"
 
+#include "backup/system/pathname.h"
+#include "backup/system/post_restore.h"
+#include "backup/system/preconditions.h"
+#include "backup/system/restore_staging.h"
 #include "backup/system/system.h"
+#include "common/fileio.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -87,6 +94,130 @@ static void test_factory_state_and_reset(void)
     hb_system_close(sys);
 }
 
+/* A manifest body as restore reads it: only what the system layer looks at. */
+static hb_manifest_file two_files[] = {{.name = "config"}, {.name = "root"}};
+static hb_manifest_excluded one_excluded[] = {{.name = "ipmi", .reason = "set them again"}};
+static hb_manifest manifest = {
+    .id = "0b9d7a49-0c5e-4d8e-9a52-2f1f6f3c4d21", .version = "9.3.5.0",
+    .profile = "appliance", .files = two_files, .n_files = 2, .excluded = one_excluded,
+    .n_excluded = 1,
+};
+
+static void test_preconditions(void)
+{
+    hb_err err = {0};
+    hb_system *sys = NULL;
+    HBTEST_ASSERT_OK(hb_system_open(root, 0, &sys, &err), &err);
+    HBTEST_ASSERT_OK(hb_system_check_version(sys, &manifest, &err), &err);
+    HBTEST_ASSERT_OK(hb_system_check_profile(sys, &manifest, &err), &err);
+    hb_manifest other = manifest;
+    other.version = "9.3.6.0";
+    HBTEST_ASSERT_STATUS(hb_system_check_version(sys, &other, &err), HB_E_REFUSED, &err);
+    HBTEST_ASSERT_MSG(&err, "made on version 9.3.6.0 and this system runs 9.3.5.0");
+    other.profile = "host";
+    HBTEST_ASSERT_STATUS(hb_system_check_profile(sys, &other, &err), HB_E_REFUSED, &err);
+    HBTEST_ASSERT_MSG(&err, "of a 'host' system and this one is 'appliance'");
+    hb_system_close(sys);
+}
+
+static bool exists(const char *rel)
+{
+    char p[2 * PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    return access(p, F_OK) == 0;
+}
+
+static void test_restore_staging_and_swap(void)
+{
+    hb_err err = {0};
+    hb_system *sys = NULL;
+    hb_restore_staging *s = NULL;
+    char dir[PATH_MAX], p[2 * PATH_MAX];
+    HBTEST_ASSERT_OK(hb_system_open(root, 0, &sys, &err), &err);
+    /* Freed before its swap, a staging tree leaves nothing behind. */
+    HBTEST_ASSERT_OK(hb_restore_staging_open(sys, &manifest, &s, &err), &err);
+    hb_restore_staging_free(s);
+    unsigned cleaned = 1;
+    HBTEST_ASSERT_OK(hb_system_clean_leftovers(root, &cleaned, &err), &err);
+    CU_ASSERT_EQUAL(cleaned, 0);
+    hb_restore_staging_free(NULL);
+    /* The current root: an operator's change, a reset file changed, an
+     * upload in temporary:. */
+    write_text("local/mine", "m");
+    write_text("root/users/admin", "admin:changed");
+    write_text("temporary/upload", "u");
+    HBTEST_ASSERT_OK(hb_restore_staging_open(sys, &manifest, &s, &err), &err);
+    HBTEST_ASSERT_OK(hb_restore_staging_dir(s, "config", dir, sizeof dir, &err), &err);
+    snprintf(p, sizeof p, "%s/restored.cfg", dir);
+    HBTEST_ASSERT_OK(hb_write_file_atomic(p, "r", 1, 0600, &err), &err);
+    /* What the root archive would bring: the directory of the reset file. */
+    HBTEST_ASSERT_OK(hb_restore_staging_dir(s, "root", dir, sizeof dir, &err), &err);
+    snprintf(p, sizeof p, "%s/users", dir);
+    HBTEST_ASSERT_OK(hb_mkdirs(p, 0755, &err), &err);
+    HBTEST_ASSERT_STATUS(hb_restore_staging_dir(s, "nosuch", dir, sizeof dir, &err),
+                         HB_E_VERIFY, &err);
+    HBTEST_ASSERT_OK(hb_restore_staging_swap(s, &err), &err);
+    hb_restore_staging_free(s);
+    /* What the backup provides replaces the root's; sharedcert (skipped when
+     * empty, not in the backup) and temporary: come over; the reset file is
+     * the factory's. */
+    CU_ASSERT_TRUE(exists("config/restored.cfg"));
+    CU_ASSERT_FALSE(exists("config/mqa.cfg"));
+    CU_ASSERT_FALSE(exists("local/mine"));   /* local is provided (empty) */
+    CU_ASSERT_TRUE(exists("local"));
+    CU_ASSERT_TRUE(exists("temporary/upload"));
+    CU_ASSERT_TRUE(exists("VERSION"));
+    CU_ASSERT_TRUE(exists(".hsmbak/profile"));
+    unsigned char *admin = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/root/users/admin", root);
+    HBTEST_ASSERT_OK(hb_read_file(p, 4096, &admin, &len, &err), &err);
+    CU_ASSERT_PTR_NULL(strstr((char *)admin, "changed"));
+    free(admin);
+    HBTEST_ASSERT_OK(hb_system_clean_leftovers(root, &cleaned, &err), &err);
+    CU_ASSERT_EQUAL(cleaned, 0);
+    hb_system_close(sys);
+}
+
+static void test_post_restore(void)
+{
+    hb_err err = {0};
+    hb_system *sys = NULL;
+    hb_strlist steps = {0};
+    int status = 99;
+    HBTEST_ASSERT_OK(hb_system_open(root, 0, &sys, &err), &err);
+    HBTEST_ASSERT_OK(hb_system_post_restore(sys, &manifest, &status, &steps, &err), &err);
+    CU_ASSERT_EQUAL(status, 0); /* the appliance profile's command is `true` */
+    /* The resets, what the backup did not hold, then the profile's steps. */
+    CU_ASSERT_FATAL(steps.n == 1 + 1 + sys->profile->n_next_steps);
+    CU_ASSERT_STRING_EQUAL(steps.items[0], sys->profile->reset[0].message);
+    CU_ASSERT_STRING_EQUAL(steps.items[1], "not restored: ipmi: set them again");
+    CU_ASSERT_STRING_EQUAL(steps.items[2], sys->profile->next_steps[0]);
+    hb_strlist_free(&steps);
+    hb_system_close(sys);
+}
+
+static void test_path_parent(void)
+{
+    hb_err err = {0};
+    char parent[16];
+    const char *last = NULL;
+    HBTEST_ASSERT_OK(hb_path_parent("/a/b/c", parent, sizeof parent, &last, &err), &err);
+    CU_ASSERT_STRING_EQUAL(parent, "/a/b");
+    CU_ASSERT_STRING_EQUAL(last, "c");
+    HBTEST_ASSERT_OK(hb_path_parent("/c", parent, sizeof parent, &last, &err), &err);
+    CU_ASSERT_STRING_EQUAL(parent, "/");
+    CU_ASSERT_STRING_EQUAL(last, "c");
+    HBTEST_ASSERT_OK(hb_path_parent("c", parent, sizeof parent, &last, &err), &err);
+    CU_ASSERT_STRING_EQUAL(parent, ".");
+    CU_ASSERT_STRING_EQUAL(last, "c");
+    HBTEST_ASSERT_OK(hb_path_parent("a/", parent, sizeof parent, NULL, &err), &err);
+    CU_ASSERT_STRING_EQUAL(parent, "a");
+    HBTEST_ASSERT_STATUS(hb_path_parent("/a-very-long-directory-name/x", parent, sizeof parent,
+                                        &last, &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_MSG(&err, "too long");
+}
+
 static void test_leftovers_are_cleaned(void)
 {
     hb_err err = {0};
@@ -107,6 +238,12 @@ int main(void)
         {"init lays the factory image down and refuses a used root", test_init},
         {"open takes the lock; a second open is refused", test_open_and_lock},
         {"factory state allows only the restore procedure's changes; reset", test_factory_state_and_reset},
+        {"restore preconditions: the same version and profile", test_preconditions},
+        {"a restore's staging tree: provided, carried over, reset, swapped; or removed",
+         test_restore_staging_and_swap},
+        {"post-restore: the command's status, then the next steps in order",
+         test_post_restore},
+        {"the directory a path is in", test_path_parent},
         {"staging trees of killed runs are removed", test_leftovers_are_cleaned},
         {NULL, NULL},
     };

@@ -1,4 +1,4 @@
-/* backup/tree.c and backup/swap.c: listings, copies, carry-over, the swap. */
+/* backup/system/tree.c and swap.c: listings, copies, carry-over, the swap. */
 #include "hbtest.h"
 
 #include "backup/system/swap.h"
@@ -62,12 +62,13 @@ static void test_list_and_diff(void)
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t1, &err), &err);
     CU_ASSERT_EQUAL(t1.n, 5);
     CU_ASSERT_STRING_EQUAL(t1.entries[0].path, "a");
-    char what[256];
-    CU_ASSERT_FALSE(hb_tree_diff(&t1, &t1, what, sizeof what));
+    hb_tree_change what;
+    CU_ASSERT_FALSE(hb_tree_diff(&t1, &t1, &what));
     put(d, "a/b/f", "changed", 0640);
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t2, &err), &err);
-    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, what, sizeof what));
-    CU_ASSERT_STRING_EQUAL(what, "'a/b/f' was changed");
+    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "a/b/f");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
     hb_tree_free(&t2);
     /* A mode change is a change; a skipped subtree is not seen at all. */
     char p[PATH_MAX];
@@ -80,13 +81,45 @@ static void test_list_and_diff(void)
     hb_tree_free(&t2);
     put(d, "new", "n", 0600);
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &t2, &err), &err);
-    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, what, sizeof what));
-    CU_ASSERT_STRING_EQUAL(what, "'a/b/f' was changed");
+    CU_ASSERT_TRUE(hb_tree_diff(&t1, &t2, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "a/b/f");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
     hb_tree_free(&t1);
     hb_tree_free(&t2);
     /* A missing directory lists as empty. */
     HBTEST_ASSERT_OK(hb_tree_list("/nonexistent/x", NULL, &t1, &err), &err);
     CU_ASSERT_EQUAL(t1.n, 0);
+    hbtest_rmtree(d);
+    free(d);
+}
+
+/* Each kind of change, named by the entry it concerns. */
+static void test_diff_added_removed(void)
+{
+    hb_err err = {0};
+    char *d = make_tree();
+    hb_tree before = {0}, after = {0};
+    hb_tree_change what;
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &before, &err), &err);
+    put(d, "zz-new", "n", 0600);
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &after, &err), &err);
+    CU_ASSERT_TRUE(hb_tree_diff(&before, &after, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "zz-new");
+    CU_ASSERT_STRING_EQUAL(what.how, "added");
+    CU_ASSERT_TRUE(hb_tree_diff(&after, &before, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "zz-new");
+    CU_ASSERT_STRING_EQUAL(what.how, "removed");
+    hb_tree_free(&after);
+    /* A file that became a directory of the same name is a change. */
+    CU_ASSERT_EQUAL(unlink(at(d, "top")), 0);
+    mk(d, "top");
+    chmod(at(d, "top"), 0600);
+    HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &after, &err), &err);
+    CU_ASSERT_TRUE(hb_tree_diff(&before, &after, &what));
+    CU_ASSERT_STRING_EQUAL(what.path, "top");
+    CU_ASSERT_STRING_EQUAL(what.how, "changed");
+    hb_tree_free(&before);
+    hb_tree_free(&after);
     hbtest_rmtree(d);
     free(d);
 }
@@ -102,8 +135,8 @@ static void test_copy_keeps_modes_links_and_hardlinks(void)
     hb_tree a = {0}, b = {0};
     HBTEST_ASSERT_OK(hb_tree_list(d, NULL, &a, &err), &err);
     HBTEST_ASSERT_OK(hb_tree_list(out, NULL, &b, &err), &err);
-    char what[256];
-    CU_ASSERT_FALSE(hb_tree_diff(&a, &b, what, sizeof what));
+    hb_tree_change what;
+    CU_ASSERT_FALSE(hb_tree_diff(&a, &b, &what));
     struct stat s1, s2;
     char p1[PATH_MAX], p2[PATH_MAX];
     snprintf(p1, sizeof p1, "%s", at(d, "a/b/f"));
@@ -183,6 +216,7 @@ int main(void)
 {
     static const hbtest_case cases[] = {
         {"tree listing and first difference", test_list_and_diff},
+        {"added, removed and changed entries", test_diff_added_removed},
         {"copy keeps modes and links, hard-links files", test_copy_keeps_modes_links_and_hardlinks},
         {"carry-over and exchange replace only provided paths", test_carry_over_and_commit},
         {"a failed exchange leaves everything as it was", test_commit_refuses_a_missing_root},
