@@ -186,7 +186,8 @@ hb_status hb_pkcs11_uri_inspect(const char *uri, hb_pkcs11_uri_info *out, hb_err
         const char *name = c == CKO_PRIVATE_KEY ? "private" : c == CKO_PUBLIC_KEY ? "public"
                          : c == CKO_CERTIFICATE ? "cert" : c == CKO_SECRET_KEY ? "secret-key"
                          : c == CKO_DATA ? "data" : "other";
-        snprintf(out->object_type, sizeof out->object_type, "%s", name);
+        HB_TRY(hb_format(out->object_type, sizeof out->object_type, "an object type", err, "%s",
+                         name));
     }
 cleanup:
     if (u != NULL)
