@@ -205,31 +205,43 @@ cleanup:
     return st;
 }
 
+/* The one object of `type` at uri, with a reference of its own: an
+ * EVP_PKEY for keys, an X509 for certificates. */
+static hb_status store_load_one(hb_provider *p, const char *uri, int type, void **out,
+                                hb_err *err)
+{
+    OSSL_STORE_INFO *info = NULL;
+    hb_status st = store_load(p, uri, type, &info, err);
+    if (st == HB_OK) {
+        void *obj = type == OSSL_STORE_INFO_PKEY     ? (void *)OSSL_STORE_INFO_get1_PKEY(info)
+                    : type == OSSL_STORE_INFO_PUBKEY ? (void *)OSSL_STORE_INFO_get1_PUBKEY(info)
+                                                     : (void *)OSSL_STORE_INFO_get1_CERT(info);
+        if (obj == NULL)
+            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
+        else
+            *out = obj;
+    }
+    OSSL_STORE_INFO_free(info);
+    return st;
+}
+
 hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
                                        hb_err *err)
 {
-    OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PKEY, &info, err);
-    if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_PKEY(info);
-        if (*out == NULL)
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
-    }
-    OSSL_STORE_INFO_free(info);
+    void *key = NULL;
+    hb_status st = store_load_one(p, uri, OSSL_STORE_INFO_PKEY, &key, err);
+    if (st == HB_OK)
+        *out = key;
     return st;
 }
 
 hb_status hb_provider_load_public_key(hb_provider *p, const char *uri, EVP_PKEY **out,
                                       hb_err *err)
 {
-    OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PUBKEY, &info, err);
-    if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_PUBKEY(info);
-        if (*out == NULL)
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
-    }
-    OSSL_STORE_INFO_free(info);
+    void *key = NULL;
+    hb_status st = store_load_one(p, uri, OSSL_STORE_INFO_PUBKEY, &key, err);
+    if (st == HB_OK)
+        *out = key;
     return st;
 }
 
@@ -240,13 +252,9 @@ hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, 
         return hb_fail(err, HB_E_USAGE, "loading a certificate: missing argument");
     if (strncmp(uri_or_path, "pkcs11:", 7) != 0)
         return hb_x509_read_file(p->libctx, uri_or_path, out, err);
-    OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri_or_path, OSSL_STORE_INFO_CERT, &info, err);
-    if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_CERT(info);
-        if (*out == NULL)
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri_or_path);
-    }
-    OSSL_STORE_INFO_free(info);
+    void *cert = NULL;
+    hb_status st = store_load_one(p, uri_or_path, OSSL_STORE_INFO_CERT, &cert, err);
+    if (st == HB_OK)
+        *out = cert;
     return st;
 }
