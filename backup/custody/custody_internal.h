@@ -57,4 +57,19 @@ hb_status hb_enrollment_cert(const hb_enrollment *e, X509 **out, hb_err *err) HB
 hb_status hb_enrollment_expiry_warning(const hb_enrollment *e, time_t now, hb_strlist *out,
                                        hb_err *err) HB_MUST_CHECK;
 
+/* The key wrap a recipient key gets from hb_token_probe_oaep's answer:
+ * SHA-256 where the token takes it, else SHA-1; HB_OAEP_UNPROBED when
+ * neither round-trips. */
+hb_oaep_hash hb_key_wrap_of(unsigned accepted);
+
+/* ---- PEM files under the system root (pemfile.c) ---- */
+
+/* HB_E_REFUSED when url already names a file: everything a ceremony or
+ * keygen will write is checked free before the token is touched. */
+hb_status hb_pem_check_free(const char *root, const char *url, hb_err *err) HB_MUST_CHECK;
+/* The PEM of cert (or, when cert is NULL, of req) at url: its folder made
+ * (0700), the file created O_EXCL | O_NOFOLLOW, 0600, and synced. */
+hb_status hb_pem_write(const char *root, const char *url, X509 *cert, X509_REQ *req,
+                       hb_err *err) HB_MUST_CHECK;
+
 #endif
