@@ -37,7 +37,7 @@
 
 #define TRANSCRIPT_NS "urn:hsmbak:transcript:1"
 #define TRANSCRIPT_CAP ((size_t)16 << 20)
-#define TEXT_MAX 1024
+#define TEXT_MAX HB_TRANSCRIPT_TEXT_MAX
 #define ENTRIES_MAX 100000 /* far more than TRANSCRIPT_CAP bytes can hold */
 #define WHAT "transcript"
 
