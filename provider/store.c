@@ -225,24 +225,26 @@ static hb_status store_load_one(hb_provider *p, const char *uri, int type, void 
     return st;
 }
 
-hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
-                                       hb_err *err)
+static hb_status load_key(hb_provider *p, const char *uri, int type, EVP_PKEY **out,
+                          hb_err *err)
 {
     void *key = NULL;
-    hb_status st = store_load_one(p, uri, OSSL_STORE_INFO_PKEY, &key, err);
+    hb_status st = store_load_one(p, uri, type, &key, err);
     if (st == HB_OK)
         *out = key;
     return st;
 }
 
+hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
+                                       hb_err *err)
+{
+    return load_key(p, uri, OSSL_STORE_INFO_PKEY, out, err);
+}
+
 hb_status hb_provider_load_public_key(hb_provider *p, const char *uri, EVP_PKEY **out,
                                       hb_err *err)
 {
-    void *key = NULL;
-    hb_status st = store_load_one(p, uri, OSSL_STORE_INFO_PUBKEY, &key, err);
-    if (st == HB_OK)
-        *out = key;
-    return st;
+    return load_key(p, uri, OSSL_STORE_INFO_PUBKEY, out, err);
 }
 
 hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, X509 **out,

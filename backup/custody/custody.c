@@ -403,7 +403,8 @@ static bool write_group(xmlNodePtr root, xmlNsPtr ns, const hb_quorum_group *g)
     char k[16];
     xmlNodePtr n = hb_xml_add(root, ns, "quorum", NULL, 1);
     bool ok = n != NULL &&
-              hb_format(k, sizeof k, "a threshold", NULL, "%u", g->threshold) == HB_OK && xmlNewProp(n, BAD_CAST "name", BAD_CAST g->name) != NULL &&
+              hb_format(k, sizeof k, "a threshold", NULL, "%u", g->threshold) == HB_OK &&
+              xmlNewProp(n, BAD_CAST "name", BAD_CAST g->name) != NULL &&
               xmlNewProp(n, BAD_CAST "threshold", BAD_CAST k) != NULL &&
               xmlNewProp(n, BAD_CAST "state", BAD_CAST(g->retired ? "retired" : "active")) &&
               hb_xml_add(n, ns, "created", g->created, 2) != NULL;
@@ -420,8 +421,6 @@ hb_status hb_custody_save(const hb_custody *c, hb_err *err)
     xmlDocPtr doc = NULL;
     xmlNodePtr root = NULL;
     xmlNsPtr ns = NULL;
-    uint8_t *out = NULL;
-    size_t outlen = 0;
     HB_TRY(hb_xml_new_doc("custody", CUSTODY_NS, &doc, &root, &ns, err));
     bool ok = xmlNewProp(root, BAD_CAST "format", BAD_CAST "1") != NULL;
     for (size_t i = 0; ok && i < c->n; i++)
@@ -430,35 +429,43 @@ hb_status hb_custody_save(const hb_custody *c, hb_err *err)
         ok = write_group(root, ns, &c->groups[i]);
     HB_ENSURE(ok && hb_xml_indent(root, 0), HB_E_INTERNAL,
               "out of memory writing the custody store");
-    /* Indented by hand (hb_xml_add), so serialised as it is. */
-    HB_TRY(hb_xml_serialize(doc, false, "custody store", &out, &outlen, err));
-    HB_TRY(hb_write_file_atomic(c->path, out, outlen, 0600, err));
+    HB_TRY(hb_custody_write_doc(doc, "custody store", c->path, err));
 cleanup:
-    free(out);
     xmlFreeDoc(doc);
     return st;
 }
 
+hb_status hb_custody_write_doc(xmlDocPtr doc, const char *what, const char *path, hb_err *err)
+{
+    uint8_t *out = NULL;
+    size_t len = 0;
+    /* Indented by hand (hb_xml_add), so serialised as it is. */
+    hb_status st = hb_xml_serialize(doc, false, what, &out, &len, err);
+    if (st == HB_OK)
+        st = hb_write_file_atomic(path, out, len, 0600, err);
+    free(out);
+    return st;
+}
+
+/* Move *item (elem bytes) to the end of the array *arr of *n, zeroing it. */
+static hb_status push_take(void *arr, size_t *n, size_t elem, void *item, hb_err *err)
+{
+    void *slot = hb_array_push(arr, n, elem, HB_CUSTODY_MAX_RECORDS, err);
+    if (slot == NULL)
+        return err != NULL ? err->status : HB_E_INTERNAL;
+    memcpy(slot, item, elem);
+    memset(item, 0, elem);
+    return HB_OK;
+}
+
 hb_status hb_custody_add_enrollment(hb_custody *c, hb_enrollment *e, hb_err *err)
 {
-    hb_status st = HB_OK;
-    hb_enrollment *slot;
-    HB_PUSH(slot, c->enrollments, c->n, HB_CUSTODY_MAX_RECORDS);
-    *slot = *e;
-    memset(e, 0, sizeof *e);
-cleanup:
-    return st;
+    return push_take(&c->enrollments, &c->n, sizeof *e, e, err);
 }
 
 hb_status hb_custody_add_group(hb_custody *c, hb_quorum_group *g, hb_err *err)
 {
-    hb_status st = HB_OK;
-    hb_quorum_group *slot;
-    HB_PUSH(slot, c->groups, c->n_groups, HB_CUSTODY_MAX_RECORDS);
-    *slot = *g;
-    memset(g, 0, sizeof *g);
-cleanup:
-    return st;
+    return push_take(&c->groups, &c->n_groups, sizeof *g, g, err);
 }
 
 hb_status hb_quorum_group_add_member(hb_quorum_group *g, const char *fingerprint, hb_err *err)

@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 
+#include <libxml/tree.h>
 #include <openssl/x509.h>
 
 #include <limits.h>
@@ -39,6 +40,10 @@ struct hb_custody {
 
 /* Write ROOT/config/custody.xml atomically (0600). */
 hb_status hb_custody_save(const hb_custody *c, hb_err *err) HB_MUST_CHECK;
+/* A store document the writer indented by hand (custody store, transcript),
+ * serialised as it is and written atomically at path, 0600. */
+hb_status hb_custody_write_doc(xmlDocPtr doc, const char *what, const char *path,
+                               hb_err *err) HB_MUST_CHECK;
 
 /* Append an enrollment / a group to the store, taking over what it owns
  * (*e / *g is zeroed). */

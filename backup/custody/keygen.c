@@ -69,16 +69,21 @@ static hb_status add_ext(X509 *cert, int nid, const char *value, hb_err *err)
     return HB_OK;
 }
 
-static hb_status sign_ctx(hb_provider *p, EVP_PKEY *key, EVP_MD_CTX **out, hb_err *err)
+/* Sign cert (or, when cert is NULL, req) with SHA-256 by the token key. */
+static hb_status sign_on_token(hb_provider *p, EVP_PKEY *key, X509 *cert, X509_REQ *req,
+                               hb_err *err)
 {
+    hb_status st = HB_OK;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL ||
-        EVP_DigestSignInit_ex(md, NULL, "SHA256", hb_provider_libctx(p), NULL, key, NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return hb_fail_ossl(err, HB_E_TOKEN, "the token refused to sign with the new key");
-    }
-    *out = md;
-    return HB_OK;
+        EVP_DigestSignInit_ex(md, NULL, "SHA256", hb_provider_libctx(p), NULL, key, NULL) != 1)
+        HB_FAIL_OSSL(HB_E_TOKEN, "the token refused to sign with the new key");
+    if ((cert != NULL ? X509_sign_ctx(cert, md) : X509_REQ_sign_ctx(req, md)) <= 0)
+        HB_FAIL_OSSL(HB_E_TOKEN, "signing the %s on the token failed",
+                     cert != NULL ? "self-signed certificate" : "CSR");
+cleanup:
+    EVP_MD_CTX_free(md);
+    return st;
 }
 
 static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const hb_dn *dn,
@@ -88,11 +93,8 @@ static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const
     X509 *cert = X509_new_ex(hb_provider_libctx(p), NULL);
     X509_NAME *name = NULL;
     BIGNUM *serial = BN_new();
-    EVP_MD_CTX *md = NULL;
-    if (cert == NULL || serial == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(cert);
+    HB_ALLOC(serial);
     HB_TRY(make_name(dn, &name, err));
     /* RFC 5280 §4.1.2.2: positive, at most 20 octets. */
     if (!BN_rand(serial, 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
@@ -101,25 +103,18 @@ static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const
         !X509_set_issuer_name(cert, name) ||
         !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
         !X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) ||
-        !X509_set_pubkey(cert, pub)) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot build the self-signed certificate");
-        goto cleanup;
-    }
+        !X509_set_pubkey(cert, pub))
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot build the self-signed certificate");
     HB_TRY(add_ext(cert, NID_basic_constraints, "critical,CA:FALSE", err));
     HB_TRY(add_ext(cert, NID_key_usage,
                    usage == HB_USAGE_SIGNER ? "critical,digitalSignature,nonRepudiation"
                                             : "critical,keyEncipherment,dataEncipherment",
                    err));
     HB_TRY(add_ext(cert, NID_subject_key_identifier, "hash", err));
-    HB_TRY(sign_ctx(p, key, &md, err));
-    if (X509_sign_ctx(cert, md) <= 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "signing the self-signed certificate on the token failed");
-        goto cleanup;
-    }
+    HB_TRY(sign_on_token(p, key, cert, NULL, err));
     *out = cert;
     cert = NULL;
 cleanup:
-    EVP_MD_CTX_free(md);
     BN_free(serial);
     X509_NAME_free(name);
     X509_free(cert);
@@ -132,26 +127,15 @@ static hb_status make_csr(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const hb
     hb_status st = HB_OK;
     X509_REQ *req = X509_REQ_new_ex(hb_provider_libctx(p), NULL);
     X509_NAME *name = NULL;
-    EVP_MD_CTX *md = NULL;
-    if (req == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(req);
     HB_TRY(make_name(dn, &name, err));
     if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
-        !X509_REQ_set_pubkey(req, pub)) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot build the certificate signing request");
-        goto cleanup;
-    }
-    HB_TRY(sign_ctx(p, key, &md, err));
-    if (X509_REQ_sign_ctx(req, md) <= 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "signing the CSR on the token failed");
-        goto cleanup;
-    }
+        !X509_REQ_set_pubkey(req, pub))
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot build the certificate signing request");
+    HB_TRY(sign_on_token(p, key, NULL, req, err));
     *out = req;
     req = NULL;
 cleanup:
-    EVP_MD_CTX_free(md);
     X509_NAME_free(name);
     X509_REQ_free(req);
     return st;

@@ -345,8 +345,6 @@ static hb_status save(const char *path, const hb_transcript *t, hb_err *err)
     xmlDocPtr doc = NULL;
     xmlNodePtr root = NULL;
     xmlNsPtr ns = NULL;
-    uint8_t *out = NULL;
-    size_t outlen = 0;
     char *b64 = NULL;
     HB_TRY(hb_xml_new_doc("transcript", TRANSCRIPT_NS, &doc, &root, &ns, err));
     HB_TRY(hb_base64_encode(t->signer_der, t->signer_der_len, &b64, err));
@@ -361,12 +359,9 @@ static hb_status save(const char *path, const hb_transcript *t, hb_err *err)
         ok = write_entry(root, ns, &t->entries[i], b64);
     }
     HB_ENSURE(ok && hb_xml_indent(root, 0), HB_E_INTERNAL, "out of memory writing the %s", WHAT);
-    /* Indented by hand (hb_xml_add), so serialised as it is. */
-    HB_TRY(hb_xml_serialize(doc, false, WHAT, &out, &outlen, err));
-    HB_TRY(hb_write_file_atomic(path, out, outlen, 0600, err));
+    HB_TRY(hb_custody_write_doc(doc, WHAT, path, err));
 cleanup:
     free(b64);
-    free(out);
     xmlFreeDoc(doc);
     return st;
 }
