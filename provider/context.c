@@ -137,8 +137,7 @@ hb_status hb_provider_open(const hb_provider_config *cfg, hb_provider **out, hb_
 {
     hb_status st = HB_OK;
     hb_provider *p = NULL;
-    if (out == NULL)
-        return hb_fail(err, HB_E_USAGE, "hb_provider_open: no output");
+    HB_ENSURE(out != NULL, HB_E_USAGE, "hb_provider_open: no output");
     no_core_dumps();
     /* Registers the built-in config modules ("providers" among them) once. */
     if (!OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL)) {

@@ -49,68 +49,42 @@ hb_status hb_key_usage_from_name(const char *name, hb_key_usage *out, hb_err *er
 static const CK_BYTE oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const CK_BYTE oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
-hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *label,
-                          hb_key_type type, hb_key_usage usage, char **private_uri,
-                          char **public_uri, hb_err *err)
+static bool is_rsa(hb_key_type t)
 {
-    hb_status st = HB_OK;
-    CK_FUNCTION_LIST *f = NULL;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    CK_TOKEN_INFO ti;
-    char *stripped = NULL, *pin_source = NULL, *priv = NULL, *pub = NULL;
-    char tlabel[33], what[128];
+    return t == HB_KEY_RSA2048 || t == HB_KEY_RSA3072 || t == HB_KEY_RSA4096;
+}
 
-    if (p == NULL || token_uri == NULL || label == NULL || *label == '\0' ||
-        private_uri == NULL || public_uri == NULL)
+/* Everything about a key generation that can be refused without a token. */
+static hb_status check_request(const char *token_uri, const char *label, hb_key_type type,
+                               hb_key_usage usage, char **private_uri, char **public_uri,
+                               hb_err *err)
+{
+    if (token_uri == NULL || label == NULL || *label == '\0' || private_uri == NULL ||
+        public_uri == NULL)
         return hb_fail(err, HB_E_USAGE, "key generation: missing token, label or output");
     if (strlen(label) > 100)
         return hb_fail(err, HB_E_USAGE, "key label '%s' is longer than 100 bytes", label);
-    bool rsa = type == HB_KEY_RSA2048 || type == HB_KEY_RSA3072 || type == HB_KEY_RSA4096;
-    bool ec = type == HB_KEY_EC_P256 || type == HB_KEY_EC_P384;
-    if (!rsa && !ec)
+    if (!is_rsa(type) && type != HB_KEY_EC_P256 && type != HB_KEY_EC_P384)
         return hb_fail(err, HB_E_USAGE, "unknown key type %d", (int)type);
     if (usage != HB_USAGE_RECIPIENT && usage != HB_USAGE_SIGNER &&
         usage != HB_USAGE_RECIPIENT_UNSEALED)
         return hb_fail(err, HB_E_USAGE, "unknown key usage %d", (int)usage);
-    bool unsealed = usage == HB_USAGE_RECIPIENT_UNSEALED;
-    if ((usage == HB_USAGE_RECIPIENT || unsealed) && !rsa)
+    if (usage != HB_USAGE_SIGNER && !is_rsa(type))
         return hb_fail(err, HB_E_USAGE,
                        "backup recipient keys must be RSA (rsa:2048 or larger): backups are "
                        "opened with RSA-OAEP; EC keys are for signers");
+    return HB_OK;
+}
 
-    HB_TRY(hb_uri_strip_pin(token_uri, &stripped, &pin_source, err));
-    HB_TRY(hb_module_get(p, &f, err));
-    HB_TRY(hb_token_find(f, stripped, &slot, &ti, err));
-    hb_p11_string(ti.label, sizeof ti.label, tlabel, sizeof tlabel);
-    snprintf(what, sizeof what, "token '%s'", tlabel);
-    HB_TRY(hb_session_open(p, f, slot, what, pin_source, true, true, &s, err));
-
-    /* A label names one key pair (and its certificate): refuse a taken one. */
-    CK_OBJECT_HANDLE existing;
-    CK_ATTRIBUTE by_label[] = {{CKA_LABEL, (void *)label, strlen(label)}};
-    CK_ULONG count = 0;
-    CK_RV rv = f->C_FindObjectsInit(s, by_label, 1);
-    if (rv == CKR_OK) {
-        rv = f->C_FindObjects(s, &existing, 1, &count);
-        (void)f->C_FindObjectsFinal(s);
-    }
-    if (rv != CKR_OK) {
-        st = hb_fail(err, HB_E_TOKEN, "cannot search %s: %s", what, hb_ckr_name(rv));
-        goto cleanup;
-    }
-    if (count > 0) {
-        st = hb_fail(err, HB_E_REFUSED,
-                     "%s already holds an object labelled '%s'; choose another label or "
-                     "delete the old key first", what, label);
-        goto cleanup;
-    }
-
+/* C_GenerateKeyPair with the templates of hb_token_keygen (token.h): the
+ * private half sensitive and never extractable, the usage split of `usage`. */
+static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const char *label,
+                               hb_key_type type, hb_key_usage usage, hb_err *err)
+{
     CK_BYTE id[HB_KEY_ID_LEN];
-    if (RAND_bytes_ex(p->libctx, id, sizeof id, 0) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "no random bytes for the key id");
-        goto cleanup;
-    }
+    if (RAND_bytes_ex(p->libctx, id, sizeof id, 0) != 1)
+        return hb_fail_ossl(err, HB_E_INTERNAL, "no random bytes for the key id");
+    bool rsa = is_rsa(type), unsealed = usage == HB_USAGE_RECIPIENT_UNSEALED;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_BBOOL recip = usage == HB_USAGE_RECIPIENT || unsealed ? CK_TRUE : CK_FALSE;
     CK_BBOOL signer = usage == HB_USAGE_SIGNER ? CK_TRUE : CK_FALSE;
@@ -154,51 +128,59 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
         {CKA_DERIVE, &no, sizeof no},
     };
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-    rv = f->C_GenerateKeyPair(s, &mech, pub_tmpl, npub, priv_tmpl,
-                              sizeof priv_tmpl / sizeof priv_tmpl[0], &hpub, &hpriv);
-    if (rv != CKR_OK) {
-        st = hb_fail(err, HB_E_TOKEN, "%s refused to generate the %s key pair '%s': %s (0x%lx)",
-                     what, key_types[type].name, label, hb_ckr_name(rv), (unsigned long)rv);
-        goto cleanup;
-    }
-    HB_TRY(hb_uri_for_object(tlabel, label, "private", &priv, err));
-    HB_TRY(hb_uri_for_object(tlabel, label, "public", &pub, err));
+    CK_RV rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl,
+                                        sizeof priv_tmpl / sizeof priv_tmpl[0], &hpub, &hpriv);
+    if (rv != CKR_OK)
+        return hb_fail(err, HB_E_TOKEN, "%s refused to generate the %s key pair '%s': %s (0x%lx)",
+                       ts->what, key_types[type].name, label, hb_ckr_name(rv),
+                       (unsigned long)rv);
+    return HB_OK;
+}
+
+hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *label,
+                          hb_key_type type, hb_key_usage usage, char **private_uri,
+                          char **public_uri, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
+    char *priv = NULL, *pub = NULL;
+    HB_ENSURE(p != NULL, HB_E_USAGE, "key generation: no provider");
+    HB_TRY(check_request(token_uri, label, type, usage, private_uri, public_uri, err));
+    HB_TRY(hb_token_session_open(p, token_uri, true, true, &ts, err));
+    /* A label names one key pair (and its certificate): refuse a taken one. */
+    CK_ATTRIBUTE by_label[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    bool taken = false;
+    HB_TRY(hb_object_exists(ts.f, ts.s, by_label, 1, ts.what, &taken, err));
+    HB_ENSURE(!taken, HB_E_REFUSED,
+              "%s already holds an object labelled '%s'; choose another label or delete the "
+              "old key first", ts.what, label);
+    HB_TRY(generate_pair(p, &ts, label, type, usage, err));
+    HB_TRY(hb_uri_for_object(ts.label, label, "private", &priv, err));
+    HB_TRY(hb_uri_for_object(ts.label, label, "public", &pub, err));
     *private_uri = priv;
     *public_uri = pub;
     priv = pub = NULL;
 cleanup:
-    if (s != CK_INVALID_HANDLE)
-        (void)f->C_CloseSession(s);
-    free(stripped);
-    free(pin_source);
+    hb_token_session_close(&ts);
     free(priv);
     free(pub);
     return st;
 }
 
-/* Open a session on the token of private_uri (logged in; read-write when
- * rw) and find exactly that private key object. */
+/* A logged-in session (read-write when rw) on the token of private_uri, and
+ * exactly that private key object in it. */
 static hb_status open_key_object(hb_provider *p, const char *private_uri, bool rw,
-                                 CK_FUNCTION_LIST **fout, CK_SESSION_HANDLE *sout,
-                                 CK_OBJECT_HANDLE *oout, hb_err *err)
+                                 hb_token_session *ts_out, CK_OBJECT_HANDLE *oout, hb_err *err)
 {
     hb_status st = HB_OK;
-    CK_FUNCTION_LIST *f = NULL;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    CK_TOKEN_INFO ti;
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
     P11KitUri *u = NULL;
-    char *stripped = NULL, *pin_source = NULL;
     CK_ATTRIBUTE tmpl[8];
     CK_ULONG n = 0;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    if (p == NULL || private_uri == NULL)
-        return hb_fail(err, HB_E_USAGE, "key object: missing argument");
-    HB_TRY(hb_uri_strip_pin(private_uri, &stripped, &pin_source, err));
-    HB_TRY(hb_uri_parse(stripped, &u, err));
-    HB_TRY(hb_module_get(p, &f, err));
-    HB_TRY(hb_token_find(f, stripped, &slot, &ti, err));
-    HB_TRY(hb_session_open(p, f, slot, stripped, pin_source, rw, true, &s, err));
+    HB_ENSURE(p != NULL && private_uri != NULL, HB_E_USAGE, "key object: missing argument");
+    HB_TRY(hb_token_session_open(p, private_uri, rw, true, &ts, err));
+    HB_TRY(hb_uri_parse(ts.uri, &u, err));
     CK_ULONG nattr = 0;
     CK_ATTRIBUTE *a = p11_kit_uri_get_attributes(u, &nattr);
     bool has_class = false;
@@ -212,59 +194,52 @@ static hb_status open_key_object(hb_provider *p, const char *private_uri, bool r
     /* Token objects only: pkcs11-provider may add session objects. */
     CK_BBOOL on_token = CK_TRUE;
     tmpl[n++] = (CK_ATTRIBUTE){CKA_TOKEN, &on_token, sizeof on_token};
-    HB_TRY(hb_object_find_one(f, s, tmpl, n, stripped, oout, err));
-    *fout = f;
-    *sout = s;
-    s = CK_INVALID_HANDLE;
+    HB_TRY(hb_object_find_one(ts.f, ts.s, tmpl, n, ts.uri, oout, err));
+    *ts_out = ts;
+    ts.s = CK_INVALID_HANDLE;
+    ts.uri = NULL;
 cleanup:
-    if (s != CK_INVALID_HANDLE)
-        (void)f->C_CloseSession(s);
+    hb_token_session_close(&ts);
     if (u != NULL)
         p11_kit_uri_free(u);
-    free(stripped);
-    free(pin_source);
     return st;
 }
 
 hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
                              hb_err *err)
 {
-    CK_FUNCTION_LIST *f = NULL;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE o;
     hb_key_attrs attrs;
     if (out == NULL)
         return hb_fail(err, HB_E_USAGE, "key attributes: missing argument");
-    hb_status st = open_key_object(p, private_uri, false, &f, &s, &o, err);
-    if (st != HB_OK)
-        return st;
-    st = hb_object_read_attrs(f, s, o, &attrs, err);
+    hb_status st = open_key_object(p, private_uri, false, &ts, &o, err);
+    if (st == HB_OK)
+        st = hb_object_read_attrs(ts.f, ts.s, o, &attrs, err);
     if (st == HB_OK)
         *out = attrs;
-    (void)f->C_CloseSession(s);
+    hb_token_session_close(&ts);
     return st;
 }
 
 hb_status hb_token_key_seal(hb_provider *p, const char *private_uri, hb_err *err)
 {
-    CK_FUNCTION_LIST *f = NULL;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    hb_status st = HB_OK;
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
     CK_OBJECT_HANDLE o;
     hb_key_attrs attrs;
-    hb_status st = open_key_object(p, private_uri, true, &f, &s, &o, err);
-    if (st != HB_OK)
-        return st;
+    HB_TRY(open_key_object(p, private_uri, true, &ts, &o, err));
     /* CKA_SIGN is modifiable (PKCS#11 v2.40 §4.9, table 33 footnote 8). */
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE clear[] = {{CKA_SIGN, &no, sizeof no}};
-    CK_RV rv = f->C_SetAttributeValue(s, o, clear, 1);
-    if (rv != CKR_OK)
-        st = hb_fail(err, HB_E_TOKEN, "the token would not drop the signing right of '%s' "
-                     "(%s); delete that key, it must not be used as a backup recipient",
-                     private_uri, hb_ckr_name(rv));
-    else if ((st = hb_object_read_attrs(f, s, o, &attrs, err)) == HB_OK && attrs.sign)
-        st = hb_fail(err, HB_E_TOKEN, "the token still lets '%s' sign after CKA_SIGN was "
-                     "cleared; delete that key", private_uri);
-    (void)f->C_CloseSession(s);
+    CK_RV rv = ts.f->C_SetAttributeValue(ts.s, o, clear, 1);
+    HB_ENSURE(rv == CKR_OK, HB_E_TOKEN, "the token would not drop the signing right of '%s' "
+              "(%s); delete that key, it must not be used as a backup recipient",
+              private_uri, hb_ckr_name(rv));
+    HB_TRY(hb_object_read_attrs(ts.f, ts.s, o, &attrs, err));
+    HB_ENSURE(!attrs.sign, HB_E_TOKEN, "the token still lets '%s' sign after CKA_SIGN was "
+              "cleared; delete that key", private_uri);
+cleanup:
+    hb_token_session_close(&ts);
     return st;
 }

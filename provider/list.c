@@ -1,6 +1,7 @@
 /* `hsmbak token list`: tokens, the mechanisms hsmbak cares about, objects. */
 #include "provider/provider_internal.h"
 
+#include "common/buf.h"
 #include "common/encode.h"
 #include "common/x509.h"
 
@@ -164,8 +165,8 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
     size_t count = 0;
     P11KitUri *u = NULL;
     char *stripped = NULL, *pin_source = NULL;
-    if (p == NULL || tokens == NULL || n_tokens == NULL)
-        return hb_fail(err, HB_E_USAGE, "token list: missing argument");
+    HB_ENSURE(p != NULL && tokens != NULL && n_tokens != NULL, HB_E_USAGE,
+              "token list: missing argument");
     if (token_uri != NULL) {
         HB_TRY(hb_uri_strip_pin(token_uri, &stripped, &pin_source, err));
         HB_TRY(hb_uri_parse(stripped, &u, err));
@@ -205,8 +206,8 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
         list_mechanisms(f, slots[i], t);
         if (!t->initialized)
             continue;
-        char what[64]; /* a label is at most 32 bytes: no truncation */
-        snprintf(what, sizeof what, "token '%s'", t->label);
+        char what[64]; /* a label is at most 32 bytes: fits */
+        HB_TRY(hb_format(what, sizeof what, "a token name", err, "token '%s'", t->label));
         CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
         HB_TRY(hb_session_open(p, f, slots[i], what, pin_source, false,
                                login && t->login_required, &s, err));

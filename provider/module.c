@@ -82,33 +82,18 @@ static bool is_p11_kit(void *h)
     return a.dli_fbase == b.dli_fbase;
 }
 
-hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *err)
+/* Load and initialise the module at path into table slot `slot` (the
+ * caller holds modules_lock). */
+static hb_status module_load(const char *path, int slot, CK_FUNCTION_LIST **out, hb_err *err)
 {
     hb_status st = HB_OK;
     CK_FUNCTION_LIST *f = NULL;
-    int slot = -1;
-    if (p == NULL || out == NULL)
-        return hb_fail(err, HB_E_USAGE, "token administration: no provider");
-    hb_sanitizer_link();
-    pthread_mutex_lock(&modules_lock);
-    for (int i = 0; i < HB_MAX_MODULES; i++) {
-        if (modules[i].path != NULL && strcmp(modules[i].path, p->module) == 0) {
-            f = modules[i].funcs;
-            goto cleanup;
-        }
-        if (modules[i].path == NULL && slot < 0)
-            slot = i;
-    }
-    if (slot < 0) {
-        st = hb_fail(err, HB_E_USAGE, "too many different PKCS#11 modules in one process");
-        goto cleanup;
-    }
     /* The p11-kit proxy is libp11-kit itself, and p11-kit refuses to load
      * it as a module ("refusing to load the p11-kit-proxy.so module as a
      * registered module"); its own C_GetFunctionList is the proxy, which
      * loads every registered module through p11-kit. Any other module is
      * loaded by p11-kit, managed. */
-    void *h = dlopen(p->module, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h != NULL && is_p11_kit(h)) {
         CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
         if (get == NULL || get(&f) != CKR_OK)
@@ -116,36 +101,56 @@ hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *er
         /* The handle stays open with the module for the process. */
         h = NULL;
     } else {
-        f = p11_kit_module_load(p->module, 0);
+        f = p11_kit_module_load(path, 0);
     }
     if (h != NULL)
         dlclose(h);
     if (f == NULL) {
         const char *why = p11_kit_message();
-        st = hb_fail(err, HB_E_TOKEN, "p11-kit cannot load PKCS#11 module '%s': %s", p->module,
-                     why != NULL ? why : "unknown error");
-        goto cleanup;
+        HB_FAIL(HB_E_TOKEN, "p11-kit cannot load PKCS#11 module '%s': %s", path,
+                why != NULL ? why : "unknown error");
     }
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
     CK_RV rv = f->C_Initialize(&args);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        f = NULL;
-        st = hb_fail(err, HB_E_TOKEN, "PKCS#11 module '%s' failed to initialise: %s (0x%lx)",
-                     p->module, hb_ckr_name(rv), (unsigned long)rv);
-        goto cleanup;
-    }
-    modules[slot].path = strdup(p->module);
-    if (modules[slot].path == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ENSURE(rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED, HB_E_TOKEN,
+              "PKCS#11 module '%s' failed to initialise: %s (0x%lx)", path, hb_ckr_name(rv),
+              (unsigned long)rv);
+    modules[slot].path = strdup(path);
+    HB_ALLOC(modules[slot].path);
     modules[slot].funcs = f;
+    *out = f;
 cleanup:
+    return st;
+}
+
+/* The module at path from the table, loaded on first use (the caller holds
+ * modules_lock). */
+static hb_status module_find_or_load(const char *path, CK_FUNCTION_LIST **out, hb_err *err)
+{
+    int slot = -1;
+    for (int i = 0; i < HB_MAX_MODULES; i++) {
+        if (modules[i].path != NULL && strcmp(modules[i].path, path) == 0) {
+            *out = modules[i].funcs;
+            return HB_OK;
+        }
+        if (modules[i].path == NULL && slot < 0)
+            slot = i;
+    }
+    if (slot < 0)
+        return hb_fail(err, HB_E_USAGE, "too many different PKCS#11 modules in one process");
+    return module_load(path, slot, out, err);
+}
+
+hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *err)
+{
+    if (p == NULL || out == NULL)
+        return hb_fail(err, HB_E_USAGE, "token administration: no provider");
+    hb_sanitizer_link();
+    pthread_mutex_lock(&modules_lock);
+    hb_status st = module_find_or_load(p->module, out, err);
     pthread_mutex_unlock(&modules_lock);
-    if (st == HB_OK)
-        *out = f;
     return st;
 }
 
@@ -214,54 +219,6 @@ cleanup:
     return st;
 }
 
-hb_status hb_session_open(const hb_provider *p, CK_FUNCTION_LIST *f, CK_SLOT_ID slot,
-                          const char *what, const char *uri_pin_source, bool rw, bool login,
-                          CK_SESSION_HANDLE *out, hb_err *err)
-{
-    hb_status st = HB_OK;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    char pin[HB_PIN_MAX];
-    size_t pinlen = 0;
-    CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
-    CK_RV rv = f->C_OpenSession(slot, flags, NULL, NULL, &s);
-    if (rv != CKR_OK) {
-        st = hb_fail(err, HB_E_TOKEN, "cannot open a session on %s: %s", what, hb_ckr_name(rv));
-        goto cleanup;
-    }
-    if (login) {
-        CK_SESSION_INFO si;
-        rv = f->C_GetSessionInfo(s, &si);
-        bool logged_in = rv == CKR_OK && (si.state == CKS_RO_USER_FUNCTIONS ||
-                                          si.state == CKS_RW_USER_FUNCTIONS);
-        if (!logged_in) {
-            HB_TRY(hb_pin_resolve(p, uri_pin_source, what, pin, &pinlen, err));
-            rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)pinlen);
-            if (rv == CKR_PIN_INCORRECT) {
-                st = hb_fail(err, HB_E_AUTH, "wrong PIN for %s (CKR_PIN_INCORRECT)", what);
-                goto cleanup;
-            }
-            if (rv == CKR_PIN_LOCKED) {
-                st = hb_fail(err, HB_E_AUTH,
-                             "the user PIN of %s is locked (CKR_PIN_LOCKED); the security "
-                             "officer must unlock it", what);
-                goto cleanup;
-            }
-            if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-                st = hb_fail(err, HB_E_AUTH, "login to %s failed: %s (0x%lx)", what,
-                             hb_ckr_name(rv), (unsigned long)rv);
-                goto cleanup;
-            }
-        }
-    }
-    *out = s;
-    s = CK_INVALID_HANDLE;
-cleanup:
-    OPENSSL_cleanse(pin, sizeof pin);
-    if (s != CK_INVALID_HANDLE)
-        (void)f->C_CloseSession(s);
-    return st;
-}
-
 hb_status hb_object_find_one(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
                              CK_ULONG n, const char *what, CK_OBJECT_HANDLE *out, hb_err *err)
 {
@@ -282,6 +239,22 @@ hb_status hb_object_find_one(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIB
         return hb_fail(err, HB_E_USAGE, "%s matches more than one object; add id= or type=",
                        what);
     *out = found[0];
+    return HB_OK;
+}
+
+hb_status hb_object_exists(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+                           CK_ULONG n, const char *what, bool *exists, hb_err *err)
+{
+    CK_OBJECT_HANDLE found;
+    CK_ULONG count = 0;
+    CK_RV rv = f->C_FindObjectsInit(s, tmpl, n);
+    if (rv == CKR_OK) {
+        rv = f->C_FindObjects(s, &found, 1, &count);
+        (void)f->C_FindObjectsFinal(s);
+    }
+    if (rv != CKR_OK)
+        return hb_fail(err, HB_E_TOKEN, "cannot search %s: %s", what, hb_ckr_name(rv));
+    *exists = count > 0;
     return HB_OK;
 }
 

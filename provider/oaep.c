@@ -105,13 +105,10 @@ hb_status hb_provider_decrypt_oaep(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h
     EVP_PKEY_CTX *ctx = NULL;
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
-    if (p == NULL || key == NULL || in == NULL || out == NULL || outlen == NULL)
-        return hb_fail(err, HB_E_USAGE, "RSA-OAEP decrypt: missing argument");
-    if (!EVP_PKEY_is_a(key, "RSA")) {
-        st = hb_fail(err, HB_E_USAGE, "RSA-OAEP decrypt needs an RSA key, not %s",
-                     EVP_PKEY_get0_type_name(key));
-        goto cleanup;
-    }
+    HB_ENSURE(p != NULL && key != NULL && in != NULL && out != NULL && outlen != NULL,
+              HB_E_USAGE, "RSA-OAEP decrypt: missing argument");
+    HB_ENSURE(EVP_PKEY_is_a(key, "RSA"), HB_E_USAGE, "RSA-OAEP decrypt needs an RSA key, not %s",
+              EVP_PKEY_get0_type_name(key));
     int size = EVP_PKEY_get_size(key);
     if (size <= 0) {
         st = hb_fail_ossl(err, HB_E_TOKEN, "cannot get the size of the token key");

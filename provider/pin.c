@@ -3,8 +3,9 @@
  * from the command line, never logged; every buffer that held one is wiped. */
 #include "provider/provider_internal.h"
 
-#include "common/fileio.h"
+#include "common/buf.h"
 #include "common/fail.h"
+#include "common/fileio.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,67 +14,73 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One line: a trailing newline (and CR) is not part of the PIN. */
-static hb_status pin_copy(const char *src, size_t len, const char *from, char *pin,
-                          size_t *pinlen, hb_err *err)
+/* One line: a trailing newline (and CR) is not part of the PIN. Messages say
+ * where it came from: "<from> '<name>'" (a PIN file, an environment variable). */
+static hb_status pin_copy(const char *src, size_t len, const char *from, const char *name,
+                          char *pin, size_t *pinlen, hb_err *err)
 {
     while (len > 0 && (src[len - 1] == '\n' || src[len - 1] == '\r'))
         len--;
     if (len == 0)
-        return hb_fail(err, HB_E_AUTH, "the PIN from %s is empty", from);
+        return hb_fail(err, HB_E_AUTH, "the PIN from %s '%s' is empty", from, name);
     if (len >= HB_PIN_MAX)
-        return hb_fail(err, HB_E_AUTH, "the PIN from %s is longer than %d bytes", from,
+        return hb_fail(err, HB_E_AUTH, "the PIN from %s '%s' is longer than %d bytes", from, name,
                        HB_PIN_MAX - 1);
     if (memchr(src, '\0', len) != NULL || memchr(src, '\n', len) != NULL)
-        return hb_fail(err, HB_E_AUTH, "the PIN from %s has more than one line", from);
+        return hb_fail(err, HB_E_AUTH, "the PIN from %s '%s' has more than one line", from,
+                       name);
     memcpy(pin, src, len);
     pin[len] = '\0';
     *pinlen = len;
     return HB_OK;
 }
 
+static hb_status pin_from_file(const char *path, const char *what, char *pin, size_t *pinlen,
+                               hb_err *err)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    /* A PIN file bigger than this is not a PIN file. */
+    hb_status st = hb_read_file(path, 4096, &data, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "reading the PIN for %s", what);
+        return err != NULL ? err->status : st;
+    }
+    st = pin_copy((const char *)data, len, "PIN file", path, pin, pinlen, err);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    return st;
+}
+
 static hb_status pin_from_source(const char *source, const char *what, char *pin,
                                  size_t *pinlen, hb_err *err)
 {
-    hb_status st = HB_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    const char *path = NULL;
     if (strncmp(source, "file:", 5) == 0)
-        path = source + 5;
-    else if (source[0] == '/')
-        path = source;
-    if (path != NULL) {
-        /* A PIN file bigger than this is not a PIN file. */
-        st = hb_read_file(path, 4096, &data, &len, err);
-        if (st != HB_OK) {
-            hb_err_prefix(err, "reading the PIN for %s", what);
-            st = err != NULL ? err->status : st;
-            goto cleanup;
-        }
-        char from[600]; /* for messages only: a truncated path still says where */
-        snprintf(from, sizeof from, "PIN file '%s'", path);
-        HB_TRY(pin_copy((const char *)data, len, from, pin, pinlen, err));
-    } else if (strncmp(source, "env:", 4) == 0) {
+        return pin_from_file(source + 5, what, pin, pinlen, err);
+    if (source[0] == '/')
+        return pin_from_file(source, what, pin, pinlen, err);
+    if (strncmp(source, "env:", 4) == 0) {
         const char *v = getenv(source + 4);
-        if (v == NULL) {
-            st = hb_fail(err, HB_E_AUTH,
-                         "PIN for %s: environment variable '%s' is not set", what, source + 4);
-            goto cleanup;
-        }
-        char from[300];
-        snprintf(from, sizeof from, "environment variable '%s'", source + 4);
-        HB_TRY(pin_copy(v, strlen(v), from, pin, pinlen, err));
-    } else {
-        st = hb_fail(err, HB_E_USAGE,
-                     "PIN source '%s' for %s is neither file:PATH nor env:VAR", source, what);
-        goto cleanup;
+        if (v == NULL)
+            return hb_fail(err, HB_E_AUTH, "PIN for %s: environment variable '%s' is not set",
+                           what, source + 4);
+        return pin_copy(v, strlen(v), "environment variable", source + 4, pin, pinlen, err);
     }
+    return hb_fail(err, HB_E_USAGE, "PIN source '%s' for %s is neither file:PATH nor env:VAR",
+                   source, what);
+}
+
+/* OpenSSL's UI reads from the terminal with echo off. */
+static hb_status pin_from_terminal(const char *what, char *pin, size_t *pinlen, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_buf prompt = HB_BUF_INIT(64 * 1024);
+    HB_TRY(hb_buf_addf(&prompt, err, "PIN for %s: ", what));
+    if (EVP_read_pw_string_min(pin, 1, HB_PIN_MAX, hb_buf_str(&prompt), 0) != 0)
+        HB_FAIL_OSSL(HB_E_AUTH, "no PIN entered for %s", what);
+    *pinlen = strlen(pin);
 cleanup:
-    if (data != NULL) {
-        OPENSSL_cleanse(data, len);
-        free(data);
-    }
+    hb_buf_free(&prompt);
     return st;
 }
 
@@ -88,15 +95,7 @@ hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const
     } else if (p != NULL && p->pin_source != NULL) {
         st = pin_from_source(p->pin_source, what, pin, pinlen, err);
     } else if (isatty(STDIN_FILENO)) {
-        char prompt[400]; /* truncation shortens the prompt, nothing else */
-        snprintf(prompt, sizeof prompt, "PIN for %s: ", what);
-        /* OpenSSL's UI reads from the terminal with echo off. */
-        if (EVP_read_pw_string_min(pin, 1, HB_PIN_MAX, prompt, 0) != 0) {
-            OPENSSL_cleanse(pin, HB_PIN_MAX);
-            st = hb_fail_ossl(err, HB_E_AUTH, "no PIN entered for %s", what);
-        } else {
-            *pinlen = strlen(pin);
-        }
+        st = pin_from_terminal(what, pin, pinlen, err);
     } else {
         st = hb_fail(err, HB_E_AUTH,
                      "%s needs a PIN and stdin is not a terminal: use --pin-source "

@@ -20,8 +20,8 @@ hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cer
     uint8_t dek[32], back[1024]; /* back holds a whole RSA block (8192 bits) */
     unsigned bits = 0;
     static const hb_oaep_hash hashes[] = {HB_OAEP_SHA1, HB_OAEP_SHA256};
-    if (p == NULL || private_uri == NULL || cert == NULL || accepted == NULL)
-        return hb_fail(err, HB_E_USAGE, "OAEP probe: missing argument");
+    HB_ENSURE(p != NULL && private_uri != NULL && cert != NULL && accepted != NULL,
+              HB_E_USAGE, "OAEP probe: missing argument");
     HB_TRY(hb_provider_load_private_key(p, private_uri, &key, err));
     for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
         hb_err sub = {0};

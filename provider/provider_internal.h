@@ -5,8 +5,8 @@
  *     (context.c), keys and certificates through OSSL_STORE (store.c), crypto
  *     through EVP (oaep.c, sign.c).
  *   - PKCS#11: the same module loaded by p11-kit for administration
- *     (module.c: load, initialise, find a token, log in; keygen.c, certimport.c,
- *     attrs.c, list.c, probe.c).
+ *     (module.c: load, initialise, find a token and objects; session.c: open
+ *     a session and log in; keygen.c, certimport.c, list.c, probe.c).
  * Both share one PIN resolver (pin.c). */
 #ifndef HSMBAK_PROVIDER_INTERNAL_H
 #define HSMBAK_PROVIDER_INTERNAL_H
@@ -72,6 +72,8 @@ const char *hb_ckr_name(CK_RV rv);
 hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *slot,
                         CK_TOKEN_INFO *info, hb_err *err) HB_MUST_CHECK;
 
+/* ---- sessions (session.c) ----------------------------------------------- */
+
 /* A session on the token at `slot`, logged in as user when login is true
  * (PIN from hb_pin_resolve; an already logged-in token is fine). The session
  * is closed with C_CloseSession; never C_Logout, which would log out
@@ -80,11 +82,38 @@ hb_status hb_session_open(const hb_provider *p, CK_FUNCTION_LIST *f, CK_SLOT_ID 
                           const char *what, const char *uri_pin_source, bool rw, bool login,
                           CK_SESSION_HANDLE *out, hb_err *err) HB_MUST_CHECK;
 
+/* A session on the one token a pkcs11: URI selects: the preamble of every
+ * admin operation (strip the PIN attributes, load the module, find the
+ * token, open a session, log in). */
+typedef struct hb_token_session {
+    CK_FUNCTION_LIST *f;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s;  /* CK_INVALID_HANDLE once closed */
+    char label[33];       /* the token's label */
+    char what[48];        /* "token 'LABEL'": messages and the PIN prompt */
+    char *uri;            /* the URI without its PIN attributes, owned */
+} hb_token_session;
+
+/* Open *out on the token uri selects, read-write when rw, logged in as user
+ * when login (the PIN from the URI's pin-source, else the configured source,
+ * else a prompt). Errors as hb_token_find and hb_session_open. */
+hb_status hb_token_session_open(const hb_provider *p, const char *uri, bool rw, bool login,
+                                hb_token_session *out, hb_err *err) HB_MUST_CHECK;
+/* Close the session (never logs out) and free the URI; accepts a closed one. */
+void hb_token_session_close(hb_token_session *ts);
+
+/* ---- objects (module.c) -------------------------------------------------- */
+
 /* Find exactly one object matching the attributes; HB_E_NOT_FOUND naming
  * `what` when none, HB_E_USAGE when several. */
 hb_status hb_object_find_one(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
                              CK_ULONG n, const char *what, CK_OBJECT_HANDLE *out,
                              hb_err *err) HB_MUST_CHECK;
+
+/* Does any object match the attributes? HB_E_TOKEN naming `what` (the
+ * token) when the search fails. */
+hb_status hb_object_exists(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+                           CK_ULONG n, const char *what, bool *exists, hb_err *err) HB_MUST_CHECK;
 
 /* Read boolean attributes of a key object into attrs (absent ones: false). */
 hb_status hb_object_read_attrs(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,

@@ -14,14 +14,11 @@ hb_status hb_provider_sign_sha256(hb_provider *p, EVP_PKEY *key, const uint8_t *
     EVP_PKEY_CTX *pctx = NULL;
     uint8_t *buf = NULL;
     size_t blen = 0;
-    if (p == NULL || key == NULL || (data == NULL && len > 0) || sig == NULL || siglen == NULL)
-        return hb_fail(err, HB_E_USAGE, "signing: missing argument");
+    HB_ENSURE(p != NULL && key != NULL && (data != NULL || len == 0) && sig != NULL &&
+              siglen != NULL, HB_E_USAGE, "signing: missing argument");
     bool rsa = EVP_PKEY_is_a(key, "RSA");
-    if (!rsa && !EVP_PKEY_is_a(key, "EC")) {
-        st = hb_fail(err, HB_E_USAGE, "signing needs an RSA or EC key, not %s",
-                     EVP_PKEY_get0_type_name(key));
-        goto cleanup;
-    }
+    HB_ENSURE(rsa || EVP_PKEY_is_a(key, "EC"), HB_E_USAGE,
+              "signing needs an RSA or EC key, not %s", EVP_PKEY_get0_type_name(key));
     md = EVP_MD_CTX_new();
     if (md == NULL) {
         st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");

@@ -3,8 +3,8 @@
  * passphrase callback (a UI_METHOD wrapping a PEM-style callback). */
 #include "provider/provider_internal.h"
 
-#include "common/fileio.h"
 #include "common/fail.h"
+#include "common/x509.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -36,7 +36,7 @@ static int pin_callback(char *buf, int size, int rwflag, void *u)
     size_t len = 0;
     int ret = -1;
     if (req == NULL || buf == NULL || size <= 0)
-        return -1;
+        goto cleanup;
     req->asked = true;
     if (req->have_pin) {
         memcpy(pin, req->pin, req->pinlen + 1);
@@ -70,26 +70,22 @@ typedef enum { LOGIN_UNKNOWN, LOGIN_OK, LOGIN_REFUSED, LOGIN_LOCKED } login_stat
 
 static login_state login_outcome(const hb_provider *p, const char *uri)
 {
-    CK_FUNCTION_LIST *f = NULL;
-    CK_SLOT_ID slot = 0;
-    CK_TOKEN_INFO info;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
     CK_SESSION_INFO si;
+    CK_TOKEN_INFO info;
     login_state ls = LOGIN_UNKNOWN;
-    if (hb_module_get(p, &f, NULL) != HB_OK || hb_token_find(f, uri, &slot, &info, NULL) != HB_OK)
+    if (hb_token_session_open(p, uri, false, false, &ts, NULL) != HB_OK)
         return LOGIN_UNKNOWN;
-    if (f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
-        return LOGIN_UNKNOWN;
-    if (f->C_GetSessionInfo(s, &si) == CKR_OK) {
+    if (ts.f->C_GetSessionInfo(ts.s, &si) == CKR_OK) {
         if (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)
             ls = LOGIN_OK;
-        else if (f->C_GetTokenInfo(slot, &info) == CKR_OK &&
+        else if (ts.f->C_GetTokenInfo(ts.slot, &info) == CKR_OK &&
                  (info.flags & CKF_USER_PIN_LOCKED) != 0)
             ls = LOGIN_LOCKED;
         else
             ls = LOGIN_REFUSED;
     }
-    (void)f->C_CloseSession(s);
+    hb_token_session_close(&ts);
     return ls;
 }
 
@@ -128,8 +124,7 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
     OSSL_STORE_INFO *found = NULL, *info = NULL;
     pin_request req = {0};
 
-    if (p == NULL || out == NULL)
-        return hb_fail(err, HB_E_USAGE, "loading a key: no provider or output");
+    HB_ENSURE(p != NULL && out != NULL, HB_E_USAGE, "loading a key: no provider or output");
     HB_TRY(hb_uri_strip_pin(uri, &stripped, &pin_source, err));
     req.p = p;
     req.pin_source = pin_source;
@@ -210,71 +205,46 @@ cleanup:
     return st;
 }
 
-hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
-                                       hb_err *err)
+/* The one object of `type` at uri, with a reference of its own: an
+ * EVP_PKEY for keys, an X509 for certificates. */
+static hb_status store_load_one(hb_provider *p, const char *uri, int type, void **out,
+                                hb_err *err)
 {
     OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PKEY, &info, err);
+    hb_status st = store_load(p, uri, type, &info, err);
     if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_PKEY(info);
-        if (*out == NULL)
+        void *obj = type == OSSL_STORE_INFO_PKEY     ? (void *)OSSL_STORE_INFO_get1_PKEY(info)
+                    : type == OSSL_STORE_INFO_PUBKEY ? (void *)OSSL_STORE_INFO_get1_PUBKEY(info)
+                                                     : (void *)OSSL_STORE_INFO_get1_CERT(info);
+        if (obj == NULL)
             st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
+        else
+            *out = obj;
     }
     OSSL_STORE_INFO_free(info);
     return st;
+}
+
+static hb_status load_key(hb_provider *p, const char *uri, int type, EVP_PKEY **out,
+                          hb_err *err)
+{
+    void *key = NULL;
+    hb_status st = store_load_one(p, uri, type, &key, err);
+    if (st == HB_OK)
+        *out = key;
+    return st;
+}
+
+hb_status hb_provider_load_private_key(hb_provider *p, const char *uri, EVP_PKEY **out,
+                                       hb_err *err)
+{
+    return load_key(p, uri, OSSL_STORE_INFO_PKEY, out, err);
 }
 
 hb_status hb_provider_load_public_key(hb_provider *p, const char *uri, EVP_PKEY **out,
                                       hb_err *err)
 {
-    OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri, OSSL_STORE_INFO_PUBKEY, &info, err);
-    if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_PUBKEY(info);
-        if (*out == NULL)
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri);
-    }
-    OSSL_STORE_INFO_free(info);
-    return st;
-}
-
-/* Certificates are public data: a PEM or DER file of at most 1 MiB. */
-#define HB_CERT_FILE_MAX (1024 * 1024)
-
-static hb_status load_cert_file(hb_provider *p, const char *path, X509 **out, hb_err *err)
-{
-    hb_status st = HB_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    BIO *bio = NULL;
-    X509 *x = NULL;
-    st = hb_read_file(path, HB_CERT_FILE_MAX, &data, &len, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "reading certificate '%s'", path);
-        goto cleanup;
-    }
-    x = X509_new_ex(p->libctx, NULL);
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (x == NULL || bio == NULL) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    if (PEM_read_bio_X509(bio, &x, NULL, NULL) == NULL) {
-        const unsigned char *q = data;
-        ERR_clear_error();
-        if (d2i_X509(&x, &q, (long)len) == NULL || q != data + len) {
-            st = hb_fail_ossl(err, HB_E_VERIFY,
-                              "'%s' is not a PEM or DER X.509 certificate", path);
-            goto cleanup;
-        }
-    }
-    *out = x;
-    x = NULL;
-cleanup:
-    X509_free(x);
-    BIO_free(bio);
-    free(data);
-    return st;
+    return load_key(p, uri, OSSL_STORE_INFO_PUBKEY, out, err);
 }
 
 hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, X509 **out,
@@ -283,14 +253,10 @@ hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, 
     if (p == NULL || uri_or_path == NULL || out == NULL)
         return hb_fail(err, HB_E_USAGE, "loading a certificate: missing argument");
     if (strncmp(uri_or_path, "pkcs11:", 7) != 0)
-        return load_cert_file(p, uri_or_path, out, err);
-    OSSL_STORE_INFO *info = NULL;
-    hb_status st = store_load(p, uri_or_path, OSSL_STORE_INFO_CERT, &info, err);
-    if (st == HB_OK) {
-        *out = OSSL_STORE_INFO_get1_CERT(info);
-        if (*out == NULL)
-            st = hb_fail_ossl(err, HB_E_INTERNAL, "out of memory loading '%s'", uri_or_path);
-    }
-    OSSL_STORE_INFO_free(info);
+        return hb_x509_read_file(p->libctx, uri_or_path, out, err);
+    void *cert = NULL;
+    hb_status st = store_load_one(p, uri_or_path, OSSL_STORE_INFO_CERT, &cert, err);
+    if (st == HB_OK)
+        *out = cert;
     return st;
 }

@@ -101,56 +101,44 @@ cleanup:
 }
 
 /* RFC 7512 §2.3: everything outside the unreserved set is percent-encoded. */
-static bool append_encoded(char *out, size_t cap, size_t *used, const char *s)
+static hb_status add_encoded(hb_buf *b, const char *s, hb_err *err)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s != '\0'; s++) {
+    hb_status st = HB_OK;
+    for (; *s != '\0' && st == HB_OK; s++) {
         unsigned char c = (unsigned char)*s;
         bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-        size_t need = plain ? 1 : 3;
-        if (*used + need >= cap)
-            return false;
-        if (plain) {
-            out[(*used)++] = (char)c;
-        } else {
-            out[(*used)++] = '%';
-            out[(*used)++] = hex[c >> 4];
-            out[(*used)++] = hex[c & 15];
-        }
+        st = plain ? hb_buf_add(b, s, 1, err) : hb_buf_addf(b, err, "%%%02X", c);
     }
-    out[*used] = '\0';
-    return true;
+    return st;
 }
 
-static bool append_plain(char *out, size_t cap, size_t *used, const char *s)
-{
-    size_t n = strlen(s);
-    if (*used + n >= cap)
-        return false;
-    memcpy(out + *used, s, n + 1);
-    *used += n;
-    return true;
-}
+/* An object URI longer than this names no object a token would hold. */
+#define HB_OBJECT_URI_MAX 1023
 
 hb_status hb_uri_for_object(const char *token_label, const char *label, const char *type,
                             char **out, hb_err *err)
 {
-    char buf[1024];
-    size_t used = 0;
-    bool ok = append_plain(buf, sizeof buf, &used, "pkcs11:token=") &&
-              append_encoded(buf, sizeof buf, &used, token_label) &&
-              append_plain(buf, sizeof buf, &used, ";object=") &&
-              append_encoded(buf, sizeof buf, &used, label) &&
-              append_plain(buf, sizeof buf, &used, ";type=") &&
-              append_plain(buf, sizeof buf, &used, type);
-    if (!ok)
-        return hb_fail(err, HB_E_USAGE, "label '%s' is too long for a PKCS#11 URI", label);
-    char *s = strdup(buf);
-    if (s == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    *out = s;
-    return HB_OK;
+    hb_status st = HB_OK;
+    hb_buf b = HB_BUF_INIT(HB_OBJECT_URI_MAX);
+    st = hb_buf_adds(&b, "pkcs11:token=", err);
+    if (st == HB_OK)
+        st = add_encoded(&b, token_label, err);
+    if (st == HB_OK)
+        st = hb_buf_adds(&b, ";object=", err);
+    if (st == HB_OK)
+        st = add_encoded(&b, label, err);
+    if (st == HB_OK)
+        st = hb_buf_addf(&b, err, ";type=%s", type);
+    /* Past the cap is refused (hb_buf says HB_E_REFUSED), in the label's words. */
+    HB_ENSURE(st != HB_E_REFUSED, HB_E_USAGE, "label '%s' is too long for a PKCS#11 URI", label);
+    if (st != HB_OK)
+        goto cleanup;
+    *out = hb_buf_take(&b);
+    HB_ALLOC(*out);
+cleanup:
+    hb_buf_free(&b);
+    return st;
 }
 
 void hb_p11_string(const unsigned char *field, size_t fieldlen, char *out, size_t outcap)
@@ -186,7 +174,8 @@ hb_status hb_pkcs11_uri_inspect(const char *uri, hb_pkcs11_uri_info *out, hb_err
         const char *name = c == CKO_PRIVATE_KEY ? "private" : c == CKO_PUBLIC_KEY ? "public"
                          : c == CKO_CERTIFICATE ? "cert" : c == CKO_SECRET_KEY ? "secret-key"
                          : c == CKO_DATA ? "data" : "other";
-        snprintf(out->object_type, sizeof out->object_type, "%s", name);
+        HB_TRY(hb_format(out->object_type, sizeof out->object_type, "an object type", err, "%s",
+                         name));
     }
 cleanup:
     if (u != NULL)

@@ -232,30 +232,16 @@ static hb_status read_enrollment(hb_custody *c, xmlNodePtr node, hb_err *err)
     for (xmlNodePtr k = hb_xml_first_elem(node); k != NULL; k = hb_xml_next_elem(k)) {
         if (!hb_xml_is(k, CUSTODY_NS, "custodian"))
             continue;
-        char **arr = realloc(e.custodians, (e.n_custodians + 1) * sizeof *arr);
-        if (arr == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        e.custodians = arr;
-        if ((arr[e.n_custodians] = hb_xml_text(k)) == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        e.n_custodians++;
+        char **custodian;
+        HB_PUSH(custodian, e.custodians, e.n_custodians, HB_CUSTODY_MAX_CUSTODIANS);
+        *custodian = hb_xml_text(k);
+        HB_ALLOC(*custodian);
     }
     if (hb_custody_find(c, e.name) != NULL) {
         st = bad(c, "enrollment (defined twice)", e.name, err);
         goto cleanup;
     }
-    hb_enrollment *arr = realloc(c->enrollments, (c->n + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    c->enrollments = arr;
-    arr[c->n++] = e;
-    memset(&e, 0, sizeof e);
+    HB_TRY(hb_custody_add_enrollment(c, &e, err));
 cleanup:
     hb_enrollment_clear(&e);
     xmlFree(name);
@@ -294,31 +280,22 @@ static hb_status read_group(hb_custody *c, xmlNodePtr node, hb_err *err)
         if (!hb_xml_is(m, CUSTODY_NS, "member"))
             continue;
         xmlChar *fp = xmlGetNoNsProp(m, BAD_CAST "fingerprint");
-        char(*arr)[65] = realloc(g.members, (g.n_members + 1) * sizeof *arr);
-        bool ok = fp != NULL && strlen((const char *)fp) == 64 && arr != NULL;
-        if (arr != NULL) {
-            g.members = arr;
-            if (ok)
-                memcpy(arr[g.n_members++], fp, 65);
-        }
+        bool ok = fp != NULL && strlen((const char *)fp) == 64;
+        if (ok)
+            st = hb_quorum_group_add_member(&g, (const char *)fp, err);
         xmlFree(fp);
         if (!ok) {
             st = bad(c, "quorum group", g.name, err);
             goto cleanup;
         }
+        if (st != HB_OK)
+            goto cleanup;
     }
     if (g.n_members < g.threshold) {
         st = bad(c, "quorum group (fewer members than its threshold)", g.name, err);
         goto cleanup;
     }
-    hb_quorum_group *arr = realloc(c->groups, (c->n_groups + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    c->groups = arr;
-    arr[c->n_groups++] = g;
-    memset(&g, 0, sizeof g);
+    HB_TRY(hb_custody_add_group(c, &g, err));
 cleanup:
     free(g.members);
     free(created);
@@ -328,34 +305,22 @@ cleanup:
     return st;
 }
 
-hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err)
+/* No custody.xml yet: fine in a system root (an empty store), an error
+ * anywhere else. */
+static hb_status check_root(const char *root, hb_err *err)
+{
+    char config[PATH_MAX];
+    hb_status st = hb_path_join(config, sizeof config, root, "config", err);
+    if (st == HB_OK && access(config, F_OK) != 0)
+        st = hb_fail(err, HB_E_NOT_FOUND, "'%s' is not a system root (no config folder); make "
+                     "one with 'hsmbak system init --root %s'", root, root);
+    return st;
+}
+
+static hb_status read_store(hb_custody *c, const uint8_t *data, size_t len, hb_err *err)
 {
     hb_status st = HB_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
     xmlDocPtr doc = NULL;
-    hb_custody *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    if (root == NULL || *root == '\0') {
-        st = hb_fail(err, HB_E_USAGE, "no system root: give --root DIR or set HSMBAK_ROOT");
-        goto cleanup;
-    }
-    HB_TRY(hb_path_join(c->path, sizeof c->path, root, "config/custody.xml", err));
-    st = hb_read_file(c->path, CUSTODY_CAP, &data, &len, err);
-    if (st == HB_E_NOT_FOUND) {
-        char config[PATH_MAX];
-        HB_TRY(hb_path_join(config, sizeof config, root, "config", err));
-        if (access(config, F_OK) != 0) {
-            st = hb_fail(err, HB_E_NOT_FOUND, "'%s' is not a system root (no config folder); "
-                         "make one with 'hsmbak system init --root %s'", root, root);
-            goto cleanup;
-        }
-        st = HB_OK;
-        goto done;
-    }
-    if (st != HB_OK)
-        goto cleanup;
     HB_TRY(hb_xml_parse(data, len, CUSTODY_CAP, 0, "schema/custody.xsd", c->path, &doc, err));
     for (xmlNodePtr n = hb_xml_first_elem(xmlDocGetRootElement(doc)); n != NULL;
          n = hb_xml_next_elem(n)) {
@@ -364,11 +329,32 @@ hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err)
         else if (hb_xml_is(n, CUSTODY_NS, "quorum"))
             HB_TRY(read_group(c, n, err));
     }
-done:
+cleanup:
+    xmlFreeDoc(doc);
+    return st;
+}
+
+hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    hb_custody *c = NULL;
+    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
+              "no system root: give --root DIR or set HSMBAK_ROOT");
+    c = calloc(1, sizeof *c);
+    HB_ALLOC(c);
+    HB_TRY(hb_path_join(c->path, sizeof c->path, root, "config/custody.xml", err));
+    st = hb_read_file(c->path, CUSTODY_CAP, &data, &len, err);
+    if (st == HB_E_NOT_FOUND)
+        HB_TRY(check_root(root, err));
+    else if (st == HB_OK)
+        HB_TRY(read_store(c, data, len, err));
+    else
+        goto cleanup;
     *out = c;
     c = NULL;
 cleanup:
-    xmlFreeDoc(doc);
     free(data);
     hb_custody_free(c);
     return st;
@@ -415,9 +401,10 @@ static bool write_enrollment(xmlNodePtr root, xmlNsPtr ns, const hb_enrollment *
 static bool write_group(xmlNodePtr root, xmlNsPtr ns, const hb_quorum_group *g)
 {
     char k[16];
-    snprintf(k, sizeof k, "%u", g->threshold); /* <= 10 digits: fits */
     xmlNodePtr n = hb_xml_add(root, ns, "quorum", NULL, 1);
-    bool ok = n != NULL && xmlNewProp(n, BAD_CAST "name", BAD_CAST g->name) != NULL &&
+    bool ok = n != NULL &&
+              hb_format(k, sizeof k, "a threshold", NULL, "%u", g->threshold) == HB_OK &&
+              xmlNewProp(n, BAD_CAST "name", BAD_CAST g->name) != NULL &&
               xmlNewProp(n, BAD_CAST "threshold", BAD_CAST k) != NULL &&
               xmlNewProp(n, BAD_CAST "state", BAD_CAST(g->retired ? "retired" : "active")) &&
               hb_xml_add(n, ns, "created", g->created, 2) != NULL;
@@ -431,33 +418,64 @@ static bool write_group(xmlNodePtr root, xmlNsPtr ns, const hb_quorum_group *g)
 hb_status hb_custody_save(const hb_custody *c, hb_err *err)
 {
     hb_status st = HB_OK;
-    xmlChar *out = NULL;
-    int outlen = 0;
-    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "custody", NULL) : NULL;
-    xmlNsPtr ns = root ? xmlNewNs(root, BAD_CAST CUSTODY_NS, NULL) : NULL;
-    bool ok = ns != NULL;
-    if (ok) {
-        xmlDocSetRootElement(doc, root);
-        xmlSetNs(root, ns);
-        ok = xmlNewProp(root, BAD_CAST "format", BAD_CAST "1") != NULL;
-    }
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root = NULL;
+    xmlNsPtr ns = NULL;
+    HB_TRY(hb_xml_new_doc("custody", CUSTODY_NS, &doc, &root, &ns, err));
+    bool ok = xmlNewProp(root, BAD_CAST "format", BAD_CAST "1") != NULL;
     for (size_t i = 0; ok && i < c->n; i++)
         ok = write_enrollment(root, ns, &c->enrollments[i]);
     for (size_t i = 0; ok && i < c->n_groups; i++)
         ok = write_group(root, ns, &c->groups[i]);
-    if (!ok || !hb_xml_indent(root, 0)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory writing the custody store");
-        goto cleanup;
-    }
-    xmlDocDumpMemoryEnc(doc, &out, &outlen, "UTF-8");
-    if (out == NULL || outlen <= 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "cannot serialise the custody store");
-        goto cleanup;
-    }
-    st = hb_write_file_atomic(c->path, out, (size_t)outlen, 0600, err);
+    HB_ENSURE(ok && hb_xml_indent(root, 0), HB_E_INTERNAL,
+              "out of memory writing the custody store");
+    HB_TRY(hb_custody_write_doc(doc, "custody store", c->path, err));
 cleanup:
-    xmlFree(out);
     xmlFreeDoc(doc);
+    return st;
+}
+
+hb_status hb_custody_write_doc(xmlDocPtr doc, const char *what, const char *path, hb_err *err)
+{
+    uint8_t *out = NULL;
+    size_t len = 0;
+    /* Indented by hand (hb_xml_add), so serialised as it is. */
+    hb_status st = hb_xml_serialize(doc, false, what, &out, &len, err);
+    if (st == HB_OK)
+        st = hb_write_file_atomic(path, out, len, 0600, err);
+    free(out);
+    return st;
+}
+
+/* Move *item (elem bytes) to the end of the array *arr of *n, zeroing it. */
+static hb_status push_take(void *arr, size_t *n, size_t elem, void *item, hb_err *err)
+{
+    void *slot = hb_array_push(arr, n, elem, HB_CUSTODY_MAX_RECORDS, err);
+    if (slot == NULL)
+        return err != NULL ? err->status : HB_E_INTERNAL;
+    memcpy(slot, item, elem);
+    memset(item, 0, elem);
+    return HB_OK;
+}
+
+hb_status hb_custody_add_enrollment(hb_custody *c, hb_enrollment *e, hb_err *err)
+{
+    return push_take(&c->enrollments, &c->n, sizeof *e, e, err);
+}
+
+hb_status hb_custody_add_group(hb_custody *c, hb_quorum_group *g, hb_err *err)
+{
+    return push_take(&c->groups, &c->n_groups, sizeof *g, g, err);
+}
+
+hb_status hb_quorum_group_add_member(hb_quorum_group *g, const char *fingerprint, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char(*slot)[65];
+    HB_ENSURE(strlen(fingerprint) == 64, HB_E_VERIFY, "'%s' is not a SHA-256 fingerprint",
+              fingerprint);
+    HB_PUSH(slot, g->members, g->n_members, HB_QUORUM_MAX_MEMBERS);
+    memcpy(*slot, fingerprint, 65);
+cleanup:
     return st;
 }

@@ -4,12 +4,31 @@
 
 #include "hsmbak/custody.h"
 
+#include "common/buf.h"
+
+#include <libxml/tree.h>
 #include <openssl/x509.h>
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+
+/* Caps on what the custody store holds (each far above a real system's). */
+#define HB_CUSTODY_MAX_RECORDS 4096    /* enrollments; quorum groups */
+#define HB_CUSTODY_MAX_CUSTODIANS 64   /* per enrollment */
+#define HB_QUORUM_MAX_MEMBERS 255      /* Shamir over GF(2^8) */
+
+/* HB_ARRAY_PUSH inside the one error idiom: the new, zeroed element in
+ * slot, or st from err (past max, out of memory) and goto cleanup. */
+#define HB_PUSH(slot, arr, n, max)                              \
+    do {                                                        \
+        (slot) = HB_ARRAY_PUSH(arr, n, max, err);               \
+        if ((slot) == NULL) {                                   \
+            st = err != NULL ? err->status : HB_E_INTERNAL;     \
+            goto cleanup;                                       \
+        }                                                       \
+    } while (0)
 
 struct hb_custody {
     char path[PATH_MAX];
@@ -21,6 +40,18 @@ struct hb_custody {
 
 /* Write ROOT/config/custody.xml atomically (0600). */
 hb_status hb_custody_save(const hb_custody *c, hb_err *err) HB_MUST_CHECK;
+/* A store document the writer indented by hand (custody store, transcript),
+ * serialised as it is and written atomically at path, 0600. */
+hb_status hb_custody_write_doc(xmlDocPtr doc, const char *what, const char *path,
+                               hb_err *err) HB_MUST_CHECK;
+
+/* Append an enrollment / a group to the store, taking over what it owns
+ * (*e / *g is zeroed). */
+hb_status hb_custody_add_enrollment(hb_custody *c, hb_enrollment *e, hb_err *err) HB_MUST_CHECK;
+hb_status hb_custody_add_group(hb_custody *c, hb_quorum_group *g, hb_err *err) HB_MUST_CHECK;
+/* Append a member's fingerprint (64 hex digits) to a group. */
+hb_status hb_quorum_group_add_member(hb_quorum_group *g, const char *fingerprint,
+                                     hb_err *err) HB_MUST_CHECK;
 
 const char *hb_enrollment_state_name(hb_enrollment_state s);
 void hb_enrollment_clear(hb_enrollment *e);
@@ -30,5 +61,20 @@ hb_status hb_enrollment_cert(const hb_enrollment *e, X509 **out, hb_err *err) HB
  * expires within HB_CUSTODY_WARN_DAYS of now or has expired. */
 hb_status hb_enrollment_expiry_warning(const hb_enrollment *e, time_t now, hb_strlist *out,
                                        hb_err *err) HB_MUST_CHECK;
+
+/* The key wrap a recipient key gets from hb_token_probe_oaep's answer:
+ * SHA-256 where the token takes it, else SHA-1; HB_OAEP_UNPROBED when
+ * neither round-trips. */
+hb_oaep_hash hb_key_wrap_of(unsigned accepted);
+
+/* ---- PEM files under the system root (pemfile.c) ---- */
+
+/* HB_E_REFUSED when url already names a file: everything a ceremony or
+ * keygen will write is checked free before the token is touched. */
+hb_status hb_pem_check_free(const char *root, const char *url, hb_err *err) HB_MUST_CHECK;
+/* The PEM of cert (or, when cert is NULL, of req) at url: its folder made
+ * (0700), the file created O_EXCL | O_NOFOLLOW, 0600, and synced. */
+hb_status hb_pem_write(const char *root, const char *url, X509 *cert, X509_REQ *req,
+                       hb_err *err) HB_MUST_CHECK;
 
 #endif

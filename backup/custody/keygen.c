@@ -9,30 +9,21 @@
  * but reports the key as unusable. */
 #include "hsmbak/keygen.h"
 
-#include "common/encode.h"
-#include "common/fileio.h"
-#include "common/audit.h"
+#include "backup/custody/custody_internal.h"
 #include "backup/custody/objects.h"
-#include "hsmbak/url.h"
+#include "common/audit.h"
 #include "common/buf.h"
 #include "common/fail.h"
-#include "provider/token.h"
 #include "common/names.h"
 #include "common/x509.h"
+#include "provider/token.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static hb_status add_dn_entry(X509_NAME *name, const char *field, const char *value,
                               hb_err *err)
@@ -50,8 +41,7 @@ static hb_status make_name(const hb_dn *dn, X509_NAME **out, hb_err *err)
 {
     hb_status st = HB_OK;
     X509_NAME *name = X509_NAME_new();
-    if (name == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(name);
     HB_TRY(add_dn_entry(name, "C", dn->c, err));
     HB_TRY(add_dn_entry(name, "ST", dn->st, err));
     HB_TRY(add_dn_entry(name, "L", dn->l, err));
@@ -79,16 +69,21 @@ static hb_status add_ext(X509 *cert, int nid, const char *value, hb_err *err)
     return HB_OK;
 }
 
-static hb_status sign_ctx(hb_provider *p, EVP_PKEY *key, EVP_MD_CTX **out, hb_err *err)
+/* Sign cert (or, when cert is NULL, req) with SHA-256 by the token key. */
+static hb_status sign_on_token(hb_provider *p, EVP_PKEY *key, X509 *cert, X509_REQ *req,
+                               hb_err *err)
 {
+    hb_status st = HB_OK;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL ||
-        EVP_DigestSignInit_ex(md, NULL, "SHA256", hb_provider_libctx(p), NULL, key, NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return hb_fail_ossl(err, HB_E_TOKEN, "the token refused to sign with the new key");
-    }
-    *out = md;
-    return HB_OK;
+        EVP_DigestSignInit_ex(md, NULL, "SHA256", hb_provider_libctx(p), NULL, key, NULL) != 1)
+        HB_FAIL_OSSL(HB_E_TOKEN, "the token refused to sign with the new key");
+    if ((cert != NULL ? X509_sign_ctx(cert, md) : X509_REQ_sign_ctx(req, md)) <= 0)
+        HB_FAIL_OSSL(HB_E_TOKEN, "signing the %s on the token failed",
+                     cert != NULL ? "self-signed certificate" : "CSR");
+cleanup:
+    EVP_MD_CTX_free(md);
+    return st;
 }
 
 static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const hb_dn *dn,
@@ -98,11 +93,8 @@ static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const
     X509 *cert = X509_new_ex(hb_provider_libctx(p), NULL);
     X509_NAME *name = NULL;
     BIGNUM *serial = BN_new();
-    EVP_MD_CTX *md = NULL;
-    if (cert == NULL || serial == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(cert);
+    HB_ALLOC(serial);
     HB_TRY(make_name(dn, &name, err));
     /* RFC 5280 §4.1.2.2: positive, at most 20 octets. */
     if (!BN_rand(serial, 159, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
@@ -111,25 +103,18 @@ static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const
         !X509_set_issuer_name(cert, name) ||
         !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
         !X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) ||
-        !X509_set_pubkey(cert, pub)) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot build the self-signed certificate");
-        goto cleanup;
-    }
+        !X509_set_pubkey(cert, pub))
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot build the self-signed certificate");
     HB_TRY(add_ext(cert, NID_basic_constraints, "critical,CA:FALSE", err));
     HB_TRY(add_ext(cert, NID_key_usage,
                    usage == HB_USAGE_SIGNER ? "critical,digitalSignature,nonRepudiation"
                                             : "critical,keyEncipherment,dataEncipherment",
                    err));
     HB_TRY(add_ext(cert, NID_subject_key_identifier, "hash", err));
-    HB_TRY(sign_ctx(p, key, &md, err));
-    if (X509_sign_ctx(cert, md) <= 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "signing the self-signed certificate on the token failed");
-        goto cleanup;
-    }
+    HB_TRY(sign_on_token(p, key, cert, NULL, err));
     *out = cert;
     cert = NULL;
 cleanup:
-    EVP_MD_CTX_free(md);
     BN_free(serial);
     X509_NAME_free(name);
     X509_free(cert);
@@ -142,83 +127,18 @@ static hb_status make_csr(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const hb
     hb_status st = HB_OK;
     X509_REQ *req = X509_REQ_new_ex(hb_provider_libctx(p), NULL);
     X509_NAME *name = NULL;
-    EVP_MD_CTX *md = NULL;
-    if (req == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
+    HB_ALLOC(req);
     HB_TRY(make_name(dn, &name, err));
     if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
-        !X509_REQ_set_pubkey(req, pub)) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot build the certificate signing request");
-        goto cleanup;
-    }
-    HB_TRY(sign_ctx(p, key, &md, err));
-    if (X509_REQ_sign_ctx(req, md) <= 0) {
-        st = hb_fail_ossl(err, HB_E_TOKEN, "signing the CSR on the token failed");
-        goto cleanup;
-    }
+        !X509_REQ_set_pubkey(req, pub))
+        HB_FAIL_OSSL(HB_E_INTERNAL, "cannot build the certificate signing request");
+    HB_TRY(sign_on_token(p, key, NULL, req, err));
     *out = req;
     req = NULL;
 cleanup:
-    EVP_MD_CTX_free(md);
     X509_NAME_free(name);
     X509_REQ_free(req);
     return st;
-}
-
-/* PEM of a certificate or request, written O_EXCL 0600 at url. */
-static hb_status write_pem(const char *root, const char *url, X509 *cert, X509_REQ *req,
-                           hb_err *err)
-{
-    hb_status st = HB_OK;
-    char path[PATH_MAX];
-    char *data = NULL;
-    int fd = -1;
-    BIO *bio = BIO_new(BIO_s_mem());
-    HB_TRY(hb_url_resolve(root, url, path, sizeof path, err));
-    if (bio == NULL || !(cert ? PEM_write_bio_X509(bio, cert) : PEM_write_bio_X509_REQ(bio, req))) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode '%s'", url);
-        goto cleanup;
-    }
-    long len = BIO_get_mem_data(bio, &data);
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        HB_TRY(hb_mkdirs(dir, 0700, err));
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        st = hb_fail(err, HB_E_IO, "cannot create '%s': %s", url, strerror(errno));
-        goto cleanup;
-    }
-    HB_TRY(hb_write_all(fd, data, (size_t)len, url, err));
-    if (fsync(fd) != 0) {
-        st = hb_fail(err, HB_E_IO, "cannot sync '%s': %s", url, strerror(errno));
-        goto cleanup;
-    }
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    BIO_free(bio);
-    return st;
-}
-
-/* Every file keygen will write must be free before the token is touched, so
- * that a refusal leaves neither a stray key nor a half set of files. */
-static hb_status check_free(const char *root, const char *url, hb_err *err)
-{
-    char path[PATH_MAX];
-    hb_status st = hb_url_resolve(root, url, path, sizeof path, err);
-    if (st != HB_OK)
-        return st;
-    struct stat sb;
-    if (lstat(path, &sb) == 0)
-        return hb_fail(err, HB_E_REFUSED, "'%s' already exists; choose another --file-name or "
-                       "delete it", url);
-    return HB_OK;
 }
 
 static unsigned key_bits(hb_key_type t)
@@ -227,113 +147,148 @@ static unsigned key_bits(hb_key_type t)
     return bits[t];
 }
 
-hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
-                    hb_err *err)
+hb_oaep_hash hb_key_wrap_of(unsigned accepted)
+{
+    if (accepted & (1u << HB_OAEP_SHA256))
+        return HB_OAEP_SHA256;
+    if (accepted & (1u << HB_OAEP_SHA1))
+        return HB_OAEP_SHA1;
+    return HB_OAEP_UNPROBED;
+}
+
+/* Everything in the request that can be refused without a file or token;
+ * the key label and file stem go to file_name (from --file-name or the CN). */
+static hb_status check_request(const hb_keygen_request *req, unsigned days,
+                               char file_name[HB_OBJECT_NAME_MAX + 1], hb_err *err)
+{
+    /* The appliance's --export-key: refused (and the refusal audited). */
+    if (req->export_key)
+        return hb_fail(err, HB_E_REFUSED,
+                       "--export-key is refused: the private key is generated inside the token "
+                       "and can never leave it (CKA_EXTRACTABLE=FALSE). To be able to restore "
+                       "without this token, enroll more recipients (keys on other tokens) and "
+                       "back up to all of them");
+    if (req->dn.cn == NULL || *req->dn.cn == '\0')
+        return hb_fail(err, HB_E_USAGE, "keygen needs --cn (the certificate's common name)");
+    if (req->token_uri == NULL || strncmp(req->token_uri, "pkcs11:", 7) != 0)
+        return hb_fail(err, HB_E_USAGE, "keygen needs --token pkcs11:token=LABEL (the token "
+                       "that will hold the key)");
+    if (req->usage == HB_USAGE_RECIPIENT && req->key_type >= HB_KEY_EC_P256)
+        return hb_fail(err, HB_E_USAGE, "backup recipient keys must be RSA (backups wrap their "
+                       "keys with RSA-OAEP); use --key-type rsa:2048 or larger, or --usage "
+                       "signer");
+    if (days > 36500)
+        return hb_fail(err, HB_E_USAGE, "--days %u is more than 100 years", days);
+    if (req->file_name != NULL) {
+        hb_status st = hb_format(file_name, HB_OBJECT_NAME_MAX + 1, "--file-name", err, "%s",
+                                 req->file_name);
+        if (st != HB_OK)
+            return st;
+    } else {
+        hb_name_from_text(req->dn.cn, 'k', file_name, HB_OBJECT_NAME_MAX + 1);
+    }
+    for (const char *c = file_name; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+            return hb_fail(err, HB_E_USAGE, "--file-name '%s' may only use letters, digits, "
+                           "'-', '_' and '.'", file_name);
+    return HB_OK;
+}
+
+/* The names of every file and object keygen will make, each checked free:
+ * a refusal must leave neither a stray key nor a half set of files. *store
+ * is loaded when objects are to be defined. */
+static hb_status plan_outputs(const hb_keygen_request *req, const char *file_name,
+                              bool want_csr, hb_keygen_result *res, hb_object_store **store,
+                              hb_err *err)
 {
     hb_status st = HB_OK;
-    char file_name[HB_OBJECT_NAME_MAX + 1];
-    char *priv_uri = NULL, *pub_uri = NULL;
-    EVP_PKEY *key = NULL, *pub = NULL;
-    X509 *cert = NULL;
-    X509_REQ *csr = NULL;
-    hb_object_store *store = NULL;
-    bool want_csr = req->csr || !req->gen_sscert;
-    unsigned days = req->days ? req->days : 365;
-
-    memset(res, 0, sizeof *res);
-    file_name[0] = '\0';
-    /* The appliance's --export-key: refused, and the refusal audited. */
-    HB_ENSURE(!req->export_key, HB_E_REFUSED,
-              "--export-key is refused: the private key is generated inside the token and "
-              "can never leave it (CKA_EXTRACTABLE=FALSE). To be able to restore without "
-              "this token, enroll more recipients (keys on other tokens) and back up to all "
-              "of them");
-    HB_ENSURE(req->dn.cn != NULL && *req->dn.cn != '\0', HB_E_USAGE,
-              "keygen needs --cn (the certificate's common name)");
-    HB_ENSURE(req->token_uri != NULL && strncmp(req->token_uri, "pkcs11:", 7) == 0, HB_E_USAGE,
-              "keygen needs --token pkcs11:token=LABEL (the token that will hold the key)");
-    HB_ENSURE(req->usage != HB_USAGE_RECIPIENT || req->key_type < HB_KEY_EC_P256, HB_E_USAGE,
-              "backup recipient keys must be RSA (backups wrap their keys with RSA-OAEP); use "
-              "--key-type rsa:2048 or larger, or --usage signer");
-    HB_ENSURE(days <= 36500, HB_E_USAGE, "--days %u is more than 100 years", days);
-    if (req->file_name != NULL)
-        HB_TRY(hb_format(file_name, sizeof file_name, "--file-name", err, "%s", req->file_name));
-    else
-        hb_name_from_text(req->dn.cn, 'k', file_name, sizeof file_name);
-    for (const char *c = file_name; *c; c++)
-        HB_ENSURE(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.', HB_E_USAGE,
-                  "--file-name '%s' may only use letters, digits, '-', '_' and '.'", file_name);
-
     if (req->gen_sscert) {
-        snprintf(res->sscert_url, sizeof res->sscert_url, "cert:///%s-sscert.pem", file_name);
-        HB_TRY(check_free(req->root, res->sscert_url, err));
+        HB_TRY(hb_format(res->sscert_url, sizeof res->sscert_url, "--file-name", err,
+                         "cert:///%s-sscert.pem", file_name));
+        HB_TRY(hb_pem_check_free(req->root, res->sscert_url, err));
         if (req->export_sscert) {
-            snprintf(res->sscert_export_url, sizeof res->sscert_export_url,
-                     "temporary:///%s-sscert.pem", file_name);
-            HB_TRY(check_free(req->root, res->sscert_export_url, err));
+            HB_TRY(hb_format(res->sscert_export_url, sizeof res->sscert_export_url,
+                             "--file-name", err, "temporary:///%s-sscert.pem", file_name));
+            HB_TRY(hb_pem_check_free(req->root, res->sscert_export_url, err));
         }
     }
     if (want_csr) {
-        snprintf(res->csr_url, sizeof res->csr_url, "temporary:///%s.csr", file_name);
-        HB_TRY(check_free(req->root, res->csr_url, err));
+        HB_TRY(hb_format(res->csr_url, sizeof res->csr_url, "--file-name", err,
+                         "temporary:///%s.csr", file_name));
+        HB_TRY(hb_pem_check_free(req->root, res->csr_url, err));
     }
     if (req->gen_object) {
         const char *oname = req->object_name ? req->object_name : file_name;
-        HB_TRY(hb_objects_load(req->root, &store, err));
-        if (hb_objects_find(store, HB_OBJECT_CERTIFICATE, oname) != NULL ||
-            hb_objects_find(store, HB_OBJECT_KEY, oname) != NULL) {
-            st = hb_fail(err, HB_E_REFUSED, "a crypto object named '%s' already exists; choose "
-                         "another --object-name", oname);
-            goto cleanup;
-        }
-        snprintf(res->object_name, sizeof res->object_name, "%s", oname);
+        HB_TRY(hb_format(res->object_name, sizeof res->object_name, "--object-name", err, "%s",
+                         oname));
+        HB_TRY(hb_objects_load(req->root, store, err));
+        HB_ENSURE(hb_objects_find(*store, HB_OBJECT_CERTIFICATE, oname) == NULL &&
+                  hb_objects_find(*store, HB_OBJECT_KEY, oname) == NULL, HB_E_REFUSED,
+                  "a crypto object named '%s' already exists; choose another --object-name",
+                  oname);
     }
+cleanup:
+    return st;
+}
 
-    bool must_sign = req->gen_sscert || want_csr;
-    hb_key_usage gen_usage = req->usage;
-    if (req->usage == HB_USAGE_RECIPIENT && must_sign)
-        gen_usage = HB_USAGE_RECIPIENT_UNSEALED;
-    HB_TRY(hb_token_keygen(p, req->token_uri, file_name, req->key_type, gen_usage, &priv_uri,
-                           &pub_uri, err));
-    res->bits = key_bits(req->key_type);
-    snprintf(res->key_uri, sizeof res->key_uri, "%s", priv_uri);
+/* The self-signed certificate and/or CSR, signed on the token by the new
+ * key; an unsealed recipient key loses its signing right right after. */
+static hb_status sign_documents(hb_provider *p, const hb_keygen_request *req,
+                                const char *priv_uri, const char *pub_uri, unsigned days,
+                                bool want_csr, hb_key_usage gen_usage, X509 **cert,
+                                X509_REQ **csr, hb_err *err)
+{
+    hb_status st = HB_OK;
+    EVP_PKEY *key = NULL, *pub = NULL;
+    HB_TRY(hb_provider_load_private_key(p, priv_uri, &key, err));
+    HB_TRY(hb_provider_load_public_key(p, pub_uri, &pub, err));
+    if (req->gen_sscert)
+        HB_TRY(make_sscert(p, key, pub, &req->dn, days, req->usage, cert, err));
+    if (want_csr)
+        HB_TRY(make_csr(p, key, pub, &req->dn, csr, err));
+    if (gen_usage == HB_USAGE_RECIPIENT_UNSEALED)
+        HB_TRY(hb_token_key_seal(p, priv_uri, err));
+cleanup:
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(pub);
+    return st;
+}
 
-    if (must_sign) {
-        HB_TRY(hb_provider_load_private_key(p, priv_uri, &key, err));
-        HB_TRY(hb_provider_load_public_key(p, pub_uri, &pub, err));
-        if (req->gen_sscert)
-            HB_TRY(make_sscert(p, key, pub, &req->dn, days, req->usage, &cert, err));
-        if (want_csr)
-            HB_TRY(make_csr(p, key, pub, &req->dn, &csr, err));
-        if (gen_usage == HB_USAGE_RECIPIENT_UNSEALED)
-            HB_TRY(hb_token_key_seal(p, priv_uri, err));
-    }
-    if (cert != NULL && req->usage == HB_USAGE_RECIPIENT) {
-        /* The token's real OAEP support decides how backups wrap to it:
-         * SHA-256 where it works, SHA-1 on tokens such as SoftHSM 2.6.1. */
-        unsigned accepted = 0;
-        HB_TRY(hb_token_probe_oaep(p, priv_uri, cert, &accepted, err));
-        if (accepted & (1u << HB_OAEP_SHA256))
-            res->key_wrap = HB_OAEP_SHA256;
-        else if (accepted & (1u << HB_OAEP_SHA1))
-            res->key_wrap = HB_OAEP_SHA1;
-        else {
-            st = hb_fail(err, HB_E_TOKEN, "the token cannot unwrap with the new key using "
-                         "RSA-OAEP (neither SHA-256 nor SHA-1); it cannot hold a backup key");
-            goto cleanup;
-        }
-    }
+/* The token's real OAEP support decides how backups wrap to it: SHA-256
+ * where it works, SHA-1 on tokens such as SoftHSM 2.6.1. */
+static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert,
+                                hb_oaep_hash *out, hb_err *err)
+{
+    unsigned accepted = 0;
+    hb_status st = hb_token_probe_oaep(p, priv_uri, cert, &accepted, err);
+    if (st != HB_OK)
+        return st;
+    *out = hb_key_wrap_of(accepted);
+    if (*out == HB_OAEP_UNPROBED)
+        return hb_fail(err, HB_E_TOKEN, "the token cannot unwrap with the new key using "
+                       "RSA-OAEP (neither SHA-256 nor SHA-1); it cannot hold a backup key");
+    return HB_OK;
+}
+
+/* The certificate onto the token and into cert: (and temporary:), the CSR
+ * into temporary:, and the crypto objects naming them. */
+static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
+                               const char *file_name, const char *priv_uri, X509 *cert,
+                               X509_REQ *csr, hb_object_store *store, hb_keygen_result *res,
+                               hb_err *err)
+{
+    hb_status st = HB_OK;
+    bool created;
     if (cert != NULL) {
         HB_TRY(hb_x509_fingerprint(cert, res->fingerprint, err));
         HB_TRY(hb_token_import_certificate(p, req->token_uri, file_name, cert, err));
-        HB_TRY(write_pem(req->root, res->sscert_url, cert, NULL, err));
+        HB_TRY(hb_pem_write(req->root, res->sscert_url, cert, NULL, err));
         if (req->export_sscert)
-            HB_TRY(write_pem(req->root, res->sscert_export_url, cert, NULL, err));
+            HB_TRY(hb_pem_write(req->root, res->sscert_export_url, cert, NULL, err));
     }
     if (csr != NULL)
-        HB_TRY(write_pem(req->root, res->csr_url, NULL, csr, err));
+        HB_TRY(hb_pem_write(req->root, res->csr_url, NULL, csr, err));
     if (store != NULL) {
-        bool created;
         if (cert != NULL)
             HB_TRY(hb_objects_set_certificate(store, res->object_name, res->sscert_url, false,
                                               false, res->key_wrap ? res->key_wrap
@@ -342,6 +297,41 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
         HB_TRY(hb_objects_set_key(store, res->object_name, priv_uri, &created, err));
         HB_TRY(hb_objects_save(store, err));
     }
+cleanup:
+    return st;
+}
+
+hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
+                    hb_err *err)
+{
+    hb_status st = HB_OK;
+    char file_name[HB_OBJECT_NAME_MAX + 1] = "";
+    char *priv_uri = NULL, *pub_uri = NULL;
+    X509 *cert = NULL;
+    X509_REQ *csr = NULL;
+    hb_object_store *store = NULL;
+    bool want_csr = req->csr || !req->gen_sscert;
+    bool must_sign = req->gen_sscert || want_csr;
+    unsigned days = req->days ? req->days : 365;
+    /* A recipient key that signs its own certificate or CSR is made
+     * unsealed and sealed as soon as it has (see the top of this file). */
+    hb_key_usage gen_usage = req->usage == HB_USAGE_RECIPIENT && must_sign
+                                 ? HB_USAGE_RECIPIENT_UNSEALED
+                                 : req->usage;
+
+    memset(res, 0, sizeof *res);
+    HB_TRY(check_request(req, days, file_name, err));
+    HB_TRY(plan_outputs(req, file_name, want_csr, res, &store, err));
+    HB_TRY(hb_token_keygen(p, req->token_uri, file_name, req->key_type, gen_usage, &priv_uri,
+                           &pub_uri, err));
+    res->bits = key_bits(req->key_type);
+    HB_TRY(hb_format(res->key_uri, sizeof res->key_uri, "the key URI", err, "%s", priv_uri));
+    if (must_sign)
+        HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, &cert, &csr,
+                              err));
+    if (cert != NULL && req->usage == HB_USAGE_RECIPIENT)
+        HB_TRY(probe_key_wrap(p, priv_uri, cert, &res->key_wrap, err));
+    HB_TRY(write_outputs(p, req, file_name, priv_uri, cert, csr, store, res, err));
 cleanup:
     hb_audit_log("keygen", st, err, "token", req->token_uri,
                  "request", req->export_key ? "export-key" : NULL, "label", file_name,
@@ -353,8 +343,6 @@ cleanup:
     hb_objects_free(store);
     X509_free(cert);
     X509_REQ_free(csr);
-    EVP_PKEY_free(key);
-    EVP_PKEY_free(pub);
     free(priv_uri);
     free(pub_uri);
     return st;

@@ -44,18 +44,14 @@ hb_status hb_quorum_split(const uint8_t g[HB_QUORUM_KEY_LEN], unsigned k, size_t
     hb_status st = HB_OK;
     unsigned char xs[255], secret[HB_QUORUM_KEY_LEN];
     gfshare_ctx *ctx = NULL;
-    if (k < 2 || n < k || n > 255)
-        return hb_fail(err, HB_E_USAGE, "a quorum needs 2 <= threshold (%u) <= members (%zu) "
-                       "<= 255", k, n);
+    HB_ENSURE(k >= 2 && n >= k && n <= 255, HB_E_USAGE,
+              "a quorum needs 2 <= threshold (%u) <= members (%zu) <= 255", k, n);
     for (size_t i = 0; i < n; i++)
         xs[i] = (unsigned char)(i + 1);
     gfshare_fill_rand = fill_rand;
     rand_failed = false;
     ctx = gfshare_ctx_init_enc(xs, (unsigned)n, (unsigned char)k, HB_QUORUM_KEY_LEN);
-    if (ctx == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "libgfshare refused to split a key %u of %zu", k, n);
-        goto cleanup;
-    }
+    HB_ENSURE(ctx != NULL, HB_E_INTERNAL, "libgfshare refused to split a key %u of %zu", k, n);
     memcpy(secret, g, sizeof secret);
     gfshare_ctx_enc_setsecret(ctx, secret); /* draws the coefficients */
     for (size_t i = 0; i < n; i++) {
@@ -68,7 +64,8 @@ hb_status hb_quorum_split(const uint8_t g[HB_QUORUM_KEY_LEN], unsigned k, size_t
     }
 cleanup:
     OPENSSL_cleanse(secret, sizeof secret);
-    gfshare_ctx_free(ctx); /* scrubs its buffers with gfshare_fill_rand, then frees */
+    if (ctx != NULL)
+        gfshare_ctx_free(ctx); /* scrubs its buffers with gfshare_fill_rand, then frees */
     return st;
 }
 
@@ -109,8 +106,7 @@ static hb_status kw(bool enc, const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t 
     hb_status st = HB_OK;
     int n1 = 0, n2 = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(ctx);
     /* Key wrap modes must be allowed explicitly on a cipher context. */
     EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
     if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, g, NULL, enc ? 1 : 0) != 1) {
@@ -188,11 +184,9 @@ hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const 
     uint8_t (*shares)[HB_QUORUM_SHARE_LEN] = NULL;
     uint8_t *wrapped = NULL;
     size_t wrapped_len = 0;
-    if (n < 2 || n > 255)
-        return hb_fail(err, HB_E_USAGE, "quorum '%s' has %zu members (2..255)", name, n);
+    HB_ENSURE(n >= 2 && n <= 255, HB_E_USAGE, "quorum '%s' has %zu members (2..255)", name, n);
     shares = OPENSSL_secure_zalloc(n * sizeof *shares);
-    if (shares == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(shares);
     HB_TRY(hb_quorum_new_key(g, err));
     HB_TRY(hb_quorum_split(g, threshold, n, shares, err));
     HB_TRY(hb_manifest_add_quorum(m, name, threshold, qid, err));
@@ -207,6 +201,7 @@ cleanup:
     free(wrapped);
     if (st != HB_OK)
         OPENSSL_cleanse(g, HB_QUORUM_KEY_LEN);
-    OPENSSL_secure_clear_free(shares, n * sizeof *shares);
+    if (shares != NULL)
+        OPENSSL_secure_clear_free(shares, n * sizeof *shares);
     return st;
 }

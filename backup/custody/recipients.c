@@ -4,10 +4,10 @@
 #include "backup/custody/custody_internal.h"
 #include "backup/custody/recipients.h"
 
-#include "common/encode.h"
 #include "backup/custody/objects.h"
 #include "common/buf.h"
 #include "common/fail.h"
+#include "common/x509.h"
 #include "provider/token.h"
 
 #include <stdio.h>
@@ -32,46 +32,27 @@ void hb_recipient_set_free(hb_recipient_set *s)
     memset(s, 0, sizeof *s);
 }
 
-static hb_status cert_fp(X509 *cert, char out[65], hb_err *err)
-{
-    unsigned char *der = NULL;
-    int n = i2d_X509(cert, &der);
-    if (n <= 0)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode a certificate");
-    hb_status st = hb_sha256_hex(der, (size_t)n, out, err);
-    OPENSSL_free(der);
-    return st;
-}
-
 /* Takes cert. A certificate already in the set is dropped silently. */
 static hb_status add_single(hb_recipient_set *s, X509 *cert, hb_oaep_hash hash, bool ignore_exp,
-                            const char *label, hb_err *err)
+                            const char label[HB_RSET_LABEL_MAX], hb_err *err)
 {
+    hb_status st = HB_OK;
     char fp[65];
-    hb_status st = cert_fp(cert, fp, err);
-    if (st != HB_OK) {
-        X509_free(cert);
-        return st;
-    }
+    hb_rset_single *r;
+    HB_TRY(hb_x509_fingerprint(cert, fp, err));
     for (size_t i = 0; i < s->n_singles; i++)
-        if (strcmp(s->singles[i].fingerprint, fp) == 0) {
-            X509_free(cert);
-            return HB_OK;
-        }
-    hb_rset_single *arr = realloc(s->singles, (s->n_singles + 1) * sizeof *arr);
-    if (arr == NULL) {
-        X509_free(cert);
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    }
-    s->singles = arr;
-    hb_rset_single *r = &arr[s->n_singles++];
-    memset(r, 0, sizeof *r);
+        if (strcmp(s->singles[i].fingerprint, fp) == 0)
+            goto cleanup;
+    HB_PUSH(r, s->singles, s->n_singles, HB_CUSTODY_MAX_RECORDS);
     r->cert = cert;
+    cert = NULL;
     r->hash = hash;
     r->ignore_expiration = ignore_exp;
-    snprintf(r->label, sizeof r->label, "%s", label);
+    memcpy(r->label, label, HB_RSET_LABEL_MAX);
     memcpy(r->fingerprint, fp, 65);
-    return HB_OK;
+cleanup:
+    X509_free(cert);
+    return st;
 }
 
 static hb_status refuse_state(const hb_enrollment *e, hb_err *err)
@@ -88,15 +69,18 @@ static hb_status refuse_state(const hb_enrollment *e, hb_err *err)
 static hb_status add_enrollment(hb_recipient_set *s, const hb_enrollment *e, hb_err *err)
 {
     X509 *cert = NULL;
-    char label[96];
+    char label[HB_RSET_LABEL_MAX];
     if (e->state != HB_ENROLL_ACTIVE)
         return refuse_state(e, err);
-    hb_status st = hb_enrollment_expiry_warning(e, time(NULL), &s->warnings, err);
+    /* An enrollment name has at most 64 characters: the label fits. */
+    hb_status st = hb_format(label, sizeof label, "a recipient label", err,
+                             "enrolled recipient '%s'", e->name);
+    if (st == HB_OK)
+        st = hb_enrollment_expiry_warning(e, time(NULL), &s->warnings, err);
     if (st == HB_OK)
         st = hb_enrollment_cert(e, &cert, err);
     if (st != HB_OK)
         return st;
-    snprintf(label, sizeof label, "enrolled recipient '%s'", e->name);
     return add_single(s, cert, e->key_wrap, false, label, err);
 }
 
@@ -105,16 +89,13 @@ static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_qu
                            hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_rset_group grp = {0};
-    if (g->retired)
-        return hb_fail(err, HB_E_REFUSED, "quorum group '%s' is retired", g->name);
+    hb_rset_group grp = {0}, *slot;
+    HB_ENSURE(!g->retired, HB_E_REFUSED, "quorum group '%s' is retired", g->name);
     grp.certs = calloc(g->n_members, sizeof *grp.certs);
     grp.hashes = calloc(g->n_members, sizeof *grp.hashes);
-    if (grp.certs == NULL || grp.hashes == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    snprintf(grp.name, sizeof grp.name, "%s", g->name);
+    HB_ALLOC(grp.certs);
+    HB_ALLOC(grp.hashes);
+    HB_TRY(hb_format(grp.name, sizeof grp.name, "a quorum group name", err, "%s", g->name));
     grp.threshold = g->threshold;
     for (size_t i = 0; i < g->n_members; i++) {
         const hb_enrollment *e = hb_custody_find(c, g->members[i]);
@@ -124,19 +105,11 @@ static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_qu
         HB_TRY(hb_enrollment_cert(e, &grp.certs[grp.n], err));
         grp.hashes[grp.n++] = e->key_wrap;
     }
-    if (grp.n < grp.threshold) {
-        st = hb_fail(err, HB_E_REFUSED, "quorum group '%s' has %zu active members, fewer than "
-                     "its threshold %u (members were retired): define a new group with "
-                     "'hsmbak ceremony quorum'", g->name, grp.n, g->threshold);
-        goto cleanup;
-    }
-    hb_rset_group *arr = realloc(s->groups, (s->n_groups + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    s->groups = arr;
-    arr[s->n_groups++] = grp;
+    HB_ENSURE(grp.n >= grp.threshold, HB_E_REFUSED, "quorum group '%s' has %zu active members, "
+              "fewer than its threshold %u (members were retired): define a new group with "
+              "'hsmbak ceremony quorum'", g->name, grp.n, g->threshold);
+    HB_PUSH(slot, s->groups, s->n_groups, HB_CUSTODY_MAX_RECORDS);
+    *slot = grp;
     memset(&grp, 0, sizeof grp);
 cleanup:
     for (size_t i = 0; i < grp.n; i++)
@@ -163,7 +136,7 @@ static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *sto
                                  hb_err *err)
 {
     X509 *cert = NULL;
-    char fp[65], label[96];
+    char fp[65], label[HB_RSET_LABEL_MAX];
     const hb_crypto_object *o = hb_objects_find(store, HB_OBJECT_CERTIFICATE, name);
     if (o == NULL)
         return hb_fail(err, HB_E_NOT_FOUND, "no certificate object, enrolled recipient or "
@@ -174,7 +147,7 @@ static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *sto
         return hb_fail(err, HB_E_REFUSED, "certificate '%s' is disabled", name);
     hb_status st = hb_objects_load_certificate(store, p, name, &cert, err);
     if (st == HB_OK)
-        st = cert_fp(cert, fp, err);
+        st = hb_x509_fingerprint(cert, fp, err);
     if (st != HB_OK) {
         X509_free(cert);
         hb_err_prefix(err, "recipient certificate '%s'", name);
@@ -185,7 +158,13 @@ static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *sto
         X509_free(cert);
         return refuse_state(e, err);
     }
-    snprintf(label, sizeof label, "recipient certificate '%s'", name);
+    /* An object name has at most HB_OBJECT_NAME_MAX characters: the label fits. */
+    st = hb_format(label, sizeof label, "a recipient label", err, "recipient certificate '%s'",
+                   name);
+    if (st != HB_OK) {
+        X509_free(cert);
+        return st;
+    }
     return add_single(s, cert, o->key_wrap, o->ignore_expiration, label, err);
 }
 

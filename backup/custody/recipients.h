@@ -9,11 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define HB_RSET_LABEL_MAX 96
+
 typedef struct hb_rset_single {
     X509 *cert;
     hb_oaep_hash hash;
     bool ignore_expiration;
-    char label[96];            /* "certificate 'x'" / "enrolled recipient 'y'" */
+    char label[HB_RSET_LABEL_MAX]; /* "recipient certificate 'x'" / "enrolled recipient 'y'" */
     char fingerprint[65];
 } hb_rset_single;
 

@@ -14,16 +14,17 @@
  *   str(previous)                     with str(s) = u32be(len(s)) || s
  * hash = SHA-256(canonical form); previous = the hash of the entry before,
  * or for entry 1 the anchor: SHA-256 of the signer certificate (DER). */
-#include "hsmbak/custody.h"
 #include "backup/custody/transcript.h"
 
-#include "common/ids.h"
+#include "backup/custody/custody_internal.h"
 #include "backup/format/xml.h"
+#include "common/buf.h"
 #include "common/encode.h"
-#include "common/fileio.h"
 #include "common/fail.h"
-#include "provider/token.h"
+#include "common/fileio.h"
+#include "common/ids.h"
 #include "common/x509.h"
+#include "provider/token.h"
 
 #include <errno.h>
 #include <libxml/tree.h>
@@ -36,7 +37,8 @@
 
 #define TRANSCRIPT_NS "urn:hsmbak:transcript:1"
 #define TRANSCRIPT_CAP ((size_t)16 << 20)
-#define TEXT_MAX 1024
+#define TEXT_MAX HB_TRANSCRIPT_TEXT_MAX
+#define ENTRIES_MAX 100000 /* far more than TRANSCRIPT_CAP bytes can hold */
 #define WHAT "transcript"
 
 void hb_transcript_free(hb_transcript *t)
@@ -63,66 +65,42 @@ hb_status hb_transcript_path(const char *root, char *out, size_t cap, hb_err *er
 
 /* ---- canonical form ---- */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-} buf;
-
-static void put(buf *b, const void *data, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->len + len > b->cap) {
-        size_t cap = (b->len + len) * 2 + 64;
-        uint8_t *q = realloc(b->p, cap);
-        if (q == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-}
-
-static void put_u32(buf *b, uint32_t v)
+static hb_status put_u32(hb_buf *b, uint32_t v, hb_err *err)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    put(b, x, 4);
+    return hb_buf_add(b, x, 4, err);
 }
 
-static void put_str(buf *b, const char *s)
+static hb_status put_str(hb_buf *b, const char *s, hb_err *err)
 {
     size_t n = strlen(s);
-    put_u32(b, (uint32_t)n);
-    put(b, s, n);
+    hb_status st = put_u32(b, (uint32_t)n, err);
+    return st == HB_OK ? hb_buf_add(b, s, n, err) : st;
 }
 
-static hb_status canonical(const hb_transcript_entry *e, buf *out, hb_err *err)
+/* The entry's signed bytes, appended to out (see the top of this file). */
+static hb_status canonical(const hb_transcript_entry *e, hb_buf *out, hb_err *err)
 {
+    hb_status st = HB_OK;
     static const char magic[] = "hsmbak-transcript-v1"; /* and its NUL */
-    uint64_t seq = e->seq;
     uint8_t s8[8];
     for (int i = 0; i < 8; i++)
-        s8[i] = (uint8_t)(seq >> (56 - 8 * i));
-    put(out, magic, sizeof magic);
-    put(out, s8, 8);
-    put_str(out, e->time);
-    put_str(out, e->who);
-    put_str(out, e->what);
-    put_str(out, e->detail);
-    put_u32(out, (uint32_t)e->n_fingerprints);
+        s8[i] = (uint8_t)((uint64_t)e->seq >> (56 - 8 * i));
+    HB_TRY(hb_buf_add(out, magic, sizeof magic, err));
+    HB_TRY(hb_buf_add(out, s8, sizeof s8, err));
+    HB_TRY(put_str(out, e->time, err));
+    HB_TRY(put_str(out, e->who, err));
+    HB_TRY(put_str(out, e->what, err));
+    HB_TRY(put_str(out, e->detail, err));
+    HB_TRY(put_u32(out, (uint32_t)e->n_fingerprints, err));
     for (size_t i = 0; i < e->n_fingerprints; i++)
-        put_str(out, e->fingerprints[i]);
-    put_str(out, e->prev);
-    if (out->oom)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
-    return HB_OK;
+        HB_TRY(put_str(out, e->fingerprints[i], err));
+    HB_TRY(put_str(out, e->prev, err));
+cleanup:
+    return st;
 }
 
-static hb_status verify_sig(X509 *signer, const buf *data, const uint8_t *sig, size_t siglen,
+static hb_status verify_sig(X509 *signer, const hb_buf *data, const uint8_t *sig, size_t siglen,
                             bool *ok, hb_err *err)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -132,75 +110,105 @@ static hb_status verify_sig(X509 *signer, const buf *data, const uint8_t *sig, s
         EVP_MD_CTX_free(md);
         return hb_fail_ossl(err, HB_E_INTERNAL, "cannot set up signature verification");
     }
-    *ok = EVP_DigestVerify(md, sig, siglen, data->p, data->len) == 1;
+    *ok = EVP_DigestVerify(md, sig, siglen, (const uint8_t *)data->data, data->len) == 1;
     ERR_clear_error();
     EVP_MD_CTX_free(md);
     return HB_OK;
 }
 
-/* ---- reading ---- */
-
-static hb_status read_entry(const xmlNode *en, hb_transcript_entry *e, size_t pos, hb_err *err)
+static hb_status add_fingerprint(hb_transcript_entry *e, const char *fp, hb_err *err)
 {
     hb_status st = HB_OK;
-    char *prev = NULL, *hash = NULL, *sig = NULL, *fp = NULL;
+    char(*slot)[65];
+    HB_PUSH(slot, e->fingerprints, e->n_fingerprints, HB_QUORUM_MAX_MEMBERS);
+    memcpy(*slot, fp, 65);
+cleanup:
+    return st;
+}
+
+/* ---- reading ---- */
+
+static hb_status read_seq(const xmlNode *en, size_t pos, unsigned long *out, hb_err *err)
+{
     xmlChar *seq = xmlGetNoNsProp(en, BAD_CAST "seq");
     char *end = NULL;
     errno = 0;
     unsigned long v = seq != NULL ? strtoul((const char *)seq, &end, 10) : 0;
-    if (seq == NULL || seq[0] < '0' || seq[0] > '9' || *end != '\0' || errno != 0) {
-        st = hb_fail(err, HB_E_VERIFY, "transcript entry %zu (in file order) has no valid "
-                     "sequence number", pos);
-        goto cleanup;
-    }
-    e->seq = v;
-    char *t = NULL;
+    bool ok = seq != NULL && seq[0] >= '0' && seq[0] <= '9' && *end == '\0' && errno == 0;
+    xmlFree(seq);
+    if (!ok)
+        return hb_fail(err, HB_E_VERIFY, "transcript entry %zu (in file order) has no valid "
+                       "sequence number", pos);
+    *out = v;
+    return HB_OK;
+}
+
+static hb_status read_entry(const xmlNode *en, hb_transcript_entry *e, size_t pos, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *t = NULL, *prev = NULL, *hash = NULL, *sig = NULL, *fp = NULL;
+    HB_TRY(read_seq(en, pos, &e->seq, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "time", true, WHAT, &t, err));
-    snprintf(e->time, sizeof e->time, "%s", t);
     bool time_ok = strlen(t) == 20 && hb_rfc3339_ok(t);
-    free(t);
+    if (time_ok)
+        memcpy(e->time, t, 21);
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "who", true, WHAT, &e->who, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "what", true, WHAT, &e->what, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "detail", true, WHAT, &e->detail, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "previous", true, WHAT, &prev, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "hash", true, WHAT, &hash, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "signature", true, WHAT, &sig, err));
-    if (!time_ok || !hb_hex_lower_ok(prev, 64) || !hb_hex_lower_ok(hash, 64)) {
-        st = hb_fail(err, HB_E_VERIFY, "transcript entry %lu has a malformed time or hash",
-                     e->seq);
-        goto cleanup;
-    }
+    HB_ENSURE(time_ok && hb_hex_lower_ok(prev, 64) && hb_hex_lower_ok(hash, 64), HB_E_VERIFY,
+              "transcript entry %lu has a malformed time or hash", e->seq);
     memcpy(e->prev, prev, 65);
     memcpy(e->hash, hash, 65);
-    if (hb_base64_decode(sig, &e->sig, &e->sig_len, err) != HB_OK || e->sig_len == 0) {
-        st = hb_fail(err, HB_E_VERIFY, "transcript entry %lu: the signature is not base64",
-                     e->seq);
-        goto cleanup;
-    }
+    if (hb_base64_decode(sig, &e->sig, &e->sig_len, err) != HB_OK || e->sig_len == 0)
+        HB_FAIL(HB_E_VERIFY, "transcript entry %lu: the signature is not base64", e->seq);
     for (xmlNodePtr c = hb_xml_first_elem(en); c != NULL; c = hb_xml_next_elem(c)) {
         if (!hb_xml_is(c, TRANSCRIPT_NS, "fingerprint"))
             continue;
         free(fp);
         fp = hb_xml_text(c);
-        if (fp == NULL || !hb_hex_lower_ok(fp, 64)) {
-            st = hb_fail(err, HB_E_VERIFY, "transcript entry %lu has a malformed fingerprint",
-                         e->seq);
-            goto cleanup;
-        }
-        char(*arr)[65] = realloc(e->fingerprints, (e->n_fingerprints + 1) * sizeof *arr);
-        if (arr == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        e->fingerprints = arr;
-        memcpy(arr[e->n_fingerprints++], fp, 65);
+        HB_ENSURE(fp != NULL && hb_hex_lower_ok(fp, 64), HB_E_VERIFY,
+                  "transcript entry %lu has a malformed fingerprint", e->seq);
+        HB_TRY(add_fingerprint(e, fp, err));
     }
 cleanup:
-    xmlFree(seq);
+    free(t);
     free(prev);
     free(hash);
     free(sig);
     free(fp);
+    return st;
+}
+
+/* The anchor: the signer certificate, which must match its fingerprint. */
+static hb_status read_anchor(const xmlNode *root, hb_transcript *t, X509 **signer, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *b64 = NULL;
+    xmlChar *afp = NULL;
+    X509 *cert = NULL;
+    xmlNodePtr anchor = hb_xml_child(root, TRANSCRIPT_NS, "anchor");
+    HB_ENSURE(anchor != NULL, HB_E_VERIFY, "the transcript has no anchor");
+    HB_TRY(hb_xml_child_text(anchor, TRANSCRIPT_NS, "certificate", true, WHAT, &b64, err));
+    if (hb_base64_decode(b64, &t->signer_der, &t->signer_der_len, err) != HB_OK)
+        HB_FAIL(HB_E_VERIFY, "the transcript's anchor certificate is not base64");
+    const unsigned char *q = t->signer_der;
+    cert = d2i_X509(NULL, &q, (long)t->signer_der_len);
+    if (cert == NULL || q != t->signer_der + t->signer_der_len)
+        HB_FAIL_OSSL(HB_E_VERIFY, "the transcript's anchor is not a DER certificate");
+    HB_TRY(hb_sha256_hex(t->signer_der, t->signer_der_len, t->anchor, err));
+    afp = xmlGetNoNsProp(anchor, BAD_CAST "fingerprint");
+    HB_ENSURE(afp != NULL && strcmp((const char *)afp, t->anchor) == 0, HB_E_VERIFY,
+              "the transcript's anchor fingerprint does not match its certificate");
+    HB_TRY(hb_x509_subject_rfc2253(cert, &t->signer_subject, err));
+    *signer = cert;
+    cert = NULL;
+cleanup:
+    X509_free(cert);
+    xmlFree(afp);
+    free(b64);
     return st;
 }
 
@@ -210,52 +218,20 @@ static hb_status load(const char *path, hb_transcript **out, X509 **signer, hb_e
     unsigned char *data = NULL;
     size_t len = 0;
     xmlDocPtr doc = NULL;
-    char *b64 = NULL;
-    xmlChar *afp = NULL;
     X509 *cert = NULL;
     hb_transcript *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return hb_fail(err, HB_E_INTERNAL, "out of memory");
+    HB_ALLOC(t);
     HB_TRY(hb_read_file(path, TRANSCRIPT_CAP, &data, &len, err));
     HB_TRY(hb_xml_parse(data, len, TRANSCRIPT_CAP, 0, "schema/transcript.xsd", "transcript",
                         &doc, err));
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    xmlNodePtr anchor = hb_xml_child(root, TRANSCRIPT_NS, "anchor");
-    if (anchor == NULL) {
-        st = hb_fail(err, HB_E_VERIFY, "the transcript has no anchor");
-        goto cleanup;
-    }
-    HB_TRY(hb_xml_child_text(anchor, TRANSCRIPT_NS, "certificate", true, WHAT, &b64, err));
-    if (hb_base64_decode(b64, &t->signer_der, &t->signer_der_len, err) != HB_OK) {
-        st = hb_fail(err, HB_E_VERIFY, "the transcript's anchor certificate is not base64");
-        goto cleanup;
-    }
-    const unsigned char *q = t->signer_der;
-    cert = d2i_X509(NULL, &q, (long)t->signer_der_len);
-    if (cert == NULL || q != t->signer_der + t->signer_der_len) {
-        st = hb_fail_ossl(err, HB_E_VERIFY, "the transcript's anchor is not a DER certificate");
-        goto cleanup;
-    }
-    HB_TRY(hb_sha256_hex(t->signer_der, t->signer_der_len, t->anchor, err));
-    afp = xmlGetNoNsProp(anchor, BAD_CAST "fingerprint");
-    if (afp == NULL || strcmp((const char *)afp, t->anchor) != 0) {
-        st = hb_fail(err, HB_E_VERIFY, "the transcript's anchor fingerprint does not match its "
-                     "certificate");
-        goto cleanup;
-    }
-    HB_TRY(hb_x509_subject_rfc2253(cert, &t->signer_subject, err));
+    HB_TRY(read_anchor(root, t, &cert, err));
     for (xmlNodePtr en = hb_xml_first_elem(root); en != NULL; en = hb_xml_next_elem(en)) {
         if (!hb_xml_is(en, TRANSCRIPT_NS, "entry"))
             continue;
-        hb_transcript_entry *arr = realloc(t->entries, (t->n + 1) * sizeof *arr);
-        if (arr == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        t->entries = arr;
-        memset(&arr[t->n], 0, sizeof arr[t->n]);
-        t->n++;
-        HB_TRY(read_entry(en, &arr[t->n - 1], t->n, err));
+        hb_transcript_entry *e;
+        HB_PUSH(e, t->entries, t->n, ENTRIES_MAX);
+        HB_TRY(read_entry(en, e, t->n, err));
     }
     *out = t;
     t = NULL;
@@ -264,8 +240,6 @@ static hb_status load(const char *path, hb_transcript **out, X509 **signer, hb_e
 cleanup:
     hb_transcript_free(t);
     X509_free(cert);
-    xmlFree(afp);
-    free(b64);
     xmlFreeDoc(doc);
     free(data);
     return st;
@@ -274,44 +248,34 @@ cleanup:
 static hb_status check(const hb_transcript *t, X509 *signer, hb_err *err)
 {
     hb_status st = HB_OK;
-    buf b = {0};
+    hb_buf b = HB_BUF_INIT(TRANSCRIPT_CAP);
     for (size_t i = 0; i < t->n; i++) {
         const hb_transcript_entry *e = &t->entries[i];
         char calc[65];
         bool ok = false;
-        b.len = 0;
+        hb_buf_reset(&b);
         HB_TRY(canonical(e, &b, err));
-        HB_TRY(hb_sha256_hex(b.p, b.len, calc, err));
-        if (strcmp(calc, e->hash) != 0) {
-            st = hb_fail(err, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s) was "
-                         "altered: its content does not match its recorded hash",
-                         i + 1, e->seq, e->what, e->time);
-            goto cleanup;
-        }
+        HB_TRY(hb_sha256_hex(b.data, b.len, calc, err));
+        HB_ENSURE(strcmp(calc, e->hash) == 0, HB_E_VERIFY,
+                  "transcript entry %zu (seq %lu, '%s' at %s) was altered: its content does "
+                  "not match its recorded hash", i + 1, e->seq, e->what, e->time);
         HB_TRY(verify_sig(signer, &b, e->sig, e->sig_len, &ok, err));
-        if (!ok) {
-            st = hb_fail(err, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): the "
-                         "signature does not verify with the anchored signer key (the entry "
-                         "was altered or forged)", i + 1, e->seq, e->what, e->time);
-            goto cleanup;
-        }
-        if (e->seq != i + 1) {
-            st = hb_fail(err, HB_E_VERIFY, "transcript entry %zu in file order has sequence "
-                         "number %lu: entries were deleted, inserted or reordered%s",
-                         i + 1, e->seq, i == 0 ? " (the start of the log is missing)" : "");
-            goto cleanup;
-        }
+        HB_ENSURE(ok, HB_E_VERIFY,
+                  "transcript entry %zu (seq %lu, '%s' at %s): the signature does not verify "
+                  "with the anchored signer key (the entry was altered or forged)",
+                  i + 1, e->seq, e->what, e->time);
+        HB_ENSURE(e->seq == i + 1, HB_E_VERIFY,
+                  "transcript entry %zu in file order has sequence number %lu: entries were "
+                  "deleted, inserted or reordered%s",
+                  i + 1, e->seq, i == 0 ? " (the start of the log is missing)" : "");
         const char *want = i == 0 ? t->anchor : t->entries[i - 1].hash;
-        if (strcmp(e->prev, want) != 0) {
-            st = hb_fail(err, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s) does "
-                         "not chain to %s: an entry before it was removed, replaced or "
-                         "reordered", i + 1, e->seq, e->what, e->time,
-                         i == 0 ? "the anchor (the signer certificate)" : "the entry before it");
-            goto cleanup;
-        }
+        HB_ENSURE(strcmp(e->prev, want) == 0, HB_E_VERIFY,
+                  "transcript entry %zu (seq %lu, '%s' at %s) does not chain to %s: an entry "
+                  "before it was removed, replaced or reordered", i + 1, e->seq, e->what,
+                  e->time, i == 0 ? "the anchor (the signer certificate)" : "the entry before it");
     }
 cleanup:
-    free(b.p);
+    hb_buf_free(&b);
     return st;
 }
 
@@ -320,12 +284,7 @@ static hb_status same_signer(const hb_transcript *t, X509 *expected, hb_err *err
     if (expected == NULL)
         return HB_OK;
     char fp[65];
-    unsigned char *der = NULL;
-    int n = i2d_X509(expected, &der);
-    if (n <= 0)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot encode the signer certificate");
-    hb_status st = hb_sha256_hex(der, (size_t)n, fp, err);
-    OPENSSL_free(der);
+    hb_status st = hb_x509_fingerprint(expected, fp, err);
     if (st == HB_OK && strcmp(fp, t->anchor) != 0)
         st = hb_fail(err, HB_E_VERIFY, "the transcript is anchored to signer '%s' (SHA-256 "
                      "%s), not to this system's backup signer (SHA-256 %s): it was replaced, "
@@ -343,11 +302,8 @@ hb_status hb_transcript_verify(const char *path, X509 *expected_signer, hb_trans
     if (out != NULL)
         *out = NULL;
     st = load(path, &t, &signer, err);
-    if (st == HB_E_NOT_FOUND) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "there is no ceremony transcript at '%s' (no "
-                     "ceremony has been held on this system)", path);
-        goto cleanup;
-    }
+    HB_ENSURE(st != HB_E_NOT_FOUND, HB_E_NOT_FOUND, "there is no ceremony transcript at '%s' "
+              "(no ceremony has been held on this system)", path);
     if (st != HB_OK)
         goto cleanup;
     HB_TRY(same_signer(t, expected_signer, err));
@@ -364,70 +320,148 @@ cleanup:
 
 /* ---- writing ---- */
 
+static bool write_entry(xmlNodePtr root, xmlNsPtr ns, const hb_transcript_entry *e,
+                        const char *sig_b64)
+{
+    char seq[24];
+    xmlNodePtr en = hb_xml_add(root, ns, "entry", NULL, 1);
+    bool ok = en != NULL && hb_format(seq, sizeof seq, "a sequence number", NULL, "%lu",
+                                      e->seq) == HB_OK &&
+              xmlNewProp(en, BAD_CAST "seq", BAD_CAST seq) != NULL &&
+              hb_xml_add(en, ns, "time", e->time, 2) != NULL &&
+              hb_xml_add(en, ns, "who", e->who, 2) != NULL &&
+              hb_xml_add(en, ns, "what", e->what, 2) != NULL &&
+              hb_xml_add(en, ns, "detail", e->detail, 2) != NULL;
+    for (size_t k = 0; ok && k < e->n_fingerprints; k++)
+        ok = hb_xml_add(en, ns, "fingerprint", e->fingerprints[k], 2) != NULL;
+    return ok && hb_xml_add(en, ns, "previous", e->prev, 2) != NULL &&
+           hb_xml_add(en, ns, "hash", e->hash, 2) != NULL &&
+           hb_xml_add(en, ns, "signature", sig_b64, 2) != NULL && hb_xml_indent(en, 1);
+}
+
 static hb_status save(const char *path, const hb_transcript *t, hb_err *err)
 {
     hb_status st = HB_OK;
-    xmlChar *out = NULL;
-    int outlen = 0;
+    xmlDocPtr doc = NULL;
+    xmlNodePtr root = NULL;
+    xmlNsPtr ns = NULL;
     char *b64 = NULL;
-    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "transcript", NULL) : NULL;
-    if (root == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    xmlDocSetRootElement(doc, root);
-    xmlNsPtr ns = xmlNewNs(root, BAD_CAST TRANSCRIPT_NS, NULL);
-    xmlSetNs(root, ns);
-    xmlNewProp(root, BAD_CAST "format", BAD_CAST "1");
+    HB_TRY(hb_xml_new_doc("transcript", TRANSCRIPT_NS, &doc, &root, &ns, err));
     HB_TRY(hb_base64_encode(t->signer_der, t->signer_der_len, &b64, err));
     xmlNodePtr anchor = hb_xml_add(root, ns, "anchor", NULL, 1);
-    if (anchor == NULL || xmlNewProp(anchor, BAD_CAST "fingerprint", BAD_CAST t->anchor) == NULL ||
-        hb_xml_add(anchor, ns, "certificate", b64, 2) == NULL || !hb_xml_indent(anchor, 1)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        const hb_transcript_entry *e = &t->entries[i];
-        char seq[24];
-        snprintf(seq, sizeof seq, "%lu", e->seq); /* <= 20 digits: fits */
+    bool ok = xmlNewProp(root, BAD_CAST "format", BAD_CAST "1") != NULL && anchor != NULL &&
+              xmlNewProp(anchor, BAD_CAST "fingerprint", BAD_CAST t->anchor) != NULL &&
+              hb_xml_add(anchor, ns, "certificate", b64, 2) != NULL && hb_xml_indent(anchor, 1);
+    for (size_t i = 0; ok && i < t->n; i++) {
         free(b64);
         b64 = NULL;
-        HB_TRY(hb_base64_encode(e->sig, e->sig_len, &b64, err));
-        xmlNodePtr en = hb_xml_add(root, ns, "entry", NULL, 1);
-        bool ok = en != NULL && xmlNewProp(en, BAD_CAST "seq", BAD_CAST seq) != NULL &&
-                  hb_xml_add(en, ns, "time", e->time, 2) != NULL &&
-                  hb_xml_add(en, ns, "who", e->who, 2) != NULL &&
-                  hb_xml_add(en, ns, "what", e->what, 2) != NULL &&
-                  hb_xml_add(en, ns, "detail", e->detail, 2) != NULL;
-        for (size_t k = 0; ok && k < e->n_fingerprints; k++)
-            ok = hb_xml_add(en, ns, "fingerprint", e->fingerprints[k], 2) != NULL;
-        ok = ok && hb_xml_add(en, ns, "previous", e->prev, 2) != NULL &&
-             hb_xml_add(en, ns, "hash", e->hash, 2) != NULL &&
-             hb_xml_add(en, ns, "signature", b64, 2) != NULL && hb_xml_indent(en, 1);
-        if (!ok) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
+        HB_TRY(hb_base64_encode(t->entries[i].sig, t->entries[i].sig_len, &b64, err));
+        ok = write_entry(root, ns, &t->entries[i], b64);
     }
-    if (!hb_xml_indent(root, 0)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    xmlDocDumpMemoryEnc(doc, &out, &outlen, "UTF-8");
-    if (out == NULL || outlen <= 0) {
-        st = hb_fail(err, HB_E_INTERNAL, "cannot serialise the transcript");
-        goto cleanup;
-    }
-    HB_TRY(hb_write_file_atomic(path, out, (size_t)outlen, 0600, err));
+    HB_ENSURE(ok && hb_xml_indent(root, 0), HB_E_INTERNAL, "out of memory writing the %s", WHAT);
+    HB_TRY(hb_custody_write_doc(doc, WHAT, path, err));
 cleanup:
     free(b64);
-    xmlFree(out);
     xmlFreeDoc(doc);
     return st;
 }
 
-static bool text_ok(const char *s) { return s != NULL && strlen(s) <= TEXT_MAX && hb_xml_text_ok(s); }
+static bool text_ok(const char *s)
+{
+    return s != NULL && s[0] != '\0' && strlen(s) <= TEXT_MAX && hb_xml_text_ok(s);
+}
+
+/* What a new entry may say; nothing is read or written before this holds. */
+static hb_status check_entry(X509 *signer_cert, hb_sign_fn sign, const char *who,
+                             const char *what, const char *detail,
+                             const char *const *fingerprints, size_t n_fingerprints,
+                             hb_err *err)
+{
+    if (signer_cert == NULL || sign == NULL || !text_ok(who) || !text_ok(what) ||
+        !text_ok(detail))
+        return hb_fail(err, HB_E_USAGE, "a transcript entry needs a signer, and who, what and "
+                       "detail as 1..%d characters of printable UTF-8", TEXT_MAX);
+    if (n_fingerprints > HB_QUORUM_MAX_MEMBERS)
+        return hb_fail(err, HB_E_USAGE, "a transcript entry names at most %d fingerprints",
+                       HB_QUORUM_MAX_MEMBERS);
+    for (size_t i = 0; i < n_fingerprints; i++)
+        if (!hb_hex_lower_ok(fingerprints[i], 64))
+            return hb_fail(err, HB_E_USAGE, "transcript fingerprint '%s' is not 64 lowercase "
+                           "hex digits", fingerprints[i]);
+    return HB_OK;
+}
+
+/* An empty transcript anchored to the signer: the first ceremony starts it. */
+static hb_status new_transcript(X509 *signer_cert, hb_transcript **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    hb_transcript *t = calloc(1, sizeof *t);
+    HB_ALLOC(t);
+    HB_TRY(hb_x509_der(signer_cert, &der, &len, err));
+    t->signer_der = malloc(len);
+    HB_ALLOC(t->signer_der);
+    memcpy(t->signer_der, der, len);
+    t->signer_der_len = len;
+    HB_TRY(hb_sha256_hex(t->signer_der, t->signer_der_len, t->anchor, err));
+    *out = t;
+    t = NULL;
+cleanup:
+    OPENSSL_free(der);
+    hb_transcript_free(t);
+    return st;
+}
+
+/* A new last entry (seq, time, text, chained to the one before), not yet
+ * hashed or signed. */
+static hb_status add_entry(hb_transcript *t, const char *who, const char *what,
+                           const char *detail, const char *const *fingerprints,
+                           size_t n_fingerprints, hb_transcript_entry **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_transcript_entry *e;
+    HB_PUSH(e, t->entries, t->n, ENTRIES_MAX);
+    e->seq = t->n;
+    memcpy(e->prev, t->n == 1 ? t->anchor : t->entries[t->n - 2].hash, 65);
+    HB_TRY(hb_rfc3339_now(e->time, err));
+    e->who = strdup(who);
+    e->what = strdup(what);
+    e->detail = strdup(detail);
+    HB_ALLOC(e->who);
+    HB_ALLOC(e->what);
+    HB_ALLOC(e->detail);
+    for (size_t i = 0; i < n_fingerprints; i++)
+        HB_TRY(add_fingerprint(e, fingerprints[i], err));
+    *out = e;
+cleanup:
+    return st;
+}
+
+/* Hash the entry's canonical form and sign it with the backup signer. */
+static hb_status seal_entry(hb_transcript_entry *e, hb_sign_fn sign, void *sign_ctx,
+                            hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_buf b = HB_BUF_INIT(TRANSCRIPT_CAP);
+    uint8_t *sig = NULL;
+    size_t siglen = 0;
+    HB_TRY(canonical(e, &b, err));
+    HB_TRY(hb_sha256_hex(b.data, b.len, e->hash, err));
+    st = sign(sign_ctx, (const uint8_t *)b.data, b.len, &sig, &siglen, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "signing the transcript entry with the backup signer");
+        goto cleanup;
+    }
+    e->sig = malloc(siglen);
+    HB_ALLOC(e->sig);
+    memcpy(e->sig, sig, siglen);
+    e->sig_len = siglen;
+cleanup:
+    OPENSSL_free(sig);
+    hb_buf_free(&b);
+    return st;
+}
 
 hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
                                void *sign_ctx, const char *who, const char *what,
@@ -436,79 +470,20 @@ hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn s
 {
     hb_status st = HB_OK;
     hb_transcript *t = NULL;
-    buf b = {0};
-    uint8_t *sig = NULL;
-    size_t siglen = 0;
-    if (signer_cert == NULL || sign == NULL || !text_ok(who) || !text_ok(what) ||
-        !text_ok(detail) || who[0] == '\0' || what[0] == '\0' || detail[0] == '\0')
-        return hb_fail(err, HB_E_USAGE, "a transcript entry needs a signer, and who, what and "
-                       "detail as 1..%d characters of printable UTF-8", TEXT_MAX);
-    for (size_t i = 0; i < n_fingerprints; i++)
-        if (!hb_hex_lower_ok(fingerprints[i], 64))
-            return hb_fail(err, HB_E_USAGE, "transcript fingerprint '%s' is not 64 lowercase "
-                           "hex digits", fingerprints[i]);
+    hb_transcript_entry *e = NULL;
+    HB_TRY(check_entry(signer_cert, sign, who, what, detail, fingerprints, n_fingerprints,
+                       err));
     st = hb_transcript_verify(path, signer_cert, &t, err);
     if (st == HB_E_NOT_FOUND) {
-        /* The first ceremony starts the log, anchored to the signer. */
-        unsigned char *der = NULL;
-        int n = i2d_X509(signer_cert, &der);
-        t = calloc(1, sizeof *t);
-        if (n <= 0 || t == NULL || (t->signer_der = malloc((size_t)n)) == NULL) {
-            OPENSSL_free(der);
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        memcpy(t->signer_der, der, (size_t)n);
-        t->signer_der_len = (size_t)n;
-        OPENSSL_free(der);
-        HB_TRY(hb_sha256_hex(t->signer_der, t->signer_der_len, t->anchor, err));
-        st = HB_OK;
+        HB_TRY(new_transcript(signer_cert, &t, err));
     } else if (st != HB_OK) {
         hb_err_prefix(err, "nothing is appended to a transcript that does not verify");
         goto cleanup;
     }
-    hb_transcript_entry *arr = realloc(t->entries, (t->n + 1) * sizeof *arr);
-    if (arr == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    t->entries = arr;
-    hb_transcript_entry *e = &arr[t->n];
-    memset(e, 0, sizeof *e);
-    t->n++;
-    e->seq = t->n;
-    HB_TRY(hb_rfc3339_now(e->time, err));
-    e->who = strdup(who);
-    e->what = strdup(what);
-    e->detail = strdup(detail);
-    e->fingerprints = n_fingerprints ? calloc(n_fingerprints, sizeof *e->fingerprints) : NULL;
-    if (e->who == NULL || e->what == NULL || e->detail == NULL ||
-        (n_fingerprints && e->fingerprints == NULL)) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n_fingerprints; i++)
-        memcpy(e->fingerprints[i], fingerprints[i], 65);
-    e->n_fingerprints = n_fingerprints;
-    memcpy(e->prev, t->n == 1 ? t->anchor : t->entries[t->n - 2].hash, 65);
-    HB_TRY(canonical(e, &b, err));
-    HB_TRY(hb_sha256_hex(b.p, b.len, e->hash, err));
-    st = sign(sign_ctx, b.p, b.len, &sig, &siglen, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "signing the transcript entry with the backup signer");
-        goto cleanup;
-    }
-    e->sig = malloc(siglen);
-    if (e->sig == NULL) {
-        st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-        goto cleanup;
-    }
-    memcpy(e->sig, sig, siglen);
-    e->sig_len = siglen;
+    HB_TRY(add_entry(t, who, what, detail, fingerprints, n_fingerprints, &e, err));
+    HB_TRY(seal_entry(e, sign, sign_ctx, err));
     HB_TRY(save(path, t, err));
 cleanup:
-    OPENSSL_free(sig);
-    free(b.p);
     hb_transcript_free(t);
     return st;
 }

@@ -9,6 +9,9 @@
 
 #include <openssl/x509.h>
 
+/* who, what and detail of an entry: 1..HB_TRANSCRIPT_TEXT_MAX bytes each. */
+#define HB_TRANSCRIPT_TEXT_MAX 1024
+
 /* Append an entry to the transcript at path (created, anchored to
  * signer_cert, when absent). The existing transcript is verified first and
  * must be anchored to signer_cert: nothing is appended to a broken log. */

@@ -14,47 +14,35 @@
 
 #define HB_RECIPIENT_MIN_BITS 2048
 
-static void subject_of(X509 *cert, char *out, size_t cap)
-{
-    out[0] = '\0';
-    char *s = X509_NAME_oneline(X509_get_subject_name(cert), out, (int)cap);
-    if (s == NULL)
-        snprintf(out, cap, "%s", "(unreadable subject)");
-}
-
 hb_status hb_recipient_check(X509 *cert, bool ignore_expiration, time_t now, hb_err *err)
 {
-    char subject[256];
-    if (cert == NULL)
-        return hb_fail(err, HB_E_USAGE, "recipient check: no certificate");
-    subject_of(cert, subject, sizeof subject);
+    hb_status st = HB_OK;
+    char *subject = NULL;
+    HB_ENSURE(cert != NULL, HB_E_USAGE, "recipient check: no certificate");
+    /* The whole subject for messages, however long (OPENSSL_malloc'ed). */
+    subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+    const char *who = subject != NULL ? subject : "(unreadable subject)";
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     if (pub == NULL)
-        return hb_fail_ossl(err, HB_E_REFUSED,
-                            "recipient certificate '%s' has an unreadable public key", subject);
-    if (!EVP_PKEY_is_a(pub, "RSA"))
-        return hb_fail(err, HB_E_REFUSED,
-                       "recipient certificate '%s' holds a %s key; backup recipients need RSA "
-                       "keys of %d bits or more",
-                       subject, EVP_PKEY_get0_type_name(pub), HB_RECIPIENT_MIN_BITS);
+        HB_FAIL_OSSL(HB_E_REFUSED, "recipient certificate '%s' has an unreadable public key",
+                     who);
+    HB_ENSURE(EVP_PKEY_is_a(pub, "RSA"), HB_E_REFUSED,
+              "recipient certificate '%s' holds a %s key; backup recipients need RSA keys of %d "
+              "bits or more", who, EVP_PKEY_get0_type_name(pub), HB_RECIPIENT_MIN_BITS);
     int bits = EVP_PKEY_get_bits(pub);
-    if (bits < HB_RECIPIENT_MIN_BITS)
-        return hb_fail(err, HB_E_REFUSED,
-                       "recipient certificate '%s' holds a %d-bit RSA key; at least %d bits "
-                       "are required",
-                       subject, bits, HB_RECIPIENT_MIN_BITS);
+    HB_ENSURE(bits >= HB_RECIPIENT_MIN_BITS, HB_E_REFUSED,
+              "recipient certificate '%s' holds a %d-bit RSA key; at least %d bits are required",
+              who, bits, HB_RECIPIENT_MIN_BITS);
     if (!ignore_expiration) {
-        if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
-            return hb_fail(err, HB_E_REFUSED,
-                           "recipient certificate '%s' has expired; renew it, or set "
-                           "ignore-expiration on its crypto object",
-                           subject);
-        if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
-            return hb_fail(err, HB_E_REFUSED,
-                           "recipient certificate '%s' is not valid yet (check the clock)",
-                           subject);
+        HB_ENSURE(X509_cmp_time(X509_get0_notAfter(cert), &now) > 0, HB_E_REFUSED,
+                  "recipient certificate '%s' has expired; renew it, or set ignore-expiration "
+                  "on its crypto object", who);
+        HB_ENSURE(X509_cmp_time(X509_get0_notBefore(cert), &now) <= 0, HB_E_REFUSED,
+                  "recipient certificate '%s' is not valid yet (check the clock)", who);
     }
-    return HB_OK;
+cleanup:
+    OPENSSL_free(subject);
+    return st;
 }
 
 hb_status hb_wrap_dek(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
@@ -76,8 +64,8 @@ hb_status hb_unwrap_dek(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
     hb_status st = HB_OK;
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
-    if (p == NULL || key == NULL || wrapped == NULL || dek == NULL)
-        return hb_fail(err, HB_E_USAGE, "unwrapping a key: missing argument");
+    HB_ENSURE(p != NULL && key != NULL && wrapped != NULL && dek != NULL, HB_E_USAGE,
+              "unwrapping a key: missing argument");
     int size = EVP_PKEY_get_size(key);
     if (size <= 0) {
         st = hb_fail_ossl(err, HB_E_TOKEN, "cannot get the size of the token key");

@@ -1,5 +1,5 @@
 /* provider/pin.c, uri.c, and the PIN handling of the admin side
- * (module.c hb_session_open). A fresh process: no token is logged in yet. */
+ * (session.c hb_session_open). A fresh process: no token is logged in yet. */
 #include "token_helpers.h"
 
 #include "provider/provider_internal.h"
