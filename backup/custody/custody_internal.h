@@ -19,17 +19,6 @@
 #define HB_CUSTODY_MAX_CUSTODIANS 64   /* per enrollment */
 #define HB_QUORUM_MAX_MEMBERS 255      /* Shamir over GF(2^8) */
 
-/* HB_ARRAY_PUSH inside the one error idiom: the new, zeroed element in
- * slot, or st from err (past max, out of memory) and goto cleanup. */
-#define HB_PUSH(slot, arr, n, max)                              \
-    do {                                                        \
-        (slot) = HB_ARRAY_PUSH(arr, n, max, err);               \
-        if ((slot) == NULL) {                                   \
-            st = err != NULL ? err->status : HB_E_INTERNAL;     \
-            goto cleanup;                                       \
-        }                                                       \
-    } while (0)
-
 struct hb_custody {
     char path[PATH_MAX];
     hb_enrollment *enrollments;
