@@ -104,8 +104,7 @@ static void expect_reject(const char *xml, hb_status want, const char *fragment)
     hb_manifest *m = NULL;
     X509 *signer = NULL;
     CU_ASSERT_PTR_NOT_NULL_FATAL(xml);
-    HBTEST_ASSERT_STATUS(read_str(xml, &m, &signer, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, fragment);
+    HBTEST_ASSERT_FAIL(read_str(xml, &m, &signer, &err), want, &err, fragment);
     CU_ASSERT_PTR_NULL(m);
     CU_ASSERT_PTR_NULL(signer);
     CU_ASSERT_EQUAL(err.status, want);
@@ -523,15 +522,14 @@ static void test_oversize_refused(void)
     setup_keys();
     char *xml = sample_xml(&rsa_signer);
     hb_manifest_read_opts opts = {.max_size = 1000};
-    HBTEST_ASSERT_STATUS(hb_manifest_read((const uint8_t *)xml, strlen(xml), &opts, &m, NULL,
-                                          &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "manifest is ");
+    HBTEST_ASSERT_FAIL(hb_manifest_read((const uint8_t *)xml, strlen(xml), &opts, &m, NULL, &err),
+                       HB_E_REFUSED, &err, "manifest is ");
     HBTEST_ASSERT_MSG(&err, "more than the limit of 1000 bytes");
     /* The default cap: 16 MiB + 1 is refused before parsing. */
     size_t big = HB_MANIFEST_DEFAULT_CAP + 1;
     uint8_t *junk = calloc(1, big);
-    HBTEST_ASSERT_STATUS(hb_manifest_read(junk, big, NULL, &m, NULL, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "more than the limit of 16777216 bytes");
+    HBTEST_ASSERT_FAIL(hb_manifest_read(junk, big, NULL, &m, NULL, &err), HB_E_REFUSED, &err,
+                       "more than the limit of 16777216 bytes");
     free(junk);
     free(xml);
 }
@@ -630,9 +628,8 @@ static void test_builder_rejects(void)
                          &err);
     HBTEST_ASSERT_STATUS(hb_manifest_set_backup(m, NULL, "2026-11-29 19:00", NULL, &err),
                          HB_E_USAGE, &err);
-    HBTEST_ASSERT_STATUS(hb_manifest_set_system(m, "9.3.5", "appliance", NULL, NULL, NULL, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "is not V.R.M.F");
+    HBTEST_ASSERT_FAIL(hb_manifest_set_system(m, "9.3.5", "appliance", NULL, NULL, NULL, &err),
+                       HB_E_USAGE, &err, "is not V.R.M.F");
     HBTEST_ASSERT_STATUS(hb_manifest_set_system(m, "9.3.5.0", "Appliance", NULL, NULL, NULL,
                                                 &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_STATUS(hb_manifest_set_system(m, "9.3.5.0", "a", "bad\nbuild", NULL, NULL,
@@ -644,17 +641,15 @@ static void test_builder_rejects(void)
     HBTEST_ASSERT_OK(hb_manifest_set_backup(m, NULL, NULL, NULL, &err), &err);
     HBTEST_ASSERT_OK(hb_manifest_set_system(m, "9.3.5.0", "appliance", NULL, NULL, NULL, &err),
                      &err);
-    HBTEST_ASSERT_STATUS(hb_manifest_write_signed(m, rsa_signer.cert, sigtest_sign,
-                                                  rsa_signer.key, &xml, &len, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "no recipients");
+    HBTEST_ASSERT_FAIL(hb_manifest_write_signed(m, rsa_signer.cert, sigtest_sign, rsa_signer.key,
+                                                &xml, &len, &err), HB_E_USAGE, &err,
+                       "no recipients");
     HBTEST_ASSERT_STATUS(hb_manifest_add_recipient(m, recip1.cert, "rsa-pkcs1", NULL, &err),
                          HB_E_USAGE, &err);
     HBTEST_ASSERT_OK(hb_manifest_add_recipient(m, recip1.cert, "rsa-oaep-sha256", NULL, &err),
                      &err);
-    HBTEST_ASSERT_STATUS(hb_manifest_add_recipient(m, recip1.cert, "rsa-oaep-sha256", NULL, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "listed twice");
+    HBTEST_ASSERT_FAIL(hb_manifest_add_recipient(m, recip1.cert, "rsa-oaep-sha256", NULL, &err),
+                       HB_E_USAGE, &err, "listed twice");
     HBTEST_ASSERT_STATUS(hb_manifest_add_file(m, "config", "config.tgz", "zstd", 1, SUM1, &err),
                          HB_E_USAGE, &err);
     HBTEST_ASSERT_STATUS(hb_manifest_add_file(m, "../x", "../x.tzst", "zstd", 1, SUM1, &err),
@@ -668,24 +663,22 @@ static void test_builder_rejects(void)
     HBTEST_ASSERT_STATUS(hb_manifest_add_wrapped_key(m, "config", "r7", wk, sizeof wk, &err),
                          HB_E_USAGE, &err);
     /* A file without a key for every recipient could not be restored. */
-    HBTEST_ASSERT_STATUS(hb_manifest_write_signed(m, rsa_signer.cert, sigtest_sign,
-                                                  rsa_signer.key, &xml, &len, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "file 'config' has no wrapped key for recipient 'r1'");
+    HBTEST_ASSERT_FAIL(hb_manifest_write_signed(m, rsa_signer.cert, sigtest_sign, rsa_signer.key,
+                                                &xml, &len, &err), HB_E_USAGE, &err,
+                       "file 'config' has no wrapped key for recipient 'r1'");
     HBTEST_ASSERT_OK(hb_manifest_add_wrapped_key(m, "config", "r1", wk, sizeof wk, &err), &err);
     HBTEST_ASSERT_STATUS(hb_manifest_add_wrapped_key(m, "config", "r1", wk, sizeof wk, &err),
                          HB_E_USAGE, &err);
     HBTEST_ASSERT_STATUS(hb_manifest_add_excluded(m, "ipmi", "", &err), HB_E_USAGE, &err);
     /* Weak signer keys are refused at write time too. */
     sigtest_key weak = sigtest_make("rsa1024", "Weak");
-    HBTEST_ASSERT_STATUS(hb_manifest_write_signed(m, weak.cert, sigtest_sign, weak.key, &xml,
-                                                  &len, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "RSA-1024; only RSA of 2048");
+    HBTEST_ASSERT_FAIL(hb_manifest_write_signed(m, weak.cert, sigtest_sign, weak.key, &xml, &len,
+                                                &err), HB_E_VERIFY, &err,
+                       "RSA-1024; only RSA of 2048");
     sigtest_free(&weak);
     weak = sigtest_make("p521", "P-521");
-    HBTEST_ASSERT_STATUS(hb_manifest_write_signed(m, weak.cert, sigtest_sign, weak.key, &xml,
-                                                  &len, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "only P-256 and P-384");
+    HBTEST_ASSERT_FAIL(hb_manifest_write_signed(m, weak.cert, sigtest_sign, weak.key, &xml, &len,
+                                                &err), HB_E_VERIFY, &err, "only P-256 and P-384");
     sigtest_free(&weak);
     CU_ASSERT_PTR_NULL(xml);
     HBTEST_ASSERT_OK(hb_manifest_write_signed(m, rsa_signer.cert, sigtest_sign, rsa_signer.key,
@@ -746,7 +739,5 @@ int main(void)
         {"ECDSA signature length", test_ecdsa_length_checked},
         {NULL, NULL},
     };
-    int rc = hbtest_main("manifest", cases);
-    teardown_keys();
-    return rc;
+    return hbtest_run(&(hbtest_suite){"manifest", cases, .teardown = teardown_keys});
 }

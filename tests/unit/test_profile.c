@@ -38,8 +38,7 @@ static void expect_reject(const char *body, hb_status want, const char *msg)
     hb_err err = {0};
     hb_profile *p = NULL;
     char *path = profile_file(body);
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, msg);
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), want, &err, msg);
     CU_ASSERT_PTR_NULL(p);
     free(path);
 }
@@ -126,8 +125,8 @@ static void test_host_builtin(void)
     CU_ASSERT(p->version_exact);
     CU_ASSERT_PTR_NULL(p->post_restore_command);
     hb_profile_free(p);
-    HBTEST_ASSERT_STATUS(hb_profile_load_builtin("router", &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no built-in profile 'router'");
+    HBTEST_ASSERT_FAIL(hb_profile_load_builtin("router", &p, &err), HB_E_NOT_FOUND, &err,
+                       "no built-in profile 'router'");
     hb_profile_free(NULL);
 }
 
@@ -233,21 +232,20 @@ static void test_rejections(void)
     write_file(path, "<!DOCTYPE profile [<!ENTITY x \"y\">]><profile/>");
     hb_err err = {0};
     hb_profile *p = NULL;
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "dtd.xml' contains a DTD; refusing to parse it");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err,
+                       "dtd.xml' contains a DTD; refusing to parse it");
     snprintf(path, PATH_MAX, "%s/other.xml", dir);
     write_file(path, "<profile xmlns=\"urn:other\"/>");
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "does not match the schema");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err,
+                       "does not match the schema");
     snprintf(path, PATH_MAX, "%s/missing.xml", dir);
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "cannot open profile");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_NOT_FOUND, &err,
+                       "cannot open profile");
     free(path);
 }
 
 int main(void)
 {
-    dir = hbtest_tempdir("profile");
     static const hbtest_case cases[] = {
         {"built-in appliance profile", test_appliance_builtin},
         {"built-in host profile", test_host_builtin},
@@ -255,8 +253,5 @@ int main(void)
         {"rejections", test_rejections},
         {NULL, NULL},
     };
-    int rc = hbtest_main("profile", cases);
-    hbtest_rmtree(dir);
-    free(dir);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"profile", cases, .scratch = &dir});
 }

@@ -75,8 +75,7 @@ static void expect_bad(const char *text, X509 *expected, const char *fragment)
     hb_err err = {0};
     hb_transcript *t = NULL;
     put(text);
-    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, expected, &t, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, fragment);
+    HBTEST_ASSERT_FAIL(hb_transcript_verify(path, expected, &t, &err), HB_E_VERIFY, &err, fragment);
     CU_ASSERT_PTR_NULL(t);
 }
 
@@ -151,14 +150,14 @@ static void test_tamper_detected(void)
     /* Expected signer differs from the anchor. */
     put(good);
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(hb_transcript_verify(path, other.cert, NULL, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "anchored to signer 'CN=Backup Signer'");
+    HBTEST_ASSERT_FAIL(hb_transcript_verify(path, other.cert, NULL, &err), HB_E_VERIFY, &err,
+                       "anchored to signer 'CN=Backup Signer'");
     /* Nothing is appended to a broken log, nor by another signer. */
     s = sigtest_replace(good, "<who>custodian 3</who>", "<who>custodian 9</who>");
     put(s);
-    HBTEST_ASSERT_STATUS(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "x", "enroll",
-                                              "d", NULL, 0, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "nothing is appended");
+    HBTEST_ASSERT_FAIL(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "x", "enroll", "d",
+                                            NULL, 0, &err), HB_E_VERIFY, &err,
+                       "nothing is appended");
     free(s);
     put(good);
     HBTEST_ASSERT_STATUS(hb_transcript_append(path, other.cert, sigtest_sign, other.key, "x",
@@ -222,7 +221,6 @@ static void test_absent_and_bad_input(void)
 
 static void teardown(void)
 {
-    (void)sigtest_write_pem; /* shared header; not needed here */
     sigtest_free(&ec);
     sigtest_free(&rsa);
     sigtest_free(&other);
@@ -241,7 +239,5 @@ int main(void)
         {"absent file and bad input", test_absent_and_bad_input},
         {NULL, NULL},
     };
-    int rc = hbtest_main("transcript", cases);
-    teardown();
-    return rc;
+    return hbtest_run(&(hbtest_suite){"transcript", cases, .teardown = teardown});
 }
