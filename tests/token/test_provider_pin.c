@@ -110,11 +110,8 @@ static void test_admin_login(void)
                        "wrong PIN for token 'hsmbak-test' (CKR_PIN_INCORRECT)");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "wrong-pin"));
     /* The token URI's pin-source wins over the configured source. */
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(0),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_keygen(p, uri, "label with space", HB_KEY_EC_P256,
-                                     HB_USAGE_SIGNER, &priv, &pub, &err),
+    HBTEST_ASSERT_OK(hb_token_keygen(p, th_token_uri_with_pin(0), "label with space",
+                                     HB_KEY_EC_P256, HB_USAGE_SIGNER, &priv, &pub, &err),
                      &err);
     CU_ASSERT_STRING_EQUAL(priv, "pkcs11:token=hsmbak-test;object=label%20with%20space;type=private");
     hb_provider_free(p);

@@ -20,6 +20,16 @@ static hb_provider *open_with(const char *pin_source)
     return p;
 }
 
+/* A session on the third token, which its URI's own pin-source logs in to. */
+static hb_token_session open_third(hb_provider *p, bool rw, bool login)
+{
+    hb_err err = {0};
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
+    HBTEST_ASSERT_OK(hb_token_session_open(p, th_token_uri_with_pin(2), rw, login, &ts, &err),
+                     &err);
+    return ts;
+}
+
 static CK_STATE state_of(const hb_token_session *ts)
 {
     CK_SESSION_INFO si;
@@ -62,13 +72,8 @@ static void test_refusals(void)
 
 static void test_open_without_login(void)
 {
-    hb_err err = {0};
     hb_provider *p = open_with(NULL);
-    hb_token_session ts = {.s = CK_INVALID_HANDLE};
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(2),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_session_open(p, uri, false, false, &ts, &err), &err);
+    hb_token_session ts = open_third(p, false, false);
     CU_ASSERT_STRING_EQUAL(ts.label, "hsmbak-test3");
     CU_ASSERT_STRING_EQUAL(ts.what, "token 'hsmbak-test3'");
     CU_ASSERT_STRING_EQUAL(ts.uri, "pkcs11:token=hsmbak-test3"); /* no PIN attributes */
@@ -87,11 +92,7 @@ static void test_login_and_exists(void)
 {
     hb_err err = {0};
     hb_provider *p = open_with(NULL);
-    hb_token_session ts = {.s = CK_INVALID_HANDLE};
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(2),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_session_open(p, uri, true, true, &ts, &err), &err);
+    hb_token_session ts = open_third(p, true, true);
     CU_ASSERT_EQUAL(state_of(&ts), CKS_RW_USER_FUNCTIONS);
 
     static const char label[] = "session-test-data";
