@@ -43,12 +43,19 @@ static void expect_reject(const char *body, hb_status want, const char *msg)
     free(path);
 }
 
-static void test_appliance_builtin(void)
+/* The built-in profile `name`, which says it is that one. */
+static hb_profile *builtin(const char *name)
 {
     hb_err err = {0};
     hb_profile *p = NULL;
-    HBTEST_ASSERT_OK(hb_profile_load_builtin("appliance", &p, &err), &err);
-    CU_ASSERT_STRING_EQUAL(p->name, "appliance");
+    HBTEST_ASSERT_OK(hb_profile_load_builtin(name, &p, &err), &err);
+    CU_ASSERT_STRING_EQUAL(p->name, name);
+    return p;
+}
+
+static void test_appliance_builtin(void)
+{
+    hb_profile *p = builtin("appliance");
     CU_ASSERT_STRING_EQUAL(p->version_file, "VERSION");
     CU_ASSERT(p->version_exact);
     CU_ASSERT(p->requires_factory_state);
@@ -113,9 +120,7 @@ static void test_appliance_builtin(void)
 static void test_host_builtin(void)
 {
     hb_err err = {0};
-    hb_profile *p = NULL;
-    HBTEST_ASSERT_OK(hb_profile_load_builtin("host", &p, &err), &err);
-    CU_ASSERT_STRING_EQUAL(p->name, "host");
+    hb_profile *p = builtin("host");
     CU_ASSERT_EQUAL_FATAL(p->n_resources, 1);
     CU_ASSERT_STRING_EQUAL(p->resources[0].name, "etc");
     CU_ASSERT_STRING_EQUAL(p->resources[0].path, "etc");
@@ -158,11 +163,11 @@ static void test_custom_profile(void)
     free(path);
 }
 
+/* One resource, for the cases about something else. */
+#define RES "<resources><resource name=\"a\" path=\"a\"/></resources>"
+
 static void test_rejections(void)
 {
-    const char *RES = "<resources><resource name=\"a\" path=\"a\"/></resources>";
-    char body[1024];
-
     expect_reject("<resources><resource name=\"a\" path=\"a\"/></resources><color/>",
                   HB_E_VERIFY, "does not match the schema: line 3: Element "
                   "'{urn:hsmbak:profile:1}color': This element is not expected");
@@ -206,26 +211,23 @@ static void test_rejections(void)
     expect_reject("<version-file match=\"at-least\">VERSION</version-file>"
                   "<resources><resource name=\"a\" path=\"a\"/></resources>", HB_E_VERIFY,
                   "does not match the schema");
-    snprintf(body, sizeof body, "<factory-image requires-factory-state=\"true\">nowhere"
-             "</factory-image>%s", RES);
-    expect_reject(body, HB_E_VERIFY, "nowhere' is not a directory");
-    snprintf(body, sizeof body, "%s<reset-on-restore><reset path=\"a/pw\">m</reset>"
-             "</reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "a factory image is needed");
+    expect_reject("<factory-image requires-factory-state=\"true\">nowhere</factory-image>" RES,
+                  HB_E_VERIFY, "nowhere' is not a directory");
+    expect_reject(RES "<reset-on-restore><reset path=\"a/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "a factory image is needed");
     char img[PATH_MAX];
     snprintf(img, sizeof img, "%s/img", dir);
     mkdir(img, 0700);
-    snprintf(body, sizeof body, "<factory-image>img</factory-image>%s<reset-on-restore>"
-             "<reset path=\"b/pw\">m</reset></reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "reset path 'b/pw' is not inside a resource");
-    snprintf(body, sizeof body, "<factory-image>img</factory-image>%s<reset-on-restore>"
-             "<reset path=\"a/pw\">m</reset></reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "reset path 'a/pw' is not a file in the factory image");
-    snprintf(body, sizeof body, "%s<ignorable-files><name>x/.keep</name></ignorable-files>", RES);
-    expect_reject(body, HB_E_VERIFY, "ignorable file 'x/.keep' must be a plain file name");
-    snprintf(body, sizeof body, "%s<factory-state-ignores><path>../x</path>"
-             "</factory-state-ignores>", RES);
-    expect_reject(body, HB_E_VERIFY, "factory-state ignore '../x' must be a relative path");
+    expect_reject("<factory-image>img</factory-image>" RES
+                  "<reset-on-restore><reset path=\"b/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "reset path 'b/pw' is not inside a resource");
+    expect_reject("<factory-image>img</factory-image>" RES
+                  "<reset-on-restore><reset path=\"a/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "reset path 'a/pw' is not a file in the factory image");
+    expect_reject(RES "<ignorable-files><name>x/.keep</name></ignorable-files>", HB_E_VERIFY,
+                  "ignorable file 'x/.keep' must be a plain file name");
+    expect_reject(RES "<factory-state-ignores><path>../x</path></factory-state-ignores>",
+                  HB_E_VERIFY, "factory-state ignore '../x' must be a relative path");
     /* The hardened parser applies to profiles too. */
     char *path = malloc(PATH_MAX);
     snprintf(path, PATH_MAX, "%s/dtd.xml", dir);
