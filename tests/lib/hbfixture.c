@@ -209,6 +209,30 @@ void hbfix_free(hbfix_system *s)
     s->dir = NULL;
 }
 
+hb_object_store *hbfix_objects(const char *root)
+{
+    hb_err err = {0};
+    hb_object_store *s = NULL;
+    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
+    return s;
+}
+
+void hbfix_objects_save(hb_object_store *s)
+{
+    hb_err err = {0};
+    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
+    hb_objects_free(s);
+}
+
+void hbfix_define_key(const char *root, const char *name, const char *uri)
+{
+    hb_err err = {0};
+    bool created;
+    hb_object_store *s = hbfix_objects(root);
+    HBTEST_ASSERT_OK(hb_objects_set_key(s, name, uri, &created, &err), &err);
+    hbfix_objects_save(s);
+}
+
 /* The appliance hbfix_appliance_main is running (hbtest_suite's hooks take
  * no argument). */
 static hbfix_appliance *appliance;

@@ -10,6 +10,7 @@
 #include "hbtest.h"
 
 #include "hsmbak/keygen.h"
+#include "hsmbak/objects.h"
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
 
@@ -69,6 +70,13 @@ typedef struct hbfix_appliance {
     char audit[PATH_MAX]; /* DIR/audit.log, exported as HSMBAK_AUDIT_FILE */
     hb_provider *prov;    /* th_open(NULL) */
 } hbfix_appliance;
+
+/* Inside a test: the object store of the system root `root`, loaded, and
+ * (hbfix_objects_save) saved and freed; each asserts that it worked. */
+hb_object_store *hbfix_objects(const char *root);
+void hbfix_objects_save(hb_object_store *s);
+/* Inside a test: key object `name` (re)defined as uri in root's store. */
+void hbfix_define_key(const char *root, const char *name, const char *uri);
 
 /* hbtest_run in a fresh *app, with no terminal (no PIN prompt can be
  * reached); app is set up before the cases and removed after them. Exit

@@ -145,15 +145,13 @@ static void test_backup_signer(void)
                             .usage = HB_USAGE_SIGNER, .gen_sscert = true,
                             .file_name = "ceremony-signer", .gen_object = true};
     HBTEST_ASSERT_OK(hb_keygen(app.prov, &kq, &kr, &err), &err);
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_idcred(s, "ceremony-signer", "ceremony-signer",
                                            "ceremony-signer", &created, &err),
                      &err);
     HBTEST_ASSERT_OK(hb_objects_set_backup_signer(s, "ceremony-signer", &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
     /* No ceremony yet: nothing to verify. */
     HBTEST_ASSERT_FAIL(hb_ceremony_verify_transcript(app.prov, app.root, NULL, NULL, &err),
                        HB_E_NOT_FOUND, &err, "no ceremony has been held on this system");
@@ -206,8 +204,7 @@ static void test_enroll_self_signed(void)
     CU_ASSERT_STRING_EQUAL(bob->subject, "CN=bob");
     CU_ASSERT_PTR_NOT_NULL(bob->cert_der);
     hb_custody_free(c);
-    hb_object_store *s = NULL;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     CU_ASSERT_PTR_NOT_NULL(hb_objects_find(s, HB_OBJECT_IDCRED, "carol"));
     hb_objects_free(s);
 
@@ -371,14 +368,12 @@ static void test_retire(void)
     HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err),
                        HB_E_REFUSED, &err, "was retired on");
     /* ... also when named through a certificate object of the same certificate. */
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_certificate(s, "dave-copy", "cert:///dave-cert.pem", false,
                                                 false, HB_OAEP_SHA1, &created, &err),
                      &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
     names[0] = "dave-copy";
     HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err),
                        HB_E_REFUSED, &err, "was retired on");

@@ -123,14 +123,7 @@ static void test_taken_outputs(void)
                        "'cert:///taken-sscert.pem' already exists");
     CU_ASSERT_FALSE(on_token("taken"));
 
-    hb_object_store *s = NULL;
-    bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_set_key(s, "dup", "pkcs11:token=hsmbak-test;object=dup;"
-                                        "type=private", &created, &err),
-                     &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_define_key(app.root, "dup", "pkcs11:token=hsmbak-test;object=dup;type=private");
     r = request("Dup", "dup");
     HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
                        "a crypto object named 'dup' already exists");
@@ -160,8 +153,7 @@ static void test_recipient_with_certificate(void)
     CU_ASSERT_FALSE(a.extractable);
     CU_ASSERT_TRUE(a.decrypt);
     /* The certificate on the token, in cert: (0600) and as a crypto object. */
-    hb_object_store *s = NULL;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     const hb_crypto_object *o = hb_objects_find(s, HB_OBJECT_CERTIFICATE, res.object_name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     CU_ASSERT_STRING_EQUAL(o->file_name, res.sscert_url);

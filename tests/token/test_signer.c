@@ -28,12 +28,10 @@ static void make_idcred(const char *name, hb_key_type type, hb_key_usage usage)
                             .key_type = type, .usage = usage, .gen_sscert = true,
                             .file_name = name, .gen_object = true};
     HBTEST_ASSERT_OK(hb_keygen(app.prov, &kq, &kr, &err), &err);
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_idcred(s, name, name, name, &created, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
 }
 
 /* Mark idcred `name` as the backup signer and open it. */
@@ -66,14 +64,7 @@ static void test_signer_key_missing(void)
     hb_signer *sg = NULL;
     make_idcred("gone", HB_KEY_EC_P256, HB_USAGE_SIGNER);
     /* The idcred now names a key that is not on the token. */
-    hb_object_store *s = NULL;
-    bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_set_key(s, "gone", "pkcs11:token=hsmbak-test;object=nothing;"
-                                        "type=private", &created, &err),
-                     &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_define_key(app.root, "gone", "pkcs11:token=hsmbak-test;object=nothing;type=private");
     hb_status st = open_signer("gone", &sg, &err);
     CU_ASSERT_NOT_EQUAL(st, HB_OK);
     HBTEST_ASSERT_MSG(&err, "test signer");
