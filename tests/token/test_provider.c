@@ -21,6 +21,14 @@ static hb_provider *open_with_pin(const char *module, const char *pin_source)
     return p;
 }
 
+/* A private-key URI on the third token, which holds no such key. */
+static const char *no_such_key_on_third(void)
+{
+    static char uri[200];
+    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
+    return uri;
+}
+
 /* Runs first: the third token has not been logged in to by this process
  * (login state is per token and process, PKCS#11 v2.40 §5.6). */
 static void test_wrong_pin(void)
@@ -29,8 +37,7 @@ static void test_wrong_pin(void)
     setenv("HB_TEST_BAD_PIN", "not-the-pin", 1);
     hb_provider *p = open_with_pin(NULL, "env:HB_TEST_BAD_PIN");
     EVP_PKEY *k = NULL;
-    char uri[200];
-    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
+    const char *uri = no_such_key_on_third();
     HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err,
                        "wrong PIN");
     HBTEST_ASSERT_MSG(&err, uri);
@@ -44,8 +51,7 @@ static void test_no_pin_source_without_terminal(void)
     hb_err err = {0};
     hb_provider *p = open_with_pin(NULL, NULL);
     EVP_PKEY *k = NULL;
-    char uri[200];
-    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
+    const char *uri = no_such_key_on_third();
     HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err,
                        "--pin-source");
     HBTEST_ASSERT_MSG(&err, uri);
@@ -119,6 +125,25 @@ static void test_missing_and_malformed(void)
     CU_ASSERT_PTR_NULL(x);
 }
 
+/* cert written to path by write (PEM_write_X509 or i2d_X509_fp). */
+static void write_cert(const char *path, X509 *cert, int (*write)(FILE *, const X509 *))
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(write(f, cert) == 1);
+    fclose(f);
+}
+
+/* The certificate file at path loads as cert. */
+static void loads_as(const char *path, X509 *cert)
+{
+    hb_err err = {0};
+    X509 *x = NULL;
+    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
+    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
+    X509_free(x);
+}
+
 static void test_certificate_files(void)
 {
     hb_err err = {0};
@@ -139,22 +164,11 @@ static void test_certificate_files(void)
     EVP_PKEY *key = th_soft_key(libctx, 2048, NULL);
     X509 *cert = th_make_cert(libctx, key, key, "file cert", 0, 10);
     snprintf(path, sizeof path, "%s/good.pem", dir);
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT(PEM_write_X509(f, cert) == 1);
-    fclose(f);
-    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
-    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
-    X509_free(x);
-    x = NULL;
+    write_cert(path, cert, PEM_write_X509);
+    loads_as(path, cert);
     snprintf(path, sizeof path, "%s/good.der", dir);
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT(i2d_X509_fp(f, cert) == 1);
-    fclose(f);
-    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
-    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
-    X509_free(x);
+    write_cert(path, cert, i2d_X509_fp);
+    loads_as(path, cert);
     X509_free(cert);
     EVP_PKEY_free(key);
     hbtest_rmtree(dir);
