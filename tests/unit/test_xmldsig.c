@@ -149,29 +149,26 @@ static void test_parameters_refused(void)
     hb_err err = {0};
     sigtest_key k = sigtest_make("p256", "Signer");
     char *xml = signed_doc(&k);
-    char *t = sigtest_replace(xml, "xml-exc-c14n#\"/>\n        </Transforms>",
-                              "xml-exc-c14n#\"><InclusiveNamespaces xmlns=\"http://www.w3.org/"
-                              "2001/10/xml-exc-c14n#\" PrefixList=\"u\"/></Transform>\n"
-                              "        </Transforms>");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err,
-                       "<Transform> (line 10) has parameters; none are accepted");
-    free(t);
-    t = sigtest_replace(xml, "<SignedInfo>", "<SignedInfo xmlns:x=\"urn:x\">");
-    HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err,
-                       "<SignedInfo> (line 4) declares an unexpected namespace");
-    free(t);
-    t = sigtest_replace(xml, "<DigestValue>", "<DigestValue>AAAA");
-    HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err,
-                       "DigestValue is 35 bytes, SHA-256 gives 32");
-    free(t);
-    t = sigtest_replace(xml, "<X509Certificate>", "<X509Certificate>AAAA");
-    HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err,
-                       "X509Certificate is not a DER certificate");
-    free(t);
-    t = sigtest_replace(xml, "<SignatureValue>", "<SignatureValue>*");
-    HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err, "<SignatureValue> (line");
-    free(t);
+    /* Each: the signed document with `from` replaced by `to`, and why it fails. */
+    static const struct {
+        const char *from, *to, *fragment;
+    } cases[] = {
+        {"xml-exc-c14n#\"/>\n        </Transforms>",
+         "xml-exc-c14n#\"><InclusiveNamespaces xmlns=\"http://www.w3.org/2001/10/xml-exc-c14n#\" "
+         "PrefixList=\"u\"/></Transform>\n        </Transforms>",
+         "<Transform> (line 10) has parameters; none are accepted"},
+        {"<SignedInfo>", "<SignedInfo xmlns:x=\"urn:x\">",
+         "<SignedInfo> (line 4) declares an unexpected namespace"},
+        {"<DigestValue>", "<DigestValue>AAAA", "DigestValue is 35 bytes, SHA-256 gives 32"},
+        {"<X509Certificate>", "<X509Certificate>AAAA", "X509Certificate is not a DER certificate"},
+        {"<SignatureValue>", "<SignatureValue>*", "<SignatureValue> (line"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = sigtest_replace(xml, cases[i].from, cases[i].to);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        HBTEST_ASSERT_FAIL(verify_text(t, NULL, &err), HB_E_VERIFY, &err, cases[i].fragment);
+        free(t);
+    }
     free(xml);
     sigtest_free(&k);
 }
