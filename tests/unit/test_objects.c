@@ -1,6 +1,7 @@
 /* backup/custody/objects.c and objects_edit.c without a token: persistence,
  * validation, references, and edits of an open system that change nothing
  * when refused. */
+#include "hbfixture.h"
 #include "hbtest.h"
 #include "hbtest_x509.h"
 
@@ -24,9 +25,9 @@ static void write_cert(const char *path)
     sigtest_free(&k);
 }
 
+/* The suite's scratch directory as a system root: config/, and cert/c.pem. */
 static void setup_root(void)
 {
-    root = hbtest_tempdir("objects");
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/config", root);
     mkdir(p, 0700);
@@ -78,9 +79,8 @@ static void test_round_trip(void)
 static void test_refusals(void)
 {
     hb_err err = {0};
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_STATUS(hb_objects_set_certificate(s, "bad name", "cert:///c.pem", false,
                                                     false, HB_OAEP_SHA256, &created, &err),
                          HB_E_USAGE, &err);
@@ -109,9 +109,8 @@ static void test_refusals(void)
 static void test_uri_checks(void)
 {
     hb_err err = {0};
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_FAIL(hb_objects_set_key(s, "x", "pkcs11:token=t;object=o;type=public", &created,
                                           &err), HB_E_USAGE, &err, "must name a private key");
     HBTEST_ASSERT_STATUS(hb_objects_set_key(s, "x", "pkcs11:token=t?pin-value=1234", &created,
@@ -213,8 +212,6 @@ static void test_tampered_store_is_refused(void)
     HBTEST_ASSERT_STATUS(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err);
     HBTEST_ASSERT_FAIL(hb_objects_load("/nonexistent-root", &s, &err), HB_E_NOT_FOUND, &err,
                        "system init");
-    hbtest_rmtree(root);
-    free(root);
 }
 
 int main(void)
@@ -227,5 +224,5 @@ int main(void)
         {"a store with a DTD or failing the schema is refused", test_tampered_store_is_refused},
         {NULL, NULL},
     };
-    return hbtest_main("objects", cases);
+    return hbtest_run(&(hbtest_suite){"objects", cases, .scratch = &root});
 }

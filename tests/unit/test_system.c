@@ -33,7 +33,6 @@ static void write_text(const char *rel, const char *text)
 static void test_init(void)
 {
     hb_err err = {0};
-    base = hbtest_tempdir("system");
     snprintf(root, sizeof root, "%s/root", base);
     HBTEST_ASSERT_FAIL(hb_system_init(root, "appliance", "9.3", &err), HB_E_USAGE, &err, "V.R.M.F");
     HBTEST_ASSERT_STATUS(hb_system_init(root, "nosuchprofile", NULL, &err), HB_E_NOT_FOUND, &err);
@@ -226,8 +225,6 @@ static void test_leftovers_are_cleaned(void)
     HBTEST_ASSERT_OK(hb_system_clean_leftovers(root, &cleaned, &err), &err);
     CU_ASSERT_EQUAL(cleaned, 1);
     CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
-    hbtest_rmtree(base);
-    free(base);
 }
 
 int main(void)
@@ -245,5 +242,5 @@ int main(void)
         {"staging trees of killed runs are removed", test_leftovers_are_cleaned},
         {NULL, NULL},
     };
-    return hbtest_main("system", cases);
+    return hbtest_run(&(hbtest_suite){"system", cases, .scratch = &base});
 }
