@@ -2,8 +2,10 @@
  * back up and restore against a token (the C twin of
  * tests/lib/backup_fixture.sh): a system root with settings and secrets, a
  * backup signer and a recipient made on the token with hb_keygen, and the
- * crypto objects that name them. Every helper returns an hb_status with err
- * filled, so a suite's set-up can fail loudly outside a running test. */
+ * crypto objects that name them; and the bare appliance of the custody
+ * suites. The set-up helpers return an hb_status with err filled, so a
+ * suite's set-up can fail loudly outside a running test; those marked
+ * "inside a test" assert instead. */
 #ifndef HSMBAK_HBFIXTURE_H
 #define HSMBAK_HBFIXTURE_H
 

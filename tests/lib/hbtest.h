@@ -1,7 +1,9 @@
 /* Shared helpers for the CUnit suites, the core of the test library
  * hsmbak_testlib that every suite links (tests/lib/: hbtest_x509.h for
  * software keys, certificates and signers, hbtest_token.h for the test
- * token, hbtest_xmlsec.h for xmlsec1 as an independent verifier). */
+ * token, hbtest_xmlsec.h for xmlsec1 as an independent verifier,
+ * hbfixture.h for sample appliances, hbtest_wipe.h for secrets left in
+ * released memory). */
 #ifndef HSMBAK_HBTEST_H
 #define HSMBAK_HBTEST_H
 
