@@ -230,6 +230,34 @@ void out_finish(cli_ctx *ctx, hb_status st)
     ctx->json_result = ctx->json_warnings = NULL;
 }
 
+/* One entry of the manifest's lists each (out_manifest). */
+static void out_recipient(json_t *o, const hb_manifest_recipient *rc)
+{
+    out_str(o, "id", rc->id);
+    out_str(o, "subject", rc->subject);
+    out_str(o, "fingerprint_sha256", rc->fingerprint);
+    out_str(o, "key_wrap", rc->key_wrap);
+}
+
+static void out_quorum(json_t *o, const hb_manifest_quorum *q)
+{
+    out_str(o, "id", q->id);
+    out_str(o, "quorum", q->name);
+    out_u64(o, "threshold", q->threshold);
+    json_t *ms = out_array(o, "members");
+    for (size_t k = 0; k < q->n_members; k++)
+        out_push_str(ms, q->members[k].fingerprint);
+}
+
+static void out_file(json_t *o, const hb_manifest_file *f)
+{
+    out_str(o, "name", f->name);
+    out_str(o, "filename", f->filename);
+    out_str(o, "compression", f->compression);
+    out_u64(o, "size", f->size);
+    out_str(o, "sha256", f->sha256);
+}
+
 void out_manifest(json_t *r, const hb_manifest *m)
 {
     if (r == NULL || m == NULL)
@@ -237,33 +265,13 @@ void out_manifest(json_t *r, const hb_manifest *m)
     json_t *sys = out_object(r, "system");
     out_str(sys, "version", hb_manifest_version(m));
     out_str(sys, "profile", hb_manifest_profile(m));
+    /* Single recipients, then quorum groups, in one list as the manifest has them. */
     json_t *rs = out_array(r, "recipients");
-    for (size_t i = 0; i < hb_manifest_n_recipients(m); i++) {
-        const hb_manifest_recipient *rc = hb_manifest_recipient_at(m, i);
-        json_t *o = out_push_object(rs);
-        out_str(o, "id", rc->id);
-        out_str(o, "subject", rc->subject);
-        out_str(o, "fingerprint_sha256", rc->fingerprint);
-        out_str(o, "key_wrap", rc->key_wrap);
-    }
-    for (size_t i = 0; i < hb_manifest_n_quorums(m); i++) {
-        const hb_manifest_quorum *q = hb_manifest_quorum_at(m, i);
-        json_t *o = out_push_object(rs);
-        out_str(o, "id", q->id);
-        out_str(o, "quorum", q->name);
-        out_u64(o, "threshold", q->threshold);
-        json_t *ms = out_array(o, "members");
-        for (size_t k = 0; k < q->n_members; k++)
-            out_push_str(ms, q->members[k].fingerprint);
-    }
+    for (size_t i = 0; i < hb_manifest_n_recipients(m); i++)
+        out_recipient(out_push_object(rs), hb_manifest_recipient_at(m, i));
+    for (size_t i = 0; i < hb_manifest_n_quorums(m); i++)
+        out_quorum(out_push_object(rs), hb_manifest_quorum_at(m, i));
     json_t *fs = out_array(r, "files");
-    for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
-        const hb_manifest_file *f = hb_manifest_file_at(m, i);
-        json_t *o = out_push_object(fs);
-        out_str(o, "name", f->name);
-        out_str(o, "filename", f->filename);
-        out_str(o, "compression", f->compression);
-        out_u64(o, "size", f->size);
-        out_str(o, "sha256", f->sha256);
-    }
+    for (size_t i = 0; i < hb_manifest_n_files(m); i++)
+        out_file(out_push_object(fs), hb_manifest_file_at(m, i));
 }

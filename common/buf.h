@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct hb_buf {
     char *data;     /* NUL-terminated when not NULL */
@@ -46,8 +47,9 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
 /* HB_ARRAY_PUSH inside the one error idiom (hsmbak/status.h: `st`, `err`
  * and a `cleanup:` label in scope): slot receives the new zeroed element, or
  * st is set (HB_E_INTERNAL, HB_E_REFUSED past max; right even when err is
- * NULL) and control goes to cleanup. Fill a local struct first and copy it
- * into the slot, so a failure never leaves a half-made element behind. */
+ * NULL) and control goes to cleanup. Fill a local struct first and move it
+ * into the slot (HB_PUSH_MOVE), so a failure never leaves a half-made
+ * element behind. */
 #define HB_PUSH(slot, arr, n, max)                                \
     do {                                                          \
         hb_err push_err_;                                         \
@@ -60,6 +62,16 @@ void *hb_array_push(void *arr_ptr, size_t *n, size_t elem, size_t max, hb_err *e
                 *err = push_err_;                                 \
             goto cleanup;                                         \
         }                                                         \
+    } while (0)
+
+/* HB_PUSH, then the filled local struct `value` moves into the new slot:
+ * *slot = value, and value is zeroed, so the cleanup that frees it frees
+ * nothing the list now owns. */
+#define HB_PUSH_MOVE(slot, arr, n, max, value)                    \
+    do {                                                          \
+        HB_PUSH(slot, arr, n, max);                               \
+        *(slot) = (value);                                        \
+        memset(&(value), 0, sizeof(value));                       \
     } while (0)
 
 /* A malloc'ed copy of len bytes followed by a NUL (bytes handed over from

@@ -5,6 +5,7 @@
 #include "common/encode.h"
 #include "common/x509.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,7 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
     size_t count = 0;
     P11KitUri *u = NULL;
     char *stripped = NULL, *pin_source = NULL;
+    char slots_of[PATH_MAX + 32]; /* "the PKCS#11 slots of 'MODULE'" */
     HB_ENSURE(p != NULL && tokens != NULL && n_tokens != NULL, HB_E_USAGE,
               "token list: missing argument");
     if (token_uri != NULL) {
@@ -172,21 +174,11 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
         HB_TRY(hb_uri_parse(stripped, &u, err));
     }
     HB_TRY(hb_module_get(p, &f, err));
-    CK_RV rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
-    if (rv == CKR_OK && n > 0) {
-        slots = calloc(n, sizeof *slots);
-        list = calloc(n, sizeof *list);
-        if (slots == NULL || list == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        rv = f->C_GetSlotList(CK_TRUE, slots, &n);
-    }
-    if (rv != CKR_OK) {
-        st = hb_fail(err, HB_E_TOKEN, "cannot list the PKCS#11 slots of '%s': %s", p->module,
-                     hb_ckr_name(rv));
-        goto cleanup;
-    }
+    HB_TRY(hb_format(slots_of, sizeof slots_of, "the module path", err,
+                     "the PKCS#11 slots of '%s'", p->module));
+    HB_TRY(hb_slot_list(f, slots_of, &slots, &n, err));
+    if (n > 0)
+        HB_ALLOC(list = calloc(n, sizeof *list));
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
         if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)

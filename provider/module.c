@@ -154,6 +154,26 @@ hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *er
     return st;
 }
 
+hb_status hb_slot_list(CK_FUNCTION_LIST *f, const char *what, CK_SLOT_ID **slots, CK_ULONG *n,
+                       hb_err *err)
+{
+    hb_status st = HB_OK;
+    CK_SLOT_ID *list = NULL;
+    CK_ULONG count = 0;
+    CK_RV rv = f->C_GetSlotList(CK_TRUE, NULL, &count);
+    if (rv == CKR_OK && count > 0) {
+        HB_ALLOC(list = calloc(count, sizeof *list));
+        rv = f->C_GetSlotList(CK_TRUE, list, &count);
+    }
+    HB_ENSURE(rv == CKR_OK, HB_E_TOKEN, "cannot list %s: %s", what, hb_ckr_name(rv));
+    *slots = list;
+    *n = count;
+    list = NULL;
+cleanup:
+    free(list);
+    return st;
+}
+
 hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *slot,
                         CK_TOKEN_INFO *info, hb_err *err)
 {
@@ -165,26 +185,10 @@ hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *
     CK_TOKEN_INFO hit_info;
     int hits = 0;
     HB_TRY(hb_uri_parse(token_uri, &u, err));
-    if (p11_kit_uri_get_slot_id(u) != (CK_SLOT_ID)-1) {
-        st = hb_fail(err, HB_E_USAGE,
-                     "'%s' selects a token by slot-id; slot numbers change (SoftHSM's are "
-                     "random): use token=LABEL or serial=SERIAL",
-                     token_uri);
-        goto cleanup;
-    }
-    CK_RV rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
-    if (rv == CKR_OK && n > 0) {
-        slots = calloc(n, sizeof *slots);
-        if (slots == NULL) {
-            st = hb_fail(err, HB_E_INTERNAL, "out of memory");
-            goto cleanup;
-        }
-        rv = f->C_GetSlotList(CK_TRUE, slots, &n);
-    }
-    if (rv != CKR_OK) {
-        st = hb_fail(err, HB_E_TOKEN, "cannot list the PKCS#11 slots: %s", hb_ckr_name(rv));
-        goto cleanup;
-    }
+    HB_ENSURE(p11_kit_uri_get_slot_id(u) == (CK_SLOT_ID)-1, HB_E_USAGE,
+              "'%s' selects a token by slot-id; slot numbers change (SoftHSM's are random): "
+              "use token=LABEL or serial=SERIAL", token_uri);
+    HB_TRY(hb_slot_list(f, "the PKCS#11 slots", &slots, &n, err));
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
         /* SoftHSM always offers one more, uninitialised token: not a choice. */
@@ -197,18 +201,11 @@ hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *
             hit_info = ti;
         }
     }
-    if (hits == 0) {
-        st = hb_fail(err, HB_E_NOT_FOUND,
-                     "no token matches '%s'; check the label or serial with 'hsmbak token list'",
-                     token_uri);
-        goto cleanup;
-    }
-    if (hits > 1) {
-        st = hb_fail(err, HB_E_USAGE,
-                     "'%s' matches %d tokens; name one by token= label or serial=", token_uri,
-                     hits);
-        goto cleanup;
-    }
+    HB_ENSURE(hits > 0, HB_E_NOT_FOUND,
+              "no token matches '%s'; check the label or serial with 'hsmbak token list'",
+              token_uri);
+    HB_ENSURE(hits == 1, HB_E_USAGE,
+              "'%s' matches %d tokens; name one by token= label or serial=", token_uri, hits);
     *slot = hit;
     if (info != NULL)
         *info = hit_info;

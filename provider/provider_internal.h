@@ -66,6 +66,12 @@ hb_status hb_module_get(const hb_provider *p, CK_FUNCTION_LIST **out, hb_err *er
 /* Name of a CK_RV ("CKR_PIN_INCORRECT") for messages. */
 const char *hb_ckr_name(CK_RV rv);
 
+/* The slots with a token present (C_GetSlotList for the count, then the
+ * list): *slots malloc'ed (NULL when there are none), *n their count.
+ * HB_E_TOKEN "cannot list <what>: CKR_..." when the module refuses. */
+hb_status hb_slot_list(CK_FUNCTION_LIST *f, const char *what, CK_SLOT_ID **slots, CK_ULONG *n,
+                       hb_err *err) HB_MUST_CHECK;
+
 /* The one token the URI selects by label / serial / manufacturer / model
  * (never by slot number). HB_E_NOT_FOUND when none, HB_E_USAGE when the URI
  * matches several. */

@@ -16,6 +16,7 @@
 #include "hsmbak/custody.h"
 
 #include "backup/custody/custody_internal.h"
+#include "backup/custody/store_internal.h"
 #include "backup/format/xml.h"
 #include "common/encode.h"
 #include "common/fileio.h"
@@ -28,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CUSTODY_NS "urn:hsmbak:custody:1"
 #define CUSTODY_CAP ((size_t)8 << 20)
@@ -305,23 +305,14 @@ cleanup:
     return st;
 }
 
-/* No custody.xml yet: fine in a system root (an empty store), an error
- * anywhere else. */
-static hb_status check_root(const char *root, hb_err *err)
-{
-    char config[PATH_MAX];
-    hb_status st = hb_path_join(config, sizeof config, root, "config", err);
-    if (st == HB_OK && access(config, F_OK) != 0)
-        st = hb_fail(err, HB_E_NOT_FOUND, "'%s' is not a system root (no config folder); make "
-                     "one with 'hsmbak system init --root %s'", root, root);
-    return st;
-}
-
-static hb_status read_store(hb_custody *c, const uint8_t *data, size_t len, hb_err *err)
+hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err)
 {
     hb_status st = HB_OK;
-    xmlDocPtr doc = NULL;
-    HB_TRY(hb_xml_parse(data, len, CUSTODY_CAP, 0, "schema/custody.xsd", c->path, &doc, err));
+    xmlDocPtr doc = NULL; /* stays NULL for a store not written yet: an empty one */
+    hb_custody *c = calloc(1, sizeof *c);
+    HB_ALLOC(c);
+    HB_TRY(hb_store_load(root, "config/custody.xml", CUSTODY_CAP, "schema/custody.xsd", c->path,
+                         &doc, err));
     for (xmlNodePtr n = hb_xml_first_elem(xmlDocGetRootElement(doc)); n != NULL;
          n = hb_xml_next_elem(n)) {
         if (hb_xml_is(n, CUSTODY_NS, "enrollment"))
@@ -329,33 +320,10 @@ static hb_status read_store(hb_custody *c, const uint8_t *data, size_t len, hb_e
         else if (hb_xml_is(n, CUSTODY_NS, "quorum"))
             HB_TRY(read_group(c, n, err));
     }
-cleanup:
-    xmlFreeDoc(doc);
-    return st;
-}
-
-hb_status hb_custody_load(const char *root, hb_custody **out, hb_err *err)
-{
-    hb_status st = HB_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    hb_custody *c = NULL;
-    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
-              "no system root: give --root DIR or set HSMBAK_ROOT");
-    c = calloc(1, sizeof *c);
-    HB_ALLOC(c);
-    HB_TRY(hb_path_join(c->path, sizeof c->path, root, "config/custody.xml", err));
-    st = hb_read_file(c->path, CUSTODY_CAP, &data, &len, err);
-    if (st == HB_E_NOT_FOUND)
-        HB_TRY(check_root(root, err));
-    else if (st == HB_OK)
-        HB_TRY(read_store(c, data, len, err));
-    else
-        goto cleanup;
     *out = c;
     c = NULL;
 cleanup:
-    free(data);
+    xmlFreeDoc(doc);
     hb_custody_free(c);
     return st;
 }

@@ -13,6 +13,8 @@
  * for a user go through objects_edit.c, under the system's lock. */
 #include "backup/custody/objects.h"
 
+#include "backup/custody/store_internal.h"
+
 #include "backup/format/xml.h"
 #include "common/buf.h"
 #include "common/fail.h"
@@ -28,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <libxml/tree.h>
 
 #define CRYPTO_NS "urn:hsmbak:crypto:1"
@@ -250,13 +251,11 @@ cleanup:
     return st;
 }
 
-static hb_status read_store(hb_object_store *s, const unsigned char *data, size_t len,
-                            hb_err *err)
+/* The store's objects and backup signer (none when doc is NULL). */
+static hb_status read_store(hb_object_store *s, xmlDocPtr doc, hb_err *err)
 {
     hb_status st = HB_OK;
-    xmlDocPtr doc = NULL;
     char *signer = NULL;
-    HB_TRY(hb_xml_parse(data, len, STORE_CAP, 0, "schema/crypto.xsd", s->path, &doc, err));
     for (xmlNodePtr c = hb_xml_first_elem(xmlDocGetRootElement(doc)); c != NULL;
          c = hb_xml_next_elem(c)) {
         if (strcmp((const char *)c->name, "backup-signer") != 0) {
@@ -270,47 +269,23 @@ static hb_status read_store(hb_object_store *s, const unsigned char *data, size_
     }
 cleanup:
     free(signer);
-    xmlFreeDoc(doc);
     return st;
-}
-
-/* An absent store is an empty one, but only in a system root. */
-static hb_status require_root(const char *root, hb_err *err)
-{
-    char config[PATH_MAX];
-    hb_status st = hb_path_join(config, sizeof config, root, "config", err);
-    if (st != HB_OK)
-        return st;
-    if (access(config, F_OK) != 0)
-        return hb_fail(err, HB_E_NOT_FOUND,
-                       "'%s' is not a system root (no config folder); make one with "
-                       "'hsmbak system init --root %s'", root, root);
-    return HB_OK;
 }
 
 hb_status hb_objects_load(const char *root, hb_object_store **out, hb_err *err)
 {
     hb_status st = HB_OK;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    hb_object_store *s = NULL;
-    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
-              "no system root: give --root DIR or set HSMBAK_ROOT");
-    s = calloc(1, sizeof *s);
+    xmlDocPtr doc = NULL;
+    hb_object_store *s = calloc(1, sizeof *s);
     HB_ALLOC(s);
+    HB_TRY(hb_store_load(root, "config/crypto.xml", STORE_CAP, "schema/crypto.xsd", s->path,
+                         &doc, err));
     HB_TRY(hb_format(s->root, sizeof s->root, "the system root path", err, "%s", root));
-    HB_TRY(hb_path_join(s->path, sizeof s->path, root, "config/crypto.xml", err));
-    st = hb_read_file(s->path, STORE_CAP, &data, &len, err);
-    if (st == HB_E_NOT_FOUND)
-        HB_TRY(require_root(root, err)); /* no objects defined yet */
-    else if (st != HB_OK)
-        goto cleanup;
-    else
-        HB_TRY(read_store(s, data, len, err));
+    HB_TRY(read_store(s, doc, err));
     *out = s;
     s = NULL;
 cleanup:
-    free(data);
+    xmlFreeDoc(doc);
     hb_objects_free(s);
     return st;
 }

@@ -108,9 +108,7 @@ static hb_status add_group(hb_recipient_set *s, const hb_custody *c, const hb_qu
     HB_ENSURE(grp.n >= grp.threshold, HB_E_REFUSED, "quorum group '%s' has %zu active members, "
               "fewer than its threshold %u (members were retired): define a new group with "
               "'hsmbak ceremony quorum'", g->name, grp.n, g->threshold);
-    HB_PUSH(slot, s->groups, s->n_groups, HB_CUSTODY_MAX_RECORDS);
-    *slot = grp;
-    memset(&grp, 0, sizeof grp);
+    HB_PUSH_MOVE(slot, s->groups, s->n_groups, HB_CUSTODY_MAX_RECORDS, grp);
 cleanup:
     for (size_t i = 0; i < grp.n; i++)
         X509_free(grp.certs[i]);

@@ -218,9 +218,7 @@ hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_
               "recipient certificate %s is listed twice", r.fingerprint);
     HB_TRY(numbered_id('r', m->n_recipients, &r.id, err));
     HB_TRY(dup_str(key_wrap, &r.key_wrap, err));
-    HB_PUSH(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS);
-    *slot = r;
-    memset(&r, 0, sizeof r);
+    HB_PUSH_MOVE(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS, r);
     if (id_out != NULL)
         *id_out = slot->id;
 cleanup:
@@ -258,9 +256,7 @@ hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned thre
     HB_TRY(numbered_id('q', m->n_quorums, &q.id, err));
     HB_TRY(dup_str(name, &q.name, err));
     q.threshold = threshold;
-    HB_PUSH(slot, m->quorums, m->n_quorums, HB_MANIFEST_MAX_RECIPIENTS);
-    *slot = q;
-    memset(&q, 0, sizeof q);
+    HB_PUSH_MOVE(slot, m->quorums, m->n_quorums, HB_MANIFEST_MAX_RECIPIENTS, q);
     if (id_out != NULL)
         *id_out = slot->id;
 cleanup:
@@ -294,9 +290,7 @@ hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X
     HB_TRY(dup_str(key_wrap, &mem.key_wrap, err));
     HB_ALLOC(mem.wrapped_share = hb_memdup(wrapped_share, wrapped_len));
     mem.wrapped_share_len = wrapped_len;
-    HB_PUSH(slot, q->members, q->n_members, HB_QUORUM_MAX_MEMBERS);
-    *slot = mem;
-    memset(&mem, 0, sizeof mem);
+    HB_PUSH_MOVE(slot, q->members, q->n_members, HB_QUORUM_MAX_MEMBERS, mem);
 cleanup:
     member_clear(&mem);
     return st;
@@ -325,9 +319,7 @@ hb_status hb_manifest_add_file(hb_manifest *m, const char *name, const char *fil
     HB_TRY(dup_str(filename, &f.filename, err));
     HB_TRY(dup_str(compression, &f.compression, err));
     f.size = size;
-    HB_PUSH(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES);
-    *slot = f;
-    memset(&f, 0, sizeof f);
+    HB_PUSH_MOVE(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES, f);
 cleanup:
     hb_manifest_file_clear(&f);
     return st;
@@ -353,9 +345,7 @@ hb_status hb_manifest_add_wrapped_key(hb_manifest *m, const char *name,
     HB_TRY(dup_str(recipient_id, &k.recipient, err));
     HB_ALLOC(k.data = hb_memdup(wrapped, wrapped_len));
     k.len = wrapped_len;
-    HB_PUSH(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS);
-    *slot = k;
-    memset(&k, 0, sizeof k);
+    HB_PUSH_MOVE(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS, k);
 cleanup:
     free(k.recipient);
     free(k.data);
@@ -371,9 +361,7 @@ hb_status hb_manifest_add_excluded(hb_manifest *m, const char *name, const char 
     HB_TRY(check_text("exclusion reason", reason, 1024, err));
     HB_TRY(dup_str(name, &x.name, err));
     HB_TRY(dup_str(reason, &x.reason, err));
-    HB_PUSH(slot, m->excluded, m->n_excluded, HB_MANIFEST_MAX_EXCLUDED);
-    *slot = x;
-    memset(&x, 0, sizeof x);
+    HB_PUSH_MOVE(slot, m->excluded, m->n_excluded, HB_MANIFEST_MAX_EXCLUDED, x);
 cleanup:
     free(x.name);
     free(x.reason);

@@ -119,9 +119,7 @@ static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
     HB_TRY(hb_format(who, sizeof who, "a recipient's name", err, "recipient '%s'", r.id));
     HB_TRY(read_cert(rn, who, cert_b64, fp, &r.cert_der, &r.cert_der_len, &cert, err));
     memcpy(r.fingerprint, fp, 65);
-    HB_PUSH(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS);
-    *slot = r;
-    memset(&r, 0, sizeof r);
+    HB_PUSH_MOVE(slot, m->recipients, m->n_recipients, HB_MANIFEST_MAX_RECIPIENTS, r);
 cleanup:
     hb_manifest_recipient_clear(&r);
     X509_free(cert);
@@ -233,9 +231,7 @@ static hb_status read_wrapped_key(const xmlNode *k, const hb_manifest *m, hb_man
     HB_ENSURE(!quorum || wk.len == HB_QUORUM_WRAPPED_DEK, HB_E_VERIFY,
               INVALID "quorum key of file '%s' is not 40 bytes (RFC 5649)", line_of(k),
               f->name);
-    HB_PUSH(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS);
-    *slot = wk;
-    memset(&wk, 0, sizeof wk);
+    HB_PUSH_MOVE(slot, f->keys, f->n_keys, HB_MANIFEST_MAX_KEYS, wk);
 cleanup:
     free(wk.recipient);
     free(wk.data);
@@ -273,9 +269,7 @@ static hb_status read_file(const xmlNode *fn, hb_manifest *m, hb_err *err)
     for (xmlNodePtr k = hb_xml_first_elem(fn); k != NULL; k = hb_xml_next_elem(k))
         if (hb_xml_is(k, HB_MANIFEST_NS, "wrapped-key"))
             HB_TRY(read_wrapped_key(k, m, &f, err));
-    HB_PUSH(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES);
-    *slot = f;
-    memset(&f, 0, sizeof f);
+    HB_PUSH_MOVE(slot, m->files, m->n_files, HB_MANIFEST_MAX_FILES, f);
 cleanup:
     hb_manifest_file_clear(&f);
     free(size);

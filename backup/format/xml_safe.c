@@ -65,16 +65,22 @@ static void silent_generic(void *ctx, const char *msg, ...)
 }
 
 /* Any DOCTYPE ends the parse here, before the internal subset is read, so no
- * entity is ever declared (billion laughs) or external subset fetched (XXE). */
+ * entity is ever declared (billion laughs) or external subset fetched (XXE);
+ * an entity declaration that got this far ends it too. */
+static void stop_at_dtd(void *ctx)
+{
+    xmlParserCtxtPtr p = ctx;
+    ((xml_errs *)p->_private)->dtd = true;
+    xmlStopParser(p);
+}
+
 static void on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *ext_id,
                                const xmlChar *sys_id)
 {
     (void)name;
     (void)ext_id;
     (void)sys_id;
-    xmlParserCtxtPtr p = ctx;
-    ((xml_errs *)p->_private)->dtd = true;
-    xmlStopParser(p);
+    stop_at_dtd(ctx);
 }
 
 static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
@@ -85,9 +91,7 @@ static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlCh
     (void)public_id;
     (void)system_id;
     (void)content;
-    xmlParserCtxtPtr p = ctx;
-    ((xml_errs *)p->_private)->dtd = true;
-    xmlStopParser(p);
+    stop_at_dtd(ctx);
 }
 
 /* libxml2's error handlers are thread-local globals; set ours for the call

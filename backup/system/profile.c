@@ -86,20 +86,6 @@ static hb_status oom(const hb_profile *p, hb_err *err)
                    p->source != NULL ? p->source : "?");
 }
 
-/* The text of every child element of `list` into a string array. */
-static hb_status text_list(const hb_profile *p, const xmlNode *list, char ***out, size_t *n,
-                           hb_err *err)
-{
-    for (xmlNodePtr c = hb_xml_first_elem(list); c != NULL; c = hb_xml_next_elem(c)) {
-        char **item = HB_ARRAY_PUSH(*out, *n, HB_PROFILE_MAX_ITEMS, err);
-        if (item == NULL)
-            return err->status;
-        if ((*item = hb_xml_text(c)) == NULL)
-            return oom(p, err);
-    }
-    return HB_OK;
-}
-
 /* "var/lib/app" -> "var-lib-app" for resources given by path only. */
 static char *name_from_path(const char *path)
 {
@@ -134,66 +120,65 @@ static hb_status read_factory_image(hb_profile *p, const xmlNode *n, const char 
     return HB_OK;
 }
 
-static hb_status read_resources(hb_profile *p, const xmlNode *list, hb_err *err)
-{
-    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_resource *res = HB_ARRAY_PUSH(p->resources, p->n_resources,
-                                                 HB_PROFILE_MAX_ITEMS, err);
-        if (res == NULL)
-            return err->status;
-        res->path = attr(r, "path");
-        res->name = attr(r, "name");
-        if (res->name == NULL && res->path != NULL)
-            res->name = name_from_path(res->path);
-        if (res->path == NULL || res->name == NULL)
-            return oom(p, err);
-        res->skip_when_empty = attr_true(r, "skip-when-empty");
-    }
-    return HB_OK;
-}
+/* Every child element of `list`, read by read_entry into a new entry of
+ * the array *arr (*n entries of elem bytes, built by hb_array_push alone);
+ * read_entry returns false when it ran out of memory. */
+typedef bool (*entry_reader)(void *entry, const xmlNode *el);
 
-static hb_status read_never(hb_profile *p, const xmlNode *list, hb_err *err)
+static hb_status read_list(const hb_profile *p, const xmlNode *list, void *arr, size_t *n,
+                           size_t elem, entry_reader read_entry, hb_err *err)
 {
-    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_never *nv = HB_ARRAY_PUSH(p->never_backed_up, p->n_never_backed_up,
-                                             HB_PROFILE_MAX_ITEMS, err);
-        if (nv == NULL)
+    for (xmlNodePtr el = hb_xml_first_elem(list); el != NULL; el = hb_xml_next_elem(el)) {
+        void *entry = hb_array_push(arr, n, elem, HB_PROFILE_MAX_ITEMS, err);
+        if (entry == NULL)
             return err->status;
-        if ((nv->path = hb_xml_text(r)) == NULL)
-            return oom(p, err);
-        nv->carry_over = attr_true(r, "carry-over");
-    }
-    return HB_OK;
-}
-
-static hb_status read_excluded(hb_profile *p, const xmlNode *list, hb_err *err)
-{
-    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_excluded *x = HB_ARRAY_PUSH(p->excluded, p->n_excluded,
-                                               HB_PROFILE_MAX_ITEMS, err);
-        if (x == NULL)
-            return err->status;
-        x->name = attr(r, "name");
-        x->path = attr(r, "path");
-        x->reason = hb_xml_text(r);
-        if (x->name == NULL || x->path == NULL || x->reason == NULL)
+        if (!read_entry(entry, el))
             return oom(p, err);
     }
     return HB_OK;
 }
+#define READ_LIST(p, list, arr, n, read_entry, err) \
+    read_list((p), (list), &(arr), &(n), sizeof *(arr), (read_entry), (err))
 
-static hb_status read_resets(hb_profile *p, const xmlNode *list, hb_err *err)
+static bool read_text(void *entry, const xmlNode *el)
 {
-    for (xmlNodePtr r = hb_xml_first_elem(list); r != NULL; r = hb_xml_next_elem(r)) {
-        hb_profile_reset *x = HB_ARRAY_PUSH(p->reset, p->n_reset, HB_PROFILE_MAX_ITEMS, err);
-        if (x == NULL)
-            return err->status;
-        x->path = attr(r, "path");
-        x->message = hb_xml_text(r);
-        if (x->path == NULL || x->message == NULL)
-            return oom(p, err);
-    }
-    return HB_OK;
+    char **text = entry;
+    return (*text = hb_xml_text(el)) != NULL;
+}
+
+static bool read_resource(void *entry, const xmlNode *el)
+{
+    hb_profile_resource *res = entry;
+    res->path = attr(el, "path");
+    res->name = attr(el, "name");
+    if (res->name == NULL && res->path != NULL)
+        res->name = name_from_path(res->path);
+    res->skip_when_empty = attr_true(el, "skip-when-empty");
+    return res->path != NULL && res->name != NULL;
+}
+
+static bool read_never(void *entry, const xmlNode *el)
+{
+    hb_profile_never *nv = entry;
+    nv->carry_over = attr_true(el, "carry-over");
+    return (nv->path = hb_xml_text(el)) != NULL;
+}
+
+static bool read_excluded(void *entry, const xmlNode *el)
+{
+    hb_profile_excluded *x = entry;
+    x->name = attr(el, "name");
+    x->path = attr(el, "path");
+    x->reason = hb_xml_text(el);
+    return x->name != NULL && x->path != NULL && x->reason != NULL;
+}
+
+static bool read_reset(void *entry, const xmlNode *el)
+{
+    hb_profile_reset *x = entry;
+    x->path = attr(el, "path");
+    x->message = hb_xml_text(el);
+    return x->path != NULL && x->message != NULL;
 }
 
 static hb_status read_doc(hb_profile *p, const xmlNode *root, const char *dir, hb_err *err)
@@ -206,16 +191,20 @@ static hb_status read_doc(hb_profile *p, const xmlNode *root, const char *dir, h
         HB_TRY(oom(p, err));
     p->version_exact = true; /* the schema admits match="exact" only */
     HB_TRY(read_factory_image(p, hb_xml_child(root, NS, "factory-image"), dir, err));
-    HB_TRY(read_resources(p, hb_xml_child(root, NS, "resources"), err));
-    HB_TRY(read_never(p, hb_xml_child(root, NS, "never-backed-up"), err));
-    HB_TRY(read_excluded(p, hb_xml_child(root, NS, "excluded"), err));
-    HB_TRY(read_resets(p, hb_xml_child(root, NS, "reset-on-restore"), err));
-    HB_TRY(text_list(p, hb_xml_child(root, NS, "factory-state-ignores"), &p->factory_ignores,
-                     &p->n_factory_ignores, err));
-    HB_TRY(text_list(p, hb_xml_child(root, NS, "ignorable-files"), &p->ignorable_files,
-                     &p->n_ignorable_files, err));
-    HB_TRY(text_list(p, hb_xml_child(root, NS, "next-steps"), &p->next_steps,
-                     &p->n_next_steps, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "resources"), p->resources, p->n_resources,
+                     read_resource, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "never-backed-up"), p->never_backed_up,
+                     p->n_never_backed_up, read_never, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "excluded"), p->excluded, p->n_excluded,
+                     read_excluded, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "reset-on-restore"), p->reset, p->n_reset,
+                     read_reset, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "factory-state-ignores"), p->factory_ignores,
+                     p->n_factory_ignores, read_text, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "ignorable-files"), p->ignorable_files,
+                     p->n_ignorable_files, read_text, err));
+    HB_TRY(READ_LIST(p, hb_xml_child(root, NS, "next-steps"), p->next_steps, p->n_next_steps,
+                     read_text, err));
     HB_TRY(hb_xml_child_text(root, NS, "post-restore-command", false, "profile",
                              &p->post_restore_command, err));
 cleanup:

@@ -15,6 +15,15 @@ ROOT_DIGEST=$(tree_digest "$HSMBAK_ROOT")
 M=backupmanifest.xml
 
 fresh() { rm -rf "$T/case"; cp -a "$T/b1" "$T/case"; }
+# tampered NAME EXIT MESSAGE COMMAND...: a fresh copy of b1 in $T/case,
+# changed by COMMAND, is refused by both restores (refused_both).
+tampered() {
+  local name=$1 want=$2 fragment=$3; shift 3
+  fresh; "$@"
+  refused_both "$name" "$want" "$fragment" "$T/case"
+}
+append_byte() { printf 'x' >> "$1"; }
+swap() { mv "$1" "$1.swap"; mv "$2" "$1"; mv "$1.swap" "$2"; }
 # flip FILE OFFSET: xor the byte at OFFSET with 0x01.
 flip() {
   local f=$1 off=$2 b
@@ -29,16 +38,16 @@ for path in "$T"/b1/*.tzst; do
   n=$(size "$path")
   for where in start middle end; do
     case $where in start) off=0;; middle) off=$((n / 2));; end) off=$((n - 1));; esac
-    fresh; flip "$T/case/$f" $off
-    refused_both "$f: byte flipped at $where" 5 \
-      "backup file '$f' does not match its SHA-256 checksum in the manifest" "$T/case"
+    tampered "$f: byte flipped at $where" 5 \
+      "backup file '$f' does not match its SHA-256 checksum in the manifest" flip "$T/case/$f" $off
   done
-  fresh; truncate -s $((n / 2)) "$T/case/$f"
-  refused_both "$f: truncated to half" 5 "backup file '$f' is $((n / 2)) bytes but the manifest says $n (truncated or appended to)" "$T/case"
-  fresh; truncate -s $((n - 1)) "$T/case/$f"
-  refused_both "$f: last byte cut" 5 "backup file '$f' is $((n - 1)) bytes but the manifest says $n" "$T/case"
-  fresh; printf 'x' >> "$T/case/$f"
-  refused_both "$f: one byte appended" 5 "backup file '$f' is $((n + 1)) bytes but the manifest says $n" "$T/case"
+  tampered "$f: truncated to half" 5 \
+    "backup file '$f' is $((n / 2)) bytes but the manifest says $n (truncated or appended to)" \
+    truncate -s $((n / 2)) "$T/case/$f"
+  tampered "$f: last byte cut" 5 "backup file '$f' is $((n - 1)) bytes but the manifest says $n" \
+    truncate -s $((n - 1)) "$T/case/$f"
+  tampered "$f: one byte appended" 5 \
+    "backup file '$f' is $((n + 1)) bytes but the manifest says $n" append_byte "$T/case/$f"
 done
 
 # The manifest. Its middle byte is a hex digit of the checksum nearest the
@@ -48,38 +57,40 @@ n=$(size "$T/b1/$M")
 mid=$(grep -bo '<checksum algorithm="sha256">' "$T/b1/$M" | cut -d: -f1 |
       awk -v h=$((n / 2)) '$1 >= h {print $1; exit}')
 mid=$((mid + 40))   # 29 bytes of tag, then 11 into the hex
-fresh; flip "$T/case/$M" 0
-refused_both "$M: byte flipped at start" 5 "manifest is not well-formed XML" "$T/case"
-fresh
-c=$(od -An -c -j $mid -N1 "$T/case/$M" | tr -d ' ')
-case $c in 0) r=1;; *) r=0;; esac
-printf "$r" | dd of="$T/case/$M" bs=1 seek=$mid conv=notrunc status=none
-refused_both "$M: byte changed in the middle" 5 "digest mismatch (the manifest was changed after it was signed)" "$T/case"
-fresh; flip "$T/case/$M" $((n - 1))
-refused_both "$M: byte flipped at end" 5 "manifest is not well-formed XML" "$T/case"
-fresh; truncate -s $((n / 2)) "$T/case/$M"
-refused_both "$M: truncated to half" 5 "manifest is not well-formed XML" "$T/case"
+tampered "$M: byte flipped at start" 5 "manifest is not well-formed XML" flip "$T/case/$M" 0
+# A hex digit of the checksum: 0 becomes 1, anything else 0.
+hex_digit_changed() {
+  local c r
+  c=$(od -An -c -j "$2" -N1 "$1" | tr -d ' ')
+  case $c in 0) r=1;; *) r=0;; esac
+  printf "$r" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+tampered "$M: byte changed in the middle" 5 \
+  "digest mismatch (the manifest was changed after it was signed)" \
+  hex_digit_changed "$T/case/$M" $mid
+tampered "$M: byte flipped at end" 5 "manifest is not well-formed XML" flip "$T/case/$M" $((n - 1))
+tampered "$M: truncated to half" 5 "manifest is not well-formed XML" \
+  truncate -s $((n / 2)) "$T/case/$M"
 # The final newline lies outside the root element, which is all XML-DSig signs
 # (exc-C14N drops it); dropping it changes nothing that is read, so the cut
 # that counts is the one into the closing tag.
-fresh; truncate -s $((n - 2)) "$T/case/$M"
-refused_both "$M: cut into the closing tag" 5 "manifest is not well-formed XML" "$T/case"
-fresh; printf 'x' >> "$T/case/$M"
-refused_both "$M: one byte appended" 5 "manifest is not well-formed XML" "$T/case"
-fresh; : > "$T/case/$M"
-refused_both "$M: emptied" 5 "manifest is empty" "$T/case"
-fresh; rm "$T/case/$M"
-refused_both "$M: deleted" 3 "holds no backupmanifest.xml: it is not a secure backup, or an incomplete one" "$T/case"
+tampered "$M: cut into the closing tag" 5 "manifest is not well-formed XML" \
+  truncate -s $((n - 2)) "$T/case/$M"
+tampered "$M: one byte appended" 5 "manifest is not well-formed XML" append_byte "$T/case/$M"
+tampered "$M: emptied" 5 "manifest is empty" truncate -s 0 "$T/case/$M"
+tampered "$M: deleted" 3 \
+  "holds no backupmanifest.xml: it is not a secure backup, or an incomplete one" rm "$T/case/$M"
 
 # Whole files.
-fresh; rm "$T/case/config.tzst"
-refused_both "archive deleted" 5 "backup file 'config.tzst' is missing from" "$T/case"
-fresh; mv "$T/case/config.tzst" "$T/case/config.tgz"
-refused_both "archive renamed" 5 "backup file 'config.tzst' is missing from" "$T/case"
-fresh; cp "$T/case/config.tzst" "$T/case/config-copy.tzst"
-refused_both "archive duplicated" 5 "'config-copy.tzst' in the backup directory is not listed in the manifest" "$T/case"
-fresh; mv "$T/case/config.tzst" "$T/case/x"; mv "$T/case/cert.tzst" "$T/case/config.tzst"; mv "$T/case/x" "$T/case/cert.tzst"
-refused_both "archives swapped (config, cert)" 5 "backup file 'config.tzst' is $(size "$T/b1/cert.tzst") bytes but the manifest says $(size "$T/b1/config.tzst")" "$T/case"
+tampered "archive deleted" 5 "backup file 'config.tzst' is missing from" rm "$T/case/config.tzst"
+tampered "archive renamed" 5 "backup file 'config.tzst' is missing from" \
+  mv "$T/case/config.tzst" "$T/case/config.tgz"
+tampered "archive duplicated" 5 \
+  "'config-copy.tzst' in the backup directory is not listed in the manifest" \
+  cp "$T/case/config.tzst" "$T/case/config-copy.tzst"
+tampered "archives swapped (config, cert)" 5 \
+  "backup file 'config.tzst' is $(size "$T/b1/cert.tzst") bytes but the manifest says $(size "$T/b1/config.tzst")" \
+  swap "$T/case/config.tzst" "$T/case/cert.tzst"
 # A file from another backup fails the first check that tells them apart:
 # the size when it differs (archives carry their own times), else the checksum.
 mismatch() {  # FILE-IN-MANIFEST-OF-B1 FILE-ON-DISK
@@ -87,11 +98,11 @@ mismatch() {  # FILE-IN-MANIFEST-OF-B1 FILE-ON-DISK
   if [ "$want" = "$got" ]; then echo "backup file '${1##*/}' does not match its SHA-256 checksum"
   else echo "backup file '${1##*/}' is $got bytes but the manifest says $want"; fi
 }
-fresh; cp "$T/b2/config.tzst" "$T/case/config.tzst"
-refused_both "archive replayed from another backup" 5 "$(mismatch "$T/b1/config.tzst" "$T/b2/config.tzst")" "$T/case"
-fresh; cp "$T/b2/$M" "$T/case/$M"
+tampered "archive replayed from another backup" 5 \
+  "$(mismatch "$T/b1/config.tzst" "$T/b2/config.tzst")" cp "$T/b2/config.tzst" "$T/case/config.tzst"
 first=$(sed -n 's|.*<filename>\([^<]*\)</filename>.*|\1|p' "$T/b2/$M" | head -1) # checked first
-refused_both "manifest replayed from another backup" 5 "$(mismatch "$T/b2/$first" "$T/b1/$first")" "$T/case"
+tampered "manifest replayed from another backup" 5 "$(mismatch "$T/b2/$first" "$T/b1/$first")" \
+  cp "$T/b2/$M" "$T/case/$M"
 
 # Signature and trust.
 rm -rf "$T/resigned"

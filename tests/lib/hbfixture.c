@@ -98,19 +98,22 @@ hb_status hbfix_make_system(hb_provider *p, const char *token_uri, hbfix_system 
         {"root/users/admin", "admin:$6$x$operator-changed\n"},
     };
     hb_status st = hb_format(s->root, sizeof s->root, "root", err, "%s/system", s->dir);
-    if (st == HB_OK)
+    if (st == HB_OK && token_uri != NULL)
         st = hb_format(s->token_uri, sizeof s->token_uri, "token URI", err, "%s", token_uri);
+    else if (st == HB_OK) /* not th_token_uri(0): it asserts, and no test runs yet */
+        st = hb_format(s->token_uri, sizeof s->token_uri, "token URI", err, "pkcs11:token=%s",
+                       hbtest_env("HSMBAK_TEST_TOKEN"));
     if (st == HB_OK)
         st = hb_system_init(s->root, "appliance", NULL, err);
     for (size_t i = 0; st == HB_OK && i < sizeof files / sizeof files[0]; i++)
         st = hbfix_put(s, files[i][0], files[i][1], err);
     if (st == HB_OK)
-        st = keygen(p, s, token_uri, "signer", "Backup Signer", HB_KEY_EC_P256, HB_USAGE_SIGNER,
-                    NULL, err);
+        st = keygen(p, s, s->token_uri, "signer", "Backup Signer", HB_KEY_EC_P256,
+                    HB_USAGE_SIGNER, NULL, err);
     if (st == HB_OK)
         st = edit_objects(s, make_signer, NULL, err);
     if (st == HB_OK)
-        st = hbfix_add_recipient(p, s, token_uri, "rcpt", &s->rcpt_wrap, err);
+        st = hbfix_add_recipient(p, s, s->token_uri, "rcpt", &s->rcpt_wrap, err);
     return st;
 }
 
@@ -204,4 +207,60 @@ void hbfix_free(hbfix_system *s)
         hbtest_rmtree(s->dir);
     free(s->dir);
     s->dir = NULL;
+}
+
+hb_object_store *hbfix_objects(const char *root)
+{
+    hb_err err = {0};
+    hb_object_store *s = NULL;
+    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
+    return s;
+}
+
+void hbfix_objects_save(hb_object_store *s)
+{
+    hb_err err = {0};
+    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
+    hb_objects_free(s);
+}
+
+void hbfix_define_key(const char *root, const char *name, const char *uri)
+{
+    hb_err err = {0};
+    bool created;
+    hb_object_store *s = hbfix_objects(root);
+    HBTEST_ASSERT_OK(hb_objects_set_key(s, name, uri, &created, &err), &err);
+    hbfix_objects_save(s);
+}
+
+/* The appliance hbfix_appliance_main is running (hbtest_suite's hooks take
+ * no argument). */
+static hbfix_appliance *appliance;
+
+static int appliance_setup(void)
+{
+    hbfix_appliance *a = appliance;
+    hb_err err = {0};
+    hb_status st = hb_format(a->root, sizeof a->root, "the appliance root", &err, "%s/root",
+                             a->dir);
+    if (st == HB_OK)
+        st = hb_format(a->audit, sizeof a->audit, "the audit log", &err, "%s/audit.log",
+                       a->dir);
+    if (st == HB_OK) {
+        setenv("HSMBAK_AUDIT_FILE", a->audit, 1);
+        st = hb_system_init(a->root, "appliance", NULL, &err);
+    }
+    if (st != HB_OK) {
+        fprintf(stderr, "appliance set-up: %s\n", err.msg);
+        return 2;
+    }
+    return 0;
+}
+
+int hbfix_appliance_main(const char *suite, const hbtest_case *cases, hbfix_appliance *app)
+{
+    appliance = app;
+    return hbtest_run(&(const hbtest_suite){.name = suite, .cases = cases, .no_terminal = true,
+                                            .scratch = &app->dir, .prov = &app->prov,
+                                            .setup = appliance_setup});
 }

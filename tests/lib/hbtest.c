@@ -1,5 +1,7 @@
 #include "hbtest.h"
 
+#include "hbtest_token.h"
+
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <ftw.h>
@@ -10,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int hbtest_main(const char *suite_name, const hbtest_case *cases)
+static int run_cases(const char *suite_name, const hbtest_case *cases)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
@@ -28,6 +30,36 @@ int hbtest_main(const char *suite_name, const hbtest_case *cases)
     if (ran == 0)
         return 3;
     return failed == 0 ? 0 : 1;
+}
+
+int hbtest_run(const hbtest_suite *s)
+{
+    if (s->no_terminal && freopen("/dev/null", "r", stdin) == NULL)
+        return 2;
+    if (s->scratch != NULL)
+        *s->scratch = hbtest_tempdir(s->name);
+    if (s->prov != NULL)
+        *s->prov = th_open(s->module);
+    int rc = s->setup != NULL ? s->setup() : 0;
+    if (rc == 0)
+        rc = run_cases(s->name, s->cases);
+    if (s->teardown != NULL)
+        s->teardown();
+    if (s->prov != NULL) {
+        hb_provider_free(*s->prov);
+        *s->prov = NULL;
+    }
+    if (s->scratch != NULL) {
+        hbtest_rmtree(*s->scratch);
+        free(*s->scratch);
+        *s->scratch = NULL;
+    }
+    return rc;
+}
+
+int hbtest_main(const char *suite_name, const hbtest_case *cases)
+{
+    return hbtest_run(&(const hbtest_suite){.name = suite_name, .cases = cases});
 }
 
 const char *hbtest_env(const char *name)

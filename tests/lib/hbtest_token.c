@@ -44,6 +44,19 @@ const char *th_token_uri(int n)
     return uri[n];
 }
 
+const char *th_token_uri_with_pin(int n)
+{
+    static char uri[3][4400];
+    const char *token = th_token_uri(n); /* asserts 0 <= n < 3 */
+    int w = snprintf(uri[n], sizeof uri[n], "%s?pin-source=file:%s", token,
+                     hbtest_env("HSMBAK_TEST_PIN_FILE"));
+    if (w < 0 || (size_t)w >= sizeof uri[n]) {
+        fprintf(stderr, "th_token_uri_with_pin: HSMBAK_TEST_PIN_FILE is too long\n");
+        exit(2);
+    }
+    return uri[n];
+}
+
 void th_keygen(hb_provider *p, int n, const char *label, hb_key_type type, hb_key_usage usage,
                char **priv, char **pub)
 {

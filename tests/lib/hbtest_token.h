@@ -18,6 +18,10 @@ hb_provider *th_open(const char *module);
  * stays valid until the next call for the same n. */
 const char *th_token_uri(int n);
 
+/* th_token_uri(n) with the URI's own PIN source, the test PIN file
+ * ("?pin-source=file:PATH"); valid until the next call for the same n. */
+const char *th_token_uri_with_pin(int n);
+
 /* A key pair labelled label on token n; *priv and *pub (malloc'ed) name it. */
 void th_keygen(hb_provider *p, int n, const char *label, hb_key_type type, hb_key_usage usage,
                char **priv, char **pub);

@@ -222,8 +222,8 @@ static void expect_refused(const char *dest, unsigned keep, hb_status want, cons
 {
     hb_backup_result res;
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(backup(dest, keep, HB_COMPRESSION_ZSTD, NULL, &res, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, fragment);
+    HBTEST_ASSERT_FAIL(backup(dest, keep, HB_COMPRESSION_ZSTD, NULL, &res, &err), want, &err,
+                       fragment);
     CU_ASSERT_PTR_NULL(res.manifest);
     CU_ASSERT_EQUAL(res.dest[0], '\0');
     hb_backup_result_free(&res);
@@ -263,6 +263,17 @@ static void test_refusals(void)
     CU_ASSERT_NOT_EQUAL(stat(dest, &sb), 0);
 }
 
+static int make_system(void)
+{
+    hb_err err = {0};
+    if (hbfix_make_system(prov, NULL, &fx, &err) == HB_OK)
+        return 0;
+    fprintf(stderr, "set-up: %s\n", err.msg);
+    return 1;
+}
+
+static void free_system(void) { hbfix_free(&fx); }
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -274,17 +285,7 @@ int main(void)
         {"refusals leave nothing behind", test_refusals},
         {NULL, NULL},
     };
-    hb_err err = {0};
-    char token[128];
-    prov = th_open(TH_SOFTHSM_MODULE);
-    /* th_token_uri asserts, and no test runs yet. */
-    snprintf(token, sizeof token, "pkcs11:token=%s", hbtest_env("HSMBAK_TEST_TOKEN"));
-    if (hbfix_make_system(prov, token, &fx, &err) != HB_OK) {
-        fprintf(stderr, "set-up: %s\n", err.msg);
-        return 1;
-    }
-    int rc = hbtest_main("backup", cases);
-    hbfix_free(&fx);
-    hb_provider_free(prov);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"backup", cases, .prov = &prov,
+                                      .module = TH_SOFTHSM_MODULE, .setup = make_system,
+                                      .teardown = free_system});
 }

@@ -5,6 +5,8 @@
  * system root. */
 #include "token_helpers.h"
 
+#include "hbfixture.h"
+
 #include "backup/custody/custody_internal.h"
 #include "backup/custody/recipients.h"
 #include "common/fileio.h"
@@ -22,9 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static hb_provider *prov;
-static char *base;
-static char root[PATH_MAX], audit[PATH_MAX + 16], transcript[PATH_MAX + 64];
+static hbfix_appliance app;
 static EVP_PKEY *ca_key; /* software CA that signs dave's CSR */
 
 static const char *const ALICE[] = {"alice"};
@@ -47,32 +47,18 @@ static void put(const char *path, const char *text)
     HBTEST_ASSERT_OK(hb_write_file_atomic(path, text, strlen(text), 0600, &err), &err);
 }
 
-/* s with the first `from` replaced by `to` (malloc'ed). */
-static char *replace_once(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-    size_t a = (size_t)(at - s), fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
-    char *out = malloc(a + tl + rest + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-    memcpy(out, s, a);
-    memcpy(out + a, to, tl);
-    memcpy(out + a + tl, at + fl, rest + 1);
-    return out;
-}
-
 static bool exists(const char *rel)
 {
     char p[2 * PATH_MAX];
     struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", root, rel);
+    snprintf(p, sizeof p, "%s/%s", app.root, rel);
     return stat(p, &sb) == 0;
 }
 
 /* The last audit line mentions op and fragment. */
 static void assert_audited(const char *op, const char *fragment)
 {
-    char *log = slurp(audit);
+    char *log = slurp(app.audit);
     size_t n = strlen(log);
     while (n > 0 && log[n - 1] == '\n')
         log[--n] = '\0';
@@ -90,7 +76,7 @@ static void assert_audited(const char *op, const char *fragment)
 static hb_enroll_request enrollment(int token, const char *name, const char *const *custodians,
                                     size_t n)
 {
-    hb_enroll_request r = {.root = root, .token_uri = th_token_uri(token),
+    hb_enroll_request r = {.root = app.root, .token_uri = th_token_uri(token),
                            .custodians = custodians, .n_custodians = n, .name = name,
                            .key_type = HB_KEY_RSA2048};
     return r;
@@ -100,7 +86,7 @@ static hb_custody *custody(void)
 {
     hb_err err = {0};
     hb_custody *c = NULL;
-    HBTEST_ASSERT_OK(hb_custody_load(root, &c, &err), &err);
+    HBTEST_ASSERT_OK(hb_custody_load(app.root, &c, &err), &err);
     return c;
 }
 
@@ -110,42 +96,41 @@ static void test_refusals_before_a_signer(void)
     hb_enroll_result res;
     hb_enroll_request r = enrollment(0, "alice", ALICE, 1);
     /* The ceremony cannot be recorded: it does not start. */
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "no backup signer is set");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "no backup signer is set");
     HBTEST_ASSERT_MSG(&err, "every ceremony is recorded in a transcript signed by it");
     assert_audited("ceremony-enroll", "outcome=refused");
     CU_ASSERT_FALSE(exists("config/custody.xml"));
     CU_ASSERT_FALSE(exists("config/custody-transcript.xml"));
     hb_enroll_result_free(&res);
-    HBTEST_ASSERT_STATUS(hb_ceremony_verify_transcript(prov, root, NULL, NULL, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "no backup signer is set");
+    HBTEST_ASSERT_FAIL(hb_ceremony_verify_transcript(app.prov, app.root, NULL, NULL, &err),
+                       HB_E_REFUSED, &err, "no backup signer is set");
     assert_audited("ceremony-verify-transcript", "outcome=refused");
 
     /* Refused before anything is read, and audited all the same. */
     r.n_custodians = 0;
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "--custodian");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "--custodian");
     assert_audited("ceremony-enroll", "outcome=failed");
     r = enrollment(0, "alice", ALICE, 1);
     r.key_type = HB_KEY_EC_P256;
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "must be RSA");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "must be RSA");
     r = enrollment(0, "al/ice", ALICE, 1);
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "may only use letters");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "may only use letters");
     r = enrollment(0, "a-name-that-is-far-too-long-for-an-enrollment-of-sixty-four-chars-x",
                    ALICE, 1);
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "--name is too long");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "--name is too long");
     r = enrollment(0, "alice", ALICE, 1);
     r.token_uri = "token=hsmbak-test";
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "pkcs11:token=LABEL");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "pkcs11:token=LABEL");
     static const char *const nobody[] = {""};
     r = enrollment(0, "alice", nobody, 1);
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "custodian name '' must be 1..128 printable characters");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "custodian name '' must be 1..128 printable characters");
     hb_enroll_result_free(&res);
 }
 
@@ -155,24 +140,21 @@ static void test_backup_signer(void)
 {
     hb_err err = {0};
     hb_keygen_result kr;
-    hb_keygen_request kq = {.root = root, .token_uri = th_token_uri(0),
+    hb_keygen_request kq = {.root = app.root, .token_uri = th_token_uri(0),
                             .dn = {.cn = "Ceremony Signer"}, .key_type = HB_KEY_RSA3072,
                             .usage = HB_USAGE_SIGNER, .gen_sscert = true,
                             .file_name = "ceremony-signer", .gen_object = true};
-    HBTEST_ASSERT_OK(hb_keygen(prov, &kq, &kr, &err), &err);
-    hb_object_store *s = NULL;
+    HBTEST_ASSERT_OK(hb_keygen(app.prov, &kq, &kr, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_idcred(s, "ceremony-signer", "ceremony-signer",
                                            "ceremony-signer", &created, &err),
                      &err);
     HBTEST_ASSERT_OK(hb_objects_set_backup_signer(s, "ceremony-signer", &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
     /* No ceremony yet: nothing to verify. */
-    HBTEST_ASSERT_STATUS(hb_ceremony_verify_transcript(prov, root, NULL, NULL, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no ceremony has been held on this system");
+    HBTEST_ASSERT_FAIL(hb_ceremony_verify_transcript(app.prov, app.root, NULL, NULL, &err),
+                       HB_E_NOT_FOUND, &err, "no ceremony has been held on this system");
 }
 
 static void test_enroll_self_signed(void)
@@ -180,7 +162,7 @@ static void test_enroll_self_signed(void)
     hb_err err = {0};
     hb_enroll_result res;
     hb_enroll_request r = enrollment(0, "alice", ALICE, 1);
-    HBTEST_ASSERT_OK(hb_ceremony_enroll(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_enroll(app.prov, &r, &res, &err), &err);
     CU_ASSERT_STRING_EQUAL(res.name, "alice");
     CU_ASSERT_EQUAL(strlen(res.fingerprint), 64);
     CU_ASSERT_STRING_EQUAL(res.token_label, "hsmbak-test");
@@ -193,7 +175,7 @@ static void test_enroll_self_signed(void)
     CU_ASSERT_EQUAL(res.warnings.n, 0);
     assert_audited("ceremony-enroll", res.fingerprint);
     hb_key_attrs a;
-    HBTEST_ASSERT_OK(hb_token_key_attrs(prov, res.key_uri, &a, &err), &err);
+    HBTEST_ASSERT_OK(hb_token_key_attrs(app.prov, res.key_uri, &a, &err), &err);
     CU_ASSERT_FALSE(a.extractable);
     CU_ASSERT_TRUE(a.sensitive);
     CU_ASSERT_FALSE(a.sign);
@@ -203,13 +185,13 @@ static void test_enroll_self_signed(void)
     /* Named from the CN when no name is given; two custodians. */
     r = enrollment(1, NULL, BOB, 2);
     r.cn = "bob";
-    HBTEST_ASSERT_OK(hb_ceremony_enroll(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_enroll(app.prov, &r, &res, &err), &err);
     CU_ASSERT_STRING_EQUAL(res.name, "bob");
     CU_ASSERT_STRING_EQUAL(res.token_label, "hsmbak-test2");
     hb_enroll_result_free(&res);
     r = enrollment(2, "carol", CAROL, 1);
     r.key_type = HB_KEY_RSA3072;
-    HBTEST_ASSERT_OK(hb_ceremony_enroll(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_enroll(app.prov, &r, &res, &err), &err);
     hb_enroll_result_free(&res);
 
     hb_custody *c = custody();
@@ -222,23 +204,22 @@ static void test_enroll_self_signed(void)
     CU_ASSERT_STRING_EQUAL(bob->subject, "CN=bob");
     CU_ASSERT_PTR_NOT_NULL(bob->cert_der);
     hb_custody_free(c);
-    hb_object_store *s = NULL;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     CU_ASSERT_PTR_NOT_NULL(hb_objects_find(s, HB_OBJECT_IDCRED, "carol"));
     hb_objects_free(s);
 
     /* A name is taken once, whatever holds it. */
     r = enrollment(0, "alice", ALICE, 1);
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "an enrollment or quorum group named 'alice' exists");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "an enrollment or quorum group named 'alice' exists");
     r = enrollment(0, "ceremony-signer", ALICE, 1);
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "an idcred named 'ceremony-signer' exists");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "an idcred named 'ceremony-signer' exists");
     /* Several tokens selected: never a guess. */
     r = enrollment(0, "erin", ALICE, 1);
     r.token_uri = "pkcs11:manufacturer=SoftHSM%20project";
-    HBTEST_ASSERT_STATUS(hb_ceremony_enroll(prov, &r, &res, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "tokens; name exactly one");
+    HBTEST_ASSERT_FAIL(hb_ceremony_enroll(app.prov, &r, &res, &err), HB_E_NOT_FOUND, &err,
+                       "tokens; name exactly one");
     hb_enroll_result_free(&res);
 }
 
@@ -246,16 +227,16 @@ static void test_enroll_self_signed(void)
 static void ca_sign(const char *csr_rel, EVP_PKEY *other, const char *out_rel)
 {
     char p[2 * PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", root, csr_rel);
+    snprintf(p, sizeof p, "%s/%s", app.root, csr_rel);
     FILE *f = fopen(p, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     X509_REQ *req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
     fclose(f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(req);
-    X509 *cert = th_make_cert(hb_provider_libctx(prov),
+    X509 *cert = th_make_cert(hb_provider_libctx(app.prov),
                               other != NULL ? other : X509_REQ_get0_pubkey(req), ca_key,
                               "Dave Backup", 0, 365);
-    snprintf(p, sizeof p, "%s/%s", root, out_rel);
+    snprintf(p, sizeof p, "%s/%s", app.root, out_rel);
     f = fopen(p, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT(PEM_write_X509(f, cert) == 1);
@@ -271,7 +252,7 @@ static void test_enroll_csr_and_import(void)
     hb_enroll_request r = enrollment(0, "dave", DAVE, 1);
     r.csr = true;
     r.cn = "Dave Backup";
-    HBTEST_ASSERT_OK(hb_ceremony_enroll(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_enroll(app.prov, &r, &res, &err), &err);
     CU_ASSERT_STRING_EQUAL(res.csr_url, "temporary:///dave.csr");
     CU_ASSERT_STRING_EQUAL(res.fingerprint, "");
     CU_ASSERT_STRING_EQUAL(res.cert_url, "");
@@ -284,34 +265,29 @@ static void test_enroll_csr_and_import(void)
     /* A pending enrollment is no recipient yet. */
     hb_recipient_set rs = {0};
     const char *names[] = {"dave"};
-    HBTEST_ASSERT_STATUS(hb_recipient_set_resolve(root, prov, names, 1, &rs, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "still waiting for its CA-signed certificate");
+    HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err),
+                       HB_E_REFUSED, &err, "still waiting for its CA-signed certificate");
 
     char fp[65] = "";
-    ca_key = th_soft_key(hb_provider_libctx(prov), 2048, NULL);
-    EVP_PKEY *other = th_soft_key(hb_provider_libctx(prov), 2048, NULL);
+    ca_key = th_soft_key(hb_provider_libctx(app.prov), 2048, NULL);
+    EVP_PKEY *other = th_soft_key(hb_provider_libctx(app.prov), 2048, NULL);
     ca_sign("temporary/dave.csr", other, "temporary/other.pem");
     EVP_PKEY_free(other);
-    HBTEST_ASSERT_STATUS(hb_ceremony_import_cert(prov, root, "dave", "temporary:///other.pem",
-                                                 DAVE, 1, fp, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "not for the key enrolled as 'dave'");
+    HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///other.pem",
+                                               DAVE, 1, fp, &err), HB_E_REFUSED, &err,
+                       "not for the key enrolled as 'dave'");
     assert_audited("ceremony-import-cert", "outcome=refused");
     CU_ASSERT_FALSE(exists("cert/dave-cert.pem"));
-    HBTEST_ASSERT_STATUS(hb_ceremony_import_cert(prov, root, "alice", "temporary:///other.pem",
-                                                 ALICE, 1, fp, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "is active, not waiting for a certificate");
-    HBTEST_ASSERT_STATUS(hb_ceremony_import_cert(prov, root, "nobody", "temporary:///other.pem",
-                                                 ALICE, 1, fp, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no enrollment named 'nobody'");
+    HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "alice",
+                                               "temporary:///other.pem", ALICE, 1, fp, &err),
+                       HB_E_REFUSED, &err, "is active, not waiting for a certificate");
+    HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "nobody",
+                                               "temporary:///other.pem", ALICE, 1, fp, &err),
+                       HB_E_NOT_FOUND, &err, "no enrollment named 'nobody'");
 
     ca_sign("temporary/dave.csr", NULL, "temporary/dave.pem");
-    HBTEST_ASSERT_OK(hb_ceremony_import_cert(prov, root, "dave", "temporary:///dave.pem", DAVE,
-                                             1, fp, &err),
-                     &err);
+    HBTEST_ASSERT_OK(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///dave.pem",
+                                             DAVE, 1, fp, &err), &err);
     CU_ASSERT_EQUAL(strlen(fp), 64);
     CU_ASSERT_TRUE(exists("cert/dave-cert.pem"));
     c = custody();
@@ -320,7 +296,7 @@ static void test_enroll_csr_and_import(void)
     CU_ASSERT_STRING_EQUAL(dave->fingerprint, fp);
     CU_ASSERT_STRING_EQUAL(dave->subject, "CN=Dave Backup");
     hb_custody_free(c);
-    HBTEST_ASSERT_OK(hb_recipient_set_resolve(root, prov, names, 1, &rs, &err), &err);
+    HBTEST_ASSERT_OK(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err), &err);
     CU_ASSERT_EQUAL(rs.n_singles, 1);
     hb_recipient_set_free(&rs);
 }
@@ -330,27 +306,24 @@ static void test_quorum(void)
     hb_err err = {0};
     const char *three[] = {"alice", "bob", "carol"};
     /* A threshold above the members, or below two: no quorum. */
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "vault", 4, three, 3, ALICE, 1, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "2 <= --threshold (4) <= members (3)");
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 4, three, 3, ALICE, 1, &err),
+                       HB_E_USAGE, &err, "2 <= --threshold (4) <= members (3)");
     assert_audited("ceremony-quorum", "group=vault");
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "vault", 1, three, 3, ALICE, 1, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "Vault!", 2, three, 3, ALICE, 1, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "must match [a-z0-9][a-z0-9-]*");
+    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(app.prov, app.root, "vault", 1, three, 3, ALICE, 1,
+                                            &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "Vault!", 2, three, 3, ALICE, 1,
+                                          &err),
+                       HB_E_USAGE, &err, "must match [a-z0-9][a-z0-9-]*");
     const char *twice[] = {"alice", "bob", "alice"};
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "vault", 2, twice, 3, ALICE, 1, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "quorum member 'alice' is named twice");
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, twice, 3, ALICE, 1, &err),
+                       HB_E_USAGE, &err, "quorum member 'alice' is named twice");
     const char *ghost[] = {"alice", "ghost"};
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "vault", 2, ghost, 2, ALICE, 1, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "quorum member 'ghost' is not an enrollment");
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "alice", 2, three, 3, ALICE, 1, &err),
-                         HB_E_REFUSED, &err);
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, ghost, 2, ALICE, 1, &err),
+                       HB_E_NOT_FOUND, &err, "quorum member 'ghost' is not an enrollment");
+    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(app.prov, app.root, "alice", 2, three, 3, ALICE, 1,
+                                            &err), HB_E_REFUSED, &err);
 
-    HBTEST_ASSERT_OK(hb_ceremony_quorum(prov, root, "vault", 2, three, 3, ALICE, 1, &err),
+    HBTEST_ASSERT_OK(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, &err),
                      &err);
     hb_custody *c = custody();
     const hb_quorum_group *g = hb_custody_find_group(c, "vault");
@@ -360,12 +333,11 @@ static void test_quorum(void)
     CU_ASSERT_STRING_EQUAL(g->members[2], hb_custody_find(c, "carol")->fingerprint);
     CU_ASSERT_FALSE(g->retired);
     hb_custody_free(c);
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "vault", 2, three, 3, ALICE, 1, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "named 'vault' exists");
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, &err),
+                       HB_E_REFUSED, &err, "named 'vault' exists");
     /* The default recipients: the group, and dave (in no group). */
     hb_recipient_set rs = {0};
-    HBTEST_ASSERT_OK(hb_recipient_set_resolve(root, prov, NULL, 0, &rs, &err), &err);
+    HBTEST_ASSERT_OK(hb_recipient_set_resolve(app.root, app.prov, NULL, 0, &rs, &err), &err);
     CU_ASSERT_EQUAL(rs.n_groups, 1);
     CU_ASSERT_EQUAL(rs.n_singles, 1);
     CU_ASSERT_STRING_EQUAL(rs.singles[0].label, "enrolled recipient 'dave'");
@@ -376,53 +348,46 @@ static void test_retire(void)
 {
     hb_err err = {0};
     char fp[65];
-    HBTEST_ASSERT_OK(hb_ceremony_retire(prov, root, "dave", DAVE, 1, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, &err), &err);
     assert_audited("ceremony-retire", "outcome=ok");
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(prov, root, "dave", DAVE, 1, &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "'dave' is already retired");
+    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, &err), HB_E_REFUSED,
+                       &err, "'dave' is already retired");
     assert_audited("ceremony-retire", "outcome=refused");
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(prov, root, "nobody", DAVE, 1, &err),
+    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "nobody", DAVE, 1, &err),
                          HB_E_NOT_FOUND, &err);
     /* A retired enrollment: no quorum member, no new certificate, no backups. */
     const char *with_dave[] = {"alice", "dave"};
-    HBTEST_ASSERT_STATUS(hb_ceremony_quorum(prov, root, "pair", 2, with_dave, 2, ALICE, 1,
-                                            &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "quorum member 'dave' is retired, not active");
-    HBTEST_ASSERT_STATUS(hb_ceremony_import_cert(prov, root, "dave", "temporary:///dave.pem",
-                                                 DAVE, 1, fp, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "is retired, not waiting for a certificate");
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "pair", 2, with_dave, 2, ALICE, 1,
+                                          &err), HB_E_REFUSED, &err,
+                       "quorum member 'dave' is retired, not active");
+    HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///dave.pem",
+                                               DAVE, 1, fp, &err), HB_E_REFUSED, &err,
+                       "is retired, not waiting for a certificate");
     hb_recipient_set rs = {0};
     const char *names[] = {"dave"};
-    HBTEST_ASSERT_STATUS(hb_recipient_set_resolve(root, prov, names, 1, &rs, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "was retired on");
+    HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err),
+                       HB_E_REFUSED, &err, "was retired on");
     /* ... also when named through a certificate object of the same certificate. */
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_certificate(s, "dave-copy", "cert:///dave-cert.pem", false,
                                                 false, HB_OAEP_SHA1, &created, &err),
                      &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
     names[0] = "dave-copy";
-    HBTEST_ASSERT_STATUS(hb_recipient_set_resolve(root, prov, names, 1, &rs, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "was retired on");
+    HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(app.root, app.prov, names, 1, &rs, &err),
+                       HB_E_REFUSED, &err, "was retired on");
     hb_custody *c = custody();
     CU_ASSERT_EQUAL(hb_custody_find(c, "dave")->state, HB_ENROLL_RETIRED);
     CU_ASSERT_EQUAL(strlen(hb_custody_find(c, "dave")->retired), 20);
     hb_custody_free(c);
 
-    HBTEST_ASSERT_OK(hb_ceremony_retire(prov, root, "vault", ALICE, 1, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, &err), &err);
     c = custody();
     CU_ASSERT_TRUE(hb_custody_find_group(c, "vault")->retired);
     hb_custody_free(c);
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(prov, root, "vault", ALICE, 1, &err), HB_E_REFUSED,
-                         &err);
+    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, &err),
+                         HB_E_REFUSED, &err);
 }
 
 static void test_verify_transcript(void)
@@ -430,7 +395,7 @@ static void test_verify_transcript(void)
     hb_err err = {0};
     hb_transcript *t = NULL;
     hb_strlist warnings = {0};
-    HBTEST_ASSERT_OK(hb_ceremony_verify_transcript(prov, root, &t, &warnings, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_verify_transcript(app.prov, app.root, &t, &warnings, &err), &err);
     assert_audited("ceremony-verify-transcript", "outcome=ok");
     /* enroll x4, import-cert, quorum, retire dave, retire vault */
     static const char *const whats[] = {"enroll", "enroll", "enroll", "enroll",
@@ -451,23 +416,25 @@ static void test_verify_transcript(void)
     hb_strlist_free(&warnings);
 
     /* An altered entry is found, and nothing is appended after it. */
+    char transcript[PATH_MAX + 64];
+    snprintf(transcript, sizeof transcript, "%s/config/custody-transcript.xml", app.root);
     char *good = slurp(transcript);
-    char *bad = replace_once(good, "<who>bob, Bob Deputy</who>", "<who>mallory</who>");
+    char *bad = sigtest_replace(good, "<who>bob, Bob Deputy</who>", "<who>mallory</who>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
     put(transcript, bad);
-    HBTEST_ASSERT_STATUS(hb_ceremony_verify_transcript(prov, root, &t, &warnings, &err),
-                         HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "transcript entry 2 (seq 2, 'enroll'");
+    HBTEST_ASSERT_FAIL(hb_ceremony_verify_transcript(app.prov, app.root, &t, &warnings, &err),
+                       HB_E_VERIFY, &err, "transcript entry 2 (seq 2, 'enroll'");
     HBTEST_ASSERT_MSG(&err, "was altered");
     CU_ASSERT_PTR_NULL(t);
     assert_audited("ceremony-verify-transcript", "outcome=failed");
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(prov, root, "alice", ALICE, 1, &err), HB_E_VERIFY,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "nothing is appended to a transcript that does not verify");
+    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "alice", ALICE, 1, &err), HB_E_VERIFY,
+                       &err, "nothing is appended to a transcript that does not verify");
     hb_custody *c = custody();
     CU_ASSERT_EQUAL(hb_custody_find(c, "alice")->state, HB_ENROLL_ACTIVE);
     hb_custody_free(c);
     put(transcript, good);
-    HBTEST_ASSERT_OK(hb_ceremony_verify_transcript(prov, root, NULL, &warnings, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_verify_transcript(app.prov, app.root, NULL, &warnings, &err),
+                     &err);
     free(bad);
     free(good);
     hb_strlist_free(&warnings);
@@ -475,19 +442,6 @@ static void test_verify_transcript(void)
 
 int main(void)
 {
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
-    base = hbtest_tempdir("ceremony");
-    snprintf(root, sizeof root, "%s/root", base);
-    snprintf(audit, sizeof audit, "%s/audit.log", base);
-    snprintf(transcript, sizeof transcript, "%s/config/custody-transcript.xml", root);
-    setenv("HSMBAK_AUDIT_FILE", audit, 1);
-    hb_err err = {0};
-    if (hb_system_init(root, "appliance", NULL, &err) != HB_OK) {
-        fprintf(stderr, "hb_system_init: %s\n", err.msg);
-        return 2;
-    }
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"no backup signer: refused, audited, nothing written", test_refusals_before_a_signer},
         {"the backup signer is set up", test_backup_signer},
@@ -499,10 +453,7 @@ int main(void)
         {"verify-transcript: every ceremony, chained; an altered entry", test_verify_transcript},
         {NULL, NULL},
     };
-    int rc = hbtest_main("ceremony", cases);
+    int rc = hbfix_appliance_main("ceremony", cases, &app);
     EVP_PKEY_free(ca_key);
-    hb_provider_free(prov);
-    hbtest_rmtree(base);
-    free(base);
     return rc;
 }

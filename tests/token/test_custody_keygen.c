@@ -4,6 +4,8 @@
  * token is touched, each with its audit line. */
 #include "token_helpers.h"
 
+#include "hbfixture.h"
+
 #include "common/fileio.h"
 #include "common/x509.h"
 #include "hsmbak/keygen.h"
@@ -17,13 +19,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static hb_provider *prov;
-static char *base;
-static char root[PATH_MAX], audit[PATH_MAX + 16];
+static hbfix_appliance app;
 
 static hb_keygen_request request(const char *cn, const char *file_name)
 {
-    hb_keygen_request r = {.root = root, .token_uri = th_token_uri(0), .dn = {.cn = cn},
+    hb_keygen_request r = {.root = app.root, .token_uri = th_token_uri(0), .dn = {.cn = cn},
                            .key_type = HB_KEY_RSA2048, .usage = HB_USAGE_RECIPIENT,
                            .gen_sscert = true, .file_name = file_name, .gen_object = true};
     return r;
@@ -33,7 +33,7 @@ static bool file_mode(const char *rel, mode_t *mode)
 {
     char p[2 * PATH_MAX];
     struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", root, rel);
+    snprintf(p, sizeof p, "%s/%s", app.root, rel);
     if (stat(p, &sb) != 0)
         return false;
     *mode = sb.st_mode & 0777;
@@ -46,7 +46,7 @@ static bool on_token(const char *label)
     hb_token_info *t = NULL;
     size_t n = 0;
     bool found = false;
-    HBTEST_ASSERT_OK(hb_token_list(prov, th_token_uri(0), true, &t, &n, &err), &err);
+    HBTEST_ASSERT_OK(hb_token_list(app.prov, th_token_uri(0), true, &t, &n, &err), &err);
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < t[i].n_objects; k++)
             found = found || strcmp(t[i].objects[k].label, label) == 0;
@@ -59,7 +59,7 @@ static bool last_audit_has(const char *fragment)
     unsigned char *data = NULL;
     size_t len = 0;
     hb_err err = {0};
-    HBTEST_ASSERT_OK(hb_read_file(audit, 1 << 20, &data, &len, &err), &err);
+    HBTEST_ASSERT_OK(hb_read_file(app.audit, 1 << 20, &data, &len, &err), &err);
     char *log = (char *)data;
     while (len > 0 && log[len - 1] == '\n')
         log[--len] = '\0';
@@ -77,37 +77,36 @@ static void test_refusals(void)
     hb_keygen_result res;
     hb_keygen_request r = request("Refused", "refused");
     r.export_key = true;
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "--export-key is refused");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "--export-key is refused");
     CU_ASSERT_TRUE(last_audit_has("op=keygen outcome=refused"));
     CU_ASSERT_TRUE(last_audit_has("request=export-key"));
     r = request(NULL, "refused");
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "keygen needs --cn");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err, "keygen needs --cn");
     CU_ASSERT_TRUE(last_audit_has("op=keygen outcome=failed"));
     r = request("Refused", "refused");
     r.token_uri = "hsmbak-test";
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "keygen needs --token pkcs11:token=LABEL");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "keygen needs --token pkcs11:token=LABEL");
     r = request("Refused", "refused");
     r.key_type = HB_KEY_EC_P384;
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "backup recipient keys must be RSA");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "backup recipient keys must be RSA");
     r = request("Refused", "refused");
     r.days = 36501;
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "more than 100 years");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "more than 100 years");
     /* A --file-name is taken as typed or refused: never cut. */
     r = request("Refused", "a-file-name-of-more-than-sixty-four-characters-is-refused-not-cut");
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "--file-name is too long");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "--file-name is too long");
     r = request("Refused", "../escape");
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "may only use letters, digits");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "may only use letters, digits");
     r = request("Refused", "refused");
     r.object_name = "an-object-name-of-more-than-sixty-four-characters-is-refused-too-x";
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "--object-name is too long");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_USAGE, &err,
+                       "--object-name is too long");
     CU_ASSERT_FALSE(on_token("refused"));
 }
 
@@ -117,24 +116,17 @@ static void test_taken_outputs(void)
     hb_err err = {0};
     hb_keygen_result res;
     char p[2 * PATH_MAX];
-    snprintf(p, sizeof p, "%s/cert/taken-sscert.pem", root);
+    snprintf(p, sizeof p, "%s/cert/taken-sscert.pem", app.root);
     HBTEST_ASSERT_OK(hb_write_file_atomic(p, "x", 1, 0600, &err), &err);
     hb_keygen_request r = request("Taken", "taken");
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "'cert:///taken-sscert.pem' already exists");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "'cert:///taken-sscert.pem' already exists");
     CU_ASSERT_FALSE(on_token("taken"));
 
-    hb_object_store *s = NULL;
-    bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_set_key(s, "dup", "pkcs11:token=hsmbak-test;object=dup;"
-                                        "type=private", &created, &err),
-                     &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_define_key(app.root, "dup", "pkcs11:token=hsmbak-test;object=dup;type=private");
     r = request("Dup", "dup");
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "a crypto object named 'dup' already exists");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_REFUSED, &err,
+                       "a crypto object named 'dup' already exists");
     CU_ASSERT_FALSE(on_token("dup"));
 }
 
@@ -144,7 +136,7 @@ static void test_recipient_with_certificate(void)
     hb_keygen_result res;
     hb_keygen_request r = request("Recipient One", NULL); /* file name from the CN */
     r.export_sscert = true;
-    HBTEST_ASSERT_OK(hb_keygen(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_keygen(app.prov, &r, &res, &err), &err);
     CU_ASSERT_EQUAL(res.bits, 2048);
     CU_ASSERT_EQUAL(strlen(res.fingerprint), 64);
     CU_ASSERT_EQUAL(res.key_wrap, HB_OAEP_SHA1); /* SoftHSM 2.6.1: probed */
@@ -156,13 +148,12 @@ static void test_recipient_with_certificate(void)
     CU_ASSERT_TRUE(last_audit_has(res.fingerprint));
     /* Sealed: it signed its certificate and may sign nothing more. */
     hb_key_attrs a;
-    HBTEST_ASSERT_OK(hb_token_key_attrs(prov, res.key_uri, &a, &err), &err);
+    HBTEST_ASSERT_OK(hb_token_key_attrs(app.prov, res.key_uri, &a, &err), &err);
     CU_ASSERT_FALSE(a.sign);
     CU_ASSERT_FALSE(a.extractable);
     CU_ASSERT_TRUE(a.decrypt);
     /* The certificate on the token, in cert: (0600) and as a crypto object. */
-    hb_object_store *s = NULL;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     const hb_crypto_object *o = hb_objects_find(s, HB_OBJECT_CERTIFICATE, res.object_name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     CU_ASSERT_STRING_EQUAL(o->file_name, res.sscert_url);
@@ -179,15 +170,14 @@ static void test_recipient_with_certificate(void)
     X509 *cert = NULL;
     char *cert_uri = NULL;
     HBTEST_ASSERT_OK(hb_pkcs11_uri_with_type(res.key_uri, "cert", &cert_uri, &err), &err);
-    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, cert_uri, &cert, &err), &err);
+    HBTEST_ASSERT_OK(hb_provider_load_certificate(app.prov, cert_uri, &cert, &err), &err);
     char fp[65];
     HBTEST_ASSERT_OK(hb_x509_fingerprint(cert, fp, &err), &err);
     CU_ASSERT_STRING_EQUAL(fp, res.fingerprint);
     X509_free(cert);
     free(cert_uri);
     /* The same file name again: refused before the token. */
-    HBTEST_ASSERT_STATUS(hb_keygen(prov, &r, &res, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "already exists");
+    HBTEST_ASSERT_FAIL(hb_keygen(app.prov, &r, &res, &err), HB_E_REFUSED, &err, "already exists");
 }
 
 static void test_csr_and_signer(void)
@@ -197,14 +187,14 @@ static void test_csr_and_signer(void)
     hb_keygen_request r = request("CA Signed", "ca-signed");
     r.gen_sscert = false;
     r.gen_object = false;
-    HBTEST_ASSERT_OK(hb_keygen(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_keygen(app.prov, &r, &res, &err), &err);
     CU_ASSERT_STRING_EQUAL(res.csr_url, "temporary:///ca-signed.csr");
     CU_ASSERT_STRING_EQUAL(res.sscert_url, "");
     CU_ASSERT_STRING_EQUAL(res.fingerprint, "");
     CU_ASSERT_STRING_EQUAL(res.object_name, "");
     CU_ASSERT_EQUAL(res.key_wrap, HB_OAEP_UNPROBED); /* no certificate to probe with */
     char p[2 * PATH_MAX];
-    snprintf(p, sizeof p, "%s/temporary/ca-signed.csr", root);
+    snprintf(p, sizeof p, "%s/temporary/ca-signed.csr", app.root);
     FILE *f = fopen(p, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     X509_REQ *req = PEM_read_X509_REQ(f, NULL, NULL, NULL);
@@ -213,7 +203,7 @@ static void test_csr_and_signer(void)
     CU_ASSERT_EQUAL(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
     X509_REQ_free(req);
     hb_key_attrs a;
-    HBTEST_ASSERT_OK(hb_token_key_attrs(prov, res.key_uri, &a, &err), &err);
+    HBTEST_ASSERT_OK(hb_token_key_attrs(app.prov, res.key_uri, &a, &err), &err);
     CU_ASSERT_FALSE(a.sign);
 
     /* A signer keeps its signing right, and certifies it in key usage. */
@@ -221,11 +211,11 @@ static void test_csr_and_signer(void)
     r.key_type = HB_KEY_EC_P384;
     r.usage = HB_USAGE_SIGNER;
     r.csr = true;
-    HBTEST_ASSERT_OK(hb_keygen(prov, &r, &res, &err), &err);
+    HBTEST_ASSERT_OK(hb_keygen(app.prov, &r, &res, &err), &err);
     CU_ASSERT_EQUAL(res.bits, 384);
     CU_ASSERT_EQUAL(res.key_wrap, HB_OAEP_UNPROBED);
     CU_ASSERT_STRING_EQUAL(res.csr_url, "temporary:///signer-p384.csr");
-    HBTEST_ASSERT_OK(hb_token_key_attrs(prov, res.key_uri, &a, &err), &err);
+    HBTEST_ASSERT_OK(hb_token_key_attrs(app.prov, res.key_uri, &a, &err), &err);
     CU_ASSERT_TRUE(a.sign);
     CU_ASSERT_FALSE(a.decrypt);
     CU_ASSERT_TRUE(last_audit_has("usage=signer"));
@@ -233,18 +223,6 @@ static void test_csr_and_signer(void)
 
 int main(void)
 {
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
-    base = hbtest_tempdir("keygen");
-    snprintf(root, sizeof root, "%s/root", base);
-    snprintf(audit, sizeof audit, "%s/audit.log", base);
-    setenv("HSMBAK_AUDIT_FILE", audit, 1);
-    hb_err err = {0};
-    if (hb_system_init(root, "appliance", NULL, &err) != HB_OK) {
-        fprintf(stderr, "hb_system_init: %s\n", err.msg);
-        return 2;
-    }
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"refusals before the token, each audited", test_refusals},
         {"a taken file or object: no key is made", test_taken_outputs},
@@ -253,9 +231,5 @@ int main(void)
         {"CSR only; an EC signer with a CSR", test_csr_and_signer},
         {NULL, NULL},
     };
-    int rc = hbtest_main("custody-keygen", cases);
-    hb_provider_free(prov);
-    hbtest_rmtree(base);
-    free(base);
-    return rc;
+    return hbfix_appliance_main("custody-keygen", cases, &app);
 }

@@ -79,30 +79,24 @@ static void test_refusals(void)
     char *priv = NULL, *pub = NULL;
     hb_err err = {0};
     /* EC keys cannot open backups (RSA-OAEP). */
-    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, th_token_uri(0), "ec-recipient", HB_KEY_EC_P256,
-                                         HB_USAGE_RECIPIENT, &priv, &pub, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "must be RSA");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(prov, th_token_uri(0), "ec-recipient", HB_KEY_EC_P256,
+                                       HB_USAGE_RECIPIENT, &priv, &pub, &err), HB_E_USAGE, &err,
+                       "must be RSA");
     /* A taken label. */
-    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, th_token_uri(0), "recipient-2048",
-                                         HB_KEY_RSA2048, HB_USAGE_RECIPIENT, &priv, &pub, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "already holds an object labelled 'recipient-2048'");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(prov, th_token_uri(0), "recipient-2048", HB_KEY_RSA2048,
+                                       HB_USAGE_RECIPIENT, &priv, &pub, &err), HB_E_REFUSED, &err,
+                       "already holds an object labelled 'recipient-2048'");
     /* A token that is not there. */
-    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, "pkcs11:token=no-such-token", "x",
-                                         HB_KEY_RSA2048, HB_USAGE_SIGNER, &priv, &pub, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "pkcs11:token=no-such-token");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(prov, "pkcs11:token=no-such-token", "x", HB_KEY_RSA2048,
+                                       HB_USAGE_SIGNER, &priv, &pub, &err), HB_E_NOT_FOUND, &err,
+                       "pkcs11:token=no-such-token");
     /* Several tokens match an empty selection: never a guess. */
-    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, "pkcs11:", "x", HB_KEY_RSA2048,
-                                         HB_USAGE_SIGNER, &priv, &pub, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "matches 3 tokens");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(prov, "pkcs11:", "x", HB_KEY_RSA2048, HB_USAGE_SIGNER, &priv,
+                                       &pub, &err), HB_E_USAGE, &err, "matches 3 tokens");
     /* Never by slot number. */
-    HBTEST_ASSERT_STATUS(hb_token_keygen(prov, "pkcs11:slot-id=0", "x", HB_KEY_RSA2048,
-                                         HB_USAGE_SIGNER, &priv, &pub, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "use token=LABEL or serial=SERIAL");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(prov, "pkcs11:slot-id=0", "x", HB_KEY_RSA2048,
+                                       HB_USAGE_SIGNER, &priv, &pub, &err), HB_E_USAGE, &err,
+                       "use token=LABEL or serial=SERIAL");
     CU_ASSERT_PTR_NULL(priv);
     CU_ASSERT_PTR_NULL(pub);
     hb_key_type t;
@@ -127,10 +121,8 @@ static void test_usage_enforced_by_token(void)
     uint8_t *sig = NULL;
     size_t siglen = 0;
     const uint8_t msg[] = "manifest";
-    HBTEST_ASSERT_STATUS(hb_provider_sign_sha256(prov, recipient, msg, sizeof msg, &sig,
-                                                 &siglen, &err),
-                         HB_E_TOKEN, &err);
-    HBTEST_ASSERT_MSG(&err, "refused to sign");
+    HBTEST_ASSERT_FAIL(hb_provider_sign_sha256(prov, recipient, msg, sizeof msg, &sig, &siglen,
+                                               &err), HB_E_TOKEN, &err, "refused to sign");
     CU_ASSERT_PTR_NULL(sig);
 
     char *priv = NULL, *pub = NULL;
@@ -139,10 +131,9 @@ static void test_usage_enforced_by_token(void)
     uint8_t in[256] = {1, 2, 3};
     uint8_t out[256];
     size_t outlen = 0;
-    HBTEST_ASSERT_STATUS(hb_provider_decrypt_oaep(prov, signer, HB_OAEP_SHA1, in, sizeof in,
-                                                  out, &outlen, &err),
-                         HB_E_TOKEN, &err);
-    HBTEST_ASSERT_MSG(&err, "refused RSA-OAEP decryption");
+    HBTEST_ASSERT_FAIL(hb_provider_decrypt_oaep(prov, signer, HB_OAEP_SHA1, in, sizeof in, out,
+                                                &outlen, &err), HB_E_TOKEN, &err,
+                       "refused RSA-OAEP decryption");
     EVP_PKEY_free(recipient);
     EVP_PKEY_free(signer);
     free(priv);
@@ -242,16 +233,12 @@ static void test_key_attrs_not_found(void)
 {
     hb_err err = {0};
     hb_key_attrs a;
-    HBTEST_ASSERT_STATUS(hb_token_key_attrs(prov,
-                                            "pkcs11:token=hsmbak-test;object=nope;type=private",
-                                            &a, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "object=nope");
+    HBTEST_ASSERT_FAIL(hb_token_key_attrs(prov, "pkcs11:token=hsmbak-test;object=nope;type=private",
+                                          &a, &err), HB_E_NOT_FOUND, &err, "object=nope");
 }
 
 int main(void)
 {
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"recipient RSA-2048: sensitive, never extractable, decrypt+unwrap only",
          test_recipient_rsa_attrs},
@@ -263,7 +250,5 @@ int main(void)
         {"key attributes of a missing key", test_key_attrs_not_found},
         {NULL, NULL},
     };
-    int rc = hbtest_main("keygen", cases);
-    hb_provider_free(prov);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"keygen", cases, .prov = &prov});
 }

@@ -21,6 +21,14 @@ static hb_provider *open_with_pin(const char *module, const char *pin_source)
     return p;
 }
 
+/* A private-key URI on the third token, which holds no such key. */
+static const char *no_such_key_on_third(void)
+{
+    static char uri[200];
+    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
+    return uri;
+}
+
 /* Runs first: the third token has not been logged in to by this process
  * (login state is per token and process, PKCS#11 v2.40 §5.6). */
 static void test_wrong_pin(void)
@@ -29,10 +37,9 @@ static void test_wrong_pin(void)
     setenv("HB_TEST_BAD_PIN", "not-the-pin", 1);
     hb_provider *p = open_with_pin(NULL, "env:HB_TEST_BAD_PIN");
     EVP_PKEY *k = NULL;
-    char uri[200];
-    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "wrong PIN");
+    const char *uri = no_such_key_on_third();
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err,
+                       "wrong PIN");
     HBTEST_ASSERT_MSG(&err, uri);
     CU_ASSERT_PTR_NULL(strstr(err.msg, "not-the-pin"));
     CU_ASSERT_PTR_NULL(k);
@@ -44,23 +51,21 @@ static void test_no_pin_source_without_terminal(void)
     hb_err err = {0};
     hb_provider *p = open_with_pin(NULL, NULL);
     EVP_PKEY *k = NULL;
-    char uri[200];
-    snprintf(uri, sizeof uri, "%s;object=anything;type=private", th_token_uri(2));
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "--pin-source");
+    const char *uri = no_such_key_on_third();
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, uri, &k, &err), HB_E_AUTH, &err,
+                       "--pin-source");
     HBTEST_ASSERT_MSG(&err, uri);
     /* The URI's own pin-source: the login works, the object is missing. */
     char with_pin[4400];
     snprintf(with_pin, sizeof with_pin, "%s?pin-source=file:%s", uri,
              hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(p, with_pin, &k, &err), HB_E_NOT_FOUND,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "no private key matches");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, with_pin, &k, &err), HB_E_NOT_FOUND, &err,
+                       "no private key matches");
     HBTEST_ASSERT_MSG(&err, uri);
     /* A PIN in the URI itself is refused, and not repeated. */
     snprintf(with_pin, sizeof with_pin, "%s?pin-value=1234", uri);
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(p, with_pin, &k, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "pin-value");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(p, with_pin, &k, &err), HB_E_USAGE, &err,
+                       "pin-value");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "1234"));
     hb_provider_free(p);
 }
@@ -70,19 +75,19 @@ static void test_open_refusals(void)
     hb_err err = {0};
     hb_provider *p = NULL;
     hb_provider_config missing = {"/nonexistent/libnothing.so", NULL};
-    HBTEST_ASSERT_STATUS(hb_provider_open(&missing, &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "/nonexistent/libnothing.so");
+    HBTEST_ASSERT_FAIL(hb_provider_open(&missing, &p, &err), HB_E_NOT_FOUND, &err,
+                       "/nonexistent/libnothing.so");
     hb_provider_config relative = {"libsofthsm2.so", NULL};
     HBTEST_ASSERT_STATUS(hb_provider_open(&relative, &p, &err), HB_E_USAGE, &err);
     hb_provider_config badpin = {NULL, "stdin"};
-    HBTEST_ASSERT_STATUS(hb_provider_open(&badpin, &p, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "file:PATH nor env:VAR");
+    HBTEST_ASSERT_FAIL(hb_provider_open(&badpin, &p, &err), HB_E_USAGE, &err,
+                       "file:PATH nor env:VAR");
     CU_ASSERT_PTR_NULL(p);
     /* HSMBAK_PKCS11_MODULE is the fallback for cfg.module. */
     setenv("HSMBAK_PKCS11_MODULE", "/nonexistent/fromenv.so", 1);
     hb_provider_config none = {NULL, NULL};
-    HBTEST_ASSERT_STATUS(hb_provider_open(&none, &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "/nonexistent/fromenv.so");
+    HBTEST_ASSERT_FAIL(hb_provider_open(&none, &p, &err), HB_E_NOT_FOUND, &err,
+                       "/nonexistent/fromenv.so");
     unsetenv("HSMBAK_PKCS11_MODULE");
     hb_provider_free(NULL);
 }
@@ -92,35 +97,51 @@ static void test_missing_and_malformed(void)
     hb_err err = {0};
     EVP_PKEY *k = NULL;
     X509 *x = NULL;
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(
-                             prov, "pkcs11:token=no-such-token;object=k;type=private", &k, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no token matches 'pkcs11:token=no-such-token;object=k;type=private'");
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(
-                             prov, "pkcs11:token=hsmbak-test;object=no-such-key;type=private",
-                             &k, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no private key matches "
-                            "'pkcs11:token=hsmbak-test;object=no-such-key;type=private'");
-    HBTEST_ASSERT_STATUS(hb_provider_load_public_key(
-                             prov, "pkcs11:token=hsmbak-test;object=no-such-key;type=public",
-                             &k, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "object=no-such-key");
-    HBTEST_ASSERT_STATUS(hb_provider_load_certificate(
-                             prov, "pkcs11:token=hsmbak-test;object=no-such-cert;type=cert", &x,
-                             &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no certificate matches");
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(
-                             prov, "pkcs11:token=hsmbak-test;object=%zz;type=private", &k, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "malformed PKCS#11 URI 'pkcs11:token=hsmbak-test;object=%zz");
-    HBTEST_ASSERT_STATUS(hb_provider_load_private_key(prov, "/etc/ssl/key.pem", &k, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "'/etc/ssl/key.pem' is not a PKCS#11 URI");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(
+                           prov, "pkcs11:token=no-such-token;object=k;type=private", &k, &err),
+                       HB_E_NOT_FOUND, &err,
+                       "no token matches 'pkcs11:token=no-such-token;object=k;type=private'");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(
+                           prov, "pkcs11:token=hsmbak-test;object=no-such-key;type=private",
+                           &k, &err),
+                       HB_E_NOT_FOUND, &err,
+                       "no private key matches "
+                       "'pkcs11:token=hsmbak-test;object=no-such-key;type=private'");
+    HBTEST_ASSERT_FAIL(hb_provider_load_public_key(
+                           prov, "pkcs11:token=hsmbak-test;object=no-such-key;type=public",
+                           &k, &err),
+                       HB_E_NOT_FOUND, &err, "object=no-such-key");
+    HBTEST_ASSERT_FAIL(hb_provider_load_certificate(
+                           prov, "pkcs11:token=hsmbak-test;object=no-such-cert;type=cert", &x,
+                           &err),
+                       HB_E_NOT_FOUND, &err, "no certificate matches");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(
+                           prov, "pkcs11:token=hsmbak-test;object=%zz;type=private", &k, &err),
+                       HB_E_USAGE, &err,
+                       "malformed PKCS#11 URI 'pkcs11:token=hsmbak-test;object=%zz");
+    HBTEST_ASSERT_FAIL(hb_provider_load_private_key(prov, "/etc/ssl/key.pem", &k, &err),
+                       HB_E_USAGE, &err, "'/etc/ssl/key.pem' is not a PKCS#11 URI");
     CU_ASSERT_PTR_NULL(k);
     CU_ASSERT_PTR_NULL(x);
+}
+
+/* cert written to path by write (PEM_write_X509 or i2d_X509_fp). */
+static void write_cert(const char *path, X509 *cert, int (*write)(FILE *, const X509 *))
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(write(f, cert) == 1);
+    fclose(f);
+}
+
+/* The certificate file at path loads as cert. */
+static void loads_as(const char *path, X509 *cert)
+{
+    hb_err err = {0};
+    X509 *x = NULL;
+    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
+    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
+    X509_free(x);
 }
 
 static void test_certificate_files(void)
@@ -137,29 +158,17 @@ static void test_certificate_files(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", f);
     fclose(f);
-    HBTEST_ASSERT_STATUS(hb_provider_load_certificate(prov, path, &x, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, path);
+    HBTEST_ASSERT_FAIL(hb_provider_load_certificate(prov, path, &x, &err), HB_E_VERIFY, &err, path);
 
     OSSL_LIB_CTX *libctx = hb_provider_libctx(prov);
     EVP_PKEY *key = th_soft_key(libctx, 2048, NULL);
     X509 *cert = th_make_cert(libctx, key, key, "file cert", 0, 10);
     snprintf(path, sizeof path, "%s/good.pem", dir);
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT(PEM_write_X509(f, cert) == 1);
-    fclose(f);
-    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
-    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
-    X509_free(x);
-    x = NULL;
+    write_cert(path, cert, PEM_write_X509);
+    loads_as(path, cert);
     snprintf(path, sizeof path, "%s/good.der", dir);
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT(i2d_X509_fp(f, cert) == 1);
-    fclose(f);
-    HBTEST_ASSERT_OK(hb_provider_load_certificate(prov, path, &x, &err), &err);
-    CU_ASSERT_EQUAL(X509_cmp(x, cert), 0);
-    X509_free(x);
+    write_cert(path, cert, i2d_X509_fp);
+    loads_as(path, cert);
     X509_free(cert);
     EVP_PKEY_free(key);
     hbtest_rmtree(dir);
@@ -280,10 +289,6 @@ static void test_direct_module(void)
 
 int main(void)
 {
-    /* No terminal: the PIN prompt must not be reachable. */
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"wrong PIN is HB_E_AUTH naming the URI", test_wrong_pin},
         {"no PIN source and no terminal; URI pin-source; pin-value refused",
@@ -296,7 +301,6 @@ int main(void)
         {"SoftHSM module directly, beside the p11-kit proxy", test_direct_module},
         {NULL, NULL},
     };
-    int rc = hbtest_main("provider", cases);
-    hb_provider_free(prov);
-    return rc;
+    /* No terminal: the PIN prompt must not be reachable. */
+    return hbtest_run(&(hbtest_suite){"provider", cases, .no_terminal = true, .prov = &prov});
 }

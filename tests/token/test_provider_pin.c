@@ -39,11 +39,11 @@ static void test_pin_sources(void)
     CU_ASSERT_STRING_EQUAL(pin, "1234");
 
     snprintf(src, sizeof src, "file:%s", write_pin("empty", "\n"));
-    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "is empty");
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err,
+                       "is empty");
     snprintf(src, sizeof src, "file:%s", write_pin("two", "1234\n5678\n"));
-    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "more than one line");
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err,
+                       "more than one line");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "1234"));
     CU_ASSERT_EQUAL(len, 0);
     snprintf(src, sizeof src, "file:%s/missing", dir);
@@ -54,14 +54,12 @@ static void test_pin_sources(void)
     HBTEST_ASSERT_OK(hb_pin_resolve(p, "env:HB_TEST_PIN", "test", pin, &len, &err), &err);
     CU_ASSERT_STRING_EQUAL(pin, "9876");
     unsetenv("HB_TEST_PIN_UNSET");
-    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "env:HB_TEST_PIN_UNSET", "test", pin, &len, &err),
-                         HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "'HB_TEST_PIN_UNSET' is not set");
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, "env:HB_TEST_PIN_UNSET", "test", pin, &len, &err),
+                       HB_E_AUTH, &err, "'HB_TEST_PIN_UNSET' is not set");
     HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "1234", "test", pin, &len, &err), HB_E_USAGE, &err);
     /* Nothing configured and stdin is /dev/null: no prompt, a clear error. */
-    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, NULL, "token 'y'", pin, &len, &err), HB_E_AUTH,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "token 'y' needs a PIN and stdin is not a terminal: use --pin-source");
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, NULL, "token 'y'", pin, &len, &err), HB_E_AUTH, &err,
+                       "token 'y' needs a PIN and stdin is not a terminal: use --pin-source");
     hb_provider_free(p);
 }
 
@@ -99,26 +97,21 @@ static void test_admin_login(void)
     hb_provider_config none = {NULL, NULL};
     hb_provider *p = NULL;
     HBTEST_ASSERT_OK(hb_provider_open(&none, &p, &err), &err);
-    HBTEST_ASSERT_STATUS(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256,
-                                         HB_USAGE_SIGNER, &priv, &pub, &err),
-                         HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "token 'hsmbak-test' needs a PIN");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256, HB_USAGE_SIGNER,
+                                       &priv, &pub, &err), HB_E_AUTH, &err,
+                       "token 'hsmbak-test' needs a PIN");
     hb_provider_free(p);
 
     setenv("HB_TEST_WRONG", "wrong-pin", 1);
     hb_provider_config wrong = {NULL, "env:HB_TEST_WRONG"};
     HBTEST_ASSERT_OK(hb_provider_open(&wrong, &p, &err), &err);
-    HBTEST_ASSERT_STATUS(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256,
-                                         HB_USAGE_SIGNER, &priv, &pub, &err),
-                         HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "wrong PIN for token 'hsmbak-test' (CKR_PIN_INCORRECT)");
+    HBTEST_ASSERT_FAIL(hb_token_keygen(p, th_token_uri(0), "k", HB_KEY_EC_P256, HB_USAGE_SIGNER,
+                                       &priv, &pub, &err), HB_E_AUTH, &err,
+                       "wrong PIN for token 'hsmbak-test' (CKR_PIN_INCORRECT)");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "wrong-pin"));
     /* The token URI's pin-source wins over the configured source. */
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(0),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_keygen(p, uri, "label with space", HB_KEY_EC_P256,
-                                     HB_USAGE_SIGNER, &priv, &pub, &err),
+    HBTEST_ASSERT_OK(hb_token_keygen(p, th_token_uri_with_pin(0), "label with space",
+                                     HB_KEY_EC_P256, HB_USAGE_SIGNER, &priv, &pub, &err),
                      &err);
     CU_ASSERT_STRING_EQUAL(priv, "pkcs11:token=hsmbak-test;object=label%20with%20space;type=private");
     hb_provider_free(p);
@@ -135,9 +128,6 @@ static void test_admin_login(void)
 
 int main(void)
 {
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
-    dir = hbtest_tempdir("pins");
     static const hbtest_case cases[] = {
         {"PIN from file, bare path, env; empty, two lines, unset, no terminal",
          test_pin_sources},
@@ -145,8 +135,5 @@ int main(void)
         {"admin login: no PIN, wrong PIN, URI pin-source", test_admin_login},
         {NULL, NULL},
     };
-    int rc = hbtest_main("pin", cases);
-    hbtest_rmtree(dir);
-    free(dir);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"pin", cases, .no_terminal = true, .scratch = &dir});
 }

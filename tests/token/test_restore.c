@@ -162,9 +162,8 @@ static void test_untrusted_signer(void)
     hb_restore_result res;
     hb_err err = {0};
     HBTEST_ASSERT_OK(hbfix_trust(&fx, "signer", false, &err), &err);
-    HBTEST_ASSERT_STATUS(run("rcptcred", backup_dir, true, NULL, 0, &res, &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "which this system does not trust");
+    HBTEST_ASSERT_FAIL(run("rcptcred", backup_dir, true, NULL, 0, &res, &err), HB_E_REFUSED, &err,
+                       "which this system does not trust");
     CU_ASSERT_EQUAL(status_of(&res, "signature"), HB_CHECK_OK);
     assert_failed_at(&res, "signer-trust", "does not trust");
     CU_ASSERT_EQUAL(status_of(&res, "idcred"), HB_CHECK_NOT_RUN);
@@ -179,9 +178,8 @@ static void test_untrusted_signer(void)
     CU_ASSERT_EQUAL(status_of(&res, "signer-trust"), HB_CHECK_OK);
     hb_restore_result_free(&res);
     /* A --signer that is not a certificate object is an error of its own. */
-    HBTEST_ASSERT_STATUS(run("rcptcred", backup_dir, true, "nosuch", 0, &res, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "--signer");
+    HBTEST_ASSERT_FAIL(run("rcptcred", backup_dir, true, "nosuch", 0, &res, &err), HB_E_NOT_FOUND,
+                       &err, "--signer");
     assert_failed_at(&res, "signer-trust", "--signer");
     hb_restore_result_free(&res);
     HBTEST_ASSERT_OK(hbfix_trust(&fx, "signer", true, &err), &err);
@@ -200,8 +198,8 @@ static void test_tampered_file(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(pwrite(fd, "X", 1, 100), 1);
     close(fd);
-    HBTEST_ASSERT_STATUS(run("rcptcred", bad, true, NULL, 0, &res, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "does not match its SHA-256 checksum");
+    HBTEST_ASSERT_FAIL(run("rcptcred", bad, true, NULL, 0, &res, &err), HB_E_VERIFY, &err,
+                       "does not match its SHA-256 checksum");
     assert_failed_at(&res, "files", "config.tzst");
     CU_ASSERT_EQUAL(status_of(&res, "recipient"), HB_CHECK_OK);
     CU_ASSERT_EQUAL(status_of(&res, "swap"), HB_CHECK_SKIPPED);
@@ -231,9 +229,8 @@ static void test_archive_check_fails(void)
 {
     hb_restore_result res;
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(run("rcptcred", backup_dir, true, NULL, 1, &res, &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "past the cap");
+    HBTEST_ASSERT_FAIL(run("rcptcred", backup_dir, true, NULL, 1, &res, &err), HB_E_REFUSED, &err,
+                       "past the cap");
     assert_failed_at(&res, "archive", "past the cap");
     CU_ASSERT_EQUAL(status_of(&res, "files"), HB_CHECK_OK);
     size_t archives = 0;
@@ -251,9 +248,8 @@ static void test_wrong_version(void)
     hb_restore_result res;
     hb_err err = {0};
     HBTEST_ASSERT_OK(hbfix_put(&fx, "VERSION", "9.3.6.0\n", &err), &err);
-    HBTEST_ASSERT_STATUS(run("rcptcred", backup_dir, true, NULL, 0, &res, &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "restores only onto exactly the same version");
+    HBTEST_ASSERT_FAIL(run("rcptcred", backup_dir, true, NULL, 0, &res, &err), HB_E_REFUSED, &err,
+                       "restores only onto exactly the same version");
     CU_ASSERT_EQUAL(status_of(&res, "signer-trust"), HB_CHECK_OK);
     assert_failed_at(&res, "version", "9.3.5.0");
     CU_ASSERT_EQUAL(status_of(&res, "profile"), HB_CHECK_NOT_RUN);
@@ -266,9 +262,8 @@ static void test_not_a_recipient(void)
 {
     hb_restore_result res;
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(run("othercred", backup_dir, true, NULL, 0, &res, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "is not a recipient of this backup");
+    HBTEST_ASSERT_FAIL(run("othercred", backup_dir, true, NULL, 0, &res, &err), HB_E_REFUSED, &err,
+                       "is not a recipient of this backup");
     HBTEST_ASSERT_MSG(&err, "CN=Recipient rcpt");
     CU_ASSERT_EQUAL(status_of(&res, "idcred"), HB_CHECK_OK);
     assert_failed_at(&res, "recipient", "othercred");
@@ -287,9 +282,8 @@ static void test_no_manifest(void)
     char empty[PATH_MAX];
     snprintf(empty, sizeof empty, "%s/empty", fx.dir);
     CU_ASSERT_EQUAL(mkdir(empty, 0700), 0);
-    HBTEST_ASSERT_STATUS(run("rcptcred", empty, true, NULL, 0, &res, &err), HB_E_NOT_FOUND,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "holds no backupmanifest.xml");
+    HBTEST_ASSERT_FAIL(run("rcptcred", empty, true, NULL, 0, &res, &err), HB_E_NOT_FOUND, &err,
+                       "holds no backupmanifest.xml");
     assert_failed_at(&res, "signature", "not a secure backup");
     CU_ASSERT_PTR_NULL(res.signer_subject);
     hb_restore_result_free(&res);
@@ -302,9 +296,8 @@ static void test_restore_refuses_changed_system(void)
 {
     hb_restore_result res;
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(run("rcptcred", backup_dir, false, NULL, 0, &res, &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "not in factory state");
+    HBTEST_ASSERT_FAIL(run("rcptcred", backup_dir, false, NULL, 0, &res, &err), HB_E_REFUSED, &err,
+                       "not in factory state");
     assert_failed_at(&res, "factory-state", "factory-reset");
     CU_ASSERT_EQUAL(status_of(&res, "swap"), HB_CHECK_NOT_RUN);
     hb_restore_result_free(&res);
@@ -346,7 +339,7 @@ static void test_factory_reset_and_restore(void)
     hb_restore_result_free(&res);
 }
 
-static void make_backup(void)
+static int make_backup(void)
 {
     hb_err err = {0};
     hb_system *sys = NULL;
@@ -354,12 +347,9 @@ static void make_backup(void)
     hb_backup_request req = {.recipients = recipients, .n_recipients = 1,
                              .compression = HB_COMPRESSION_ZSTD};
     hb_backup_result res;
-    char token[128];
-    /* th_token_uri asserts, and no test runs yet. */
-    snprintf(token, sizeof token, "pkcs11:token=%s", hbtest_env("HSMBAK_TEST_TOKEN"));
     /* "other" is defined, but not a recipient of the backup. */
-    if (hbfix_make_system(prov, token, &fx, &err) != HB_OK ||
-        hbfix_add_recipient(prov, &fx, token, "other", NULL, &err) != HB_OK)
+    if (hbfix_make_system(prov, NULL, &fx, &err) != HB_OK ||
+        hbfix_add_recipient(prov, &fx, fx.token_uri, "other", NULL, &err) != HB_OK)
         goto failed;
     snprintf(backup_dir, sizeof backup_dir, "%s/b1", fx.dir);
     req.dest = backup_dir;
@@ -369,10 +359,16 @@ static void make_backup(void)
         goto failed;
     hb_backup_result_free(&res);
     hb_system_close(sys);
-    return;
+    return 0;
 failed:
     fprintf(stderr, "set-up: %s\n", err.msg);
-    exit(1);
+    return 1;
+}
+
+static void free_backup(void)
+{
+    hb_tree_free(&at_backup);
+    hbfix_free(&fx);
 }
 
 int main(void)
@@ -393,11 +389,7 @@ int main(void)
          test_factory_reset_and_restore},
         {NULL, NULL},
     };
-    prov = th_open(TH_SOFTHSM_MODULE);
-    make_backup();
-    int rc = hbtest_main("restore", cases);
-    hb_tree_free(&at_backup);
-    hbfix_free(&fx);
-    hb_provider_free(prov);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"restore", cases, .prov = &prov,
+                                      .module = TH_SOFTHSM_MODULE, .setup = make_backup,
+                                      .teardown = free_backup});
 }

@@ -20,6 +20,16 @@ static hb_provider *open_with(const char *pin_source)
     return p;
 }
 
+/* A session on the third token, which its URI's own pin-source logs in to. */
+static hb_token_session open_third(hb_provider *p, bool rw, bool login)
+{
+    hb_err err = {0};
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
+    HBTEST_ASSERT_OK(hb_token_session_open(p, th_token_uri_with_pin(2), rw, login, &ts, &err),
+                     &err);
+    return ts;
+}
+
 static CK_STATE state_of(const hb_token_session *ts)
 {
     CK_SESSION_INFO si;
@@ -32,16 +42,13 @@ static void test_refusals(void)
     hb_err err = {0};
     hb_provider *p = open_with(NULL);
     hb_token_session ts = {.s = CK_INVALID_HANDLE};
-    HBTEST_ASSERT_STATUS(hb_token_session_open(p, "pkcs11:token=no-such-token", false, false,
-                                               &ts, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no token matches 'pkcs11:token=no-such-token'");
-    HBTEST_ASSERT_STATUS(hb_token_session_open(p, "pkcs11:slot-id=1", false, false, &ts, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "slot numbers change");
-    HBTEST_ASSERT_STATUS(hb_token_session_open(p, "token=hsmbak-test", false, false, &ts, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "is not a PKCS#11 URI");
+    HBTEST_ASSERT_FAIL(hb_token_session_open(p, "pkcs11:token=no-such-token", false, false, &ts,
+                                             &err), HB_E_NOT_FOUND, &err,
+                       "no token matches 'pkcs11:token=no-such-token'");
+    HBTEST_ASSERT_FAIL(hb_token_session_open(p, "pkcs11:slot-id=1", false, false, &ts, &err),
+                       HB_E_USAGE, &err, "slot numbers change");
+    HBTEST_ASSERT_FAIL(hb_token_session_open(p, "token=hsmbak-test", false, false, &ts, &err),
+                       HB_E_USAGE, &err, "is not a PKCS#11 URI");
     HBTEST_ASSERT_STATUS(hb_token_session_open(p, "pkcs11:token=hsmbak-test?pin-value=1234",
                                                false, false, &ts, &err),
                          HB_E_USAGE, &err);
@@ -51,29 +58,22 @@ static void test_refusals(void)
     CU_ASSERT_EQUAL(ts.s, CK_INVALID_HANDLE);
     CU_ASSERT_PTR_NULL(ts.uri);
     /* Logging in needs a PIN, and there is none (no source, no terminal). */
-    HBTEST_ASSERT_STATUS(hb_token_session_open(p, th_token_uri(2), false, true, &ts, &err),
-                         HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "token 'hsmbak-test3' needs a PIN");
+    HBTEST_ASSERT_FAIL(hb_token_session_open(p, th_token_uri(2), false, true, &ts, &err), HB_E_AUTH,
+                       &err, "token 'hsmbak-test3' needs a PIN");
     hb_provider_free(p);
 
     setenv("HB_TEST_WRONG_PIN", "wrong-pin", 1);
     p = open_with("env:HB_TEST_WRONG_PIN");
-    HBTEST_ASSERT_STATUS(hb_token_session_open(p, th_token_uri(2), true, true, &ts, &err),
-                         HB_E_AUTH, &err);
-    HBTEST_ASSERT_MSG(&err, "wrong PIN for token 'hsmbak-test3' (CKR_PIN_INCORRECT)");
+    HBTEST_ASSERT_FAIL(hb_token_session_open(p, th_token_uri(2), true, true, &ts, &err), HB_E_AUTH,
+                       &err, "wrong PIN for token 'hsmbak-test3' (CKR_PIN_INCORRECT)");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "wrong-pin"));
     hb_provider_free(p);
 }
 
 static void test_open_without_login(void)
 {
-    hb_err err = {0};
     hb_provider *p = open_with(NULL);
-    hb_token_session ts = {.s = CK_INVALID_HANDLE};
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(2),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_session_open(p, uri, false, false, &ts, &err), &err);
+    hb_token_session ts = open_third(p, false, false);
     CU_ASSERT_STRING_EQUAL(ts.label, "hsmbak-test3");
     CU_ASSERT_STRING_EQUAL(ts.what, "token 'hsmbak-test3'");
     CU_ASSERT_STRING_EQUAL(ts.uri, "pkcs11:token=hsmbak-test3"); /* no PIN attributes */
@@ -92,11 +92,7 @@ static void test_login_and_exists(void)
 {
     hb_err err = {0};
     hb_provider *p = open_with(NULL);
-    hb_token_session ts = {.s = CK_INVALID_HANDLE};
-    char uri[4400];
-    snprintf(uri, sizeof uri, "%s?pin-source=file:%s", th_token_uri(2),
-             hbtest_env("HSMBAK_TEST_PIN_FILE"));
-    HBTEST_ASSERT_OK(hb_token_session_open(p, uri, true, true, &ts, &err), &err);
+    hb_token_session ts = open_third(p, true, true);
     CU_ASSERT_EQUAL(state_of(&ts), CKS_RW_USER_FUNCTIONS);
 
     static const char label[] = "session-test-data";
@@ -127,22 +123,19 @@ static void test_login_and_exists(void)
     /* A search on a closed session is a token error naming the token. */
     CK_SESSION_HANDLE s = second.s;
     hb_token_session_close(&second);
-    HBTEST_ASSERT_STATUS(hb_object_exists(ts.f, s, by_label, 1, ts.what, &found, &err),
-                         HB_E_TOKEN, &err);
-    HBTEST_ASSERT_MSG(&err, "cannot search token 'hsmbak-test3'");
+    HBTEST_ASSERT_FAIL(hb_object_exists(ts.f, s, by_label, 1, ts.what, &found, &err), HB_E_TOKEN,
+                       &err, "cannot search token 'hsmbak-test3'");
     hb_token_session_close(&ts);
     hb_provider_free(p);
 }
 
 int main(void)
 {
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
     static const hbtest_case cases[] = {
         {"refusals: no token, slot-id, not a URI, pin-value, no PIN, wrong PIN", test_refusals},
         {"open without login: label, what, URI without PIN attributes", test_open_without_login},
         {"login by the URI's pin-source, read-write, hb_object_exists", test_login_and_exists},
         {NULL, NULL},
     };
-    return hbtest_main("session", cases);
+    return hbtest_run(&(hbtest_suite){"session", cases, .no_terminal = true});
 }

@@ -3,6 +3,8 @@
  * hb_signer_sign verifies, and names the signer's certificate. */
 #include "token_helpers.h"
 
+#include "hbfixture.h"
+
 #include "backup/custody/signer.h"
 #include "backup/format/manifest.h"
 #include "hsmbak/keygen.h"
@@ -15,36 +17,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hb_provider *prov;
-static char *base;
-static char root[PATH_MAX];
+static hbfix_appliance app;
 
 /* An idcred `name` for a new key pair with a self-signed certificate. */
 static void make_idcred(const char *name, hb_key_type type, hb_key_usage usage)
 {
     hb_err err = {0};
     hb_keygen_result kr;
-    hb_keygen_request kq = {.root = root, .token_uri = th_token_uri(0), .dn = {.cn = name},
+    hb_keygen_request kq = {.root = app.root, .token_uri = th_token_uri(0), .dn = {.cn = name},
                             .key_type = type, .usage = usage, .gen_sscert = true,
                             .file_name = name, .gen_object = true};
-    HBTEST_ASSERT_OK(hb_keygen(prov, &kq, &kr, &err), &err);
-    hb_object_store *s = NULL;
+    HBTEST_ASSERT_OK(hb_keygen(app.prov, &kq, &kr, &err), &err);
+    hb_object_store *s = hbfix_objects(app.root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_idcred(s, name, name, name, &created, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_objects_save(s);
 }
 
 /* Mark idcred `name` as the backup signer and open it. */
 static hb_status open_signer(const char *name, hb_signer **out, hb_err *err)
 {
     hb_object_store *s = NULL;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, err), err);
+    HBTEST_ASSERT_OK(hb_objects_load(app.root, &s, err), err);
     if (name != NULL) {
         HBTEST_ASSERT_OK(hb_objects_set_backup_signer(s, name, err), err);
     }
-    hb_status st = hb_signer_open(prov, s, "the test needs it", "test signer", out, err);
+    hb_status st = hb_signer_open(app.prov, s, "the test needs it", "test signer", out, err);
     hb_objects_free(s);
     return st;
 }
@@ -53,8 +51,8 @@ static void test_no_signer(void)
 {
     hb_err err = {0};
     hb_signer *sg = NULL;
-    HBTEST_ASSERT_STATUS(open_signer(NULL, &sg, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "no backup signer is set, and the test needs it");
+    HBTEST_ASSERT_FAIL(open_signer(NULL, &sg, &err), HB_E_REFUSED, &err,
+                       "no backup signer is set, and the test needs it");
     HBTEST_ASSERT_MSG(&err, "hsmbak crypto backup-signer NAME");
     CU_ASSERT_PTR_NULL(sg);
     hb_signer_free(NULL);
@@ -66,14 +64,7 @@ static void test_signer_key_missing(void)
     hb_signer *sg = NULL;
     make_idcred("gone", HB_KEY_EC_P256, HB_USAGE_SIGNER);
     /* The idcred now names a key that is not on the token. */
-    hb_object_store *s = NULL;
-    bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
-    HBTEST_ASSERT_OK(hb_objects_set_key(s, "gone", "pkcs11:token=hsmbak-test;object=nothing;"
-                                        "type=private", &created, &err),
-                     &err);
-    HBTEST_ASSERT_OK(hb_objects_save(s, &err), &err);
-    hb_objects_free(s);
+    hbfix_define_key(app.root, "gone", "pkcs11:token=hsmbak-test;object=nothing;type=private");
     hb_status st = open_signer("gone", &sg, &err);
     CU_ASSERT_NOT_EQUAL(st, HB_OK);
     HBTEST_ASSERT_MSG(&err, "test signer");
@@ -100,7 +91,7 @@ static void sign_and_verify(const char *name)
     hb_err err = {0};
     hb_signer *sg = NULL;
     HBTEST_ASSERT_OK(open_signer(name, &sg, &err), &err);
-    OSSL_LIB_CTX *libctx = hb_provider_libctx(prov);
+    OSSL_LIB_CTX *libctx = hb_provider_libctx(app.prov);
     EVP_PKEY *rk = th_soft_key(libctx, 2048, NULL);
     X509 *rcert = th_make_cert(libctx, rk, rk, "recipient", 0, 365);
     hb_manifest *m = small_manifest(rcert), *back = NULL;
@@ -152,25 +143,14 @@ static void test_recipient_is_no_signer(void)
     uint8_t *sig = NULL;
     size_t siglen = 0;
     const uint8_t data[] = "transcript entry";
-    HBTEST_ASSERT_STATUS(hb_signer_sign(sg, data, sizeof data, &sig, &siglen, &err), HB_E_TOKEN,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "refused to sign");
+    HBTEST_ASSERT_FAIL(hb_signer_sign(sg, data, sizeof data, &sig, &siglen, &err), HB_E_TOKEN, &err,
+                       "refused to sign");
     CU_ASSERT_PTR_NULL(sig);
     hb_signer_free(sg);
 }
 
 int main(void)
 {
-    if (freopen("/dev/null", "r", stdin) == NULL)
-        return 2;
-    base = hbtest_tempdir("signer");
-    snprintf(root, sizeof root, "%s/root", base);
-    hb_err err = {0};
-    if (hb_system_init(root, "appliance", NULL, &err) != HB_OK) {
-        fprintf(stderr, "hb_system_init: %s\n", err.msg);
-        return 2;
-    }
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"no backup signer: refused, saying how to set one", test_no_signer},
         {"the signer's key is not on the token: refused, with the role", test_signer_key_missing},
@@ -179,9 +159,5 @@ int main(void)
         {"a recipient key is no signer", test_recipient_is_no_signer},
         {NULL, NULL},
     };
-    int rc = hbtest_main("signer", cases);
-    hb_provider_free(prov);
-    hbtest_rmtree(base);
-    free(base);
-    return rc;
+    return hbfix_appliance_main("signer", cases, &app);
 }

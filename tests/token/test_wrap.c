@@ -80,10 +80,8 @@ static void test_sha256_refused_by_softhsm(void)
     HBTEST_ASSERT_OK(hb_wrap_dek(hb_provider_libctx(prov), recipient_cert, HB_OAEP_SHA256, dek,
                                  &wrapped, &wlen, &err),
                      &err);
-    HBTEST_ASSERT_STATUS(hb_unwrap_dek(prov, recipient, HB_OAEP_SHA256, wrapped, wlen, back,
-                                       &err),
-                         HB_E_TOKEN, &err);
-    HBTEST_ASSERT_MSG(&err, "refused RSA-OAEP decryption with rsa-oaep-sha256");
+    HBTEST_ASSERT_FAIL(hb_unwrap_dek(prov, recipient, HB_OAEP_SHA256, wrapped, wlen, back, &err),
+                       HB_E_TOKEN, &err, "refused RSA-OAEP decryption with rsa-oaep-sha256");
     HBTEST_ASSERT_MSG(&err, "rsa-oaep-sha1");
     free(wrapped);
 }
@@ -120,9 +118,8 @@ static void test_unwrap_wrong_size(void)
     uint8_t in[31] = {1}, out[256], back[HB_DEK_LEN];
     size_t outlen = sizeof out;
     CU_ASSERT_FATAL(EVP_PKEY_encrypt(ctx, out, &outlen, in, sizeof in) == 1);
-    HBTEST_ASSERT_STATUS(hb_unwrap_dek(prov, recipient, HB_OAEP_SHA1, out, outlen, back, &err),
-                         HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "31 bytes");
+    HBTEST_ASSERT_FAIL(hb_unwrap_dek(prov, recipient, HB_OAEP_SHA1, out, outlen, back, &err),
+                       HB_E_VERIFY, &err, "31 bytes");
     EVP_PKEY_CTX_free(ctx);
 }
 
@@ -134,14 +131,13 @@ static void test_recipient_check_refusals(void)
 
     EVP_PKEY *small = th_soft_key(libctx, 1024, NULL);
     X509 *c1024 = th_make_cert(libctx, small, small, "small recipient", 0, 30);
-    HBTEST_ASSERT_STATUS(hb_recipient_check(c1024, true, now, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "1024-bit RSA key");
+    HBTEST_ASSERT_FAIL(hb_recipient_check(c1024, true, now, &err), HB_E_REFUSED, &err,
+                       "1024-bit RSA key");
     HBTEST_ASSERT_MSG(&err, "small recipient");
 
     EVP_PKEY *ec = th_soft_key(libctx, 0, "P-256");
     X509 *cec = th_make_cert(libctx, ec, ec, "ec recipient", 0, 30);
-    HBTEST_ASSERT_STATUS(hb_recipient_check(cec, true, now, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "EC key");
+    HBTEST_ASSERT_FAIL(hb_recipient_check(cec, true, now, &err), HB_E_REFUSED, &err, "EC key");
     uint8_t dek[HB_DEK_LEN] = {0};
     uint8_t *w = NULL;
     size_t wl = 0;
@@ -150,8 +146,8 @@ static void test_recipient_check_refusals(void)
 
     X509 *expired = th_make_cert(libctx, X509_get0_pubkey(recipient_cert), ca_key,
                                  "old recipient", -30, -1);
-    HBTEST_ASSERT_STATUS(hb_recipient_check(expired, false, now, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "expired");
+    HBTEST_ASSERT_FAIL(hb_recipient_check(expired, false, now, &err), HB_E_REFUSED, &err,
+                       "expired");
     HBTEST_ASSERT_MSG(&err, "old recipient");
     HBTEST_ASSERT_OK(hb_recipient_check(expired, true, now, &err), &err);
     /* The same certificate was fine 10 days ago. */
@@ -173,13 +169,20 @@ static void test_hash_names(void)
     CU_ASSERT_STRING_EQUAL(hb_oaep_hash_name(HB_OAEP_SHA1), "rsa-oaep-sha1");
     HBTEST_ASSERT_OK(hb_oaep_hash_from_name(hb_oaep_hash_name(HB_OAEP_SHA1), &h, &err), &err);
     CU_ASSERT_EQUAL(h, HB_OAEP_SHA1);
-    HBTEST_ASSERT_STATUS(hb_oaep_hash_from_name("rsa-oaep-md5", &h, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "rsa-oaep-md5");
+    HBTEST_ASSERT_FAIL(hb_oaep_hash_from_name("rsa-oaep-md5", &h, &err), HB_E_VERIFY, &err,
+                       "rsa-oaep-md5");
+}
+
+static void free_recipient(void)
+{
+    EVP_PKEY_free(recipient);
+    EVP_PKEY_free(ca_key);
+    X509_free(recipient_cert);
+    free(recipient_uri);
 }
 
 int main(void)
 {
-    prov = th_open(NULL);
     static const hbtest_case cases[] = {
         {"recipient key and certificate", setup_recipient},
         {"DEK wrapped in software (SHA-1) unwraps on the token", test_wrap_sha1_unwrap_on_token},
@@ -191,11 +194,5 @@ int main(void)
         {"OAEP hash names", test_hash_names},
         {NULL, NULL},
     };
-    int rc = hbtest_main("wrap", cases);
-    EVP_PKEY_free(recipient);
-    EVP_PKEY_free(ca_key);
-    X509_free(recipient_cert);
-    free(recipient_uri);
-    hb_provider_free(prov);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"wrap", cases, .prov = &prov, .teardown = free_recipient});
 }

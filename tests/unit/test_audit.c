@@ -87,11 +87,15 @@ static void test_symlink_refused(void)
     setenv("HSMBAK_AUDIT_FILE", path, 1);
 }
 
-int main(void)
+static int set_audit_file(void)
 {
-    dir = hbtest_tempdir("audit");
     snprintf(path, sizeof path, "%s/audit.log", dir);
     setenv("HSMBAK_AUDIT_FILE", path, 1);
+    return 0;
+}
+
+int main(void)
+{
     static const hbtest_case cases[] = {
         {"one logfmt line: op, outcome, uid, quoted values, no empty fields", test_fields_and_quoting},
         {"refused and failed outcomes carry the reason", test_outcomes_and_reason},
@@ -99,8 +103,5 @@ int main(void)
         {"HSMBAK_AUDIT_FILE is never written through a symlink", test_symlink_refused},
         {NULL, NULL},
     };
-    int rc = hbtest_main("audit", cases);
-    hbtest_rmtree(dir);
-    free(dir);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"audit", cases, .scratch = &dir, .setup = set_audit_file});
 }

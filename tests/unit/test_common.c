@@ -138,15 +138,15 @@ static void test_read_file(void)
     free(data);
     data = NULL;
     /* The cap is a hard limit. */
-    HBTEST_ASSERT_STATUS(hb_read_file(path, 4, &data, &len, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "is 5 bytes, more than the 4-byte limit");
+    HBTEST_ASSERT_FAIL(hb_read_file(path, 4, &data, &len, &err), HB_E_REFUSED, &err,
+                       "is 5 bytes, more than the 4-byte limit");
     CU_ASSERT_PTR_NULL(data);
     /* Not a regular file, and absent. */
-    HBTEST_ASSERT_STATUS(hb_read_file(dir, 1024, &data, &len, &err), HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "not a regular file");
+    HBTEST_ASSERT_FAIL(hb_read_file(dir, 1024, &data, &len, &err), HB_E_IO, &err,
+                       "not a regular file");
     char *absent = join(dir, "absent");
-    HBTEST_ASSERT_STATUS(hb_read_file(absent, 1024, &data, &len, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no such file or directory");
+    HBTEST_ASSERT_FAIL(hb_read_file(absent, 1024, &data, &len, &err), HB_E_NOT_FOUND, &err,
+                       "no such file or directory");
     CU_ASSERT_PTR_NULL(data);
     /* Replacing leaves no temporary file behind. */
     HBTEST_ASSERT_OK(hb_write_file_atomic(path, "bye", 3, 0600, &err), &err);
@@ -173,17 +173,16 @@ static void test_path_limits(void)
     char out[16];
     HBTEST_ASSERT_OK(hb_path_join(out, sizeof out, "/a", "b", &err), &err);
     CU_ASSERT_STRING_EQUAL(out, "/a/b");
-    HBTEST_ASSERT_STATUS(hb_path_join(out, sizeof out, "/aaaaaaaa", "bbbbbbb", &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "path too long");
+    HBTEST_ASSERT_FAIL(hb_path_join(out, sizeof out, "/aaaaaaaa", "bbbbbbb", &err), HB_E_USAGE,
+                       &err, "path too long");
     /* A path too long for the temporary name is refused before anything
      * is created or removed. */
     char *huge = malloc(PATH_MAX + 8);
     memset(huge, 'x', PATH_MAX + 7);
     huge[0] = '/';
     huge[PATH_MAX + 7] = '\0';
-    HBTEST_ASSERT_STATUS(hb_write_file_atomic(huge, "x", 1, 0600, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "path too long");
+    HBTEST_ASSERT_FAIL(hb_write_file_atomic(huge, "x", 1, 0600, &err), HB_E_USAGE, &err,
+                       "path too long");
     HBTEST_ASSERT_STATUS(hb_mkdirs(huge, 0700, &err), HB_E_USAGE, &err);
     free(huge);
 }
@@ -202,8 +201,7 @@ static void test_mkdirs_and_sha256(void)
     HBTEST_ASSERT_OK(hb_sha256_fileat(AT_FDCWD, file, hex, &err), &err);
     CU_ASSERT_STRING_EQUAL(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     /* A file where a directory should be. */
-    HBTEST_ASSERT_STATUS(hb_mkdirs(file, 0700, &err), HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "exists and is not a directory");
+    HBTEST_ASSERT_FAIL(hb_mkdirs(file, 0700, &err), HB_E_IO, &err, "exists and is not a directory");
     /* The hash never follows a final symlink. */
     char *link = join(deep, "link");
     CU_ASSERT_EQUAL_FATAL(symlink(file, link), 0);
@@ -236,11 +234,10 @@ static void test_write_all_and_read_some(void)
     CU_ASSERT_EQUAL(memcmp(buf, "pipe!", 5), 0);
     close(fds[0]);
     /* A closed descriptor names the file in the message. */
-    HBTEST_ASSERT_STATUS(hb_read_some(fds[0], buf, sizeof buf, &got, "the pipe", &err), HB_E_IO,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "cannot read 'the pipe'");
-    HBTEST_ASSERT_STATUS(hb_write_all(fds[1], "x", 1, "the pipe", &err), HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "cannot write 'the pipe'");
+    HBTEST_ASSERT_FAIL(hb_read_some(fds[0], buf, sizeof buf, &got, "the pipe", &err), HB_E_IO, &err,
+                       "cannot read 'the pipe'");
+    HBTEST_ASSERT_FAIL(hb_write_all(fds[1], "x", 1, "the pipe", &err), HB_E_IO, &err,
+                       "cannot write 'the pipe'");
 }
 
 static void test_full_disk_said_plainly(void)
@@ -249,8 +246,8 @@ static void test_full_disk_said_plainly(void)
     int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return; /* no /dev/full here: nothing to show */
-    HBTEST_ASSERT_STATUS(hb_write_all(fd, "x", 1, "/dev/full", &err), HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "no space left to write '/dev/full'");
+    HBTEST_ASSERT_FAIL(hb_write_all(fd, "x", 1, "/dev/full", &err), HB_E_IO, &err,
+                       "no space left to write '/dev/full'");
     close(fd);
 }
 

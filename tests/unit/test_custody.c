@@ -74,10 +74,9 @@ static void write_store(const char *body)
 
 static void setup(void)
 {
-    if (root != NULL)
+    if (path[0] != '\0')
         return;
     hb_err err;
-    root = hbtest_tempdir("custody");
     char config[2048];
     snprintf(config, sizeof config, "%s/config", root);
     CU_ASSERT_EQUAL_FATAL(hb_mkdirs(config, 0700, &err), HB_OK);
@@ -160,13 +159,11 @@ static void test_store_round_trip(void)
     CU_ASSERT_EQUAL(rs.singles[0].hash, HB_OAEP_SHA1);
     hb_recipient_set_free(&rs);
     const char *retired[] = {"old"};
-    HBTEST_ASSERT_STATUS(hb_recipient_set_resolve(root, NULL, retired, 1, &rs, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "was retired on 2026-11-29T21:00:00Z");
+    HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(root, NULL, retired, 1, &rs, &err), HB_E_REFUSED,
+                       &err, "was retired on 2026-11-29T21:00:00Z");
     const char *unknown[] = {"nothing-here"};
-    HBTEST_ASSERT_STATUS(hb_recipient_set_resolve(root, NULL, unknown, 1, &rs, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no certificate object, enrolled recipient or quorum group");
+    HBTEST_ASSERT_FAIL(hb_recipient_set_resolve(root, NULL, unknown, 1, &rs, &err), HB_E_NOT_FOUND,
+                       &err, "no certificate object, enrolled recipient or quorum group");
     drop(&a);
     drop(&b);
     drop(&r);
@@ -183,8 +180,8 @@ static void test_store_rejects(void)
     add_enrollment(body, sizeof body, "alice", "active", &a);
     char *swapped = sigtest_replace(body, a.fp, b.fp);
     write_store(swapped);
-    HBTEST_ASSERT_STATUS(hb_custody_load(root, &c, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "certificate and fingerprint disagree");
+    HBTEST_ASSERT_FAIL(hb_custody_load(root, &c, &err), HB_E_VERIFY, &err,
+                       "certificate and fingerprint disagree");
     free(swapped);
     /* Defined twice. */
     add_enrollment(body, sizeof body, "alice", "active", &a);
@@ -213,13 +210,5 @@ int main(void)
         {"store rejections", test_store_rejects},
         {NULL, NULL},
     };
-    int rc = hbtest_main("custody", cases);
-    (void)sigtest_write_pem;
-    (void)sigtest_sign;
-    (void)sigtest_make;
-    if (root != NULL) {
-        hbtest_rmtree(root);
-        free(root);
-    }
-    return rc;
+    return hbtest_run(&(hbtest_suite){"custody", cases, .scratch = &root});
 }

@@ -24,8 +24,8 @@
 
 static const uint8_t DEK[32] = {1, 2, 3};
 static char *g_base;     /* per-run temp area */
-static char *g_sentinel; /* must stay empty */
-static const char *g_outside; /* must keep one link */
+static char g_sentinel[PATH_MAX / 2]; /* must stay empty */
+static char g_outside[PATH_MAX / 2];  /* must keep one link */
 
 /* ---- crafting ---- */
 
@@ -138,15 +138,13 @@ static void expect_refused(const char *file, const hb_archive_limits *lim, hb_st
     hb_archive_spec spec = {.backup_id = ID, .name = "config",
                             .compression = HB_COMPRESSION_ZSTD};
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(hb_archive_walk(file, &spec, DEK, lim, NULL, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, fragment);
+    HBTEST_ASSERT_FAIL(hb_archive_walk(file, &spec, DEK, lim, NULL, &err), want, &err, fragment);
     HBTEST_ASSERT_MSG(&err, "archive 'config'");
     char stage[PATH_MAX];
     snprintf(stage, sizeof stage, "%s/stage", g_base);
     CU_ASSERT_EQUAL_FATAL(mkdir(stage, 0700), 0);
-    HBTEST_ASSERT_STATUS(hb_archive_extract(file, &spec, DEK, stage, lim, NULL, &err), want,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, fragment);
+    HBTEST_ASSERT_FAIL(hb_archive_extract(file, &spec, DEK, stage, lim, NULL, &err), want, &err,
+                       fragment);
     CU_ASSERT_EQUAL(count_entries(g_sentinel), 0);
     hbtest_rmtree(stage);
     unlink(file);
@@ -257,9 +255,8 @@ static void test_bomb(void)
     snprintf(stage, sizeof stage, "%s/stage", g_base);
     CU_ASSERT_EQUAL_FATAL(mkdir(stage, 0700), 0);
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(hb_archive_extract(file, &spec, DEK, stage, &lim, NULL, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "past the cap");
+    HBTEST_ASSERT_FAIL(hb_archive_extract(file, &spec, DEK, stage, &lim, NULL, &err), HB_E_REFUSED,
+                       &err, "past the cap");
     snprintf(bomb, sizeof bomb, "%s/bomb", stage);
     CU_ASSERT_NOT_EQUAL(stat(bomb, &sb), 0); /* refused before a byte was written */
     hbtest_rmtree(stage);
@@ -299,9 +296,8 @@ static void test_free_space_floor(void)
     CU_ASSERT_EQUAL_FATAL(mkdir(stage, 0700), 0);
     hb_err err = {0};
     HBTEST_ASSERT_OK(hb_archive_walk(file, &spec, DEK, &lim, NULL, &err), &err); /* no disk */
-    HBTEST_ASSERT_STATUS(hb_archive_extract(file, &spec, DEK, stage, &lim, NULL, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "would leave less than 100% free");
+    HBTEST_ASSERT_FAIL(hb_archive_extract(file, &spec, DEK, stage, &lim, NULL, &err), HB_E_REFUSED,
+                       &err, "would leave less than 100% free");
     CU_ASSERT_EQUAL(count_entries(stage), 0);
     hbtest_rmtree(stage);
     unlink(file);
@@ -337,21 +333,30 @@ static void test_benign_crafted_archive_extracts(void)
     unlink(file);
 }
 
-int main(void)
+/* After every case: the file outside was never linked to. */
+static void test_outside_file_never_linked(void)
 {
-    g_base = hbtest_tempdir("hb-safety");
-    char sentinel[PATH_MAX];
-    snprintf(sentinel, sizeof sentinel, "%s/sentinel", g_base);
-    if (mkdir(sentinel, 0700) != 0)
+    struct stat sb;
+    CU_ASSERT(stat(g_outside, &sb) == 0 && sb.st_nlink == 1);
+}
+
+static int make_sentinel_and_outside_file(void)
+{
+    int n = snprintf(g_sentinel, sizeof g_sentinel, "%s/sentinel", g_base);
+    if (n < 0 || (size_t)n >= sizeof g_sentinel || mkdir(g_sentinel, 0700) != 0)
         return 2;
-    g_sentinel = sentinel;
-    char outside[PATH_MAX];
-    snprintf(outside, sizeof outside, "%s/outside-file", g_base);
-    int fd = open(outside, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    n = snprintf(g_outside, sizeof g_outside, "%s/outside-file", g_base);
+    if (n < 0 || (size_t)n >= sizeof g_outside)
+        return 2;
+    int fd = open(g_outside, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
         return 2;
     close(fd);
-    g_outside = outside;
+    return 0;
+}
+
+int main(void)
+{
     static const hbtest_case cases[] = {
         {"absolute path", test_absolute_path},
         {"'..' components", test_dotdot},
@@ -362,13 +367,9 @@ int main(void)
         {"too many entries", test_too_many_entries},
         {"free space floor", test_free_space_floor},
         {"benign crafted archive extracts", test_benign_crafted_archive_extracts},
+        {"the file outside was never linked to", test_outside_file_never_linked},
         {NULL, NULL},
     };
-    int rc = hbtest_main("extract safety", cases);
-    struct stat sb; /* the file outside was never linked to */
-    if (stat(g_outside, &sb) != 0 || sb.st_nlink != 1)
-        rc = 1;
-    hbtest_rmtree(g_base);
-    free(g_base);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"extract safety", cases, .scratch = &g_base,
+                                      .setup = make_sentinel_and_outside_file});
 }

@@ -1,6 +1,7 @@
 /* backup/custody/objects.c and objects_edit.c without a token: persistence,
  * validation, references, and edits of an open system that change nothing
  * when refused. */
+#include "hbfixture.h"
 #include "hbtest.h"
 #include "hbtest_x509.h"
 
@@ -24,9 +25,9 @@ static void write_cert(const char *path)
     sigtest_free(&k);
 }
 
+/* The suite's scratch directory as a system root: config/, and cert/c.pem. */
 static void setup_root(void)
 {
-    root = hbtest_tempdir("objects");
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/config", root);
     mkdir(p, 0700);
@@ -78,9 +79,8 @@ static void test_round_trip(void)
 static void test_refusals(void)
 {
     hb_err err = {0};
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
     HBTEST_ASSERT_STATUS(hb_objects_set_certificate(s, "bad name", "cert:///c.pem", false,
                                                     false, HB_OAEP_SHA256, &created, &err),
                          HB_E_USAGE, &err);
@@ -96,8 +96,8 @@ static void test_refusals(void)
                                             &created, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_STATUS(hb_objects_set_idcred(s, "x", "nokey", "c", &created, &err),
                          HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_STATUS(hb_objects_delete(s, HB_OBJECT_KEY, "k", &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "used by idcred 'i'");
+    HBTEST_ASSERT_FAIL(hb_objects_delete(s, HB_OBJECT_KEY, "k", &err), HB_E_REFUSED, &err,
+                       "used by idcred 'i'");
     HBTEST_ASSERT_OK(hb_objects_delete(s, HB_OBJECT_IDCRED, "i", &err), &err);
     CU_ASSERT_PTR_NULL(hb_objects_backup_signer(s));
     HBTEST_ASSERT_OK(hb_objects_delete(s, HB_OBJECT_KEY, "k", &err), &err);
@@ -109,21 +109,18 @@ static void test_refusals(void)
 static void test_uri_checks(void)
 {
     hb_err err = {0};
-    hb_object_store *s = NULL;
+    hb_object_store *s = hbfix_objects(root);
     bool created;
-    HBTEST_ASSERT_OK(hb_objects_load(root, &s, &err), &err);
-    HBTEST_ASSERT_STATUS(hb_objects_set_key(s, "x", "pkcs11:token=t;object=o;type=public",
-                                            &created, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "must name a private key");
+    HBTEST_ASSERT_FAIL(hb_objects_set_key(s, "x", "pkcs11:token=t;object=o;type=public", &created,
+                                          &err), HB_E_USAGE, &err, "must name a private key");
     HBTEST_ASSERT_STATUS(hb_objects_set_key(s, "x", "pkcs11:token=t?pin-value=1234", &created,
                                             &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_STATUS(hb_objects_set_key(s, "x", "pkcs11:token=%zz;object=o", &created, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "malformed PKCS#11 URI");
-    HBTEST_ASSERT_STATUS(hb_objects_set_certificate(s, "x", "pkcs11:token=t;object=c;type=cert;"
-                                                    "pin-value=1", false, false, HB_OAEP_SHA256,
-                                                    &created, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "PIN may not be stored");
+    HBTEST_ASSERT_FAIL(hb_objects_set_key(s, "x", "pkcs11:token=%zz;object=o", &created, &err),
+                       HB_E_USAGE, &err, "malformed PKCS#11 URI");
+    HBTEST_ASSERT_FAIL(hb_objects_set_certificate(s, "x", "pkcs11:token=t;object=c;type=cert;"
+                                                  "pin-value=1", false, false, HB_OAEP_SHA256,
+                                                  &created, &err), HB_E_USAGE, &err,
+                       "PIN may not be stored");
     /* Without a type, or with type=private, a key URI is taken. */
     HBTEST_ASSERT_OK(hb_objects_set_key(s, "x", "pkcs11:token=t;object=o", &created, &err), &err);
     HBTEST_ASSERT_OK(hb_objects_set_certificate(s, "y", "pkcs11:token=t;object=c;type=cert",
@@ -177,13 +174,11 @@ static void test_system_edits(void)
                                                       false, HB_OAEP_SHA256, &created, &err),
                          HB_E_NOT_FOUND, &err);
     /* No token: a key cannot be shown to be up, so it is not defined. */
-    HBTEST_ASSERT_STATUS(hb_crypto_define_key(sys, NULL, "k", "pkcs11:token=t;object=o;"
-                                              "type=private", &created, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "key 'k': not checked");
-    HBTEST_ASSERT_STATUS(hb_crypto_define_idcred(sys, NULL, "i", "k", "c", &created, &err),
-                         HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no key named 'k'");
+    HBTEST_ASSERT_FAIL(hb_crypto_define_key(sys, NULL, "k", "pkcs11:token=t;object=o;"
+                                            "type=private", &created, &err),
+                       HB_E_NOT_FOUND, &err, "key 'k': not checked");
+    HBTEST_ASSERT_FAIL(hb_crypto_define_idcred(sys, NULL, "i", "k", "c", &created, &err),
+                       HB_E_NOT_FOUND, &err, "no key named 'k'");
     HBTEST_ASSERT_STATUS(hb_crypto_set_backup_signer(sys, "i", &err), HB_E_NOT_FOUND, &err);
     HBTEST_ASSERT_STATUS(hb_crypto_set_trusted_signer(sys, "nosuch", true, &err),
                          HB_E_NOT_FOUND, &err);
@@ -211,15 +206,12 @@ static void test_tampered_store_is_refused(void)
     CU_ASSERT_EQUAL_FATAL(hbtest_write_text(p, "<?xml version=\"1.0\"?>\n"
                                             "<!DOCTYPE crypto [<!ENTITY x \"y\">]>\n"
                                             "<crypto xmlns=\"urn:hsmbak:crypto:1\"/>\n"), 0);
-    HBTEST_ASSERT_STATUS(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "DTD");
+    HBTEST_ASSERT_FAIL(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err, "DTD");
     CU_ASSERT_EQUAL_FATAL(hbtest_write_text(p, "<crypto xmlns=\"urn:hsmbak:crypto:1\">"
                                             "<certificate name=\"c\"/></crypto>\n"), 0);
     HBTEST_ASSERT_STATUS(hb_objects_load(root, &s, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_STATUS(hb_objects_load("/nonexistent-root", &s, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "system init");
-    hbtest_rmtree(root);
-    free(root);
+    HBTEST_ASSERT_FAIL(hb_objects_load("/nonexistent-root", &s, &err), HB_E_NOT_FOUND, &err,
+                       "system init");
 }
 
 int main(void)
@@ -232,5 +224,5 @@ int main(void)
         {"a store with a DTD or failing the schema is refused", test_tampered_store_is_refused},
         {NULL, NULL},
     };
-    return hbtest_main("objects", cases);
+    return hbtest_run(&(hbtest_suite){"objects", cases, .scratch = &root});
 }

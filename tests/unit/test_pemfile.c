@@ -33,12 +33,10 @@ static void test_write_once(void)
     X509_free(back);
 
     /* Taken now: checked before the token is touched, and never replaced. */
-    HBTEST_ASSERT_STATUS(hb_pem_check_free(root, "cert:///a/b-sscert.pem", &err), HB_E_REFUSED,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "'cert:///a/b-sscert.pem' already exists");
-    HBTEST_ASSERT_STATUS(hb_pem_write(root, "cert:///a/b-sscert.pem", k.cert, NULL, &err),
-                         HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "cannot create 'cert:///a/b-sscert.pem'");
+    HBTEST_ASSERT_FAIL(hb_pem_check_free(root, "cert:///a/b-sscert.pem", &err), HB_E_REFUSED, &err,
+                       "'cert:///a/b-sscert.pem' already exists");
+    HBTEST_ASSERT_FAIL(hb_pem_write(root, "cert:///a/b-sscert.pem", k.cert, NULL, &err), HB_E_IO,
+                       &err, "cannot create 'cert:///a/b-sscert.pem'");
     sigtest_free(&k);
 }
 
@@ -78,17 +76,10 @@ static void test_csr_and_refusals(void)
 
 int main(void)
 {
-    root = hbtest_tempdir("pemfile");
     static const hbtest_case cases[] = {
         {"a certificate is written once, 0600, its folder made", test_write_once},
         {"a CSR; symlinks and '..' refused", test_csr_and_refusals},
         {NULL, NULL},
     };
-    int rc = hbtest_main("pemfile", cases);
-    (void)sigtest_sign;
-    (void)sigtest_replace;
-    (void)sigtest_write_pem;
-    hbtest_rmtree(root);
-    free(root);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"pemfile", cases, .scratch = &root});
 }

@@ -38,18 +38,24 @@ static void expect_reject(const char *body, hb_status want, const char *msg)
     hb_err err = {0};
     hb_profile *p = NULL;
     char *path = profile_file(body);
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, msg);
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), want, &err, msg);
     CU_ASSERT_PTR_NULL(p);
     free(path);
 }
 
-static void test_appliance_builtin(void)
+/* The built-in profile `name`, which says it is that one. */
+static hb_profile *builtin(const char *name)
 {
     hb_err err = {0};
     hb_profile *p = NULL;
-    HBTEST_ASSERT_OK(hb_profile_load_builtin("appliance", &p, &err), &err);
-    CU_ASSERT_STRING_EQUAL(p->name, "appliance");
+    HBTEST_ASSERT_OK(hb_profile_load_builtin(name, &p, &err), &err);
+    CU_ASSERT_STRING_EQUAL(p->name, name);
+    return p;
+}
+
+static void test_appliance_builtin(void)
+{
+    hb_profile *p = builtin("appliance");
     CU_ASSERT_STRING_EQUAL(p->version_file, "VERSION");
     CU_ASSERT(p->version_exact);
     CU_ASSERT(p->requires_factory_state);
@@ -114,9 +120,7 @@ static void test_appliance_builtin(void)
 static void test_host_builtin(void)
 {
     hb_err err = {0};
-    hb_profile *p = NULL;
-    HBTEST_ASSERT_OK(hb_profile_load_builtin("host", &p, &err), &err);
-    CU_ASSERT_STRING_EQUAL(p->name, "host");
+    hb_profile *p = builtin("host");
     CU_ASSERT_EQUAL_FATAL(p->n_resources, 1);
     CU_ASSERT_STRING_EQUAL(p->resources[0].name, "etc");
     CU_ASSERT_STRING_EQUAL(p->resources[0].path, "etc");
@@ -126,8 +130,8 @@ static void test_host_builtin(void)
     CU_ASSERT(p->version_exact);
     CU_ASSERT_PTR_NULL(p->post_restore_command);
     hb_profile_free(p);
-    HBTEST_ASSERT_STATUS(hb_profile_load_builtin("router", &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "no built-in profile 'router'");
+    HBTEST_ASSERT_FAIL(hb_profile_load_builtin("router", &p, &err), HB_E_NOT_FOUND, &err,
+                       "no built-in profile 'router'");
     hb_profile_free(NULL);
 }
 
@@ -159,11 +163,11 @@ static void test_custom_profile(void)
     free(path);
 }
 
+/* One resource, for the cases about something else. */
+#define RES "<resources><resource name=\"a\" path=\"a\"/></resources>"
+
 static void test_rejections(void)
 {
-    const char *RES = "<resources><resource name=\"a\" path=\"a\"/></resources>";
-    char body[1024];
-
     expect_reject("<resources><resource name=\"a\" path=\"a\"/></resources><color/>",
                   HB_E_VERIFY, "does not match the schema: line 3: Element "
                   "'{urn:hsmbak:profile:1}color': This element is not expected");
@@ -207,47 +211,43 @@ static void test_rejections(void)
     expect_reject("<version-file match=\"at-least\">VERSION</version-file>"
                   "<resources><resource name=\"a\" path=\"a\"/></resources>", HB_E_VERIFY,
                   "does not match the schema");
-    snprintf(body, sizeof body, "<factory-image requires-factory-state=\"true\">nowhere"
-             "</factory-image>%s", RES);
-    expect_reject(body, HB_E_VERIFY, "nowhere' is not a directory");
-    snprintf(body, sizeof body, "%s<reset-on-restore><reset path=\"a/pw\">m</reset>"
-             "</reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "a factory image is needed");
+    expect_reject("<factory-image requires-factory-state=\"true\">nowhere</factory-image>" RES,
+                  HB_E_VERIFY, "nowhere' is not a directory");
+    expect_reject(RES "<reset-on-restore><reset path=\"a/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "a factory image is needed");
     char img[PATH_MAX];
     snprintf(img, sizeof img, "%s/img", dir);
     mkdir(img, 0700);
-    snprintf(body, sizeof body, "<factory-image>img</factory-image>%s<reset-on-restore>"
-             "<reset path=\"b/pw\">m</reset></reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "reset path 'b/pw' is not inside a resource");
-    snprintf(body, sizeof body, "<factory-image>img</factory-image>%s<reset-on-restore>"
-             "<reset path=\"a/pw\">m</reset></reset-on-restore>", RES);
-    expect_reject(body, HB_E_VERIFY, "reset path 'a/pw' is not a file in the factory image");
-    snprintf(body, sizeof body, "%s<ignorable-files><name>x/.keep</name></ignorable-files>", RES);
-    expect_reject(body, HB_E_VERIFY, "ignorable file 'x/.keep' must be a plain file name");
-    snprintf(body, sizeof body, "%s<factory-state-ignores><path>../x</path>"
-             "</factory-state-ignores>", RES);
-    expect_reject(body, HB_E_VERIFY, "factory-state ignore '../x' must be a relative path");
+    expect_reject("<factory-image>img</factory-image>" RES
+                  "<reset-on-restore><reset path=\"b/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "reset path 'b/pw' is not inside a resource");
+    expect_reject("<factory-image>img</factory-image>" RES
+                  "<reset-on-restore><reset path=\"a/pw\">m</reset></reset-on-restore>",
+                  HB_E_VERIFY, "reset path 'a/pw' is not a file in the factory image");
+    expect_reject(RES "<ignorable-files><name>x/.keep</name></ignorable-files>", HB_E_VERIFY,
+                  "ignorable file 'x/.keep' must be a plain file name");
+    expect_reject(RES "<factory-state-ignores><path>../x</path></factory-state-ignores>",
+                  HB_E_VERIFY, "factory-state ignore '../x' must be a relative path");
     /* The hardened parser applies to profiles too. */
     char *path = malloc(PATH_MAX);
     snprintf(path, PATH_MAX, "%s/dtd.xml", dir);
     write_file(path, "<!DOCTYPE profile [<!ENTITY x \"y\">]><profile/>");
     hb_err err = {0};
     hb_profile *p = NULL;
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "dtd.xml' contains a DTD; refusing to parse it");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err,
+                       "dtd.xml' contains a DTD; refusing to parse it");
     snprintf(path, PATH_MAX, "%s/other.xml", dir);
     write_file(path, "<profile xmlns=\"urn:other\"/>");
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "does not match the schema");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_VERIFY, &err,
+                       "does not match the schema");
     snprintf(path, PATH_MAX, "%s/missing.xml", dir);
-    HBTEST_ASSERT_STATUS(hb_profile_load_file(path, &p, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "cannot open profile");
+    HBTEST_ASSERT_FAIL(hb_profile_load_file(path, &p, &err), HB_E_NOT_FOUND, &err,
+                       "cannot open profile");
     free(path);
 }
 
 int main(void)
 {
-    dir = hbtest_tempdir("profile");
     static const hbtest_case cases[] = {
         {"built-in appliance profile", test_appliance_builtin},
         {"built-in host profile", test_host_builtin},
@@ -255,8 +255,5 @@ int main(void)
         {"rejections", test_rejections},
         {NULL, NULL},
     };
-    int rc = hbtest_main("profile", cases);
-    hbtest_rmtree(dir);
-    free(dir);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"profile", cases, .scratch = &dir});
 }

@@ -160,9 +160,8 @@ static void test_rfc5649(void)
     uint8_t g2[32];
     memcpy(g2, g, 32);
     g2[5] ^= 1;
-    HBTEST_ASSERT_STATUS(hb_quorum_unwrap_dek(g2, wrapped, sizeof wrapped, back, &err),
-                         HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "integrity check failed");
+    HBTEST_ASSERT_FAIL(hb_quorum_unwrap_dek(g2, wrapped, sizeof wrapped, back, &err), HB_E_VERIFY,
+                       &err, "integrity check failed");
     wrapped[17] ^= 0x40;
     HBTEST_ASSERT_STATUS(hb_quorum_unwrap_dek(g, wrapped, sizeof wrapped, back, &err),
                          HB_E_VERIFY, &err);
@@ -264,9 +263,8 @@ static void test_manifest_quorum(void)
     uint8_t dummy[256] = {1};
     HBTEST_ASSERT_OK(hb_manifest_add_wrapped_key(m, "config", rid, dummy, sizeof dummy, &err),
                      &err);
-    HBTEST_ASSERT_STATUS(hb_manifest_write_signed(m, signer.cert, sigtest_sign, signer.key,
-                                                  &xml, &len, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "quorum 'vault'");
+    HBTEST_ASSERT_FAIL(hb_manifest_write_signed(m, signer.cert, sigtest_sign, signer.key, &xml,
+                                                &len, &err), HB_E_USAGE, &err, "quorum 'vault'");
     HBTEST_ASSERT_OK(hb_manifest_add_wrapped_key(m, "config", qid, wrapped, sizeof wrapped,
                                                  &err), &err);
     HBTEST_ASSERT_OK(hb_manifest_write_signed(m, signer.cert, sigtest_sign, signer.key, &xml,
@@ -351,9 +349,8 @@ static void test_builder_rejects(void)
                                                        256, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_OK(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 1, share,
                                                    256, &err), &err);
-    HBTEST_ASSERT_STATUS(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 2, share,
-                                                       256, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "listed twice");
+    HBTEST_ASSERT_FAIL(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 2, share, 256,
+                                                     &err), HB_E_USAGE, &err, "listed twice");
     HBTEST_ASSERT_STATUS(hb_manifest_add_quorum_member(m, "q9", k.cert, "rsa-oaep-sha1", 2,
                                                        share, 256, &err), HB_E_USAGE, &err);
     hb_manifest_free(m);

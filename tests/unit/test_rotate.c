@@ -26,14 +26,12 @@ static void test_refuses_bad_patterns(void)
 {
     char out[128], tiny[20];
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(hb_dest_expand("/b/{date}/x", 0, out, sizeof out, &err), HB_E_USAGE,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "last path component");
+    HBTEST_ASSERT_FAIL(hb_dest_expand("/b/{date}/x", 0, out, sizeof out, &err), HB_E_USAGE, &err,
+                       "last path component");
     HBTEST_ASSERT_STATUS(hb_dest_expand("/b/{date}-{date}", 0, out, sizeof out, &err),
                          HB_E_USAGE, &err);
-    HBTEST_ASSERT_STATUS(hb_dest_expand("/b/backup-{date}", 0, tiny, sizeof tiny, &err),
-                         HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "too long");
+    HBTEST_ASSERT_FAIL(hb_dest_expand("/b/backup-{date}", 0, tiny, sizeof tiny, &err), HB_E_USAGE,
+                       &err, "too long");
 }
 
 static void test_rotate_refusals(void)
@@ -44,14 +42,13 @@ static void test_rotate_refusals(void)
     char pattern[512], newest[512];
     snprintf(pattern, sizeof pattern, "%s/backup-{date}", dir);
     snprintf(newest, sizeof newest, "%s/backup-20261129T190000Z", dir);
-    HBTEST_ASSERT_STATUS(hb_rotate(pattern, newest, 0, &r, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "--keep must be 1 or more");
-    HBTEST_ASSERT_STATUS(hb_rotate(newest, newest, 3, &r, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "{date}");
+    HBTEST_ASSERT_FAIL(hb_rotate(pattern, newest, 0, &r, &err), HB_E_USAGE, &err,
+                       "--keep must be 1 or more");
+    HBTEST_ASSERT_FAIL(hb_rotate(newest, newest, 3, &r, &err), HB_E_USAGE, &err, "{date}");
     /* The backup just made must itself verify, or nothing is touched. */
     CU_ASSERT_EQUAL(mkdir(newest, 0700), 0);
-    HBTEST_ASSERT_STATUS(hb_rotate(pattern, newest, 3, &r, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "nothing was rotated");
+    HBTEST_ASSERT_FAIL(hb_rotate(pattern, newest, 3, &r, &err), HB_E_VERIFY, &err,
+                       "nothing was rotated");
     struct stat sb;
     CU_ASSERT_EQUAL(stat(newest, &sb), 0);
     hb_rotate_result_free(&r);

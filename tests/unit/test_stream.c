@@ -208,8 +208,7 @@ static void test_writer_sink_failure(void)
     uint8_t buf[5000] = {0};
     HBTEST_ASSERT_OK(hb_stream_writer_new(DEK, ID, NAME, 12, full_sink, &left, &w, &err), &err);
     HBTEST_ASSERT_OK(hb_stream_write(w, buf, sizeof buf, &err), &err); /* 1 segment pending */
-    HBTEST_ASSERT_STATUS(hb_stream_write(w, buf, sizeof buf, &err), HB_E_IO, &err);
-    HBTEST_ASSERT_MSG(&err, "no space left");
+    HBTEST_ASSERT_FAIL(hb_stream_write(w, buf, sizeof buf, &err), HB_E_IO, &err, "no space left");
     /* a failed writer stays failed: no half-sealed stream can be finished */
     HBTEST_ASSERT_STATUS(hb_stream_writer_finish(w, &err), HB_E_USAGE, &err);
     hb_stream_writer_free(w);
@@ -483,14 +482,13 @@ static void test_reject_wrong_key_or_context(void)
     memcpy(other, DEK, 32);
     other[31] ^= 1;
     hb_err err = {0};
-    HBTEST_ASSERT_STATUS(open_buf(&m, other, ID, NAME, NULL, NULL, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "archive 'config': key commitment mismatch");
-    HBTEST_ASSERT_STATUS(open_buf(&m, DEK, "223e4567-e89b-12d3-a456-426614174000", NAME, NULL,
-                                  NULL, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "key commitment mismatch");
+    HBTEST_ASSERT_FAIL(open_buf(&m, other, ID, NAME, NULL, NULL, &err), HB_E_VERIFY, &err,
+                       "archive 'config': key commitment mismatch");
+    HBTEST_ASSERT_FAIL(open_buf(&m, DEK, "223e4567-e89b-12d3-a456-426614174000", NAME, NULL, NULL,
+                                &err), HB_E_VERIFY, &err, "key commitment mismatch");
     /* renamed to another resource: config.tzst copied over cert.tzst */
-    HBTEST_ASSERT_STATUS(open_buf(&m, DEK, ID, "cert", NULL, NULL, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "archive 'cert': key commitment mismatch");
+    HBTEST_ASSERT_FAIL(open_buf(&m, DEK, ID, "cert", NULL, NULL, &err), HB_E_VERIFY, &err,
+                       "archive 'cert': key commitment mismatch");
     free(m.data);
 }
 

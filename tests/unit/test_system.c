@@ -33,17 +33,15 @@ static void write_text(const char *rel, const char *text)
 static void test_init(void)
 {
     hb_err err = {0};
-    base = hbtest_tempdir("system");
     snprintf(root, sizeof root, "%s/root", base);
-    HBTEST_ASSERT_STATUS(hb_system_init(root, "appliance", "9.3", &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "V.R.M.F");
+    HBTEST_ASSERT_FAIL(hb_system_init(root, "appliance", "9.3", &err), HB_E_USAGE, &err, "V.R.M.F");
     HBTEST_ASSERT_STATUS(hb_system_init(root, "nosuchprofile", NULL, &err), HB_E_NOT_FOUND, &err);
     HBTEST_ASSERT_OK(hb_system_init(root, "appliance", "9.3.5.0", &err), &err);
     char p[2 * PATH_MAX];
     snprintf(p, sizeof p, "%s/root/users/admin", root);
     CU_ASSERT_EQUAL(access(p, F_OK), 0);
-    HBTEST_ASSERT_STATUS(hb_system_init(root, "appliance", NULL, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "is not empty");
+    HBTEST_ASSERT_FAIL(hb_system_init(root, "appliance", NULL, &err), HB_E_REFUSED, &err,
+                       "is not empty");
 }
 
 static void test_open_and_lock(void)
@@ -55,13 +53,13 @@ static void test_open_and_lock(void)
     CU_ASSERT_STRING_EQUAL(a->profile->name, "appliance");
     /* The lock is per open file description: a second open in the same
      * process contends exactly like a second process would. */
-    HBTEST_ASSERT_STATUS(hb_system_open(root, 0, &b, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "another hsmbak operation is working on");
+    HBTEST_ASSERT_FAIL(hb_system_open(root, 0, &b, &err), HB_E_REFUSED, &err,
+                       "another hsmbak operation is working on");
     hb_system_close(a);
     HBTEST_ASSERT_OK(hb_system_open(root, 0, &b, &err), &err);
     hb_system_close(b);
-    HBTEST_ASSERT_STATUS(hb_system_open(base, 0, &b, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "not a system root made by hsmbak");
+    HBTEST_ASSERT_FAIL(hb_system_open(base, 0, &b, &err), HB_E_NOT_FOUND, &err,
+                       "not a system root made by hsmbak");
 }
 
 static void test_factory_state_and_reset(void)
@@ -77,8 +75,8 @@ static void test_factory_state_and_reset(void)
     HBTEST_ASSERT_OK(hb_system_check_factory_state(sys, &err), &err);
     /* ...anything else is not. */
     write_text("config/mqa.cfg", "changed");
-    HBTEST_ASSERT_STATUS(hb_system_check_factory_state(sys, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "'config/mqa.cfg' was changed");
+    HBTEST_ASSERT_FAIL(hb_system_check_factory_state(sys, &err), HB_E_REFUSED, &err,
+                       "'config/mqa.cfg' was changed");
     write_text("local/new", "n");
     HBTEST_ASSERT_OK(hb_system_factory_reset(sys, &err), &err);
     HBTEST_ASSERT_OK(hb_system_check_factory_state(sys, &err), &err);
@@ -112,11 +110,11 @@ static void test_preconditions(void)
     HBTEST_ASSERT_OK(hb_system_check_profile(sys, &manifest, &err), &err);
     hb_manifest other = manifest;
     other.version = "9.3.6.0";
-    HBTEST_ASSERT_STATUS(hb_system_check_version(sys, &other, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "made on version 9.3.6.0 and this system runs 9.3.5.0");
+    HBTEST_ASSERT_FAIL(hb_system_check_version(sys, &other, &err), HB_E_REFUSED, &err,
+                       "made on version 9.3.6.0 and this system runs 9.3.5.0");
     other.profile = "host";
-    HBTEST_ASSERT_STATUS(hb_system_check_profile(sys, &other, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "of a 'host' system and this one is 'appliance'");
+    HBTEST_ASSERT_FAIL(hb_system_check_profile(sys, &other, &err), HB_E_REFUSED, &err,
+                       "of a 'host' system and this one is 'appliance'");
     hb_system_close(sys);
 }
 
@@ -213,9 +211,8 @@ static void test_path_parent(void)
     CU_ASSERT_STRING_EQUAL(last, "c");
     HBTEST_ASSERT_OK(hb_path_parent("a/", parent, sizeof parent, NULL, &err), &err);
     CU_ASSERT_STRING_EQUAL(parent, "a");
-    HBTEST_ASSERT_STATUS(hb_path_parent("/a-very-long-directory-name/x", parent, sizeof parent,
-                                        &last, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "too long");
+    HBTEST_ASSERT_FAIL(hb_path_parent("/a-very-long-directory-name/x", parent, sizeof parent, &last,
+                                      &err), HB_E_USAGE, &err, "too long");
 }
 
 static void test_leftovers_are_cleaned(void)
@@ -228,8 +225,6 @@ static void test_leftovers_are_cleaned(void)
     HBTEST_ASSERT_OK(hb_system_clean_leftovers(root, &cleaned, &err), &err);
     CU_ASSERT_EQUAL(cleaned, 1);
     CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
-    hbtest_rmtree(base);
-    free(base);
 }
 
 int main(void)
@@ -247,5 +242,5 @@ int main(void)
         {"staging trees of killed runs are removed", test_leftovers_are_cleaned},
         {NULL, NULL},
     };
-    return hbtest_main("system", cases);
+    return hbtest_run(&(hbtest_suite){"system", cases, .scratch = &base});
 }

@@ -1,61 +1,22 @@
 /* Secrets are wiped before their memory is released (STYLE.md "Wipe by
- * default"; issue 6). This test binary interposes free(): every block freed
- * while the check is armed is scanned for the archive's data key (DEK) and
- * for the AES key K derived from it; a hit is a secret left in released
- * memory. A control case proves the scanner sees an unwiped buffer.
- *
- * Sanitizer builds intercept free() themselves; there the cases pass without
- * checking (the release tree runs them). */
+ * default"; issue 6). Every block freed while the check is armed is scanned
+ * (hbtest_wipe.h) for the archive's data key (DEK) and for the AES key K
+ * derived from it; a hit is a secret left in released memory. A control
+ * case proves the scanner sees an unwiped buffer. */
 #include "hbtest.h"
+#include "hbtest_wipe.h"
 
 #include "backup/format/archive_internal.h"
 #include "backup/format/archive.h"
 #include "backup/format/stream.h"
 
-#include <malloc.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WIPE_CHECKS 0
-#else
-#define WIPE_CHECKS 1
-#endif
-
-static const uint8_t *secrets[2];
-static size_t n_secrets;
-static bool armed;
-static unsigned hits, scanned;
-
-#if WIPE_CHECKS
-extern void __libc_free(void *p);
-
-static bool contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
-{
-    for (size_t i = 0; i + m <= n; i++)
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0)
-            return true;
-    return false;
-}
-
-void free(void *p)
-{
-    if (p != NULL && armed) {
-        armed = false; /* no recursion through stdio */
-        size_t n = malloc_usable_size(p);
-        scanned++;
-        for (size_t i = 0; i < n_secrets; i++)
-            if (contains(p, n, secrets[i], HB_DEK_LEN))
-                hits++;
-        armed = true;
-    }
-    __libc_free(p);
-}
-#endif
+HBWIPE_INTERPOSE_FREE()
 
 static const uint8_t dek[HB_DEK_LEN] = {0xd1, 0x5e, 0xc2, 0xe7, 0x11, 0x22, 0x33, 0x44,
                                         0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
@@ -66,27 +27,16 @@ static const uint8_t prefix[HB_STREAM_PREFIX_LEN] = {0xa0};
 static const char id[] = "123e4567-e89b-42d3-a456-426614174000";
 static uint8_t k[32];
 
+/* Scan for the DEK and for K, derived from it as stream.c does. */
 static void arm(void)
 {
+    static const hbwipe_secret keys[] = {{dek, sizeof dek}, {k, sizeof k}};
     hb_err err;
     HBTEST_ASSERT_OK(hb_stream_derive(dek, salt, "hsmbak v1 key", id, "config", k, &err), &err);
-    secrets[0] = dek;
-    secrets[1] = k;
-    n_secrets = 2;
-    hits = scanned = 0;
-    armed = true;
+    hbwipe_arm(keys, 2);
 }
 
-static void disarm_and_check(void)
-{
-    armed = false;
-    if (WIPE_CHECKS) {
-        CU_ASSERT(scanned > 0);
-        if (hits != 0)
-            fprintf(stderr, "  %u released block(s) still held the DEK or K\n", hits);
-        CU_ASSERT_EQUAL(hits, 0);
-    }
-}
+static void disarm_and_check(void) { hbwipe_disarm_and_check("the DEK or K"); }
 
 /* The scanner finds a secret left in a released block. */
 static void test_control_unwiped_buffer_is_seen(void)
@@ -99,8 +49,9 @@ static void test_control_unwiped_buffer_is_seen(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
     memcpy(copy + 7, dek, sizeof dek);
     release(copy);
-    armed = false;
-    if (WIPE_CHECKS)
+    unsigned scanned, hits;
+    hbwipe_disarm(&scanned, &hits);
+    if (HBWIPE_CHECKS)
         CU_ASSERT_EQUAL(hits, 1);
 }
 

@@ -86,13 +86,12 @@ static void test_trailing_bytes_refused(void)
     setup();
     der[der_len] = 0x00;
     /* A DER certificate must end exactly where the input does. */
-    HBTEST_ASSERT_STATUS(hb_x509_from_bytes(NULL, der, der_len + 1, "the file", &x, &err),
-                         HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "the file is not a certificate (neither PEM nor DER X.509)");
+    HBTEST_ASSERT_FAIL(hb_x509_from_bytes(NULL, der, der_len + 1, "the file", &x, &err),
+                       HB_E_VERIFY, &err,
+                       "the file is not a certificate (neither PEM nor DER X.509)");
     CU_ASSERT_PTR_NULL(x);
-    HBTEST_ASSERT_STATUS(hb_x509_from_der(der, der_len + 1, "the blob", &x, &err), HB_E_VERIFY,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "the blob is not one DER X.509 certificate");
+    HBTEST_ASSERT_FAIL(hb_x509_from_der(der, der_len + 1, "the blob", &x, &err), HB_E_VERIFY, &err,
+                       "the blob is not one DER X.509 certificate");
     CU_ASSERT_PTR_NULL(x);
     /* Nor a byte short. */
     HBTEST_ASSERT_STATUS(hb_x509_from_der(der, der_len - 1, "the blob", &x, &err), HB_E_VERIFY,
@@ -107,9 +106,8 @@ static void test_garbage_refused(void)
     static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n"
                                "-----END CERTIFICATE-----\n";
     setup();
-    HBTEST_ASSERT_STATUS(hb_x509_from_bytes(NULL, (const uint8_t *)junk, sizeof junk - 1,
-                                            "junk", &x, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "junk is not a certificate");
+    HBTEST_ASSERT_FAIL(hb_x509_from_bytes(NULL, (const uint8_t *)junk, sizeof junk - 1, "junk", &x,
+                                          &err), HB_E_VERIFY, &err, "junk is not a certificate");
     HBTEST_ASSERT_STATUS(hb_x509_from_bytes(NULL, (const uint8_t *)"", 0, "nothing", &x, &err),
                          HB_E_VERIFY, &err);
     /* PEM is not DER: the strict reader refuses it. */
@@ -117,9 +115,8 @@ static void test_garbage_refused(void)
                          HB_E_VERIFY, &err);
     CU_ASSERT_PTR_NULL(x);
     /* More than a certificate file can hold is refused before parsing. */
-    HBTEST_ASSERT_STATUS(hb_x509_from_bytes(NULL, der, HB_CERT_FILE_MAX + 1, "big", &x, &err),
-                         HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "big is larger than a certificate can be");
+    HBTEST_ASSERT_FAIL(hb_x509_from_bytes(NULL, der, HB_CERT_FILE_MAX + 1, "big", &x, &err),
+                       HB_E_REFUSED, &err, "big is larger than a certificate can be");
     HBTEST_ASSERT_STATUS(hb_x509_from_der(der, HB_CERT_FILE_MAX + 1, "big", &x, &err),
                          HB_E_VERIFY, &err);
     CU_ASSERT_PTR_NULL(x);
@@ -187,14 +184,14 @@ static void test_read_file(void)
     CU_ASSERT(same_cert(x));
     X509_free(x);
     x = NULL;
-    HBTEST_ASSERT_STATUS(hb_x509_read_file(NULL, p_junk, &x, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "junk.pem' is not a certificate");
-    HBTEST_ASSERT_STATUS(hb_x509_read_file(NULL, p_big, &x, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "reading certificate '");
+    HBTEST_ASSERT_FAIL(hb_x509_read_file(NULL, p_junk, &x, &err), HB_E_VERIFY, &err,
+                       "junk.pem' is not a certificate");
+    HBTEST_ASSERT_FAIL(hb_x509_read_file(NULL, p_big, &x, &err), HB_E_REFUSED, &err,
+                       "reading certificate '");
     char *missing = NULL;
     CU_ASSERT_FATAL(asprintf(&missing, "%s/absent.pem", dir) > 0);
-    HBTEST_ASSERT_STATUS(hb_x509_read_file(NULL, missing, &x, &err), HB_E_NOT_FOUND, &err);
-    HBTEST_ASSERT_MSG(&err, "reading certificate '");
+    HBTEST_ASSERT_FAIL(hb_x509_read_file(NULL, missing, &x, &err), HB_E_NOT_FOUND, &err,
+                       "reading certificate '");
     HBTEST_ASSERT_MSG(&err, "no such file or directory");
     CU_ASSERT_PTR_NULL(x);
     hbtest_rmtree(dir);
@@ -204,6 +201,13 @@ static void test_read_file(void)
     free(p_junk);
     free(p_big);
     free(dir);
+}
+
+static void teardown(void)
+{
+    X509_free(cert);
+    free(der);
+    free(pem);
 }
 
 int main(void)
@@ -217,9 +221,5 @@ int main(void)
         {"hb_x509_read_file: PEM, DER, junk, too big, missing", test_read_file},
         {NULL, NULL},
     };
-    int rc = hbtest_main("x509", cases);
-    X509_free(cert);
-    free(der);
-    free(pem);
-    return rc;
+    return hbtest_run(&(hbtest_suite){"x509", cases, .teardown = teardown});
 }

@@ -23,8 +23,7 @@ static void expect_reject(const char *xml, unsigned flags, hb_status want, const
 {
     hb_err err = {0};
     xmlDocPtr doc = NULL;
-    HBTEST_ASSERT_STATUS(parse(xml, flags, NULL, &doc, &err), want, &err);
-    HBTEST_ASSERT_MSG(&err, msg);
+    HBTEST_ASSERT_FAIL(parse(xml, flags, NULL, &doc, &err), want, &err, msg);
     CU_ASSERT_PTR_NULL(doc);
 }
 
@@ -46,9 +45,8 @@ static void test_parse_and_getters(void)
     free(t);
     HBTEST_ASSERT_OK(hb_xml_child_text(root, "urn:a", "z", false, "input", &t, &err), &err);
     CU_ASSERT_PTR_NULL(t);
-    HBTEST_ASSERT_STATUS(hb_xml_child_text(root, "urn:a", "z", true, "input", &t, &err),
-                         HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "input: line 2: <r> lacks <z>");
+    HBTEST_ASSERT_FAIL(hb_xml_child_text(root, "urn:a", "z", true, "input", &t, &err), HB_E_VERIFY,
+                       &err, "input: line 2: <r> lacks <z>");
     xmlFreeDoc(doc);
 }
 
@@ -85,9 +83,9 @@ static void test_cap_and_garbage(void)
     hb_err err = {0};
     xmlDocPtr doc = NULL;
     const char *xml = "<r>0123456789</r>";
-    HBTEST_ASSERT_STATUS(hb_xml_parse((const uint8_t *)xml, strlen(xml), 10, 0, NULL, "input",
-                                      &doc, &err), HB_E_REFUSED, &err);
-    HBTEST_ASSERT_MSG(&err, "input is 17 bytes, more than the limit of 10 bytes; refusing");
+    HBTEST_ASSERT_FAIL(hb_xml_parse((const uint8_t *)xml, strlen(xml), 10, 0, NULL, "input", &doc,
+                                    &err), HB_E_REFUSED, &err,
+                       "input is 17 bytes, more than the limit of 10 bytes; refusing");
     expect_reject("<r>\n<a>\n</r>", 0, HB_E_VERIFY, "input is not well-formed XML: line 3: "
                   "Opening and ending tag mismatch: a line 2 and r");
     expect_reject("<r><a></a", 0, HB_E_VERIFY, "input is not well-formed XML");
@@ -113,16 +111,15 @@ static void test_schema_validation(void)
 {
     hb_err err = {0};
     xmlDocPtr doc = NULL;
-    HBTEST_ASSERT_STATUS(parse("<r xmlns=\"urn:hsmbak:manifest:1\"/>", 0, "schema/manifest.xsd",
-                               &doc, &err), HB_E_VERIFY, &err);
-    HBTEST_ASSERT_MSG(&err, "input does not match the schema: line 1: Element "
-                      "'{urn:hsmbak:manifest:1}r': No matching global declaration");
+    HBTEST_ASSERT_FAIL(parse("<r xmlns=\"urn:hsmbak:manifest:1\"/>", 0, "schema/manifest.xsd", &doc,
+                             &err), HB_E_VERIFY, &err,
+                       "input does not match the schema: line 1: Element "
+                       "'{urn:hsmbak:manifest:1}r': No matching global declaration");
     /* A schema that is not there is a set-up problem, said plainly. */
     char *dir = hbtest_tempdir("xmlsafe");
     setenv("HSMBAK_DATADIR", dir, 1);
-    HBTEST_ASSERT_STATUS(parse("<r/>", 0, "schema/manifest.xsd", &doc, &err), HB_E_NOT_FOUND,
-                         &err);
-    HBTEST_ASSERT_MSG(&err, "schema 'schema/manifest.xsd' not found");
+    HBTEST_ASSERT_FAIL(parse("<r/>", 0, "schema/manifest.xsd", &doc, &err), HB_E_NOT_FOUND, &err,
+                       "schema 'schema/manifest.xsd' not found");
     HBTEST_ASSERT_MSG(&err, "set HSMBAK_DATADIR");
     unsetenv("HSMBAK_DATADIR");
     hbtest_rmtree(dir);
@@ -205,8 +202,8 @@ static void test_data_path(void)
     CU_ASSERT_EQUAL(access(out, R_OK), 0); /* the source tree's copy */
     HBTEST_ASSERT_STATUS(hb_data_path("../etc/passwd", out, sizeof out, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_STATUS(hb_data_path("/etc/passwd", out, sizeof out, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_STATUS(hb_data_path("schema/manifest.xsd", out, 8, &err), HB_E_USAGE, &err);
-    HBTEST_ASSERT_MSG(&err, "path too long");
+    HBTEST_ASSERT_FAIL(hb_data_path("schema/manifest.xsd", out, 8, &err), HB_E_USAGE, &err,
+                       "path too long");
 }
 
 int main(void)
