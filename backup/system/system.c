@@ -194,8 +194,28 @@ static hb_status open_profile(const char *profile_ref, char *abs_profile, size_t
     return load_profile(profile_ref, out, err);
 }
 
-/* ROOT/.hsmbak/profile and, unless the root already has one, its version
- * file (version, or the profile's default). */
+/* The folders hsmbak itself works in (the crypto object store in config:,
+ * certificates in cert:, uploads and backups in temporary:), made when the
+ * root lacks them: a factory image brings its own, a host root has none. */
+static hb_status make_folders(const char *root, hb_err *err)
+{
+    static const struct {
+        const char *name;
+        mode_t mode;
+    } folders[] = {{"config", 0700}, {"cert", 0755}, {"temporary", 0700}};
+    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
+        char path[PATH_MAX];
+        hb_status st = hb_path_join(path, sizeof path, root, folders[i].name, err);
+        if (st == HB_OK && access(path, F_OK) != 0)
+            st = hb_mkdirs(path, folders[i].mode, err);
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}
+
+/* ROOT/.hsmbak/profile, hsmbak's folders and, unless the root already has
+ * one, its version file (version, or the profile's default). */
 static hb_status write_state(const char *root, const char *ref, const hb_profile *profile,
                              const char *version, bool keep_version, hb_err *err)
 {
@@ -203,6 +223,7 @@ static hb_status write_state(const char *root, const char *ref, const hb_profile
     char buf[PATH_MAX], v[VERSION_CAP];
     HB_TRY(hb_path_join(buf, sizeof buf, root, HB_PROFILE_STATE_DIR, err));
     HB_TRY(hb_mkdirs(buf, 0700, err));
+    HB_TRY(make_folders(root, err));
     HB_TRY(write_text(root, ".hsmbak/profile", ref, err));
     if (keep_version)
         goto cleanup;
@@ -298,6 +319,10 @@ hb_status hb_system_adopt(const char *root, const char *profile_ref, const char 
     HB_ENSURE(stat(root, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND, "'%s' is not an "
               "existing directory; --adopt takes one as it is (without --adopt, system init "
               "lays a new one down)", root);
+    HB_ENSURE(realpath(root, path) != NULL && strcmp(path, "/") != 0, HB_E_REFUSED, "'%s' "
+              "cannot be adopted: a restore builds the new root beside the old one and swaps "
+              "the two, which the file system's root cannot do; adopt the directory that "
+              "holds the settings (docs/decisions.md)", root);
     HB_TRY(open_profile(profile_ref, abs_profile, sizeof abs_profile, &ref, &profile, err));
     HB_ENSURE(profile->factory_image == NULL, HB_E_REFUSED, "profile '%s' lays its system "
               "down from a factory image and restores only onto it; --adopt is for profiles "
