@@ -81,6 +81,7 @@ expect_fail 2 "once, in the last path component" hb secure-backup rcpt "$T/{date
 # exported HSMBAK_KEEP does not break an interactive backup).
 sed -i '/^HSMBAK_KEEP=/d' "$T/etc/$instance.conf"
 count=$(ls "$T/backups" | wc -l)
+sleep 1.1   # one backup per second: names are dated to the second
 run_unit > "$T/run5.out" 2> "$T/run5.err" || fail "run without HSMBAK_KEEP: $(cat "$T/run5.err")"
 [ "$(ls "$T/backups" | wc -l)" -eq $((count + 1)) ] || fail "without HSMBAK_KEEP a backup was removed: $(ls "$T/backups")"
 ! grep -q "Removed old backup" "$T/run5.out" || fail "removed without HSMBAK_KEEP"
