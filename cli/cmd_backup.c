@@ -129,7 +129,7 @@ static hb_status parse_keep(cli_ctx *ctx, const cli_args *a, const char *dest, u
 {
     const char *v = cli_get(a, O_KEEP), *what = "--keep";
     const char *env = getenv("HSMBAK_KEEP");
-    if (v == NULL && env != NULL && *env != '\0' && strstr(dest, "{date}") != NULL) {
+    if (v == NULL && env != NULL && *env != '\0' && strstr(dest, HB_DATE_PLACEHOLDER) != NULL) {
         v = env;
         what = "HSMBAK_KEEP";
     }

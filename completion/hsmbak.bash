@@ -24,10 +24,24 @@ _hsmbak_objects() {
     hsmbak --root "$root" crypto show "$1" --names 2>/dev/null
 }
 
+# `hsmbak [CMD [SUB]] --help`, asked once per shell (a TAB then costs no
+# process for it; a new shell sees a new hsmbak).
+# _hsmbak_help_fill runs in the completion function itself (not in a $(...)
+# subshell, whose assignments would be lost); _hsmbak_help prints.
+declare -gA _hsmbak_help_cache 2>/dev/null || true
+_hsmbak_help_fill() {
+    local key="${*:-.}"
+    [ -n "${_hsmbak_help_cache[$key]+set}" ] || _hsmbak_help_cache[$key]=$(hsmbak "$@" --help 2>/dev/null)
+}
+_hsmbak_help() {
+    _hsmbak_help_fill "$@"
+    printf '%s\n' "${_hsmbak_help_cache[${*:-.}]}"
+}
+
 # The options of a command, as its --help lists them.
 _hsmbak_options() {
-    hsmbak "$@" --help 2>/dev/null | awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
-                                         on && $1 ~ /^--/ { print $1 }'
+    _hsmbak_help "$@" | awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
+                             on && $1 ~ /^--/ { print $1 }'
 }
 
 # COMPREPLY += words (the completions of $cur among them).
@@ -102,7 +116,8 @@ _hsmbak() {
     COMPREPLY=()
     local globals="--root --module --pin-source --json --quiet --verbose --help --version"
     local overview
-    overview=$(hsmbak --help 2>/dev/null)
+    _hsmbak_help_fill
+    overview=$(_hsmbak_help)
 
     # The command words and the operands before the cursor, skipping
     # options and the values of those that take one.
@@ -113,6 +128,7 @@ _hsmbak() {
             --root|--module|--pin-source) ((i++)) ;;
             --*=*|-?) ;;
             -*) if [ -n "$cmd" ]; then
+                    _hsmbak_help_fill $cmd $sub
                     [ -n "$valued" ] || valued=" $(_hsmbak_valued $cmd $sub | tr '\n' ' ') "
                     [[ $valued == *" $w "* ]] && ((i++))
                 fi ;;
@@ -156,6 +172,7 @@ _hsmbak() {
         return
     fi
     if [[ $cur == -* ]]; then
+        _hsmbak_help_fill $cmd $sub
         _hsmbak_add "$(_hsmbak_options $cmd $sub) --help $globals"
         return
     fi
@@ -216,7 +233,7 @@ _hsmbak_subs() {
 # The options of a command that take a value: in its --help, a row
 # "  --jobs N   ..." has one space between the option and its value.
 _hsmbak_valued() {
-    hsmbak "$@" --help 2>/dev/null | awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
+    _hsmbak_help "$@" | awk '/^options:/ { on = 1; next } /^$/ { on = 0 }
         on && /^  --[a-z0-9-]+ [^ ]/ { print $1 }'
 }
 complete -F _hsmbak hsmbak
