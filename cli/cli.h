@@ -21,8 +21,6 @@ typedef struct cli_ctx {
     int json_fd;
 } cli_ctx;
 
-typedef hb_status (*cli_command_fn)(cli_ctx *ctx, int argc, char **argv);
-
 /* The token layer, opened once per run. */
 hb_status cli_provider(cli_ctx *ctx, hb_provider **out);
 
@@ -37,21 +35,15 @@ hb_status cli_parse_number(cli_ctx *ctx, const char *opt, const char *s, unsigne
 /* Print a line on stdout unless --quiet or --json. */
 void cli_say(const cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
 
-/* Subcommands (one file each). */
-hb_status cmd_token(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_crypto(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_dir(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_system(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_keygen(cli_ctx *ctx, int argc, char **argv);
-hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv);
-
-/* help.c: `hsmbak --help` and `hsmbak CMD [SUB] --help` (the same text as
- * hsmbak(1)'s synopsis). print_help returns false when CMD is unknown. */
-void print_usage(FILE *to);
-bool print_help(FILE *to, const char *cmd, const char *sub);
+/* The commands (args.h), one table each, in the files that run them. */
+struct cli_spec;
+extern const struct cli_spec cli_spec_token_list, cli_spec_crypto_keygen,
+    cli_spec_crypto_certificate, cli_spec_crypto_key, cli_spec_crypto_idcred,
+    cli_spec_crypto_backup_signer, cli_spec_crypto_trusted_signer, cli_spec_crypto_show,
+    cli_spec_crypto_delete, cli_spec_secure_backup, cli_spec_secure_restore, cli_spec_inspect,
+    cli_spec_dir, cli_spec_factory_reset, cli_spec_system_init, cli_spec_ceremony_enroll,
+    cli_spec_ceremony_import_cert, cli_spec_ceremony_retire, cli_spec_ceremony_quorum,
+    cli_spec_ceremony_verify_transcript, cli_spec_ceremony_list;
 
 /* A usage error (exit 2) with its message, for `return CLI_USAGE_ERROR(...)`. */
 #define CLI_USAGE_ERROR(ctx, ...) hb_fail(&(ctx)->err, HB_E_USAGE, __VA_ARGS__)

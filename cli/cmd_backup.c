@@ -1,57 +1,44 @@
 /* hsmbak secure-backup [CERT[,CERT...]] DEST [--compression C] [--jobs N] [--keep N] */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 #include "progress.h"
+#include "summary.h"
 
 #include "hsmbak/backup.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: hsmbak secure-backup [CERT[,CERT...]] DEST "
-                            "[--compression zstd|gzip|none] [--jobs N] [--keep N]";
-
-/* The library's progress events, with the one line said when the backup's
- * destination is known. */
+/* The library's progress events. The "scheduled" line is said once the
+ * work begins ("total": recipients, signer and destination are settled);
+ * "destination" only tells where ({date} expanded). */
 typedef struct backup_watch {
     cli_ctx *ctx;
     cli_progress *progress;
+    char dest[4096];
 } backup_watch;
 
 static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
 {
     backup_watch *w = ctx;
-    if (strcmp(event, "destination") == 0)
+    if (strcmp(event, "destination") == 0) {
+        if (snprintf(w->dest, sizeof w->dest, "%s", name) >= (int)sizeof w->dest)
+            w->dest[0] = '\0';
+        return;
+    }
+    if (strcmp(event, "total") == 0)
         cli_say(w->ctx, "Secure backup to '%s' scheduled (may take a few minutes to complete).",
-                name);
-    else
-        progress_event(w->progress, event, name, bytes);
+                w->dest);
+    progress_event(w->progress, event, name, bytes);
 }
 
-/* The result as --json: id, files, sizes, checksums, recipients, rotation. */
-static void json_backup(cli_ctx *ctx, const hb_backup_request *req, const hb_backup_result *res)
+/* The result: what the manifest says, where it went, sizes, rotation. */
+static void describe_backup(json_t *r, const hb_backup_request *req,
+                            const hb_backup_result *res)
 {
-    json_t *r = out_result(ctx);
-    const hb_manifest *m = res->manifest;
-    uint64_t total = 0;
-    if (r == NULL)
-        return;
-    out_str(r, "backup_id", hb_manifest_id(m));
-    out_str(r, "created", hb_manifest_created(m));
-    out_str(r, "tool", hb_manifest_tool(m));
+    out_manifest(r, res->manifest);
     out_str(r, "dest", res->dest);
-    out_manifest(r, m);
-    for (size_t i = 0; i < hb_manifest_n_files(m); i++)
-        total += hb_manifest_file_at(m, i)->size;
-    json_t *ex = out_array(r, "excluded");
-    for (size_t i = 0; i < hb_manifest_n_excluded(m); i++) {
-        json_t *o = out_push_object(ex);
-        out_str(o, "name", hb_manifest_excluded_at(m, i)->name);
-        out_str(o, "reason", hb_manifest_excluded_at(m, i)->reason);
-    }
-    out_u64(r, "archive_bytes", total);
     out_u64(r, "expanded_bytes", res->expanded_bytes);
     if (req->keep == 0)
         return;
@@ -66,36 +53,6 @@ static void json_backup(cli_ctx *ctx, const hb_backup_request *req, const hb_bac
         out_push_str(invalid, rr->invalid.items[i]);
 }
 
-/* What the backup is, for the operator. */
-static void print_backup(const hb_backup_result *res)
-{
-    const hb_manifest *m = res->manifest;
-    uint64_t total = 0;
-    printf("\n backup id   %s\n created     %s\n version     %s (%s profile)\n",
-           hb_manifest_id(m), hb_manifest_created(m), hb_manifest_version(m),
-           hb_manifest_profile(m));
-    for (size_t i = 0; i < hb_manifest_n_recipients(m); i++) {
-        const hb_manifest_recipient *r = hb_manifest_recipient_at(m, i);
-        printf(" recipient   %s (%s, SHA-256 %s)\n", r->subject, r->key_wrap, r->fingerprint);
-    }
-    for (size_t i = 0; i < hb_manifest_n_quorums(m); i++) {
-        const hb_manifest_quorum *q = hb_manifest_quorum_at(m, i);
-        printf(" quorum      %s: any %u of %zu members together\n", q->name, q->threshold,
-               q->n_members);
-    }
-    for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
-        const hb_manifest_file *f = hb_manifest_file_at(m, i);
-        printf(" file        %-22s %10llu bytes\n", f->filename, (unsigned long long)f->size);
-        total += f->size;
-    }
-    for (size_t i = 0; i < hb_manifest_n_excluded(m); i++)
-        printf(" excluded    %s: %s\n", hb_manifest_excluded_at(m, i)->name,
-               hb_manifest_excluded_at(m, i)->reason);
-    printf(" total       %zu files, %llu bytes (%llu bytes before compression)\n\n",
-           hb_manifest_n_files(m) + 1, (unsigned long long)total,
-           (unsigned long long)res->expanded_bytes);
-}
-
 /* What the backup's rotation did (--keep). */
 static void say_rotation(cli_ctx *ctx, unsigned keep, const hb_rotate_result *rr)
 {
@@ -105,17 +62,6 @@ static void say_rotation(cli_ctx *ctx, unsigned keep, const hb_rotate_result *rr
     for (size_t i = 0; i < rr->invalid.n; i++)
         out_warning(ctx, "'%s' is not a valid backup of this system (incomplete, damaged or "
                     "signed by another key); rotation left it alone", rr->invalid.items[i]);
-}
-
-static hb_status parse_number(cli_ctx *ctx, const char *s, unsigned long max, const char *what,
-                              unsigned *out)
-{
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v == 0 || v > max)
-        return CLI_USAGE_ERROR(ctx, "%s must be a number from 1 to %lu", what, max);
-    *out = (unsigned)v;
-    return HB_OK;
 }
 
 /* "a,b,c" -> array of pointers into a copy of the string. */
@@ -135,51 +81,85 @@ static hb_status split_names(cli_ctx *ctx, const char *list, char **copy, const 
         if (next != NULL)
             *next++ = '\0';
         if (*tok == '\0')
-            return CLI_USAGE_ERROR(ctx, "empty certificate name in '%s'", list);
+            return cli_usage(ctx, &cli_spec_secure_backup, "empty certificate name in '%s'",
+                             list);
         (*names)[(*n)++] = tok;
     }
     return HB_OK;
 }
 
-/* Options and operands into req; the recipient list in *copy / *names. */
-static hb_status parse_args(cli_ctx *ctx, int argc, char **argv, hb_backup_request *req,
-                            char **copy, const char ***names)
+enum { O_COMPRESSION = 1, O_JOBS, O_KEEP };
+
+static const cli_option options[] = {
+    {O_COMPRESSION, "compression", "zstd|gzip|none", "compression inside each archive", "zstd",
+     0},
+    {O_JOBS, "jobs", "N", "archive workers", "the number of online CPUs", 0},
+    {O_KEEP, "keep", "N",
+     "then keep the N newest valid backups whose names match the dated DEST and remove "
+     "the older ones", "$HSMBAK_KEEP when DEST is dated, else keep every backup", 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand operands[] = {
+    {"[CERT[,CERT...]]", "certificate objects, enrolled recipients or quorum groups to "
+                         "encrypt to (default: every active enrollment and quorum group)"},
+    {"DEST", "a new or empty directory: temporary:///NAME or a path; {date} in its last "
+             "component becomes the backup's UTC time"},
+    {NULL, NULL},
+};
+
+static hb_status run_backup(cli_ctx *ctx, const cli_args *a);
+
+const cli_spec cli_spec_secure_backup = {
+    .cmd = "secure-backup",
+    .purpose = "Back up the system: encrypted archives, signed",
+    .operands = operands,
+    .options = options,
+    .min_operands = 1,
+    .max_operands = 2,
+    .run = run_backup,
+    .details = "Valid, for --keep: the manifest verifies, it is signed with the same "
+               "certificate as the new backup and every file it lists is there. Anything "
+               "else is never removed, only reported; the new backup is never removed.",
+};
+
+/* --keep N, or $HSMBAK_KEEP for a dated destination (the scheduled unit's
+ * setting, so that leaving it out of the configuration keeps everything). */
+static hb_status parse_keep(cli_ctx *ctx, const cli_args *a, const char *dest, unsigned *keep)
 {
-    static const struct option opts[] = {
-        {"compression", required_argument, NULL, 'c'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"keep", required_argument, NULL, 'k'},
-        {NULL, 0, NULL, 0},
-    };
-    hb_status st = HB_OK;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1 && st == HB_OK) {
-        if (c == 'c')
-            st = hb_compression_from_name(optarg, &req->compression, &ctx->err);
-        else if (c == 'j')
-            st = parse_number(ctx, optarg, 256, "--jobs", &req->jobs);
-        else if (c == 'k')
-            st = parse_number(ctx, optarg, 100000, "--keep", &req->keep);
-        else
-            st = CLI_USAGE_ERROR(ctx, "%s", usage);
+    const char *v = cli_get(a, O_KEEP), *what = "--keep";
+    const char *env = getenv("HSMBAK_KEEP");
+    if (v == NULL && env != NULL && *env != '\0' && strstr(dest, HB_DATE_PLACEHOLDER) != NULL) {
+        v = env;
+        what = "HSMBAK_KEEP";
     }
-    if (st != HB_OK)
-        return st;
-    if (argc - optind == 2) {
-        req->dest = argv[optind + 1];
-        st = split_names(ctx, argv[optind], copy, names, &req->n_recipients);
-        req->recipients = *names;
-        return st;
-    }
-    if (argc - optind != 1)
-        return CLI_USAGE_ERROR(ctx, "%s", usage);
-    req->dest = argv[optind];
-    return HB_OK;
+    if (v == NULL)
+        return HB_OK;
+    return cli_parse_number(ctx, what, v, 100000, keep);
 }
 
-hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
+/* Options and operands into req; the recipient list in *copy / *names. */
+static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_backup_request *req,
+                            char **copy, const char ***names)
+{
+    hb_status st = HB_OK;
+    const char *v;
+    if ((v = cli_get(a, O_COMPRESSION)) != NULL)
+        st = hb_compression_from_name(v, &req->compression, &ctx->err);
+    if (st == HB_OK && (v = cli_get(a, O_JOBS)) != NULL)
+        st = cli_parse_number(ctx, "--jobs", v, 256, &req->jobs);
+    if (st != HB_OK)
+        return st;
+    req->dest = a->operands[a->n_operands - 1];
+    st = parse_keep(ctx, a, req->dest, &req->keep);
+    if (st == HB_OK && a->n_operands == 2) {
+        st = split_names(ctx, a->operands[0], copy, names, &req->n_recipients);
+        req->recipients = *names;
+    }
+    return st;
+}
+
+static hb_status run_backup(cli_ctx *ctx, const cli_args *a)
 {
     hb_backup_request req = {.compression = HB_COMPRESSION_ZSTD};
     hb_backup_result res = {0};
@@ -190,7 +170,7 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     backup_watch watch = {.ctx = ctx};
     const char *root;
     hb_status st = HB_OK;
-    HB_TRY(parse_args(ctx, argc, argv, &req, &copy, &names));
+    HB_TRY(parse_args(ctx, a, &req, &copy, &names));
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
@@ -208,9 +188,9 @@ hb_status cmd_secure_backup(cli_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < res.warnings.n; i++)
         out_warning(ctx, "%s", res.warnings.items[i]);
     cli_say(ctx, "Secure backup is complete.");
-    json_backup(ctx, &req, &res);
+    describe_backup(out_record(ctx), &req, &res);
     if (out_text(ctx))
-        print_backup(&res);
+        print_summary(out_record(ctx), SUMMARY_FILES | SUMMARY_EXCLUDED | SUMMARY_TOTAL);
     say_rotation(ctx, req.keep, &res.rotation);
 cleanup:
     progress_free(watch.progress);

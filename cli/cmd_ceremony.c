@@ -1,27 +1,18 @@
 /* hsmbak ceremony enroll|import-cert|retire|quorum|verify-transcript|list
  * (docs/custody.md). */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 
 #include "hsmbak/custody.h"
 #include "hsmbak/system.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char ceremony_usage[] =
-    "usage: hsmbak ceremony enroll --token URI --custodian NAME [--custodian NAME...]\n"
-    "                [--name NAME] [--cn CN] [--key-type rsa:2048|rsa:3072|rsa:4096]\n"
-    "                [--days N] [--csr]\n"
-    "       hsmbak ceremony import-cert NAME FILE [--custodian NAME...]\n"
-    "       hsmbak ceremony retire FINGERPRINT|NAME|GROUP [--custodian NAME...]\n"
-    "       hsmbak ceremony quorum NAME --threshold K MEMBER... [--custodian NAME...]\n"
-    "       hsmbak ceremony verify-transcript\n"
-    "       hsmbak ceremony list";
-
 #define MAX_CUSTODIANS 64
+
+enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD };
 
 typedef struct parsed {
     const char *custodians[MAX_CUSTODIANS];
@@ -32,50 +23,36 @@ typedef struct parsed {
     bool csr;
 } parsed;
 
-/* Options shared by every ceremony; positional arguments stay in argv. */
-static hb_status parse(cli_ctx *ctx, int argc, char **argv, parsed *o)
+/* The options of any ceremony (each takes those its table lists). */
+static hb_status parse(cli_ctx *ctx, const cli_args *a, parsed *o)
 {
-    enum { O_TOKEN = 256, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD };
-    static const struct option opts[] = {
-        {"token", required_argument, NULL, O_TOKEN},
-        {"custodian", required_argument, NULL, O_CUSTODIAN},
-        {"name", required_argument, NULL, O_NAME},
-        {"cn", required_argument, NULL, O_CN},
-        {"key-type", required_argument, NULL, O_TYPE},
-        {"days", required_argument, NULL, O_DAYS},
-        {"csr", no_argument, NULL, O_CSR},
-        {"threshold", required_argument, NULL, O_THRESHOLD},
-        {NULL, 0, NULL, 0},
-    };
     hb_status st = HB_OK;
-    int c;
     memset(o, 0, sizeof *o);
     o->key_type = HB_KEY_RSA2048;
-    optind = 1;
-    opterr = 0;
-    while (st == HB_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case O_TOKEN: o->token = optarg; break;
+    for (size_t i = 0; i < a->n_given && st == HB_OK; i++) {
+        const char *v = a->given[i].value;
+        switch (a->given[i].opt->id) {
+        case O_TOKEN: o->token = v; break;
         case O_CUSTODIAN:
             if (o->n_custodians == MAX_CUSTODIANS)
-                return CLI_USAGE_ERROR(ctx, "at most %d --custodian", MAX_CUSTODIANS);
-            o->custodians[o->n_custodians++] = optarg;
+                return cli_usage(ctx, a->spec, "at most %d --custodian", MAX_CUSTODIANS);
+            o->custodians[o->n_custodians++] = v;
             break;
-        case O_NAME: o->name = optarg; break;
-        case O_CN: o->cn = optarg; break;
-        case O_TYPE: st = hb_key_type_from_name(optarg, &o->key_type, &ctx->err); break;
-        case O_DAYS: st = cli_parse_number(ctx, "--days", optarg, 36500, &o->days); break;
+        case O_NAME: o->name = v; break;
+        case O_CN: o->cn = v; break;
+        case O_TYPE: st = hb_key_type_from_name(v, &o->key_type, &ctx->err); break;
+        case O_DAYS: st = cli_parse_number(ctx, "--days", v, 36500, &o->days); break;
         case O_CSR: o->csr = true; break;
-        case O_THRESHOLD:
-            st = cli_parse_number(ctx, "--threshold", optarg, 255, &o->threshold);
-            break;
-        default:
-            return CLI_USAGE_ERROR(ctx, "ceremony: bad option '%s'\n%s", argv[optind - 1],
-                                   ceremony_usage);
+        case O_THRESHOLD: st = cli_parse_number(ctx, "--threshold", v, 255, &o->threshold); break;
+        default: break;
         }
     }
     return st;
 }
+
+#define CUSTODIAN_OPTION(what)                                                            \
+    {O_CUSTODIAN, "custodian", "NAME", "a custodian present at the " what " (recorded in "  \
+     "the transcript)", NULL, CLI_REPEAT}
 
 /* Warnings from the library, one out_warning each (stderr in text mode,
  * the document's "warnings" with --json); the list is freed. */
@@ -375,7 +352,11 @@ static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const
     return HB_OK;
 }
 
-hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
+/* ---- the commands ------------------------------------------------------------- */
+
+typedef enum ceremony { C_ENROLL, C_IMPORT_CERT, C_RETIRE, C_QUORUM, C_VERIFY, C_LIST } ceremony;
+
+static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
 {
     hb_status st = HB_OK;
     parsed o;
@@ -383,34 +364,166 @@ hb_status cmd_ceremony(cli_ctx *ctx, int argc, char **argv)
     hb_provider *p = NULL;
     hb_system *sys = NULL;
     hb_err *err = &ctx->err;
-    HB_ENSURE(argc >= 2, HB_E_USAGE, "%s", ceremony_usage);
-    const char *sub = argv[1];
-    HB_TRY(parse(ctx, argc - 1, argv + 1, &o));
-    /* getopt_long permuted argv + 1: positional arguments now follow optind. */
-    char **pos = argv + 1 + optind;
-    int npos = argc - 1 - optind;
+    char **pos = a->operands;
+    HB_TRY(parse(ctx, a, &o));
     HB_TRY(cli_root(ctx, &root));
     /* The root's lock: two ceremonies never interleave their transcript
      * appends and custody store writes. */
     HB_TRY(hb_system_open(root, 0, &sys, err));
-    if (strcmp(sub, "list") == 0 && npos == 0) {
+    if (which == C_LIST) {
         st = do_list(ctx, root);
         goto cleanup;
     }
     HB_TRY(cli_provider(ctx, &p));
-    if (strcmp(sub, "enroll") == 0 && npos == 0)
-        st = do_enroll(ctx, root, p, &o);
-    else if (strcmp(sub, "import-cert") == 0 && npos == 2)
-        st = do_import_cert(ctx, root, p, &o, pos);
-    else if (strcmp(sub, "retire") == 0 && npos == 1)
-        st = do_retire(ctx, root, p, &o, pos);
-    else if (strcmp(sub, "quorum") == 0 && npos >= 3)
-        st = do_quorum(ctx, root, p, &o, pos, npos);
-    else if (strcmp(sub, "verify-transcript") == 0 && npos == 0)
-        st = do_verify(ctx, root, p);
-    else
-        st = CLI_USAGE_ERROR(ctx, "%s", ceremony_usage);
+    switch (which) {
+    case C_ENROLL: st = do_enroll(ctx, root, p, &o); break;
+    case C_IMPORT_CERT: st = do_import_cert(ctx, root, p, &o, pos); break;
+    case C_RETIRE: st = do_retire(ctx, root, p, &o, pos); break;
+    case C_QUORUM: st = do_quorum(ctx, root, p, &o, pos, (int)a->n_operands); break;
+    case C_VERIFY: st = do_verify(ctx, root, p); break;
+    case C_LIST: break;
+    }
 cleanup:
     hb_system_close(sys);
     return st;
 }
+
+static hb_status run_enroll(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_ENROLL);
+}
+
+static hb_status run_import_cert(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_IMPORT_CERT);
+}
+
+static hb_status run_retire(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_RETIRE);
+}
+
+static hb_status run_quorum(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_QUORUM);
+}
+
+static hb_status run_verify(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_VERIFY);
+}
+
+static hb_status run_list(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_LIST);
+}
+
+static const cli_option enroll_options[] = {
+    {O_TOKEN, "token", "URI", "the custodian's token, by label or serial (pkcs11:token=LABEL)",
+     NULL, CLI_REQUIRED},
+    {O_CUSTODIAN, "custodian", "NAME", "a custodian present at the ceremony (recorded in the "
+     "transcript)", NULL, CLI_REQUIRED | CLI_REPEAT},
+    {O_NAME, "name", "NAME", "the enrollment's name, also its crypto objects' name",
+     "made from the CN", 0},
+    {O_CN, "cn", "CN", "the certificate's common name", "hsmbak recipient NAME", 0},
+    {O_TYPE, "key-type", "rsa:2048|rsa:3072|rsa:4096", "the recipient key's size", "rsa:2048",
+     0},
+    {O_CSR, "csr", NULL, "write a certificate signing request for a CA instead of a "
+     "self-signed certificate", NULL, 0},
+    {O_DAYS, "days", "N", "the self-signed certificate's validity", "730", 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+const cli_spec cli_spec_ceremony_enroll = {
+    .cmd = "ceremony",
+    .sub = "enroll",
+    .purpose = "Enroll a custodian's recipient key on a token",
+    .options = enroll_options,
+    .run = run_enroll,
+    .details = "The key can only decrypt and unwrap; possession is proved and the token's "
+               "RSA-OAEP support probed with a test wrap and unwrap; the enrollment and a "
+               "signed transcript entry are recorded (docs/custody.md).",
+};
+
+static const cli_option import_options[] = {
+    CUSTODIAN_OPTION("import"),
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand import_operands[] = {
+    {"NAME", "the enrollment made with --csr"},
+    {"FILE", "its CA-signed certificate (PEM or DER); it must match the key on the token"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_ceremony_import_cert = {
+    .cmd = "ceremony",
+    .sub = "import-cert",
+    .purpose = "Import an enrollment's CA-signed certificate",
+    .operands = import_operands,
+    .options = import_options,
+    .min_operands = 2,
+    .max_operands = 2,
+    .run = run_import_cert,
+};
+
+static const cli_option retire_options[] = {
+    CUSTODIAN_OPTION("retirement"),
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand retire_operands[] = {
+    {"FINGERPRINT|NAME|GROUP", "the enrollment (by name or fingerprint) or quorum group"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_ceremony_retire = {
+    .cmd = "ceremony",
+    .sub = "retire",
+    .purpose = "Retire a recipient or a quorum group",
+    .details = "New backups leave it out; backups made to it still open with its key.",
+    .operands = retire_operands,
+    .options = retire_options,
+    .min_operands = 1,
+    .max_operands = 1,
+    .run = run_retire,
+};
+
+static const cli_option quorum_options[] = {
+    {O_THRESHOLD, "threshold", "K", "how many members together open a backup (2 to the "
+     "number of members)", NULL, CLI_REQUIRED},
+    CUSTODIAN_OPTION("definition"),
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand quorum_operands[] = {
+    {"NAME", "the group's name"},
+    {"MEMBER...", "enrolled recipients (names or fingerprints), at least two"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_ceremony_quorum = {
+    .cmd = "ceremony",
+    .sub = "quorum",
+    .purpose = "Define a k-of-n quorum group",
+    .operands = quorum_operands,
+    .options = quorum_options,
+    .min_operands = 3,
+    .max_operands = 256,
+    .run = run_quorum,
+};
+
+const cli_spec cli_spec_ceremony_verify_transcript = {
+    .cmd = "ceremony",
+    .sub = "verify-transcript",
+    .purpose = "Verify and print the ceremony transcript",
+    .details = "Checks the transcript's hash chain and every entry's signature.",
+    .run = run_verify,
+};
+
+const cli_spec cli_spec_ceremony_list = {
+    .cmd = "ceremony",
+    .sub = "list",
+    .purpose = "List enrollments and quorum groups",
+    .run = run_list,
+};

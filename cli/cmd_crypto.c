@@ -2,28 +2,27 @@
  * (and keygen, in cmd_keygen.c): the appliance's config-crypto vocabulary.
  * The library changes the store (hb_crypto_*: load, change, save under the
  * system's lock); this file parses the arguments and prints the result. */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 
 #include "hsmbak/objects.h"
 #include "hsmbak/system.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 /* Every change runs on the open system (its lock held while the library
  * loads, changes and saves the store). */
-typedef hb_status (*store_edit_fn)(cli_ctx *ctx, hb_system *sys, int argc, char **argv);
+typedef hb_status (*store_edit_fn)(cli_ctx *ctx, hb_system *sys, const cli_args *a);
 
-static hb_status with_system(cli_ctx *ctx, store_edit_fn change, int argc, char **argv)
+static hb_status with_system(cli_ctx *ctx, store_edit_fn change, const cli_args *a)
 {
     hb_status st = HB_OK;
     hb_system *sys = NULL;
     const char *root;
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
-    st = change(ctx, sys, argc, argv);
+    st = change(ctx, sys, a);
 cleanup:
     hb_system_close(sys);
     return st;
@@ -52,97 +51,91 @@ static void report_defined(cli_ctx *ctx, bool created, hb_object_type type, cons
     report_action(ctx, created ? "created" : "modified", type, name);
 }
 
-static const char certificate_usage[] =
-    "usage: hsmbak crypto certificate NAME URL "
-    "[--ignore-expiration] [--disable] [--key-wrap rsa-oaep-sha256|rsa-oaep-sha1]";
+enum { O_IGNORE_EXPIRATION = 1, O_DISABLE, O_KEY_WRAP, O_REMOVE, O_NAMES };
 
-static hb_status edit_certificate(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+static const cli_option certificate_options[] = {
+    {O_IGNORE_EXPIRATION, "ignore-expiration", NULL,
+     "use the certificate even when it has expired", NULL, 0},
+    {O_DISABLE, "disable", NULL, "define it disabled: nothing uses it until it is defined "
+     "again without --disable", NULL, 0},
+    {O_KEY_WRAP, "key-wrap", "rsa-oaep-sha256|rsa-oaep-sha1", "how backups wrap archive keys "
+     "to it: the hash its token unwraps with (keygen and ceremony enroll probe it)",
+     "rsa-oaep-sha256", 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand certificate_operands[] = {
+    {"NAME", "the object's name"},
+    {"URL", "the certificate: cert:///FILE.pem, a path (PEM or DER), or a token certificate "
+            "'pkcs11:token=LABEL;object=NAME;type=cert' (quoted)"},
+    {NULL, NULL},
+};
+
+static hb_status edit_certificate(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
-    static const struct option opts[] = {
-        {"ignore-expiration", no_argument, NULL, 'i'},
-        {"disable", no_argument, NULL, 'd'},
-        {"key-wrap", required_argument, NULL, 'w'},
-        {NULL, 0, NULL, 0},
-    };
-    bool ignore = false, disable = false, created = false;
+    bool created = false;
     hb_oaep_hash wrap = HB_OAEP_SHA256;
-    hb_status st = HB_OK;
-    int c;
-    optind = 1;
-    while (st == HB_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'i') ignore = true;
-        else if (c == 'd') disable = true;
-        else if (c == 'w') st = hb_oaep_hash_from_name(optarg, &wrap, &ctx->err);
-        else st = CLI_USAGE_ERROR(ctx, "%s", certificate_usage);
-    }
-    if (st == HB_OK && argc - optind != 2)
-        st = CLI_USAGE_ERROR(ctx, "%s", certificate_usage);
+    const char *v = cli_get(a, O_KEY_WRAP), *name = a->operands[0];
+    hb_status st = v != NULL ? hb_oaep_hash_from_name(v, &wrap, &ctx->err) : HB_OK;
     if (st == HB_OK)
-        st = hb_crypto_define_certificate(sys, argv[optind], argv[optind + 1], ignore, disable,
-                                          wrap, &created, &ctx->err);
+        st = hb_crypto_define_certificate(sys, name, a->operands[1],
+                                          cli_has(a, O_IGNORE_EXPIRATION),
+                                          cli_has(a, O_DISABLE), wrap, &created, &ctx->err);
     if (st == HB_OK)
-        report_defined(ctx, created, HB_OBJECT_CERTIFICATE, argv[optind]);
+        report_defined(ctx, created, HB_OBJECT_CERTIFICATE, name);
     return st;
 }
 
 /* crypto key NAME URI, crypto idcred NAME KEY CERT: each stands only when
  * it is up now, which the library checks on the token. */
-static hb_status edit_key_or_idcred(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+static hb_status edit_key_or_idcred(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
-    bool key = strcmp(argv[0], "key") == 0, created = false;
+    bool key = strcmp(a->spec->sub, "key") == 0, created = false;
+    char **argv = a->operands;
     hb_provider *p = NULL;
-    if (argc != (key ? 3 : 4))
-        return CLI_USAGE_ERROR(ctx, "%s", key ? "usage: hsmbak crypto key NAME PKCS11-URI"
-                                              : "usage: hsmbak crypto idcred NAME KEY CERT");
     hb_status st = cli_provider(ctx, &p);
     if (st == HB_OK && key)
-        st = hb_crypto_define_key(sys, p, argv[1], argv[2], &created, &ctx->err);
+        st = hb_crypto_define_key(sys, p, argv[0], argv[1], &created, &ctx->err);
     else if (st == HB_OK)
-        st = hb_crypto_define_idcred(sys, p, argv[1], argv[2], argv[3], &created, &ctx->err);
+        st = hb_crypto_define_idcred(sys, p, argv[0], argv[1], argv[2], &created, &ctx->err);
     if (st == HB_OK)
-        report_defined(ctx, created, key ? HB_OBJECT_KEY : HB_OBJECT_IDCRED, argv[1]);
+        report_defined(ctx, created, key ? HB_OBJECT_KEY : HB_OBJECT_IDCRED, argv[0]);
     return st;
 }
 
-static hb_status edit_backup_signer(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+static hb_status edit_backup_signer(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
-    if (argc != 2)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto backup-signer IDCRED");
-    hb_status st = hb_crypto_set_backup_signer(sys, argv[1], &ctx->err);
+    hb_status st = hb_crypto_set_backup_signer(sys, a->operands[0], &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
-    out_str(r, "backup_signer", argv[1]);
+    out_str(r, "backup_signer", a->operands[0]);
     cli_say(ctx, "Backups are signed with idcred '%s'", out_get_str(r, "backup_signer"));
     return HB_OK;
 }
 
-static hb_status edit_trusted_signer(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+static hb_status edit_trusted_signer(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
-    bool remove = argc == 3 && strcmp(argv[2], "--remove") == 0;
-    if (argc != 2 && !remove)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto trusted-signer CERT [--remove]");
-    hb_status st = hb_crypto_set_trusted_signer(sys, argv[1], !remove, &ctx->err);
+    bool remove = cli_has(a, O_REMOVE);
+    hb_status st = hb_crypto_set_trusted_signer(sys, a->operands[0], !remove, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
-    out_str(r, "certificate", argv[1]);
+    out_str(r, "certificate", a->operands[0]);
     out_bool(r, "trusted_signer", !remove);
     cli_say(ctx, "Certificate '%s' is %s trusted to sign backups", out_get_str(r, "certificate"),
             out_get_bool(r, "trusted_signer") ? "now" : "no longer");
     return HB_OK;
 }
 
-static hb_status edit_delete(cli_ctx *ctx, hb_system *sys, int argc, char **argv)
+static hb_status edit_delete(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
-    if (argc != 3)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto delete certificate|key|idcred NAME");
     hb_object_type t;
-    hb_status st = hb_object_type_from_name(argv[1], &t, &ctx->err);
+    hb_status st = hb_object_type_from_name(a->operands[0], &t, &ctx->err);
     if (st == HB_OK)
-        st = hb_crypto_delete(sys, t, argv[2], &ctx->err);
+        st = hb_crypto_delete(sys, t, a->operands[1], &ctx->err);
     if (st == HB_OK)
-        report_action(ctx, "deleted", t, argv[2]);
+        report_action(ctx, "deleted", t, a->operands[1]);
     return st;
 }
 
@@ -236,7 +229,7 @@ static void print_object(const json_t *j)
         printf(" status: %s\n", out_get_str(j, "reason"));
 }
 
-static hb_status show(cli_ctx *ctx, int argc, char **argv)
+static hb_status show(cli_ctx *ctx, const cli_args *a)
 {
     hb_status st = HB_OK;
     hb_err *err = &ctx->err;
@@ -247,16 +240,13 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
     hb_object_type type = HB_OBJECT_CERTIFICATE;
     const char *name = NULL;
     /* --names: one name a line, for shell completion (no token is opened). */
-    bool names_only = argc >= 2 && strcmp(argv[argc - 1], "--names") == 0;
-    if (names_only)
-        argc--;
-    HB_ENSURE(argc <= 3, HB_E_USAGE, "usage: hsmbak crypto show [certificate|key|idcred] [NAME]");
-    if (argc >= 2) {
-        HB_TRY(hb_object_type_from_name(argv[1], &type, err));
+    bool names_only = cli_has(a, O_NAMES);
+    if (a->n_operands >= 1) {
+        HB_TRY(hb_object_type_from_name(a->operands[0], &type, err));
         typed = true;
     }
-    if (argc == 3)
-        name = argv[2];
+    if (a->n_operands == 2)
+        name = a->operands[1];
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_objects_load(root, &s, err));
     /* Status is live: without a token module the keys show as not checked. */
@@ -277,7 +267,7 @@ static hb_status show(cli_ctx *ctx, int argc, char **argv)
         if (!ctx->json)
             print_object(j); /* a listing is the data asked for: --quiet keeps it */
     }
-    HB_ENSURE(name == NULL || found, HB_E_NOT_FOUND, "no %s named '%s'", argv[1], name);
+    HB_ENSURE(name == NULL || found, HB_E_NOT_FOUND, "no %s named '%s'", a->operands[0], name);
     if (!found && !names_only && !ctx->json)
         printf("no crypto objects defined\n");
 cleanup:
@@ -285,25 +275,163 @@ cleanup:
     return st;
 }
 
-hb_status cmd_crypto(cli_ctx *ctx, int argc, char **argv)
+/* ---- the commands ------------------------------------------------------------- */
+
+static hb_status run_certificate(cli_ctx *ctx, const cli_args *a)
 {
-    static const struct {
-        const char *name;
-        store_edit_fn fn;
-    } edits[] = {
-        {"certificate", edit_certificate}, {"key", edit_key_or_idcred},
-        {"idcred", edit_key_or_idcred},    {"backup-signer", edit_backup_signer},
-        {"trusted-signer", edit_trusted_signer}, {"delete", edit_delete},
-    };
-    if (argc < 2)
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak crypto keygen|certificate|key|idcred|"
-                                    "backup-signer|trusted-signer|show|delete ...");
-    if (strcmp(argv[1], "keygen") == 0)
-        return cmd_keygen(ctx, argc - 1, argv + 1);
-    if (strcmp(argv[1], "show") == 0)
-        return show(ctx, argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++)
-        if (strcmp(argv[1], edits[i].name) == 0)
-            return with_system(ctx, edits[i].fn, argc - 1, argv + 1);
-    return CLI_USAGE_ERROR(ctx, "unknown crypto command '%s'; see 'hsmbak --help'", argv[1]);
+    return with_system(ctx, edit_certificate, a);
 }
+
+static hb_status run_key_or_idcred(cli_ctx *ctx, const cli_args *a)
+{
+    return with_system(ctx, edit_key_or_idcred, a);
+}
+
+static hb_status run_backup_signer(cli_ctx *ctx, const cli_args *a)
+{
+    return with_system(ctx, edit_backup_signer, a);
+}
+
+static hb_status run_trusted_signer(cli_ctx *ctx, const cli_args *a)
+{
+    return with_system(ctx, edit_trusted_signer, a);
+}
+
+static hb_status run_delete(cli_ctx *ctx, const cli_args *a)
+{
+    return with_system(ctx, edit_delete, a);
+}
+
+const cli_spec cli_spec_crypto_certificate = {
+    .cmd = "crypto",
+    .sub = "certificate",
+    .purpose = "Define a certificate object (file or token)",
+    .details = "A certificate object names a backup recipient (secure-backup CERT) or a "
+               "signer's certificate (an idcred, a trusted signer). Defining an existing "
+               "name again replaces its settings.",
+    .operands = certificate_operands,
+    .options = certificate_options,
+    .min_operands = 2,
+    .max_operands = 2,
+    .run = run_certificate,
+};
+
+static const cli_operand key_operands[] = {
+    {"NAME", "the object's name"},
+    {"PKCS11-URI", "the private key on its token, 'pkcs11:token=LABEL;object=NAME;type=private'"
+                   " (quote it: an unquoted ';' ends the shell command)"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_key = {
+    .cmd = "crypto",
+    .sub = "key",
+    .purpose = "Define a key object: a private key on a token",
+    .operands = key_operands,
+    .min_operands = 2,
+    .max_operands = 2,
+    .run = run_key_or_idcred,
+    .details = "The key is checked on its token through its public half (no PIN). A URI "
+               "that matches several keys is refused, and one holding pin-value too.",
+};
+
+static const cli_operand idcred_operands[] = {
+    {"NAME", "the object's name"},
+    {"KEY", "a key object"},
+    {"CERT", "the certificate object of that key"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_idcred = {
+    .cmd = "crypto",
+    .sub = "idcred",
+    .purpose = "Pair a key object with its certificate object",
+    .details = "Identification credentials: the key that opens backups made to the "
+               "certificate (secure-restore IDCRED), or that signs them (backup-signer). "
+               "Refused when the key and the certificate do not match.",
+    .operands = idcred_operands,
+    .min_operands = 3,
+    .max_operands = 3,
+    .run = run_key_or_idcred,
+};
+
+static const cli_operand signer_operands[] = {
+    {"IDCRED", "the idcred of a signer key (crypto keygen --usage signer)"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_backup_signer = {
+    .cmd = "crypto",
+    .sub = "backup-signer",
+    .purpose = "Choose the idcred that signs new backups",
+    .operands = signer_operands,
+    .min_operands = 1,
+    .max_operands = 1,
+    .run = run_backup_signer,
+};
+
+static const cli_option trusted_options[] = {
+    {O_REMOVE, "remove", NULL, "stop trusting it", NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand trusted_operands[] = {
+    {"CERT", "a certificate object: the signer certificate of the backups to accept"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_trusted_signer = {
+    .cmd = "crypto",
+    .sub = "trusted-signer",
+    .purpose = "Trust a certificate to sign backups to restore",
+    .details = "secure-restore and inspect accept a backup only when its manifest is signed "
+               "by an enabled trusted-signer certificate (or the one --signer names). The "
+               "backup signer signs this system's own backups; trusted signers are whose "
+               "backups it accepts, its own included once trusted.",
+    .operands = trusted_operands,
+    .options = trusted_options,
+    .min_operands = 1,
+    .max_operands = 1,
+    .run = run_trusted_signer,
+};
+
+static const cli_option show_options[] = {
+    {O_NAMES, "names", NULL, "print only the names, one a line (for shell completion; no "
+     "token is opened)", NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand show_operands[] = {
+    {"[certificate|key|idcred]", "only objects of this type (default: every object)"},
+    {"[NAME]", "only the object of this name"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_show = {
+    .cmd = "crypto",
+    .sub = "show",
+    .purpose = "Show crypto objects and their live status",
+    .operands = show_operands,
+    .options = show_options,
+    .min_operands = 0,
+    .max_operands = 2,
+    .run = show,
+};
+
+static const cli_operand delete_operands[] = {
+    {"certificate|key|idcred", "the object's type"},
+    {"NAME", "the object's name"},
+    {NULL, NULL},
+};
+
+const cli_spec cli_spec_crypto_delete = {
+    .cmd = "crypto",
+    .sub = "delete",
+    .purpose = "Delete a crypto object",
+    .details = "Refused while another object refers to it (an idcred to its key or "
+               "certificate, the backup signer to its idcred).",
+    .operands = delete_operands,
+    .min_operands = 2,
+    .max_operands = 2,
+    .run = run_delete,
+};

@@ -1,12 +1,12 @@
 /* hsmbak secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE] */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 #include "progress.h"
+#include "summary.h"
 
 #include "hsmbak/backup.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +29,24 @@ static bool insert_token(void *ctx, const char *idcred, const char *message)
 }
 
 /* The library's progress events go to the progress line; its checks come
- * back whole in the result's report, printed by print_checks. */
+ * back whole in the result's report, printed by print_checks. The
+ * "scheduled" line is said when the long work begins ("total": every check
+ * before the archives passed). */
+typedef struct restore_watch {
+    cli_ctx *ctx;
+    cli_progress *progress;
+    const char *source;
+} restore_watch;
+
 static void on_progress(void *ctx, const char *event, const char *name, uint64_t bytes)
 {
-    if (strcmp(event, "check") != 0)
-        progress_event(ctx, event, name, bytes);
+    restore_watch *w = ctx;
+    if (strcmp(event, "check") == 0)
+        return;
+    if (strcmp(event, "total") == 0)
+        cli_say(w->ctx, "Secure restore from '%s' scheduled (may take a few minutes to "
+                "complete).", w->source);
+    progress_event(w->progress, event, name, bytes);
 }
 
 /* The check report as the library made it: every check in order, ok,
@@ -57,26 +70,27 @@ static void print_checks(cli_ctx *ctx, const char *label, const hb_check_report 
     }
 }
 
-static void json_manifest(cli_ctx *ctx, const hb_restore_request *req,
-                          const hb_restore_result *res)
+/* What was restored or validated, as far as the run got. */
+static void describe_restore(json_t *r, const hb_restore_request *req,
+                             const hb_restore_result *res)
 {
-    json_t *r = out_result(ctx);
     const hb_manifest *m = res->manifest;
-    if (r == NULL)
-        return;
     json_t *sg = out_object(r, "signer");
     out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
     out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
     if (m == NULL)
         return;
-    out_str(r, "backup_id", hb_manifest_id(m));
-    out_str(r, "created", hb_manifest_created(m));
     out_manifest(r, m);
     out_u64(r, "entries", res->entries);
     out_u64(r, "expanded_bytes", res->expanded_bytes);
     out_u64(r, "leftovers_cleaned", res->leftovers_cleaned);
-    if (!req->validate_only)
-        out_int(r, "post_restore_status", res->post_restore_status);
+    if (req->validate_only)
+        return;
+    out_int(r, "post_restore_status", res->post_restore_status);
+    out_bool(r, "restarts", res->restarts);
+    json_t *next = out_array(r, "next_steps");
+    for (size_t i = 0; i < res->next_steps.n; i++)
+        out_push_str(next, res->next_steps.items[i]);
 }
 
 /* "10G", "512M", "4096" -> bytes (binary units). */
@@ -102,111 +116,145 @@ static hb_status parse_size(cli_ctx *ctx, const char *s, uint64_t *out)
     return HB_OK;
 }
 
+enum { O_VALIDATE = 1, O_SIGNER, O_MAX_SIZE, O_IDCRED };
+
+static const cli_option options[] = {
+    {O_VALIDATE, "validate", NULL,
+     "check everything (signature, trust, every file, every archive) and change nothing", NULL,
+     0},
+    {O_SIGNER, "signer", "CERT", "trust this certificate object as the signer, for this run",
+     "only trusted-signer certificates", 0},
+    {O_MAX_SIZE, "max-size", "SIZE", "cap on each archive's expanded size (512M, 10G)",
+     "no cap but the target's free space", 0},
+    {O_IDCRED, "idcred", "IDCRED",
+     "an idcred that may open the backup, instead of the IDCRED argument; repeat it for "
+     "the members of a quorum", NULL, CLI_REPEAT},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static const cli_operand operands[] = {
+    {"IDCRED", "the idcred whose certificate is a recipient of the backup (leave it out "
+               "with --idcred)"},
+    {"SOURCE", "the backup directory: temporary:///NAME or a path"},
+    {NULL, NULL},
+};
+
+static hb_status run_restore(cli_ctx *ctx, const cli_args *a);
+
+const cli_spec cli_spec_secure_restore = {
+    .cmd = "secure-restore",
+    .purpose = "Validate a backup, or restore it onto this system",
+    .operands = operands,
+    .options = options,
+    .min_operands = 1,
+    .max_operands = 3,
+    .run = run_restore,
+    .details = "A restore checks everything --validate checks, then needs a system in "
+               "factory state, extracts into a staging directory beside the root, swaps it "
+               "in atomically and runs the profile's resets and post-restore command.",
+};
+
 /* Options and operands into req (idcreds holds MAX_IDCREDS). */
-static hb_status parse_args(cli_ctx *ctx, int argc, char **argv, hb_restore_request *req,
+static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request *req,
                             const char **idcreds)
 {
-    static const struct option opts[] = {
-        {"validate", no_argument, NULL, 'v'},
-        {"signer", required_argument, NULL, 's'},
-        {"max-size", required_argument, NULL, 'm'},
-        {"idcred", required_argument, NULL, 'i'},
-        {NULL, 0, NULL, 0},
-    };
-    static const char usage[] = "usage: hsmbak secure-restore IDCRED SOURCE [--validate] "
-                                "[--signer CERT] [--max-size SIZE]\n"
-                                "       hsmbak secure-restore --idcred A [--idcred B ...] "
-                                "SOURCE [--validate] ...";
-    size_t n_idcreds = 0;
+    size_t n_idcreds = 0, n = a->n_operands;
     hb_status st = HB_OK;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1 && st == HB_OK) {
-        if (c == 'v') req->validate_only = true;
-        else if (c == 's') req->signer = optarg;
-        else if (c == 'm') st = parse_size(ctx, optarg, &req->max_size);
-        else if (c == 'i' && n_idcreds < MAX_IDCREDS) idcreds[n_idcreds++] = optarg;
-        else st = CLI_USAGE_ERROR(ctx, "%s", usage);
-    }
+    const char *v;
+    req->validate_only = cli_has(a, O_VALIDATE);
+    req->signer = cli_get(a, O_SIGNER);
+    if ((v = cli_get(a, O_MAX_SIZE)) != NULL)
+        st = parse_size(ctx, v, &req->max_size);
     if (st != HB_OK)
         return st;
+    for (size_t i = 0; i < a->n_given; i++)
+        if (a->given[i].opt->id == O_IDCRED) {
+            if (n_idcreds == MAX_IDCREDS)
+                return cli_usage(ctx, a->spec, "at most %d --idcred", MAX_IDCREDS);
+            idcreds[n_idcreds++] = a->given[i].value;
+        }
     /* The appliance's form: a trailing "on" means validate. */
-    int want = n_idcreds ? 1 : 2;
-    if (argc - optind == want + 1 && strcmp(argv[optind + want], "on") == 0) {
+    size_t want = n_idcreds ? 1 : 2;
+    if (n == want + 1 && strcmp(a->operands[n - 1], "on") == 0) {
         req->validate_only = true;
-        argc--;
+        n--;
     }
-    if (argc - optind != want)
-        return CLI_USAGE_ERROR(ctx, "%s", usage);
-    req->idcred = n_idcreds ? idcreds[0] : argv[optind];
-    req->source = argv[optind + want - 1];
+    if (n < want)
+        return cli_usage(ctx, a->spec, "missing %s", n_idcreds || n == 1 ? "SOURCE"
+                                                                          : "IDCRED SOURCE");
+    if (n > want)
+        return cli_usage(ctx, a->spec, "unexpected argument '%s'%s", a->operands[want],
+                         n_idcreds ? " (the idcreds are given with --idcred)" : "");
+    req->idcred = n_idcreds ? idcreds[0] : a->operands[0];
+    req->source = a->operands[want - 1];
     req->idcreds = idcreds;
     req->n_idcreds = n_idcreds;
     req->insert_token = insert_token;
     return HB_OK;
 }
 
-/* A restore or validate that went through: what it says to the operator. */
+/* A restore or validate that went through: what it says to the operator.
+ * Both name the backup (summary.h); a restore says what to do next. */
 static void say_done(cli_ctx *ctx, const hb_restore_request *req, const hb_restore_result *res)
 {
+    json_t *r = out_record(ctx);
     if (res->leftovers_cleaned)
         out_warning(ctx, "secure-restore: removed %u staging tree(s) left by an interrupted "
                     "run", res->leftovers_cleaned);
     if (ctx->verbose && !ctx->json)
-        fprintf(stderr, "secure-restore: signed by %s (SHA-256 %s); %llu entries, %llu bytes\n",
-                res->signer_subject, res->signer_fingerprint, (unsigned long long)res->entries,
-                (unsigned long long)res->expanded_bytes);
-    if (req->validate_only) {
+        fprintf(stderr, "secure-restore: %llu entries, %llu bytes\n",
+                (unsigned long long)res->entries, (unsigned long long)res->expanded_bytes);
+    if (req->validate_only)
         cli_say(ctx, "The secure-restore validation is complete");
-        return;
-    }
-    cli_say(ctx, "Secure restore is complete. The system will be restarted.");
-    if (res->post_restore_status > 0)
+    else
+        cli_say(ctx, "Secure restore is complete.%s",
+                out_get_bool(r, "restarts") ? " The system will be restarted." : "");
+    if (out_text(ctx))
+        print_summary(r, SUMMARY_SIGNER | SUMMARY_TOTAL);
+    if (!req->validate_only && res->post_restore_status > 0)
         out_warning(ctx, "secure-restore: the post-restore command exited with status %d",
                     res->post_restore_status);
-    json_t *next = out_array(out_result(ctx), "next_steps");
-    for (size_t i = 0; i < res->next_steps.n; i++)
-        out_push_str(next, res->next_steps.items[i]);
-    if (out_text(ctx) && res->next_steps.n > 0) {
-        printf("\nWhat to do next:\n");
-        for (size_t i = 0; i < res->next_steps.n; i++)
-            printf("  - %s\n", res->next_steps.items[i]);
+    const json_t *next = json_object_get(r, "next_steps");
+    if (out_text(ctx) && json_array_size(next) > 0) {
+        size_t i;
+        json_t *v;
+        printf("What to do next:\n");
+        json_array_foreach(next, i, v)
+            printf("  - %s\n", json_string_value(v));
     }
 }
 
-hb_status cmd_secure_restore(cli_ctx *ctx, int argc, char **argv)
+static hb_status run_restore(cli_ctx *ctx, const cli_args *a)
 {
     const char *idcreds[MAX_IDCREDS];
     hb_restore_request req = {0};
     hb_restore_result res = {0};
     hb_system *sys = NULL;
     hb_provider *p = NULL;
-    cli_progress *progress = NULL;
+    restore_watch watch = {.ctx = ctx};
     const char *root;
     hb_status st = HB_OK;
-    HB_TRY(parse_args(ctx, argc, argv, &req, idcreds));
+    HB_TRY(parse_args(ctx, a, &req, idcreds));
     const char *label = req.validate_only ? "validate" : "secure-restore";
+    watch.source = req.source;
     out_str(out_result(ctx), "mode", req.validate_only ? "validate" : "restore");
     out_str(out_result(ctx), "source", req.source);
     out_str(out_result(ctx), "idcred", req.idcred);
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
     HB_TRY(cli_provider(ctx, &p));
-    cli_say(ctx, "Secure restore from '%s' scheduled (may take a few minutes to complete).",
-            req.source);
-    progress = progress_new(ctx, label);
+    watch.progress = progress_new(ctx, label);
     req.progress = on_progress;
-    req.progress_ctx = progress;
+    req.progress_ctx = &watch;
     st = hb_secure_restore(sys, p, &req, &res, &ctx->err);
-    progress_free(progress);
-    progress = NULL;
+    progress_free(watch.progress);
+    watch.progress = NULL;
     print_checks(ctx, label, &res.checks);
-    json_manifest(ctx, &req, &res);
+    describe_restore(out_record(ctx), &req, &res);
     if (st == HB_OK)
         say_done(ctx, &req, &res);
 cleanup:
-    progress_free(progress);
+    progress_free(watch.progress);
     hb_restore_result_free(&res);
     hb_system_close(sys);
     return st;

@@ -1,55 +1,93 @@
 /* hsmbak system init, hsmbak factory-reset */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 
 #include "hsmbak/system.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-hb_status cmd_system(cli_ctx *ctx, int argc, char **argv)
+enum { O_PROFILE = 1, O_VERSION, O_ADOPT, O_YES };
+
+static const cli_option init_options[] = {
+    {O_PROFILE, "profile", "appliance|host|FILE",
+     "the profile that lays the system out (a built-in one or a profile file)", "appliance",
+     0},
+    {O_VERSION, "version", "V.R.M.F", "the system's version, which restores must match",
+     "a host's from os-release (12 is 12.0.0.0), else 9.3.5.0", 0},
+    {O_ADOPT, "adopt", NULL,
+     "take an existing directory as it is (profiles without a factory image, e.g. host)",
+     NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static hb_status run_init(cli_ctx *ctx, const cli_args *a);
+
+const cli_spec cli_spec_system_init = {
+    .cmd = "system",
+    .sub = "init",
+    .purpose = "Make a system root from a profile, or adopt one",
+    .options = init_options,
+    .run = run_init,
+    .details = "The root is --root DIR or $HSMBAK_ROOT. Without --adopt it must be new or "
+               "empty; with --adopt nothing in it changes but .hsmbak/ and, when it has "
+               "none, the version file.",
+};
+
+/* The version the root now records (the default is the library's choice). */
+static void say_initialised(cli_ctx *ctx, const char *root, const char *profile, bool adopt)
 {
-    static const struct option opts[] = {
-        {"profile", required_argument, NULL, 'p'},
-        {"version", required_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
-    };
-    static const char usage[] = "usage: hsmbak system init --root DIR "
-                                "--profile appliance|host|FILE [--version V.R.M.F]";
-    const char *profile = "appliance", *version = NULL, *root;
-    if (argc < 2 || strcmp(argv[1], "init") != 0)
-        return CLI_USAGE_ERROR(ctx, "%s", usage);
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-        if (c == 'p') profile = optarg;
-        else if (c == 'v') version = optarg;
-        else return CLI_USAGE_ERROR(ctx, "%s", usage);
-    }
-    if (optind != argc - 1)
-        return CLI_USAGE_ERROR(ctx, "%s", usage);
+    hb_system *sys = NULL;
+    hb_err ignored;
+    const char *version = "?";
+    if (hb_system_open(root, 0, &sys, &ignored) == HB_OK)
+        version = hb_system_version(sys);
+    json_t *r = out_record(ctx);
+    out_str(r, "root", root);
+    out_str(r, "profile", profile);
+    out_str(r, "version", version);
+    out_bool(r, "adopted", adopt);
+    cli_say(ctx, "System %s at '%s' (profile %s, version %s)", adopt ? "adopted" : "initialised",
+            out_get_str(r, "root"), out_get_str(r, "profile"), out_get_str(r, "version"));
+    hb_system_close(sys);
+}
+
+static hb_status run_init(cli_ctx *ctx, const cli_args *a)
+{
+    const char *profile = cli_get(a, O_PROFILE), *version = cli_get(a, O_VERSION), *root;
+    bool adopt = cli_has(a, O_ADOPT);
+    if (profile == NULL)
+        profile = "appliance";
     hb_status st = cli_root(ctx, &root);
     if (st == HB_OK)
-        st = hb_system_init(root, profile, version, &ctx->err);
-    if (st == HB_OK) {
-        cli_say(ctx, "System initialised at '%s' (profile %s, version %s)", root, profile,
-                version ? version : "9.3.5.0");
-        json_t *r = out_result(ctx);
-        out_str(r, "root", root);
-        out_str(r, "profile", profile);
-        out_str(r, "version", version ? version : "9.3.5.0");
-    }
+        st = adopt ? hb_system_adopt(root, profile, version, &ctx->err)
+                   : hb_system_init(root, profile, version, &ctx->err);
+    if (st == HB_OK)
+        say_initialised(ctx, root, profile, adopt);
     return st;
 }
 
-hb_status cmd_factory_reset(cli_ctx *ctx, int argc, char **argv)
+static const cli_option reset_options[] = {
+    {O_YES, "yes", NULL, "do not ask for confirmation (needed when stdin is not a terminal)",
+     NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static hb_status run_factory_reset(cli_ctx *ctx, const cli_args *a);
+
+const cli_spec cli_spec_factory_reset = {
+    .cmd = "factory-reset",
+    .purpose = "Erase the system back to its factory image",
+    .options = reset_options,
+    .run = run_factory_reset,
+    .details = "VERSION and hsmbak's own .hsmbak/ stay. The old tree is swapped out in one "
+               "rename: the system is the old one or the factory image, never a mix.",
+};
+
+static hb_status run_factory_reset(cli_ctx *ctx, const cli_args *a)
 {
-    bool yes = argc == 2 && strcmp(argv[1], "--yes") == 0;
-    if (argc > 2 || (argc == 2 && !yes))
-        return CLI_USAGE_ERROR(ctx, "usage: hsmbak factory-reset [--yes]");
+    bool yes = cli_has(a, O_YES);
     const char *root;
     hb_status st = cli_root(ctx, &root);
     if (st != HB_OK)

@@ -1,10 +1,9 @@
 /* hsmbak token list: tokens, their objects and key attributes, and the
  * mechanisms hsmbak needs. Each token is described once (describe_token);
  * the text is printed from that description. */
-#include "cli.h"
+#include "args.h"
 #include "output.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,33 +107,37 @@ static void print_token(const json_t *t)
         print_object(o);
 }
 
-static const char token_usage[] = "usage: hsmbak token list [--token URI] [--login]";
+enum { O_TOKEN = 1, O_LOGIN };
 
-hb_status cmd_token(cli_ctx *ctx, int argc, char **argv)
+static const cli_option options[] = {
+    {O_TOKEN, "token", "URI", "only the token this pkcs11: URI selects (by label or serial)",
+     "every token the module sees", 0},
+    {O_LOGIN, "login", NULL, "log in (asks for the PIN) to list private objects too", NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+static hb_status run_token_list(cli_ctx *ctx, const cli_args *a);
+
+const cli_spec cli_spec_token_list = {
+    .cmd = "token",
+    .sub = "list",
+    .purpose = "List the tokens, their objects and mechanisms",
+    .details = "Each token the module sees: label, serial, PIN state, the mechanisms hsmbak "
+               "needs, and its objects with their key attributes (sensitive, extractable, "
+               "decrypt, unwrap, sign).",
+    .options = options,
+    .run = run_token_list,
+};
+
+static hb_status run_token_list(cli_ctx *ctx, const cli_args *a)
 {
-    static const struct option opts[] = {
-        {"token", required_argument, NULL, 't'},
-        {"login", no_argument, NULL, 'l'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *token = NULL;
-    bool login = false;
+    const char *token = cli_get(a, O_TOKEN);
+    bool login = cli_has(a, O_LOGIN);
     hb_provider *p = NULL;
     hb_token_info *tokens = NULL;
     size_t n = 0;
     hb_status st = HB_OK;
     hb_err *err = &ctx->err;
-    HB_ENSURE(argc >= 2 && strcmp(argv[1], "list") == 0, HB_E_USAGE, "%s", token_usage);
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-        HB_ENSURE(c == 't' || c == 'l', HB_E_USAGE, "%s", token_usage);
-        if (c == 't')
-            token = optarg;
-        else
-            login = true;
-    }
     HB_TRY(cli_provider(ctx, &p));
     HB_TRY(hb_token_list(p, token, login, &tokens, &n, err));
     json_t *r = out_record(ctx);

@@ -262,6 +262,9 @@ void out_manifest(json_t *r, const hb_manifest *m)
 {
     if (r == NULL || m == NULL)
         return;
+    out_str(r, "backup_id", hb_manifest_id(m));
+    out_str(r, "created", hb_manifest_created(m));
+    out_str(r, "tool", hb_manifest_tool(m));
     json_t *sys = out_object(r, "system");
     out_str(sys, "version", hb_manifest_version(m));
     out_str(sys, "profile", hb_manifest_profile(m));
@@ -272,6 +275,16 @@ void out_manifest(json_t *r, const hb_manifest *m)
     for (size_t i = 0; i < hb_manifest_n_quorums(m); i++)
         out_quorum(out_push_object(rs), hb_manifest_quorum_at(m, i));
     json_t *fs = out_array(r, "files");
-    for (size_t i = 0; i < hb_manifest_n_files(m); i++)
+    uint64_t total = 0;
+    for (size_t i = 0; i < hb_manifest_n_files(m); i++) {
         out_file(out_push_object(fs), hb_manifest_file_at(m, i));
+        total += hb_manifest_file_at(m, i)->size;
+    }
+    out_u64(r, "archive_bytes", total);
+    json_t *ex = out_array(r, "excluded");
+    for (size_t i = 0; i < hb_manifest_n_excluded(m); i++) {
+        json_t *o = out_push_object(ex);
+        out_str(o, "name", hb_manifest_excluded_at(m, i)->name);
+        out_str(o, "reason", hb_manifest_excluded_at(m, i)->reason);
+    }
 }

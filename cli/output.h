@@ -70,8 +70,10 @@ json_t *out_object(json_t *obj, const char *key);
 json_t *out_push_object(json_t *array);
 void out_push_str(json_t *array, const char *value);
 
-/* What a manifest says, shared by backup and restore documents: "system",
- * "recipients" (single certificates and quorum groups), "files". */
+/* What a manifest says, shared by the backup, restore and inspect
+ * documents: "backup_id", "created", "tool", "system", "recipients" (single
+ * certificates and quorum groups), "files", "archive_bytes" (their sum),
+ * "excluded". */
 void out_manifest(json_t *r, const hb_manifest *m);
 
 /* A warning: "hsmbak: warning: ..." on stderr in text mode (unless

@@ -1,6 +1,8 @@
 /* The progress line (see progress.h). */
 #include "progress.h"
 
+#include "units.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,20 +29,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "12.4 MiB" */
 static void human(uint64_t v, char *out, size_t cap)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double d = (double)v;
-    size_t u = 0;
-    while (d >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        d /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, cap, "%llu B", (unsigned long long)v);
-    else
-        snprintf(out, cap, "%.1f %s", d, units[u]);
+    cli_size(v, out, cap); /* the one unit style of the text output (units.h) */
 }
 
 /* Caller holds the lock. */
@@ -131,9 +122,11 @@ void progress_event(void *progress, const char *event, const char *name, uint64_
         clear_line(p);
         if (strcmp(event, "check") == 0)
             fprintf(stderr, "%s: check %s: ok\n", p->label, name);
-        else
-            fprintf(stderr, "%s: %s %s (%llu bytes)\n", p->label, event, name,
-                    (unsigned long long)bytes);
+        else {
+            char size[32];
+            fprintf(stderr, "%s: %s %s (%s)\n", p->label, event, name,
+                    cli_size(bytes, size, sizeof size));
+        }
     }
     draw(p, force);
     pthread_mutex_unlock(&p->lock);

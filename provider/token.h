@@ -82,6 +82,13 @@ hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cer
 hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
                              hb_err *err) HB_MUST_CHECK;
 
+/* How many objects on its token the URI names (match.c): its object, id and
+ * type attributes, searched without login (private objects are not seen:
+ * count a key through its public half). labels (may be NULL) gets the
+ * first few labels, "a, b, ..." within cap. Errors as hb_token_session_open. */
+hb_status hb_token_count_matches(hb_provider *p, const char *uri, size_t *count, char *labels,
+                                 size_t cap, hb_err *err) HB_MUST_CHECK;
+
 /* ---- PKCS#11 URIs (uri.c), parsed by p11-kit ------------------------------ */
 
 /* What a pkcs11: URI says, for callers that must check one without a token:

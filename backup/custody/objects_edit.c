@@ -6,6 +6,7 @@
 #include "backup/system/system.h"
 #include "common/fail.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* One change, as the public calls describe it. */
@@ -43,6 +44,28 @@ static hb_status require_up(const hb_object_store *s, hb_provider *p, hb_object_
     return HB_OK;
 }
 
+/* A key URI names one key. An unquoted URI the shell cut at its first ';'
+ * ("pkcs11:token=backup") names every key on the token, and the token layer
+ * would take whichever comes first: refused, saying so. Counted through the
+ * public halves (no PIN); a URI that names none is left to require_up. */
+static hb_status require_one_key(hb_provider *p, const char *uri, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *pub = NULL, labels[256];
+    size_t n = 0;
+    hb_err ignored;
+    HB_TRY(hb_pkcs11_uri_with_type(uri, "public", &pub, err));
+    if (hb_token_count_matches(p, pub, &n, labels, sizeof labels, &ignored) != HB_OK || n < 2)
+        goto cleanup;
+    HB_FAIL(HB_E_USAGE, "key URI '%s' matches %zu keys on its token (%s), not one: name the "
+            "key with object=LABEL, and quote the whole URI, since the shell ends a command "
+            "at an unquoted ';' (e.g. 'pkcs11:token=...;object=LABEL;type=private')", uri, n,
+            labels);
+cleanup:
+    free(pub);
+    return st;
+}
+
 static hb_status apply(hb_object_store *s, const edit *e, bool *created, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -52,6 +75,8 @@ static hb_status apply(hb_object_store *s, const edit *e, bool *created, hb_err 
                                           e->key_wrap, created, err);
     case EDIT_KEY:
         st = hb_objects_set_key(s, e->name, e->target, created, err);
+        if (st == HB_OK && e->p != NULL)
+            st = require_one_key(e->p, e->target, err);
         /* The key must be on its token now; the check needs no PIN (public half). */
         return st != HB_OK ? st : require_up(s, e->p, HB_OBJECT_KEY, e->name, HB_E_NOT_FOUND, err);
     case EDIT_IDCRED:

@@ -252,6 +252,7 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
         HB_TRY(swap_in(&r, err));
         HB_TRY(hb_system_post_restore(sys, r.m, &res->post_restore_status, &res->next_steps,
                                       err));
+        res->restarts = sys->profile->post_restore_restarts && res->post_restore_status == 0;
     }
     res->manifest = r.m;
     r.m = NULL;

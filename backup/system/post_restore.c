@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,17 +43,27 @@ cleanup:
     return st;
 }
 
+/* Each step once: a profile's next step that repeats a reset's message
+ * word for word is not said twice. */
+static hb_status add_step(hb_strlist *out, const char *step, hb_err *err)
+{
+    for (size_t i = 0; i < out->n; i++)
+        if (strcmp(out->items[i], step) == 0)
+            return HB_OK;
+    return hb_strlist_add(out, step, err);
+}
+
 static hb_status list_next_steps(const hb_profile *prof, const hb_manifest *m, hb_strlist *out,
                                  hb_err *err)
 {
     hb_status st = HB_OK;
     for (size_t i = 0; i < prof->n_reset; i++)
-        HB_TRY(hb_strlist_add(out, prof->reset[i].message, err));
+        HB_TRY(add_step(out, prof->reset[i].message, err));
     for (size_t i = 0; i < m->n_excluded; i++)
         HB_TRY(hb_strlist_addf(out, err, "not restored: %s: %s", m->excluded[i].name,
                                m->excluded[i].reason));
     for (size_t i = 0; i < prof->n_next_steps; i++)
-        HB_TRY(hb_strlist_add(out, prof->next_steps[i], err));
+        HB_TRY(add_step(out, prof->next_steps[i], err));
 cleanup:
     return st;
 }

@@ -207,6 +207,8 @@ static hb_status read_doc(hb_profile *p, const xmlNode *root, const char *dir, h
                      read_text, err));
     HB_TRY(hb_xml_child_text(root, NS, "post-restore-command", false, "profile",
                              &p->post_restore_command, err));
+    const xmlNode *cmd = hb_xml_child(root, NS, "post-restore-command");
+    p->post_restore_restarts = cmd != NULL && attr_true(cmd, "restarts");
 cleanup:
     return st;
 }

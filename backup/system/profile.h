@@ -74,6 +74,8 @@ typedef struct hb_profile {
                                 anywhere (".keep" placeholders) */
     size_t n_ignorable_files;
     char *post_restore_command; /* run with /bin/sh -c in ROOT, or NULL */
+    bool post_restore_restarts; /* the command restarts the system or its services
+                                   (restarts="true"): the operator is told so */
     char **next_steps;       /* lines to print after a restore */
     size_t n_next_steps;
 } hb_profile;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define VERSION_CAP 64
+#define HB_OS_RELEASE "/etc/os-release"
 
 static hb_status load_profile(const char *ref, hb_profile **out, hb_err *err)
 {
@@ -77,44 +78,261 @@ static hb_status read_line(const char *root, const char *rel, char **out, hb_err
     return HB_OK;
 }
 
+/* ---- the default version (os-release) --------------------------------------- */
+
+/* os-release(5): KEY=VALUE lines, the value optionally in double or single
+ * quotes. *value points into text (not NUL-terminated), *vlen its length. */
+static bool os_release_value(const char *text, size_t len, const char *key, const char **value,
+                             size_t *vlen)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < len;) {
+        size_t end = i;
+        while (end < len && text[end] != '\n')
+            end++;
+        if (end - i > klen && memcmp(text + i, key, klen) == 0 && text[i + klen] == '=') {
+            const char *v = text + i + klen + 1;
+            size_t n = end - (i + klen + 1);
+            if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+                v++;
+                n -= 2;
+            }
+            *value = v;
+            *vlen = n;
+            return true;
+        }
+        i = end + 1;
+    }
+    return false;
+}
+
+hb_status hb_system_version_from_os_release(const char *text, size_t len, char *out,
+                                            size_t cap, hb_err *err)
+{
+    const char *v = NULL;
+    size_t n = 0, used = 0;
+    unsigned parts = 0;
+    if (!os_release_value(text, len, "VERSION_ID", &v, &n))
+        return hb_fail(err, HB_E_NOT_FOUND, "os-release has no VERSION_ID; give the system's "
+                       "version with --version V.R.M.F");
+    /* The leading dot-separated numbers, at most four, padded with ".0":
+     * "12" -> 12.0.0.0, "22.04" -> 22.04.0.0, "3.19.1" -> 3.19.1.0. */
+    for (size_t i = 0; i < n && parts < 4;) {
+        size_t d = i;
+        while (d < n && isdigit((unsigned char)v[d]))
+            d++;
+        if (d == i || d - i > 9)
+            break;
+        hb_status st = hb_format(out + used, cap - used, "version", err, "%s%.*s",
+                                 parts ? "." : "", (int)(d - i), v + i);
+        if (st != HB_OK)
+            return st;
+        used = strlen(out);
+        parts++;
+        if (d >= n || v[d] != '.')
+            break;
+        i = d + 1;
+    }
+    if (parts == 0)
+        return hb_fail(err, HB_E_REFUSED, "os-release's VERSION_ID '%.*s' holds no version "
+                       "number; give the system's version with --version V.R.M.F",
+                       (int)(n < 64 ? n : 64), v);
+    for (; parts < 4; parts++) {
+        hb_status st = hb_format(out + used, cap - used, "version", err, ".0");
+        if (st != HB_OK)
+            return st;
+        used += 2;
+    }
+    return HB_OK;
+}
+
+/* A profile with a factory image describes a product of its own (the
+ * appliance sample: 9.3.5.0); any other describes a host, whose version is
+ * its operating system's: ROOT/etc/os-release when the root has one (an
+ * adopted "/" or a container's tree), else this machine's /etc/os-release. */
+static hb_status default_version(const char *root, const hb_profile *profile, char *out,
+                                 size_t cap, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char path[PATH_MAX];
+    unsigned char *text = NULL;
+    size_t len = 0;
+    if (profile->factory_image != NULL) {
+        st = hb_format(out, cap, "version", err, "%s", HB_SYSTEM_DEFAULT_VERSION);
+        goto cleanup;
+    }
+    HB_TRY(hb_path_join(path, sizeof path, root, "etc/os-release", err));
+    if (access(path, R_OK) != 0)
+        HB_TRY(hb_format(path, sizeof path, "path", err, "%s", HB_OS_RELEASE));
+    st = hb_read_file(path, 64 * 1024, &text, &len, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "the system's version (give it with --version V.R.M.F)");
+        goto cleanup;
+    }
+    HB_TRY(hb_system_version_from_os_release((const char *)text, len, out, cap, err));
+cleanup:
+    free(text);
+    return st;
+}
+
+/* ---- init and adopt ----------------------------------------------------------- */
+
+/* profile_ref as the root remembers it (a file by its absolute path) and
+ * the profile it names. */
+static hb_status open_profile(const char *profile_ref, char *abs_profile, size_t cap,
+                              const char **ref, hb_profile **out, hb_err *err)
+{
+    if (profile_ref == NULL)
+        profile_ref = "appliance";
+    if (strchr(profile_ref, '/') != NULL) {
+        if (cap < PATH_MAX || realpath(profile_ref, abs_profile) == NULL)
+            return hb_fail(err, HB_E_NOT_FOUND, "profile '%s': %s", profile_ref,
+                           strerror(errno));
+        profile_ref = abs_profile;
+    }
+    *ref = profile_ref;
+    return load_profile(profile_ref, out, err);
+}
+
+/* The folders hsmbak itself works in (the crypto object store in config:,
+ * certificates in cert:, uploads and backups in temporary:), made when the
+ * root lacks them: a factory image brings its own, a host root has none. */
+static hb_status make_folders(const char *root, hb_err *err)
+{
+    static const struct {
+        const char *name;
+        mode_t mode;
+    } folders[] = {{"config", 0700}, {"cert", 0755}, {"temporary", 0700}};
+    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
+        char path[PATH_MAX];
+        hb_status st = hb_path_join(path, sizeof path, root, folders[i].name, err);
+        if (st == HB_OK && access(path, F_OK) != 0)
+            st = hb_mkdirs(path, folders[i].mode, err);
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}
+
+/* ROOT/.hsmbak/profile, hsmbak's folders and, unless the root already has
+ * one, its version file (version, or the profile's default). */
+static hb_status write_state(const char *root, const char *ref, const hb_profile *profile,
+                             const char *version, bool keep_version, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char buf[PATH_MAX], v[VERSION_CAP];
+    HB_TRY(hb_path_join(buf, sizeof buf, root, HB_PROFILE_STATE_DIR, err));
+    HB_TRY(hb_mkdirs(buf, 0700, err));
+    HB_TRY(make_folders(root, err));
+    HB_TRY(write_text(root, ".hsmbak/profile", ref, err));
+    if (keep_version)
+        goto cleanup;
+    if (version == NULL)
+        HB_TRY(default_version(root, profile, v, sizeof v, err));
+    else
+        HB_TRY(hb_format(v, sizeof v, "version", err, "%s", version));
+    HB_TRY(check_version(v, err));
+    HB_TRY(hb_format(buf, sizeof buf, "version", err, "%s\n", v));
+    HB_TRY(write_text(root, profile->version_file, buf, err));
+cleanup:
+    return st;
+}
+
 hb_status hb_system_init(const char *root, const char *profile_ref, const char *version,
                          hb_err *err)
 {
     hb_status st = HB_OK;
     hb_profile *profile = NULL;
-    char buf[PATH_MAX];
     char abs_profile[PATH_MAX];
-    if (version == NULL)
-        version = "9.3.5.0";
-    HB_TRY(check_version(version, err));
-    if (profile_ref == NULL)
-        profile_ref = "appliance";
-    /* A profile file is remembered by its absolute path. */
-    if (strchr(profile_ref, '/') != NULL) {
-        if (realpath(profile_ref, abs_profile) == NULL) {
-            st = hb_fail(err, HB_E_NOT_FOUND, "profile '%s': %s", profile_ref, strerror(errno));
-            goto cleanup;
-        }
-        profile_ref = abs_profile;
-    }
-    HB_TRY(load_profile(profile_ref, &profile, err));
+    const char *ref = NULL;
+    if (version != NULL)
+        HB_TRY(check_version(version, err));
+    HB_TRY(open_profile(profile_ref, abs_profile, sizeof abs_profile, &ref, &profile, err));
     if (!hb_dir_is_empty(root)) {
         st = hb_fail(err, HB_E_REFUSED, "'%s' exists and is not empty; system init only lays "
-                     "a system down in a new or empty directory", root);
+                     "a system down in a new or empty directory (take an existing directory "
+                     "as it is with --adopt)", root);
         goto cleanup;
     }
     HB_TRY(hb_mkdirs(root, 0755, err));
     if (profile->factory_image != NULL)
         HB_TRY(hb_tree_copy(profile->factory_image, root, false, err));
-    HB_TRY(hb_path_join(buf, sizeof buf, root, HB_PROFILE_STATE_DIR, err));
-    HB_TRY(hb_mkdirs(buf, 0700, err));
-    HB_TRY(write_text(root, ".hsmbak/profile", profile_ref, err));
-    int n = snprintf(buf, sizeof buf, "%s\n", version);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        st = hb_fail(err, HB_E_USAGE, "version too long");
+    HB_TRY(write_state(root, ref, profile, version, false, err));
+cleanup:
+    hb_profile_free(profile);
+    return st;
+}
+
+/* The version an adopted root already records, checked against the one
+ * asked for; *have false when it records none. */
+static hb_status adopted_version(const char *root, const hb_profile *profile,
+                                 const char *version, bool *have, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char path[PATH_MAX], *v = NULL;
+    HB_TRY(hb_path_join(path, sizeof path, root, profile->version_file, err));
+    *have = access(path, F_OK) == 0;
+    if (!*have)
         goto cleanup;
+    HB_TRY(read_line(root, profile->version_file, &v, err));
+    HB_ENSURE(check_version(v, err) == HB_OK, HB_E_REFUSED, "'%s' holds '%s', which is not a "
+              "V.R.M.F version: it is not a version file hsmbak can keep; move it away or "
+              "choose a profile with another version file", path, v);
+    HB_ENSURE(version == NULL || strcmp(version, v) == 0, HB_E_REFUSED, "'%s' already says "
+              "version %s, not %s; correct or remove it first", path, v, version);
+cleanup:
+    free(v);
+    return st;
+}
+
+/* At least one of the profile's resources is a directory under root. */
+static hb_status check_has_resources(const char *root, const hb_profile *profile, hb_err *err)
+{
+    for (size_t i = 0; i < profile->n_resources; i++) {
+        char path[PATH_MAX];
+        struct stat sb;
+        hb_status st = hb_path_join(path, sizeof path, root, profile->resources[i].path, err);
+        if (st != HB_OK)
+            return st;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return HB_OK;
     }
-    HB_TRY(write_text(root, profile->version_file, buf, err));
+    return hb_fail(err, HB_E_REFUSED, "'%s' holds none of profile '%s''s resources (%s%s): "
+                   "nothing would be backed up", root, profile->name,
+                   profile->n_resources ? profile->resources[0].path : "none",
+                   profile->n_resources > 1 ? ", ..." : "");
+}
+
+hb_status hb_system_adopt(const char *root, const char *profile_ref, const char *version,
+                          hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_profile *profile = NULL;
+    char abs_profile[PATH_MAX], path[PATH_MAX];
+    const char *ref = NULL;
+    struct stat sb;
+    bool have_version = false;
+    if (version != NULL)
+        HB_TRY(check_version(version, err));
+    HB_ENSURE(root != NULL && *root != '\0', HB_E_USAGE,
+              "no system root: give --root DIR or set HSMBAK_ROOT");
+    HB_ENSURE(stat(root, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND, "'%s' is not an "
+              "existing directory; --adopt takes one as it is (without --adopt, system init "
+              "lays a new one down)", root);
+    HB_ENSURE(realpath(root, path) != NULL && strcmp(path, "/") != 0, HB_E_REFUSED, "'%s' "
+              "cannot be adopted: a restore builds the new root beside the old one and swaps "
+              "the two, which the file system's root cannot do; adopt the directory that "
+              "holds the settings (docs/decisions.md)", root);
+    HB_TRY(open_profile(profile_ref, abs_profile, sizeof abs_profile, &ref, &profile, err));
+    HB_ENSURE(profile->factory_image == NULL, HB_E_REFUSED, "profile '%s' lays its system "
+              "down from a factory image and restores only onto it; --adopt is for profiles "
+              "without one (host)", profile->name);
+    HB_TRY(hb_path_join(path, sizeof path, root, ".hsmbak/profile", err));
+    HB_ENSURE(access(path, F_OK) != 0, HB_E_REFUSED, "'%s' is a system root already (it has "
+              "%s)", root, path);
+    HB_TRY(check_has_resources(root, profile, err));
+    HB_TRY(adopted_version(root, profile, version, &have_version, err));
+    HB_TRY(write_state(root, ref, profile, version, have_version, err));
 cleanup:
     hb_profile_free(profile);
     return st;

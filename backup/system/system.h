@@ -15,4 +15,11 @@ struct hb_system {
     int lock_fd;           /* -1 when not locked */
 };
 
+/* The operating system's version as V.R.M.F from the text of an
+ * os-release(5) file: VERSION_ID's leading numbers, padded with ".0"
+ * ("12" -> "12.0.0.0"). HB_E_NOT_FOUND without VERSION_ID, HB_E_REFUSED
+ * when it holds no number. */
+hb_status hb_system_version_from_os_release(const char *text, size_t len, char *out,
+                                            size_t cap, hb_err *err) HB_MUST_CHECK;
+
 #endif

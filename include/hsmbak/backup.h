@@ -113,6 +113,9 @@ typedef struct hb_restore_result {
     uint64_t entries, expanded_bytes;
     unsigned leftovers_cleaned;    /* staging trees of interrupted runs removed */
     int post_restore_status;       /* exit status of the post-restore command, -1 none */
+    bool restarts;                 /* restore: the profile says its post-restore command
+                                      restarts the system (restarts="true") and the
+                                      command exited 0 */
     hb_strlist next_steps;         /* restore: what the operator does next (the profile's
                                       resets, what the backup did not hold, the profile's
                                       next steps), in that order */

@@ -26,10 +26,30 @@ HB_API const char *hb_system_root(const hb_system *sys);
 HB_API const char *hb_system_version(const hb_system *sys);
 HB_API const char *hb_system_profile_name(const hb_system *sys);
 
-/* Lay a fresh system down: the profile's factory image, VERSION (default
- * 9.3.5.0), .hsmbak/profile. Refuses a root that exists and is not empty. */
+/* The version a system with a factory image gets when none is given (the
+ * sample appliance's firmware level). */
+#define HB_SYSTEM_DEFAULT_VERSION "9.3.5.0"
+
+/* Lay a fresh system down: the profile's factory image, the version file,
+ * .hsmbak/profile, and the folders hsmbak works in (config/, cert/,
+ * temporary/) when the image has none. Refuses a root that exists and is not empty. version
+ * NULL: HB_SYSTEM_DEFAULT_VERSION for a profile with a factory image; for
+ * one without (a host) the operating system's VERSION_ID from
+ * ROOT/etc/os-release, else /etc/os-release, as V.R.M.F ("12" is 12.0.0.0,
+ * "22.04" is 22.04.0.0; docs/decisions.md). */
 HB_API hb_status hb_system_init(const char *root, const char *profile, const char *version,
                                 hb_err *err) HB_MUST_CHECK;
+
+/* Make an existing directory a system root as it is (`system init
+ * --adopt`): nothing in it changes but .hsmbak/, hsmbak's folders config/,
+ * cert/ and temporary/ when missing, and, when the root has none, the
+ * profile's version file (version, or the default above). Only
+ * for profiles without a factory image (restores onto an adopted root do
+ * not need a factory state); refuses a root that is one already, one that
+ * holds none of the profile's resources, and a version that differs from
+ * the version file the root already has. */
+HB_API hb_status hb_system_adopt(const char *root, const char *profile, const char *version,
+                                 hb_err *err) HB_MUST_CHECK;
 
 /* Open a root made by hb_system_init and take its lock (waits up to
  * wait_seconds for another operation to finish, then refuses clearly). */

@@ -37,6 +37,50 @@ for opt in --root --module --pin-source --json --quiet --verbose --version --hel
 done
 pass "each 'hsmbak CMD --help' works and its options are documented"
 
+# Issue 13: every option of every command has a description (and its
+# default, where it has one) in `hsmbak CMD --help`, the synopsis lists the
+# same options, `hsmbak help CMD` says the same, and hsmbak(1) has each of
+# them in the command's synopsis and describes it below.
+while read -r cmd sub; do
+  name="$cmd${sub:+ $sub}"
+  "$HSMBAK_BIN" $cmd $sub --help > "$T/h.txt"
+  "$HSMBAK_BIN" help $cmd $sub > "$T/h2.txt" || fail "hsmbak help $name failed"
+  cmp -s "$T/h.txt" "$T/h2.txt" || fail "'hsmbak help $name' and 'hsmbak $name --help' differ"
+  # The purpose: the first non-empty line after the synopsis, a sentence.
+  purpose=$(awk 'NR > 1 && !/^  / && NF { print; exit }' "$T/h.txt")
+  [[ $purpose =~ ^[A-Z] ]] || fail "$name: no one-line purpose after the synopsis: $(cat "$T/h.txt")"
+  grep -qF "  $name  " "$T/help.txt" || grep -qE "^  $name +[A-Z]" "$T/help.txt" \
+    || fail "$name: no purpose line in the overview"
+  # Options rows: "  --opt [ARG]   description", the description maybe on
+  # the next line (indented); each must have one.
+  awk '/^options:/{on=1; next} on && /^$/{exit} on' "$T/h.txt" > "$T/rows.txt"
+  awk -v cmd="$name" '
+    /^  --/ { if (opt != "" && !desc) { print cmd ": option " opt " has no description"; bad=1 }
+              opt=$1; line=$0; sub(/^  --[^ ]*( [^ ]+)?/, "", line); desc = (line ~ /[a-z]/); next }
+    /^   +[^ ]/ { if (opt != "") desc=1; next }
+    END { if (opt != "" && !desc) { print cmd ": option " opt " has no description"; bad=1 } exit bad }' \
+    "$T/rows.txt" || fail "$(cat "$T/rows.txt")"
+  { grep -o '^  --[a-z][a-z0-9-]*' "$T/rows.txt" || true; } | sed 's/^  //' | sort -u > "$T/opts.rows"
+  awk '/^usage:/{on=1; next} on && /^$/{exit} on' "$T/h.txt" | { grep -o -- '--[a-z][a-z0-9-]*' || true; } | sort -u > "$T/opts.syn"
+  diff -u "$T/opts.syn" "$T/opts.rows" > "$T/o.diff" || fail "$name: synopsis and options list differ: $(cat "$T/o.diff")"
+  # hsmbak(1): the .SS section of the command; its synopsis (up to the
+  # first .PP) lists the same options, and its text after it names each.
+  awk -v want="$name" '/^\.SS /{ s=$0; sub(/^\.SS +/, "", s); gsub(/\\-/, "-", s); on = (s == want); next }
+                       /^\.S[HS] /{ on=0 } on' "$man1" | sed 's/\\-/-/g' > "$T/man.sec"
+  [ -s "$T/man.sec" ] || fail "$name: no section in hsmbak.1"
+  awk '/^\.PP/{exit} {print}' "$T/man.sec" | { grep -o -- '--[a-z][a-z0-9-]*' || true; } | sort -u > "$T/man.syn"
+  diff -u "$T/opts.rows" "$T/man.syn" > "$T/m.diff" || fail "$name: hsmbak.1's synopsis has other options than --help: $(cat "$T/m.diff")"
+  awk 'seen{print} /^\.PP/{seen=1}' "$T/man.sec" > "$T/man.body"
+  while read -r opt; do
+    grep -qF -- "$opt" "$T/man.body" || fail "$name: hsmbak.1 does not describe $opt"
+  done < "$T/opts.rows"
+  # Each .TP item: a tag line, then a description.
+  awk -v cmd="$name" '/^\.TP/{ tp=1; next } tp==1 { tag=$0; tp=2; next }
+       tp==2 { if ($0 ~ /^\./ || $0 == "") { print cmd ": hsmbak.1 item " tag " has no description"; bad=1 } tp=0 }
+       END { exit bad }' "$T/man.body" || fail "$name: an option in hsmbak.1 without a description"
+done < "$T/help.cmds"
+pass "every option of every command has a description in --help and in hsmbak(1), synopses agree"
+
 # Exit codes: the same numbers in --help, hsmbak(1) and status.h.
 for code in 2 3 4 5 6 7 8 9; do
   grep -q "^\.B $code\$" "$man1" || fail "exit status $code not in hsmbak.1"

@@ -40,7 +40,7 @@ run_unit() {
   [ "${out[0]}" = /usr/bin/hsmbak ] || fail "ExecStart does not run /usr/bin/hsmbak: ${out[0]}"
   out[0]=$HSMBAK_BIN
   env -i PATH=/usr/bin:/bin SOFTHSM2_CONF="$SOFTHSM2_CONF" \
-      $(sed -n 's/^\(HSMBAK_[A-Z_]*=.*\)/\1/p' "$T/etc/$instance.conf" | grep -v '^HSMBAK_DEST\|^HSMBAK_KEEP\|^HSMBAK_RECIPIENTS') \
+      $(sed -n 's/^\(HSMBAK_[A-Z_]*=.*\)/\1/p' "$T/etc/$instance.conf" | grep -v '^HSMBAK_DEST\|^HSMBAK_RECIPIENTS') \
       "${out[@]}"
 }
 : "${SOFTHSM2_CONF:?with-token sets SOFTHSM2_CONF}"
@@ -75,6 +75,19 @@ pass "--keep 1 keeps only the newest valid backup and leaves invalid ones alone,
 expect_fail 2 "dated destination" hb secure-backup rcpt "$T/plain" --keep 3
 expect_fail 2 "--keep must be" hb secure-backup rcpt "$T/backups/x-{date}" --keep 0
 expect_fail 2 "once, in the last path component" hb secure-backup rcpt "$T/{date}/x-{date}"
+
+# Issue 13: HSMBAK_KEEP is optional. Without it in the .conf the unit keeps
+# every backup; a bad value is named; a plain destination ignores it (so an
+# exported HSMBAK_KEEP does not break an interactive backup).
+sed -i '/^HSMBAK_KEEP=/d' "$T/etc/$instance.conf"
+count=$(ls "$T/backups" | wc -l)
+sleep 1.1   # one backup per second: names are dated to the second
+run_unit > "$T/run5.out" 2> "$T/run5.err" || fail "run without HSMBAK_KEEP: $(cat "$T/run5.err")"
+[ "$(ls "$T/backups" | wc -l)" -eq $((count + 1)) ] || fail "without HSMBAK_KEEP a backup was removed: $(ls "$T/backups")"
+! grep -q "Removed old backup" "$T/run5.out" || fail "removed without HSMBAK_KEEP"
+HSMBAK_KEEP=zero expect_fail 2 "HSMBAK_KEEP must be a number from 1 to 100000, not 'zero'" hb secure-backup rcpt "$T/backups/y-{date}"
+HSMBAK_KEEP=3 hb secure-backup rcpt "$T/plain-dest" > /dev/null || fail "HSMBAK_KEEP broke a backup to a plain destination"
+pass "HSMBAK_KEEP is optional: without it every backup is kept; a bad value is named"
 
 # The timer is a timer for this service.
 timer=$HSMBAK_SRC/systemd/hsmbak-backup@.timer

@@ -227,6 +227,34 @@ static void test_leftovers_are_cleaned(void)
     CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
 }
 
+/* Issue 13: a host root's version from os-release(5). */
+static void expect_version(const char *text, const char *want)
+{
+    hb_err err = {0};
+    char v[64] = "";
+    HBTEST_ASSERT_OK(hb_system_version_from_os_release(text, strlen(text), v, sizeof v, &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(v, want);
+}
+
+static void test_os_release_version(void)
+{
+    hb_err err = {0};
+    char v[64];
+    expect_version("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\n", "12.0.0.0");
+    expect_version("NAME=Ubuntu\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.4 LTS\"", "22.04.0.0");
+    expect_version("VERSION_ID=3.19.1\n", "3.19.1.0");
+    expect_version("VERSION_ID='39'\n", "39.0.0.0");
+    expect_version("VERSION_ID=1.2.3.4.5\n", "1.2.3.4");
+    expect_version("VERSION_ID=\"15-SP5\"\n", "15.0.0.0");
+    expect_version("XVERSION_ID=9\nVERSION_ID=7.1\n", "7.1.0.0");
+    const char *none = "NAME=Arch\nBUILD_ID=rolling\n", *word = "VERSION_ID=rolling\n";
+    HBTEST_ASSERT_FAIL(hb_system_version_from_os_release(none, strlen(none), v, sizeof v, &err),
+                       HB_E_NOT_FOUND, &err, "no VERSION_ID");
+    HBTEST_ASSERT_FAIL(hb_system_version_from_os_release(word, strlen(word), v, sizeof v, &err),
+                       HB_E_REFUSED, &err, "holds no version number");
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -240,6 +268,8 @@ int main(void)
          test_post_restore},
         {"the directory a path is in", test_path_parent},
         {"staging trees of killed runs are removed", test_leftovers_are_cleaned},
+        {"a host's version from os-release: VERSION_ID padded to V.R.M.F",
+         test_os_release_version},
         {NULL, NULL},
     };
     return hbtest_run(&(hbtest_suite){"system", cases, .scratch = &base});
