@@ -160,9 +160,14 @@ hb_status hb_provider_sign_sha256(hb_provider *p, EVP_PKEY *key, const uint8_t *
     if (!ok && rsa) { /* openCryptoki: sign the digest instead */
         OPENSSL_free(buf);
         buf = NULL;
-        HB_TRY(rsa_sign_digest(p, key, data, len, &buf, &blen, err));
-        test_hook(buf, blen);
-        ok = verifies(p, pub, rsa, data, len, buf, blen);
+        /* A token that cannot sign a digest (tpm2-pkcs11 1.9: CKM_RSA_PKCS
+         * sign fails) is reported by the check below, the first fault. */
+        hb_err sub = {0};
+        if (rsa_sign_digest(p, key, data, len, &buf, &blen, &sub) == HB_OK) {
+            test_hook(buf, blen);
+            ok = verifies(p, pub, rsa, data, len, buf, blen);
+        }
+        ERR_clear_error();
     }
     if (!ok) {
         st = hb_fail(err, HB_E_TOKEN,
