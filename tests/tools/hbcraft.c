@@ -424,8 +424,15 @@ int main(int argc, char **argv)
     *slash = '\0'; /* the directory holding OUT: "outside" any staging tree */
 
     hb_manifest *m = read_manifest(src), *m2 = argc > 7 ? read_manifest(argv[7]) : NULL;
-    if (strcmp(defect, "co-recipient") == 0)
-        return co_recipient(m, out, outside);
+    if (strcmp(defect, "co-recipient") == 0) {
+        int rc = co_recipient(m, out, outside);
+        hb_manifest_free(m);
+        hb_manifest_free(m2);
+        X509_free(signer_cert);
+        EVP_PKEY_free(signer_key);
+        hb_provider_free(prov);
+        return rc;
+    }
     hb_manifest *n = NULL;
     if (hb_manifest_new(&n, &err) != HB_OK ||
         hb_manifest_set_backup(n, m->id, m->created, m->tool, &err) != HB_OK ||
