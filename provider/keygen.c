@@ -76,8 +76,39 @@ static hb_status check_request(const char *token_uri, const char *label, hb_key_
     return HB_OK;
 }
 
+/* What the token says it can make (C_GetMechanismInfo): a key type or size
+ * it cannot is refused here with its limit, not by an opaque C_GenerateKeyPair
+ * error (tpm2-pkcs11 1.9: RSA 1024..3072 only; openCryptoki 3.8: no EC). */
+static hb_status check_mechanism(const hb_token_session *ts, hb_key_type type, hb_err *err)
+{
+    bool rsa = is_rsa(type);
+    CK_MECHANISM_INFO mi = {0};
+    CK_RV rv = ts->f->C_GetMechanismInfo(ts->slot,
+                                         rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN,
+                                         &mi);
+    if (rv == CKR_MECHANISM_INVALID)
+        return hb_fail(err, HB_E_REFUSED,
+                       "%s cannot make %s keys (it has no %s); choose %s", ts->what,
+                       rsa ? "RSA" : "EC", rsa ? "CKM_RSA_PKCS_KEY_PAIR_GEN" : "CKM_EC_KEY_PAIR_GEN",
+                       rsa ? "another token" : "--key-type rsa:2048 or rsa:3072");
+    if (rv != CKR_OK || !rsa || mi.ulMaxKeySize == 0)
+        return HB_OK; /* no answer: let C_GenerateKeyPair tell */
+    CK_ULONG bits = type == HB_KEY_RSA2048 ? 2048 : type == HB_KEY_RSA3072 ? 3072 : 4096;
+    if (bits > mi.ulMaxKeySize || bits < mi.ulMinKeySize)
+        return hb_fail(err, HB_E_REFUSED,
+                       "%s makes RSA keys of %lu to %lu bits only, not %s; choose a key type "
+                       "within that limit (rsa:2048%s)", ts->what,
+                       (unsigned long)mi.ulMinKeySize, (unsigned long)mi.ulMaxKeySize,
+                       key_types[type].name, mi.ulMaxKeySize >= 3072 ? " or rsa:3072" : "");
+    return HB_OK;
+}
+
 /* C_GenerateKeyPair with the templates of hb_token_keygen (token.h): the
- * private half sensitive and never extractable, the usage split of `usage`. */
+ * private half sensitive and never extractable, the usage split of `usage`.
+ * tpm2-pkcs11 1.9 derives the public usage attributes from the TPM object
+ * and answers CKR_GENERAL_ERROR ("attr mismatch") to an explicit FALSE, so
+ * on that answer the pair is asked for again with the public template's
+ * FALSE usages left out; hb_token_keygen reads the result back either way. */
 static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const char *label,
                                hb_key_type type, hb_key_usage usage, hb_err *err)
 {
@@ -102,6 +133,7 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_PRIVATE, &no, sizeof no};
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, lablen};
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_ID, id, sizeof id};
+    CK_ULONG nfixed = npub;
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &recip, sizeof recip};
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_WRAP, &recip, sizeof recip};
     pub_tmpl[npub++] = (CK_ATTRIBUTE){CKA_VERIFY, &signer, sizeof signer};
@@ -128,8 +160,22 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
         {CKA_DERIVE, &no, sizeof no},
     };
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-    CK_RV rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl,
-                                        sizeof priv_tmpl / sizeof priv_tmpl[0], &hpub, &hpriv);
+    CK_ULONG npriv = sizeof priv_tmpl / sizeof priv_tmpl[0];
+    CK_RV rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl, npriv, &hpub,
+                                        &hpriv);
+    /* Retry 1 leaves out the FALSE public usages, retry 2 every public usage. */
+    for (int retry = 1; retry <= 2 && rv == CKR_GENERAL_ERROR; retry++) {
+        CK_ULONG n = nfixed;
+        for (CK_ULONG i = nfixed; i < npub; i++) {
+            bool usage_attr = pub_tmpl[i].type == CKA_ENCRYPT || pub_tmpl[i].type == CKA_WRAP ||
+                              pub_tmpl[i].type == CKA_VERIFY;
+            if (!usage_attr || (retry == 1 && *(CK_BBOOL *)pub_tmpl[i].pValue == CK_TRUE))
+                pub_tmpl[n++] = pub_tmpl[i];
+        }
+        npub = n;
+        rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl, npriv, &hpub,
+                                      &hpriv);
+    }
     if (rv != CKR_OK)
         return hb_fail(err, HB_E_TOKEN, "%s refused to generate the %s key pair '%s': %s (0x%lx)",
                        ts->what, key_types[type].name, label, hb_ckr_name(rv),
@@ -154,6 +200,7 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
     HB_ENSURE(!taken, HB_E_REFUSED,
               "%s already holds an object labelled '%s'; choose another label or delete the "
               "old key first", ts.what, label);
+    HB_TRY(check_mechanism(&ts, type, err));
     HB_TRY(generate_pair(p, &ts, label, type, usage, err));
     HB_TRY(hb_uri_for_object(ts.label, label, "private", &priv, err));
     HB_TRY(hb_uri_for_object(ts.label, label, "public", &pub, err));

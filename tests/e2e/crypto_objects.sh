@@ -1,6 +1,7 @@
 # Issue 2: keygen on the token, crypto objects with live status, and every
 # bad input a one-line error with a non-zero exit that leaves the store as it was.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
 
 hb system init --profile appliance >/dev/null
 pass "system init"
@@ -9,12 +10,12 @@ pass "system init"
 hb crypto keygen --cn "My Backup Cert" --token "pkcs11:token=$TOKEN" --gen-sscert \
    --file-name mybackupcert --export-sscert > "$T/keygen.out"
 grep -q "Saved self-signed certificate in 'cert:///mybackupcert-sscert.pem'" "$T/keygen.out" || fail "keygen output"
-grep -q "unwraps with rsa-oaep-sha1 (probed)" "$T/keygen.out" || fail "probe result not reported: $(cat "$T/keygen.out")"
+grep -q "unwraps with $FIXTURE_WRAP (probed)" "$T/keygen.out" || fail "probe result not reported: $(cat "$T/keygen.out")"
 [ -f "$HSMBAK_ROOT/temporary/mybackupcert-sscert.pem" ] || fail "export-sscert"
 [ "$(stat -c %a "$HSMBAK_ROOT/cert/mybackupcert-sscert.pem")" = 600 ] || fail "cert file mode"
 pass "keygen recipient with self-signed certificate"
 
-hb crypto keygen --cn "Backup Signer" --usage signer --key-type ec:p256 --token "pkcs11:token=$TOKEN" \
+hb crypto keygen --cn "Backup Signer" --usage signer --key-type "$FIXTURE_SIGNER_TYPE" --token "pkcs11:token=$TOKEN" \
    --gen-sscert --file-name signer --gen-object >/dev/null
 pass "keygen signer with --gen-object"
 
@@ -36,7 +37,7 @@ pass "token list reports sensitive, never-extractable keys with split usage"
 expect_fail 6 "--export-key is refused" hb crypto keygen --cn x --token "pkcs11:token=$TOKEN" --export-key
 
 # --- objects, as in the seed's walkthrough
-hb crypto certificate mybackupcert cert:///mybackupcert-sscert.pem --key-wrap rsa-oaep-sha1 | grep -q "Creating certificate 'mybackupcert'"
+hb crypto certificate mybackupcert cert:///mybackupcert-sscert.pem --key-wrap "$FIXTURE_WRAP" | grep -q "Creating certificate 'mybackupcert'"
 hb crypto key mybackupkey "pkcs11:token=$TOKEN;object=mybackupcert;type=private" | grep -q "Creating key 'mybackupkey'"
 hb crypto idcred mybackupcred mybackupkey mybackupcert | grep -q "Creating Identification Credentials 'mybackupcred'"
 hb crypto show idcred mybackupcred > "$T/show.out"

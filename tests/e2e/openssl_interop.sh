@@ -29,7 +29,7 @@ pkcs11 = pkcs11_section
 [pkcs11_section]
 engine_id = pkcs11
 dynamic_path = /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
-MODULE_PATH = /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so
+MODULE_PATH = ${HSMBAK_TEST_MODULE:-/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so}
 init = 0
 CNF
 OPENSSL_CONF=$T/engine.cnf openssl pkeyutl -decrypt -engine pkcs11 -keyform engine \

@@ -24,6 +24,11 @@ must_refuse() {
   local want=$1 fragment=$2; shift 2
   local rc=0
   msg=$("$@" 2>&1 >/dev/null) || rc=$?
+  # tpm2-pkcs11 1.9 prints "ERROR: ..." on stderr for every call the TPM
+  # refuses, at any log level; what is checked is hsmbak's own message.
+  if [ "${HSMBAK_TEST_TOKEN_KIND:-}" = tpm ]; then
+    msg=$(printf '%s\n' "$msg" | grep -v '^ERROR: ' || true)
+  fi
   [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want: $msg"
   [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] || fail "'$*' printed more than one line: $msg"
   case "$msg" in *"$fragment"*) ;; *) fail "'$*' said '$msg', want '$fragment'";; esac

@@ -59,6 +59,15 @@
 #
 # The refusal matrix (hardening tests): refused_both, matrix_print.
 
+# What the token takes (hsm-config/with-token's HSMBAK_TEST_TOKEN_KIND):
+# SoftHSM 2.6.1 unwraps RSA-OAEP with SHA-1 only, the TPM and openCryptoki
+# with SHA-256; openCryptoki has no EC, so its signers are RSA.
+case "${HSMBAK_TEST_TOKEN_KIND:-softhsm}" in
+  softhsm) FIXTURE_WRAP=rsa-oaep-sha1 FIXTURE_SIGNER_TYPE=ec:p256 ;;
+  tpm) FIXTURE_WRAP=rsa-oaep-sha256 FIXTURE_SIGNER_TYPE=ec:p256 ;;
+  *) FIXTURE_WRAP=rsa-oaep-sha256 FIXTURE_SIGNER_TYPE=rsa:2048 ;;
+esac
+
 fixture_populate() {
   local r=$HSMBAK_ROOT
   echo 'admin:$6$operator$changed-by-the-operator' > "$r/root/users/admin"
@@ -84,7 +93,7 @@ fixture_keygen() {
 fixture_signer() {
   local name=$1 idcred=$2 cn=$3 token=${4:-$TOKEN}
   shift $(( $# < 4 ? $# : 4 ))
-  fixture_keygen "$name" "$cn" "$token" --usage signer --key-type ec:p256 --gen-object "$@"
+  fixture_keygen "$name" "$cn" "$token" --usage signer --key-type "$FIXTURE_SIGNER_TYPE" --gen-object "$@"
   hb crypto idcred "$idcred" "$name" "$name" >/dev/null
 }
 
@@ -97,7 +106,7 @@ fixture_recipient() {
 
 fixture_define() {
   local cert=$1 key=$2 idcred=$3 token=$4 object=${5:-$1}
-  hb crypto certificate "$cert" "cert:///$object-sscert.pem" --key-wrap rsa-oaep-sha1 >/dev/null
+  hb crypto certificate "$cert" "cert:///$object-sscert.pem" --key-wrap "$FIXTURE_WRAP" >/dev/null
   hb crypto key "$key" "pkcs11:token=$token;object=$object;type=private" >/dev/null
   hb crypto idcred "$idcred" "$key" "$cert" >/dev/null
 }
@@ -138,7 +147,7 @@ fixture_system() {
   fixture_backup_signer signercred backupsigner
   fixture_keygen mybackupcert "My Backup Cert"
   fixture_keygen othercert "Other Backup Cert"
-  hb crypto certificate othercert cert:///othercert-sscert.pem --key-wrap rsa-oaep-sha1 >/dev/null
+  hb crypto certificate othercert cert:///othercert-sscert.pem --key-wrap "$FIXTURE_WRAP" >/dev/null
   fixture_define mybackupcert mybackupkey mybackupcred "$TOKEN"
   fixture_keep
 }
