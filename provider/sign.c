@@ -9,7 +9,7 @@
  * signature that still does not verify is an error, never a manifest.
  *
  * Test hook: HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1 flips one bit of every token
- * signature before the check (tests/e2e/token_signatures.sh proves the check
+ * signature before the check (tests/e2e/token_matrix.sh proves the check
  * catches it before anything is written). */
 #include "provider/provider_internal.h"
 #include "common/fail.h"
