@@ -174,6 +174,19 @@ cleanup:
     return st;
 }
 
+static hb_status same_bytes(const hb_manifest_file *f, const char *file,
+                           const hb_archive_info *info, hb_err *err)
+{
+    if (info->file_size != f->size ||
+        CRYPTO_memcmp(info->sha256_hex, f->sha256, sizeof f->sha256) != 0)
+        return hb_fail(err, HB_E_VERIFY, "archive '%s': the file read from '%s' (%llu bytes, "
+                       "SHA-256 %s) is not the one the signed manifest lists (%llu bytes, "
+                       "SHA-256 %s): it was replaced while the backup was being read; nothing "
+                       "was restored", f->name, file, (unsigned long long)info->file_size,
+                       info->sha256_hex, (unsigned long long)f->size, f->sha256);
+    return HB_OK;
+}
+
 /* One archive: its key unwrapped, then walked or extracted into staging. */
 static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
                               const hb_archive_limits *limits, hb_err *err)
@@ -192,6 +205,7 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     HB_TRY(hb_compression_from_name(f->compression, &spec.compression, err));
     HB_TRY(hb_path_join(file, sizeof file, r->src, f->filename, err));
     HB_TRY(hb_credentials_file_key(r->cred, r->p, f, dek, err));
+    hb_fault_swap("restore-swap-archive", file);
     if (validate) {
         HB_TRY(hb_archive_walk(file, &spec, dek, limits, &info, err));
     } else {
@@ -199,6 +213,12 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
         HB_TRY(hb_archive_extract(file, &spec, dek, dir, limits, &info, err));
         hb_fault_point("restore-during-extract");
     }
+    /* What was decrypted is what the signer signed: the size and SHA-256
+     * of the very descriptor read, against the signed manifest, before
+     * anything is counted as restored (the staging tree is swapped in only
+     * after every archive passed). The check of the files before (by path)
+     * does not cover a file swapped in between. */
+    HB_TRY(same_bytes(f, file, &info, err));
     r->res->entries += info.entries;
     r->res->expanded_bytes += info.expanded_bytes;
     hb_checks_pass(&r->res->checks, "archive", f->name);
