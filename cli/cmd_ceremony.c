@@ -316,6 +316,32 @@ static hb_status do_import_cert(cli_ctx *ctx, const char *root, hb_provider *p,
     return HB_OK;
 }
 
+/* After a group is retired, the change of the default set in words: its
+ * members do not become recipients of their own. */
+static void say_withheld_members(cli_ctx *ctx, const char *root, const char *group)
+{
+    hb_custody *c = NULL;
+    hb_err ignored;
+    char names[1024] = "";
+    size_t used = 0;
+    if (hb_custody_load(root, &c, &ignored) != HB_OK)
+        return;
+    const hb_quorum_group *g = hb_custody_find_group(c, group);
+    for (size_t k = 0; g != NULL && k < g->n_members; k++) {
+        const hb_enrollment *e = hb_custody_find(c, g->members[k]);
+        int n = snprintf(names + used, sizeof names - used, "%s%s", k > 0 ? ", " : "",
+                         e != NULL ? e->name : g->members[k]);
+        if (n < 0 || (size_t)n >= sizeof names - used)
+            break; /* a very long list is cut short here */
+        used += (size_t)n;
+    }
+    if (g != NULL)
+        cli_say(ctx, "ceremony: the members of '%s' (%s) stay out of the default set: none "
+                "of them alone opens the next default backup; name a member to back up to it "
+                "alone", g->name, names);
+    hb_custody_free(c);
+}
+
 static hb_status do_retire(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o,
                            char **pos)
 {
@@ -327,6 +353,7 @@ static hb_status do_retire(cli_ctx *ctx, const char *root, hb_provider *p, const
     out_str(r, "retired", pos[0]);
     cli_say(ctx, "ceremony: '%s' is retired: new backups leave it out; backups made to it "
             "still restore with its key", out_get_str(r, "retired"));
+    say_withheld_members(ctx, root, pos[0]);
     print_store_warnings(ctx, root);
     return HB_OK;
 }

@@ -506,7 +506,9 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
     if (g != NULL) {
         g->retired = true;
         HB_TRY(detail_of(&detail, err, "retired quorum group '%s' (%u of %zu): no new backup "
-                         "is made to it", g->name, g->threshold, g->n_members));
+                         "is made to it; its members stay out of the default set (a "
+                         "backup to one of them alone names it)", g->name, g->threshold,
+                         g->n_members));
         HB_TRY(record(root, sg, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;

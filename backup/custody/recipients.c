@@ -117,11 +117,12 @@ cleanup:
     return st;
 }
 
-static bool in_active_group(const hb_custody *c, const char *fp)
+/* A member of a quorum group, active or retired: retiring a group never
+ * makes one of its members able to open the next default backup alone
+ * (issue 15). Such a recipient is used alone only when named. */
+static bool in_a_group(const hb_custody *c, const char *fp)
 {
     for (size_t i = 0; i < c->n_groups; i++) {
-        if (c->groups[i].retired)
-            continue;
         for (size_t k = 0; k < c->groups[i].n_members; k++)
             if (strcmp(c->groups[i].members[k], fp) == 0)
                 return true;
@@ -218,14 +219,18 @@ hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char 
         }
         for (size_t i = 0; i < c->n; i++) {
             const hb_enrollment *e = &c->enrollments[i];
-            /* A quorum member opens backups only together with the others. */
-            if (e->state == HB_ENROLL_ACTIVE && !in_active_group(c, e->fingerprint))
+            /* A quorum member opens default backups only together with the
+             * others, also once the group is retired. */
+            if (e->state == HB_ENROLL_ACTIVE && !in_a_group(c, e->fingerprint))
                 HB_TRY(add_enrollment(&s, e, err));
         }
         if (s.n_singles == 0 && s.n_groups == 0) {
             st = hb_fail(err, HB_E_USAGE, "no recipients: name at least one recipient "
                          "certificate object ('hsmbak secure-backup CERT[,CERT...] DEST'), or "
-                         "enroll recipients with 'hsmbak ceremony enroll'");
+                         "enroll recipients with 'hsmbak ceremony enroll' (members of a "
+                         "quorum group, also a retired one, are default recipients only "
+                         "through an active group: form one with 'hsmbak ceremony quorum' "
+                         "or name them)");
             goto cleanup;
         }
     } else {

@@ -199,4 +199,17 @@ hb secure-restore --idcred bob --idcred carol temporary:///q >/dev/null
 [ "$(tree_digest "$R/config")" = "$before" ] || fail "restored config differs"
 hb ceremony verify-transcript >/dev/null 2>&1 || fail "restored transcript does not verify"
 pass "restore with bob + carol brings the system (and its custody records) back"
+
+# ---- retiring a group never weakens (issue 15) -----------------------------
+hb ceremony retire vault --custodian alice > "$T/retire-vault.out"
+grep -q "the members of 'vault' (alice, bob, carol) stay out of the default set" "$T/retire-vault.out" ||
+  fail "retiring a group does not say what happens to its members: $(cat "$T/retire-vault.out")"
+expect_fail 2 "members of a quorum group, also a retired one, are default recipients only through an active group" \
+  hb secure-backup temporary:///after-vault
+[ ! -e "$R/temporary/after-vault" ] || fail "a refused default backup left a directory"
+hb ceremony verify-transcript > "$T/vt3.out" 2>/dev/null || fail "transcript after retiring the group"
+grep -q "its members stay out of the default set" "$TR" || fail "the transcript does not record the change of the default set"
+hb secure-backup alice temporary:///alice-named >/dev/null 2>&1 || fail "a named member is refused"
+[ "$(manifest alice-named | grep -c '<recipient id=')" -eq 1 ] || fail "the named backup is not to alice alone"
+pass "retired 2-of-3 group: no member alone opens the next default backup; the change is printed and in the transcript; naming one still works"
 finish
