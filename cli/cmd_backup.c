@@ -187,6 +187,10 @@ static hb_status run_backup(cli_ctx *ctx, const cli_args *a)
                     res.stale_partials_removed);
     for (size_t i = 0; i < res.warnings.n; i++)
         out_warning(ctx, "%s", res.warnings.items[i]);
+    out_int(out_record(ctx), "self_checked", res.self_checked);
+    if (res.self_checked)
+        cli_say(ctx, "Self-check: %u recipient key(s) on this system's tokens opened the backup.",
+                res.self_checked);
     cli_say(ctx, "Secure backup is complete.");
     describe_backup(out_record(ctx), &req, &res);
     if (out_text(ctx))

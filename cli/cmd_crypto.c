@@ -71,18 +71,59 @@ static const cli_operand certificate_operands[] = {
     {NULL, NULL},
 };
 
+/* What is known of a certificate's key-wrap, as crypto show and a
+ * definition say it: "probed", "unprobed", "refused", NULL when it has
+ * none (not RSA). */
+static const char *key_wrap_state(const hb_object_store *s, hb_provider *p,
+                                  const hb_crypto_object *o)
+{
+    switch (hb_objects_key_wrap(s, p, o)) {
+    case HB_KEY_WRAP_PROBED: return "probed";
+    case HB_KEY_WRAP_UNPROBED: return "unprobed";
+    case HB_KEY_WRAP_REFUSED: return "refused";
+    case HB_KEY_WRAP_NONE: break;
+    }
+    return NULL;
+}
+
+/* A certificate's key-wrap is asked of its token when this system sees
+ * the token that holds the private key (no token: unprobed, said so). */
 static hb_status edit_certificate(cli_ctx *ctx, hb_system *sys, const cli_args *a)
 {
     bool created = false;
-    hb_oaep_hash wrap = HB_OAEP_SHA256;
+    hb_oaep_hash wrap = HB_OAEP_UNPROBED;
+    hb_provider *p = NULL;
+    hb_object_store *s = NULL;
     const char *v = cli_get(a, O_KEY_WRAP), *name = a->operands[0];
     hb_status st = v != NULL ? hb_oaep_hash_from_name(v, &wrap, &ctx->err) : HB_OK;
+    if (st == HB_OK && cli_provider(ctx, &p) != HB_OK) {
+        p = NULL; /* no module: no token to ask */
+        memset(&ctx->err, 0, sizeof ctx->err);
+    }
     if (st == HB_OK)
-        st = hb_crypto_define_certificate(sys, name, a->operands[1],
+        st = hb_crypto_define_certificate(sys, p, name, a->operands[1],
                                           cli_has(a, O_IGNORE_EXPIRATION),
                                           cli_has(a, O_DISABLE), wrap, &created, &ctx->err);
     if (st == HB_OK)
         report_defined(ctx, created, HB_OBJECT_CERTIFICATE, name);
+    if (st == HB_OK && hb_objects_load(hb_system_root(sys), &s, &ctx->err) == HB_OK) {
+        const hb_crypto_object *o = hb_objects_find(s, HB_OBJECT_CERTIFICATE, name);
+        const char *state = o != NULL ? key_wrap_state(s, p, o) : NULL;
+        json_t *r = out_record(ctx);
+        out_str(r, "key_wrap", o != NULL ? hb_oaep_hash_name(o->key_wrap) : NULL);
+        if (state != NULL)
+            out_str(r, "key_wrap_state", state);
+        if (state != NULL && strcmp(state, "unprobed") == 0)
+            out_warning(ctx, "certificate '%s': key-wrap %s is unprobed: no token this system "
+                        "sees holds its private key, so nobody has checked that its token "
+                        "unwraps with it; define it where that token is attached, or with "
+                        "the --key-wrap the token takes", name, out_get_str(r, "key_wrap"));
+        else if (state != NULL && strcmp(state, "refused") == 0)
+            out_warning(ctx, "certificate '%s': its token's key unwraps with neither "
+                        "rsa-oaep-sha1 nor rsa-oaep-sha256: no backup can be made to it",
+                        name);
+    }
+    hb_objects_free(s);
     return st;
 }
 
@@ -172,6 +213,8 @@ static void describe_object(json_t *j, const hb_object_store *s, hb_provider *p,
         out_bool(j, "ignore_expiration", o->ignore_expiration);
         out_bool(j, "trusted_signer", o->trusted_signer);
         out_str(j, "key_wrap", hb_oaep_hash_name(o->key_wrap));
+        if (key_wrap_state(s, p, o) != NULL)
+            out_str(j, "key_wrap_state", key_wrap_state(s, p, o));
         break;
     case HB_OBJECT_KEY:
         out_str(j, "uri", o->uri);

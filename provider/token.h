@@ -79,6 +79,13 @@ hb_status hb_token_import_certificate(hb_provider *p, const char *token_uri,
 hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cert,
                               unsigned *accepted, hb_err *err) HB_MUST_CHECK;
 
+/* The private key of cert's RSA key on a token this provider sees, found
+ * without login through its public half (same modulus): *private_uri
+ * (malloc'ed) "pkcs11:token=T;object=LABEL;type=private". HB_E_NOT_FOUND
+ * when no visible token holds it (or the certificate is not RSA). */
+hb_status hb_token_find_key_of(hb_provider *p, X509 *cert, char **private_uri,
+                               hb_err *err) HB_MUST_CHECK;
+
 hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
                              hb_err *err) HB_MUST_CHECK;
 

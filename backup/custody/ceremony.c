@@ -461,6 +461,9 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     HB_TRY(hb_pem_write(root, url, cert, NULL, err));
     HB_TRY(hb_objects_set_certificate(store, e->name, url, false, false, e->key_wrap, &created,
                                       err));
+    /* Probed at enrollment, on the key this certificate now certifies. */
+    HB_TRY(hb_objects_set_key_wrap_probe(store, e->name, e->fingerprint, 1u << e->key_wrap,
+                                         err));
     HB_TRY(hb_objects_set_idcred(store, e->name, e->name, e->name, &created, err));
     const char *fps[1] = {e->fingerprint};
     HB_TRY(record(root, sg, who, "import-cert", detail, fps, 1, err));

@@ -257,12 +257,14 @@ cleanup:
 /* The token's real OAEP support decides how backups wrap to it: SHA-256
  * where it works, SHA-1 on tokens such as SoftHSM 2.6.1. */
 static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert,
-                                hb_oaep_hash *out, hb_err *err)
+                                hb_keygen_result *res, hb_err *err)
 {
     unsigned accepted = 0;
+    hb_oaep_hash *out = &res->key_wrap;
     hb_status st = hb_token_probe_oaep(p, priv_uri, cert, &accepted, err);
     if (st != HB_OK)
         return st;
+    res->key_wraps_accepted = accepted;
     *out = hb_key_wrap_of(accepted);
     if (*out == HB_OAEP_UNPROBED)
         return hb_fail(err, HB_E_TOKEN, "the token cannot unwrap with the new key using "
@@ -294,6 +296,9 @@ static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
                                               false, res->key_wrap ? res->key_wrap
                                                                    : HB_OAEP_SHA256,
                                               &created, err));
+        if (cert != NULL && res->key_wrap != HB_OAEP_UNPROBED)
+            HB_TRY(hb_objects_set_key_wrap_probe(store, res->object_name, res->fingerprint,
+                                                 res->key_wraps_accepted, err));
         HB_TRY(hb_objects_set_key(store, res->object_name, priv_uri, &created, err));
         HB_TRY(hb_objects_save(store, err));
     }
@@ -330,7 +335,7 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
         HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, &cert, &csr,
                               err));
     if (cert != NULL && req->usage == HB_USAGE_RECIPIENT)
-        HB_TRY(probe_key_wrap(p, priv_uri, cert, &res->key_wrap, err));
+        HB_TRY(probe_key_wrap(p, priv_uri, cert, res, err));
     HB_TRY(write_outputs(p, req, file_name, priv_uri, cert, csr, store, res, err));
 cleanup:
     hb_audit_log("keygen", st, err, "token", req->token_uri,

@@ -187,13 +187,31 @@ static hb_status read_name_field(const hb_object_store *s, xmlNodePtr node, cons
     return st;
 }
 
+/* key-wraps-probed="rsa-oaep-sha1 rsa-oaep-sha256" | "none" and the
+ * fingerprint of the certificate probed (the schema has checked both). */
+static hb_status read_probe(const hb_object_store *s, hb_crypto_object *o, const char *probed,
+                            const char *fp, hb_err *err)
+{
+    unsigned bits = 0;
+    static const hb_oaep_hash all[] = {HB_OAEP_SHA1, HB_OAEP_SHA256};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strstr(probed, hb_oaep_hash_name(all[i])) != NULL)
+            bits |= 1u << all[i];
+    if (strlen(fp) != 64 || (bits == 0 && strcmp(probed, "none") != 0))
+        return hb_fail(err, HB_E_VERIFY, "%s: certificate '%s' has an unreadable key-wrap "
+                       "probe ('%s')", s->path, o->name, probed);
+    memcpy(o->probed_fingerprint, fp, 65);
+    o->key_wraps_accepted = bits;
+    return HB_OK;
+}
+
 /* The fields of one object below its element (the schema has checked the
  * shape: which children, in which order). */
 static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypto_object *o,
                              hb_err *err)
 {
     hb_status st = HB_OK;
-    char *wrap = NULL, *ign = NULL, *trusted = NULL;
+    char *wrap = NULL, *ign = NULL, *trusted = NULL, *probed = NULL, *probed_fp = NULL;
     switch (o->type) {
     case HB_OBJECT_CERTIFICATE:
         HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "file-name", true, s->path, &o->file_name,
@@ -206,6 +224,10 @@ static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypt
         o->key_wrap = HB_OAEP_SHA256;
         if (wrap != NULL)
             HB_TRY(hb_oaep_hash_from_name(wrap, &o->key_wrap, err));
+        probed = prop(node, "key-wraps-probed");
+        probed_fp = prop(node, "probed-fingerprint");
+        if (probed != NULL && probed_fp != NULL)
+            HB_TRY(read_probe(s, o, probed, probed_fp, err));
         break;
     case HB_OBJECT_KEY:
         HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "uri", true, s->path, &o->uri, err));
@@ -219,6 +241,8 @@ cleanup:
     free(wrap);
     free(ign);
     free(trusted);
+    free(probed);
+    free(probed_fp);
     return st;
 }
 
@@ -319,6 +343,17 @@ static hb_status write_object(xmlNodePtr root, xmlNsPtr ns, const hb_crypto_obje
         HB_TRY(set_prop(node, "ignore-expiration", o->ignore_expiration ? "on" : "off", err));
         HB_TRY(set_prop(node, "trusted-signer", o->trusted_signer ? "on" : "off", err));
         HB_TRY(set_prop(node, "key-wrap", hb_oaep_hash_name(o->key_wrap), err));
+        if (o->probed_fingerprint[0] != '\0') {
+            char probed[40];
+            HB_TRY(hb_format(probed, sizeof probed, "key-wraps", err, "%s%s%s",
+                             o->key_wraps_accepted & (1u << HB_OAEP_SHA1) ? "rsa-oaep-sha1" : "",
+                             o->key_wraps_accepted == 6 ? " " : "",
+                             o->key_wraps_accepted & (1u << HB_OAEP_SHA256) ? "rsa-oaep-sha256"
+                             : o->key_wraps_accepted == 0                   ? "none"
+                                                                            : ""));
+            HB_TRY(set_prop(node, "key-wraps-probed", probed, err));
+            HB_TRY(set_prop(node, "probed-fingerprint", o->probed_fingerprint, err));
+        }
         HB_TRY(add_text_child(node, ns, "file-name", o->file_name, err));
         break;
     case HB_OBJECT_KEY:
@@ -447,8 +482,52 @@ hb_status hb_objects_set_certificate(hb_object_store *s, const char *name, const
         return st;
     o->ignore_expiration = ignore_expiration;
     o->enabled = !disabled;
-    o->key_wrap = key_wrap;
+    /* None given: an object redefined keeps its key-wrap (it may be the
+     * token's answer to a probe), a new one starts with the default. */
+    if (key_wrap != HB_OAEP_UNPROBED)
+        o->key_wrap = key_wrap;
+    else if (o->key_wrap == HB_OAEP_UNPROBED)
+        o->key_wrap = HB_OAEP_SHA256;
     return HB_OK;
+}
+
+hb_status hb_objects_set_key_wrap_probe(hb_object_store *s, const char *name,
+                                        const char *fingerprint, unsigned accepted,
+                                        hb_err *err)
+{
+    hb_crypto_object *o = find_mutable(s, HB_OBJECT_CERTIFICATE, name);
+    if (o == NULL)
+        return hb_fail(err, HB_E_NOT_FOUND, "no certificate named '%s'", name);
+    if (fingerprint == NULL || strlen(fingerprint) != 64)
+        return hb_fail(err, HB_E_USAGE, "a key-wrap probe needs the certificate's fingerprint");
+    memcpy(o->probed_fingerprint, fingerprint, 65);
+    o->key_wraps_accepted = accepted & ((1u << HB_OAEP_SHA1) | (1u << HB_OAEP_SHA256));
+    return HB_OK;
+}
+
+hb_key_wrap_state hb_objects_key_wrap(const hb_object_store *s, hb_provider *p,
+                                      const hb_crypto_object *o)
+{
+    X509 *cert = NULL;
+    char fp[65];
+    hb_err ignored = {0};
+    hb_key_wrap_state ks = HB_KEY_WRAP_NONE;
+    if (o != NULL && o->type == HB_OBJECT_CERTIFICATE &&
+        load_certificate_at(s->root, p, o->file_name, &cert, &ignored) == HB_OK &&
+        EVP_PKEY_is_a(X509_get0_pubkey(cert), "RSA") &&
+        hb_x509_fingerprint(cert, fp, &ignored) == HB_OK)
+        ks = hb_objects_key_wrap_state(o, fp);
+    X509_free(cert);
+    return ks;
+}
+
+hb_key_wrap_state hb_objects_key_wrap_state(const hb_crypto_object *o, const char *fingerprint)
+{
+    if (o == NULL || fingerprint == NULL || o->probed_fingerprint[0] == '\0' ||
+        strcmp(o->probed_fingerprint, fingerprint) != 0)
+        return HB_KEY_WRAP_UNPROBED;
+    return o->key_wraps_accepted & (1u << o->key_wrap) ? HB_KEY_WRAP_PROBED
+                                                       : HB_KEY_WRAP_REFUSED;
 }
 
 /* A key is a private key on a token, named without a PIN (the store is

@@ -23,4 +23,7 @@ hb_status hb_objects_load_certificate(const hb_object_store *s, hb_provider *p,
 hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const char *name,
                                  X509 **cert, EVP_PKEY **key, hb_err *err) HB_MUST_CHECK;
 
+/* hb_objects_key_wrap for the certificate with this fingerprint. */
+hb_key_wrap_state hb_objects_key_wrap_state(const hb_crypto_object *o, const char *fingerprint);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "backup/system/system.h"
 #include "common/fail.h"
+#include "common/x509.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,13 +67,62 @@ cleanup:
     return st;
 }
 
+/* The best key-wrap a token takes: SHA-256 where it works. */
+static hb_oaep_hash best_of(unsigned accepted)
+{
+    return accepted & (1u << HB_OAEP_SHA256) ? HB_OAEP_SHA256 : HB_OAEP_SHA1;
+}
+
+/* The key-wrap of certificate e->name, asked of the token that holds its
+ * private key when this system sees one (docs/custody.md "Key wraps"). No
+ * such token: unprobed, or an earlier probe of the same certificate kept. */
+static hb_status probe_certificate(hb_object_store *s, const edit *e, hb_err *err)
+{
+    hb_status st = HB_OK;
+    X509 *cert = NULL;
+    char *priv = NULL, fp[65];
+    unsigned accepted = 0;
+    hb_err sub = {0};
+    hb_crypto_object *o = (hb_crypto_object *)hb_objects_find(s, HB_OBJECT_CERTIFICATE,
+                                                              e->name);
+    HB_ENSURE(o != NULL, HB_E_INTERNAL, "certificate '%s' vanished", e->name);
+    HB_TRY(hb_objects_load_certificate(s, e->p, e->name, &cert, err));
+    HB_TRY(hb_x509_fingerprint(cert, fp, err));
+    if (e->p == NULL || hb_token_find_key_of(e->p, cert, &priv, &sub) != HB_OK)
+        goto cleanup; /* unprobed, or the probe of this very certificate kept */
+    if (hb_token_probe_oaep(e->p, priv, cert, &accepted, &sub) != HB_OK) {
+        if (sub.status != HB_E_TOKEN) { /* a PIN problem, a token gone: not an answer */
+            st = hb_fail(err, sub.status, "certificate '%s': cannot ask the token which "
+                         "key-wrap its key takes: %s", e->name, sub.msg);
+            goto cleanup;
+        }
+        accepted = 0; /* the key unwraps with neither hash */
+    }
+    HB_TRY(hb_objects_set_key_wrap_probe(s, e->name, fp, accepted, err));
+    if (accepted == 0)
+        goto cleanup; /* a signer's certificate, say; refused only as a recipient */
+    if (e->key_wrap == HB_OAEP_UNPROBED)
+        o->key_wrap = best_of(accepted);
+    else
+        HB_ENSURE(accepted & (1u << e->key_wrap), HB_E_REFUSED,
+                  "certificate '%s': its token refuses %s (asked just now: it takes %s); "
+                  "define it with --key-wrap %s, or leave --key-wrap out",
+                  e->name, hb_oaep_hash_name(e->key_wrap),
+                  hb_oaep_hash_name(best_of(accepted)), hb_oaep_hash_name(best_of(accepted)));
+cleanup:
+    X509_free(cert);
+    free(priv);
+    return st;
+}
+
 static hb_status apply(hb_object_store *s, const edit *e, bool *created, hb_err *err)
 {
     hb_status st = HB_OK;
     switch (e->kind) {
     case EDIT_CERTIFICATE:
-        return hb_objects_set_certificate(s, e->name, e->target, e->flag, e->disabled,
-                                          e->key_wrap, created, err);
+        st = hb_objects_set_certificate(s, e->name, e->target, e->flag, e->disabled,
+                                        e->key_wrap, created, err);
+        return st != HB_OK ? st : probe_certificate(s, e, err);
     case EDIT_KEY:
         st = hb_objects_set_key(s, e->name, e->target, created, err);
         if (st == HB_OK && e->p != NULL)
@@ -111,11 +161,11 @@ cleanup:
     return st;
 }
 
-hb_status hb_crypto_define_certificate(hb_system *sys, const char *name, const char *url,
-                                       bool ignore_expiration, bool disabled,
+hb_status hb_crypto_define_certificate(hb_system *sys, hb_provider *p, const char *name,
+                                       const char *url, bool ignore_expiration, bool disabled,
                                        hb_oaep_hash key_wrap, bool *created, hb_err *err)
 {
-    edit e = {.kind = EDIT_CERTIFICATE, .name = name, .target = url, .flag = ignore_expiration,
+    edit e = {.kind = EDIT_CERTIFICATE, .p = p, .name = name, .target = url, .flag = ignore_expiration,
               .disabled = disabled, .key_wrap = key_wrap};
     return edit_store(sys, &e, created, err);
 }

@@ -130,6 +130,38 @@ static bool in_a_group(const hb_custody *c, const char *fp)
     return false;
 }
 
+/* A recipient whose token is known to refuse its key-wrap would make a
+ * backup nobody can open: refused before anything is written. One never
+ * probed is a warning (docs/custody.md "Key wraps"). */
+static hb_status check_key_wrap(hb_recipient_set *s, const hb_crypto_object *o, const char *fp,
+                                hb_err *err)
+{
+    const char *wrap = hb_oaep_hash_name(o->key_wrap);
+    switch (hb_objects_key_wrap_state(o, fp)) {
+    case HB_KEY_WRAP_REFUSED:
+        if (o->key_wraps_accepted == 0)
+            return hb_fail(err, HB_E_REFUSED, "recipient certificate '%s': its token's key "
+                           "unwraps with neither rsa-oaep-sha1 nor rsa-oaep-sha256 (asked when "
+                           "the certificate was defined): no backup was written; choose a "
+                           "recipient key", o->name);
+        return hb_fail(err, HB_E_REFUSED, "recipient certificate '%s': its token refuses "
+                       "key-wrap %s (asked when the certificate was defined, it takes %s): no "
+                       "backup was written; define it again with --key-wrap %s", o->name, wrap,
+                       hb_oaep_hash_name(o->key_wrap == HB_OAEP_SHA1 ? HB_OAEP_SHA256
+                                                                    : HB_OAEP_SHA1),
+                       hb_oaep_hash_name(o->key_wrap == HB_OAEP_SHA1 ? HB_OAEP_SHA256
+                                                                    : HB_OAEP_SHA1));
+    case HB_KEY_WRAP_UNPROBED:
+        return hb_strlist_addf(&s->warnings, err, "warning: recipient certificate '%s': "
+                               "key-wrap %s is unprobed (no token holding its key was asked "
+                               "whether it unwraps with it); if that token refuses it, this "
+                               "backup cannot be opened: define the certificate where its "
+                               "token is attached", o->name, wrap);
+    default:
+        return HB_OK;
+    }
+}
+
 static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *store,
                                  const hb_custody *c, hb_provider *p, const char *name,
                                  hb_err *err)
@@ -160,6 +192,8 @@ static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *sto
     /* An object name has at most HB_OBJECT_NAME_MAX characters: the label fits. */
     st = hb_format(label, sizeof label, "a recipient label", err, "recipient certificate '%s'",
                    name);
+    if (st == HB_OK)
+        st = check_key_wrap(s, o, fp, err);
     if (st != HB_OK) {
         X509_free(cert);
         return st;

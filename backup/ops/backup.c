@@ -30,6 +30,7 @@
 #include "common/fail.h"
 #include "common/fault.h"
 #include "common/fileio.h"
+#include "common/x509.h"
 #include "hsmbak/url.h"
 
 #include <dirent.h>
@@ -429,6 +430,67 @@ cleanup:
     return st;
 }
 
+/* The key of single recipient r on this system's tokens, when an idcred
+ * here has r's certificate: *key stays NULL when there is none. */
+static hb_status held_key(backup_run *b, const hb_rset_single *r, EVP_PKEY **key, hb_err *err)
+{
+    *key = NULL;
+    for (size_t i = 0; i < hb_objects_count(b->store); i++) {
+        const hb_crypto_object *o = hb_objects_at(b->store, i);
+        const hb_crypto_object *k = hb_objects_find(b->store, HB_OBJECT_KEY, o->key);
+        X509 *cert = NULL;
+        char fp[65];
+        hb_err ignored = {0};
+        hb_object_status up;
+        if (o->type != HB_OBJECT_IDCRED || !o->enabled || k == NULL)
+            continue;
+        bool same = hb_objects_load_certificate(b->store, b->p, o->certificate, &cert,
+                                                &ignored) == HB_OK &&
+                    hb_x509_fingerprint(cert, fp, &ignored) == HB_OK &&
+                    strcmp(fp, r->fingerprint) == 0;
+        X509_free(cert);
+        if (!same)
+            continue;
+        hb_objects_status(b->store, b->p, k, &up);
+        if (!up.up)
+            return hb_strlist_addf(&b->res->warnings, err, "warning: self-check skipped for "
+                                   "%s: key '%s' is down (%s)", r->label, k->name, up.reason);
+        if (hb_provider_load_private_key(b->p, k->uri, key, &ignored) != HB_OK)
+            return hb_strlist_addf(&b->res->warnings, err, "warning: self-check skipped for "
+                                   "%s: %s", r->label, ignored.msg);
+        return HB_OK;
+    }
+    return HB_OK;
+}
+
+/* The final self-check (DESIGN §7: never "complete" when this system knows
+ * better): where this system holds a recipient's key, one wrapped key of the
+ * backup is opened on its token and compared with the DEK. One unwrap per
+ * held recipient per backup (docs/reliability.md has its cost). */
+static hb_status self_check(backup_run *b, const hb_archive_job *j, const hb_rset_single *r,
+                            const uint8_t *wrapped, size_t wrapped_len, hb_err *err)
+{
+    hb_status st = HB_OK;
+    EVP_PKEY *key = NULL;
+    uint8_t back[HB_DEK_LEN];
+    hb_err sub = {0};
+    HB_TRY(held_key(b, r, &key, err));
+    if (key == NULL)
+        goto cleanup;
+    if (hb_unwrap_dek(b->p, key, r->hash, wrapped, wrapped_len, back, &sub) != HB_OK)
+        HB_FAIL(HB_E_REFUSED, "self-check failed: %s cannot open this backup on its token "
+                "(key-wrap %s: %s); nothing was written: define the certificate again where "
+                "its token is attached, or with the --key-wrap it takes", r->label,
+                hb_oaep_hash_name(r->hash), sub.msg);
+    HB_ENSURE(CRYPTO_memcmp(back, j->dek, HB_DEK_LEN) == 0, HB_E_VERIFY, "self-check failed: "
+              "%s unwrapped another key than the one wrapped; nothing was written", r->label);
+    b->res->self_checked++;
+cleanup:
+    OPENSSL_cleanse(back, sizeof back);
+    EVP_PKEY_free(key);
+    return st;
+}
+
 /* Job j's file into the manifest, its DEK wrapped for everyone, then wiped. */
 static hb_status wrap_archive_key(backup_run *b, hb_archive_job *j, hb_err *err)
 {
@@ -451,6 +513,8 @@ static hb_status wrap_archive_key(backup_run *b, hb_archive_job *j, hb_err *err)
                            &wrapped_len, err));
         HB_TRY(hb_manifest_add_wrapped_key(b->m, j->spec.name, b->single_ids[k], wrapped,
                                            wrapped_len, err));
+        if (j == &b->jobs[0])
+            HB_TRY(self_check(b, j, r, wrapped, wrapped_len, err));
         free(wrapped);
         wrapped = NULL;
     }

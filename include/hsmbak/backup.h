@@ -66,6 +66,8 @@ typedef struct hb_backup_result {
     unsigned stale_partials_removed; /* left beside DEST by killed backups */
     hb_strlist warnings;           /* e.g. enrolled certificates expiring soon */
     hb_rotate_result rotation;     /* keep > 0: what rotation removed and left alone */
+    unsigned self_checked;         /* recipients whose key on this system's tokens opened
+                                      one wrapped key of this backup (the self-check) */
 } hb_backup_result;
 
 /* Back up every non-empty resource of sys's profile to req->dest, signed by

@@ -45,6 +45,7 @@ typedef struct hb_keygen_result {
     char fingerprint[65];             /* SHA-256 of the certificate, hex */
     hb_oaep_hash key_wrap;            /* recipient keys: the OAEP hash the token
                                          really unwraps with (probed), 0 if not probed */
+    unsigned key_wraps_accepted;      /* the probe's answer, 1u << hash per hash */
 } hb_keygen_result;
 
 HB_API hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,

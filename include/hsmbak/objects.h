@@ -38,6 +38,14 @@ typedef struct hb_crypto_object {
     bool trusted_signer;       /* may sign backups this system restores */
     hb_oaep_hash key_wrap;     /* how backups wrap keys to this certificate
                                   (DESIGN §4.2): the recipient token's choice */
+    /* What the token that holds this certificate's private key said when it
+     * was asked (docs/custody.md "Key wraps"): probed_fingerprint is the
+     * SHA-256 of the certificate then probed ("" = never probed; a probe of
+     * another certificate does not count), key_wraps_accepted one bit
+     * (1u << hb_oaep_hash) per hash that round-tripped on the token (0: it
+     * refused both). Kept when the object is redefined. */
+    char probed_fingerprint[65];
+    unsigned key_wraps_accepted;
     /* key */
     char *uri;                 /* pkcs11: URI of the private key */
     /* idcred */
@@ -74,10 +82,16 @@ HB_API const char *hb_objects_backup_signer(const hb_object_store *s);
  * makes its one change with the hb_objects_set_* below and saves the store
  * atomically; when any step fails nothing is written, so a refused definition
  * leaves the store as it was. *created tells "Creating" from "Modifying". */
-HB_API hb_status hb_crypto_define_certificate(hb_system *sys, const char *name, const char *url,
-                                              bool ignore_expiration, bool disabled,
-                                              hb_oaep_hash key_wrap, bool *created,
-                                              hb_err *err) HB_MUST_CHECK;
+/* A certificate: with p, when a token p sees holds the private key of an RSA
+ * certificate, that key is asked which key-wraps it takes (one unwrap per
+ * hash, logs in) and the answer recorded; key_wrap HB_OAEP_UNPROBED (none
+ * given) then takes the token's choice, and a key_wrap the token refuses is
+ * HB_E_REFUSED. With no such key (or p NULL) the key-wrap stays unprobed,
+ * but a probe of the same certificate made before is kept. */
+HB_API hb_status hb_crypto_define_certificate(hb_system *sys, hb_provider *p, const char *name,
+                                              const char *url, bool ignore_expiration,
+                                              bool disabled, hb_oaep_hash key_wrap,
+                                              bool *created, hb_err *err) HB_MUST_CHECK;
 /* A key stands only when it is on its token now (checked through its public
  * object: no PIN needed); HB_E_NOT_FOUND otherwise. */
 HB_API hb_status hb_crypto_define_key(hb_system *sys, hb_provider *p, const char *name,
@@ -110,6 +124,9 @@ HB_API hb_status hb_objects_set_key(hb_object_store *s, const char *name, const 
 HB_API hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,
                                        const char *certificate, bool *created,
                                        hb_err *err) HB_MUST_CHECK;
+/* hb_objects_set_certificate: key_wrap HB_OAEP_UNPROBED keeps the key-wrap
+ * of an object redefined (rsa-oaep-sha256 for a new one); a recorded probe
+ * is kept either way. */
 /* Refuses to delete an object another one refers to. */
 HB_API hb_status hb_objects_delete(hb_object_store *s, hb_object_type t, const char *name,
                                    hb_err *err) HB_MUST_CHECK;
@@ -117,6 +134,24 @@ HB_API hb_status hb_objects_set_backup_signer(hb_object_store *s, const char *id
                                               hb_err *err) HB_MUST_CHECK;
 HB_API hb_status hb_objects_set_trusted_signer(hb_object_store *s, const char *certificate,
                                                bool trusted, hb_err *err) HB_MUST_CHECK;
+
+/* Record a probe of certificate object name (fingerprint: of the
+ * certificate probed; accepted: as hb_token_probe_oaep). */
+HB_API hb_status hb_objects_set_key_wrap_probe(hb_object_store *s, const char *name,
+                                               const char *fingerprint, unsigned accepted,
+                                               hb_err *err) HB_MUST_CHECK;
+
+typedef enum hb_key_wrap_state {
+    HB_KEY_WRAP_UNPROBED,    /* no token was asked about this certificate */
+    HB_KEY_WRAP_PROBED,      /* its token takes the recorded key-wrap */
+    HB_KEY_WRAP_REFUSED,     /* its token was asked and refuses the recorded key-wrap */
+    HB_KEY_WRAP_NONE,        /* not an RSA certificate (or unreadable): no key-wrap */
+} hb_key_wrap_state;
+
+/* What is known of certificate object o's key-wrap for the certificate it
+ * names now (a probe of another certificate counts as none). */
+HB_API hb_key_wrap_state hb_objects_key_wrap(const hb_object_store *s, hb_provider *p,
+                                             const hb_crypto_object *o);
 
 /* ---- live status ---------------------------------------------------------- */
 

@@ -115,7 +115,7 @@ pass "secure-restore --json: checks through swap, next steps"
 
 # The remaining object commands and --version.
 run_json cert 0 J crypto certificate extra cert:///rcpt-sscert.pem --key-wrap rsa-oaep-sha1
-json_ok "$T/cert.json" '.command == "crypto certificate" and .result == {"action": "created", "type": "certificate", "name": "extra"}' "certificate"
+json_ok "$T/cert.json" '.command == "crypto certificate" and .result == {"action": "created", "type": "certificate", "name": "extra", "key_wrap": "rsa-oaep-sha1", "key_wrap_state": "probed"}' "certificate"
 run_json key 0 J crypto key extrakey "pkcs11:token=$TOKEN;object=rcpt;type=private"
 json_ok "$T/key.json" '.result.action == "created" and .result.type == "key"' "key"
 run_json del 0 J crypto delete certificate extra

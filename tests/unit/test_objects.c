@@ -158,10 +158,10 @@ static void test_system_edits(void)
     write_cert(p);
     HBTEST_ASSERT_OK(hb_system_open(sysroot, 0, &sys, &err), &err);
 
-    HBTEST_ASSERT_OK(hb_crypto_define_certificate(sys, "c", "cert:///c.pem", false, false,
+    HBTEST_ASSERT_OK(hb_crypto_define_certificate(sys, NULL, "c", "cert:///c.pem", false, false,
                                                   HB_OAEP_SHA1, &created, &err), &err);
     CU_ASSERT_TRUE(created);
-    HBTEST_ASSERT_OK(hb_crypto_define_certificate(sys, "c", "cert:///c.pem", true, false,
+    HBTEST_ASSERT_OK(hb_crypto_define_certificate(sys, NULL, "c", "cert:///c.pem", true, false,
                                                   HB_OAEP_SHA1, &created, &err), &err);
     CU_ASSERT_FALSE(created);
     HBTEST_ASSERT_OK(hb_crypto_set_trusted_signer(sys, "c", true, &err), &err);
@@ -170,7 +170,7 @@ static void test_system_edits(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(before, "ignore-expiration=\"on\""));
 
     /* Refusals, each leaving the file byte for byte as it was. */
-    HBTEST_ASSERT_STATUS(hb_crypto_define_certificate(sys, "d", "cert:///nope.pem", false,
+    HBTEST_ASSERT_STATUS(hb_crypto_define_certificate(sys, NULL, "d", "cert:///nope.pem", false,
                                                       false, HB_OAEP_SHA256, &created, &err),
                          HB_E_NOT_FOUND, &err);
     /* No token: a key cannot be shown to be up, so it is not defined. */
