@@ -2,6 +2,7 @@
 #include "common/fail.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,4 +11,15 @@ void hb_fault_point(const char *name)
     const char *want = getenv("HSMBAK_FAULT");
     if (want != NULL && strcmp(want, name) == 0)
         raise(SIGKILL);
+}
+
+void hb_fault_swap(const char *name, const char *path)
+{
+    const char *want = getenv("HSMBAK_FAULT");
+    const char *file = getenv("HSMBAK_FAULT_FILE");
+    if (want == NULL || strcmp(want, name) != 0 || file == NULL || file[0] == '\0')
+        return;
+    const char *fb = strrchr(file, '/'), *pb = strrchr(path, '/');
+    if (strcmp(fb != NULL ? fb + 1 : file, pb != NULL ? pb + 1 : path) == 0)
+        (void)rename(file, path);
 }

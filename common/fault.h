@@ -9,4 +9,11 @@
 
 void hb_fault_point(const char *name);
 
+/* Test hook for the "bytes restored are the bytes signed" tests
+ * (docs/custody.md): when HSMBAK_FAULT equals "name" and HSMBAK_FAULT_FILE
+ * names a file with path's base name, that file is renamed over path, as a co-recipient with write
+ * access to the backup could do at that moment. Nothing a user with write
+ * access to the backup could not do. */
+void hb_fault_swap(const char *name, const char *path);
+
 #endif

@@ -1,6 +1,7 @@
 /* PINs: from a URI's pin-source (RFC 7512 §2.4), the configured source
  * (--pin-source file:PATH|env:VAR), or a no-echo prompt on a terminal. Never
- * from the command line, never logged; every buffer that held one is wiped. */
+ * from the command line, never logged; every buffer that held one is wiped.
+ * A typed PIN is asked once per token and process (pin_cache.c). */
 #include "provider/provider_internal.h"
 
 #include "common/buf.h"
@@ -84,18 +85,23 @@ cleanup:
     return st;
 }
 
-hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const char *what,
-                         char *pin, size_t *pinlen, hb_err *err)
+hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const char *token_key,
+                         const char *what, char *pin, size_t *pinlen, bool *typed,
+                         hb_err *err)
 {
     hb_status st = HB_OK;
     *pinlen = 0;
+    *typed = false;
     pin[0] = '\0';
     if (uri_pin_source != NULL && *uri_pin_source != '\0') {
         st = pin_from_source(uri_pin_source, what, pin, pinlen, err);
     } else if (p != NULL && p->pin_source != NULL) {
         st = pin_from_source(p->pin_source, what, pin, pinlen, err);
+    } else if (hb_pin_cache_get(token_key, pin, pinlen)) {
+        st = HB_OK;
     } else if (isatty(STDIN_FILENO)) {
         st = pin_from_terminal(what, pin, pinlen, err);
+        *typed = st == HB_OK;
     } else {
         st = hb_fail(err, HB_E_AUTH,
                      "%s needs a PIN and stdin is not a terminal: use --pin-source "

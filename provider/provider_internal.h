@@ -29,11 +29,30 @@ struct hb_provider {
 /* ---- PIN (pin.c) ----------------------------------------------------------- */
 
 /* Resolve a PIN: uri_pin_source (a URI's pin-source) first, then the
- * configured source, then a no-echo prompt when stdin is a terminal. `what`
- * names the token or URI in messages and the prompt. pin must hold
- * HB_PIN_MAX bytes; it is NUL-terminated; the caller wipes it. Never logs it. */
-hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const char *what,
-                         char *pin, size_t *pinlen, hb_err *err) HB_MUST_CHECK;
+ * configured source, then the PIN this process already typed for the token
+ * `token_key` (hb_pin_token_key; NULL when unknown), then a no-echo prompt
+ * when stdin is a terminal. `what` names the token or URI in messages and
+ * the prompt. *typed says the PIN was typed just now: the caller hands it to
+ * hb_pin_cache_put once a login has accepted it. pin must hold HB_PIN_MAX
+ * bytes; it is NUL-terminated; the caller wipes it. Never logs it. */
+hb_status hb_pin_resolve(const hb_provider *p, const char *uri_pin_source, const char *token_key,
+                         const char *what, char *pin, size_t *pinlen, bool *typed,
+                         hb_err *err) HB_MUST_CHECK;
+
+/* ---- PINs typed once per token and process (pin_cache.c) ------------------ */
+
+#define HB_PIN_TOKEN_KEY_MAX 112
+
+/* manufacturer, model, serial and label: what tells one token from another. */
+void hb_pin_token_key(const CK_TOKEN_INFO *info, char key[HB_PIN_TOKEN_KEY_MAX]);
+/* Copy the remembered PIN of token_key into pin (HB_PIN_MAX bytes). */
+bool hb_pin_cache_get(const char *token_key, char *pin, size_t *pinlen);
+/* Remember a PIN a login has just accepted (locked, undumpable memory). */
+void hb_pin_cache_put(const char *token_key, const char *pin, size_t pinlen);
+/* Forget one token's PIN (it was refused after all). */
+void hb_pin_cache_forget(const char *token_key);
+/* Wipe every remembered PIN (also done at exit). */
+void hb_pin_cache_clear(void);
 
 /* ---- URIs (uri.c) ---------------------------------------------------------- */
 

@@ -46,12 +46,21 @@ hb_status hb_session_open(const hb_provider *p, CK_FUNCTION_LIST *f, CK_SLOT_ID 
         bool logged_in = rv == CKR_OK && (si.state == CKS_RO_USER_FUNCTIONS ||
                                           si.state == CKS_RW_USER_FUNCTIONS);
         if (!logged_in) {
-            HB_TRY(hb_pin_resolve(p, uri_pin_source, what, pin, &pinlen, err));
+            char token_key[HB_PIN_TOKEN_KEY_MAX] = "";
+            CK_TOKEN_INFO info;
+            bool typed = false;
+            if (f->C_GetTokenInfo(slot, &info) == CKR_OK)
+                hb_pin_token_key(&info, token_key);
+            HB_TRY(hb_pin_resolve(p, uri_pin_source, token_key, what, pin, &pinlen, &typed,
+                                  err));
             rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, (CK_ULONG)pinlen);
             if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+                hb_pin_cache_forget(token_key);
                 st = login_failed(rv, what, err);
                 goto cleanup;
             }
+            if (typed)
+                hb_pin_cache_put(token_key, pin, pinlen);
         }
     }
     *out = s;

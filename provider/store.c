@@ -23,6 +23,8 @@ typedef struct pin_request {
     bool asked;             /* the provider wanted a PIN */
     bool failed;            /* ... and we could not give one */
     bool have_pin;          /* pin holds the PIN, resolved up front */
+    bool typed;             /* ... typed just now (remember it once accepted) */
+    char token_key[HB_PIN_TOKEN_KEY_MAX]; /* the token's, or "" */
     char pin[HB_PIN_MAX];
     size_t pinlen;
     hb_err err;
@@ -41,10 +43,15 @@ static int pin_callback(char *buf, int size, int rwflag, void *u)
     if (req->have_pin) {
         memcpy(pin, req->pin, req->pinlen + 1);
         len = req->pinlen;
-    } else if (hb_pin_resolve(req->p, req->pin_source, req->what, pin, &len, &req->err) !=
-               HB_OK) {
+    } else if (hb_pin_resolve(req->p, req->pin_source, req->token_key, req->what, pin, &len,
+                              &req->typed, &req->err) != HB_OK) {
         req->failed = true;
         goto cleanup;
+    } else {
+        /* Asked again within this load: the same answer, not a second prompt. */
+        memcpy(req->pin, pin, len + 1);
+        req->pinlen = len;
+        req->have_pin = true;
     }
     if (len >= (size_t)size) {
         req->failed = true;
@@ -87,6 +94,19 @@ static login_state login_outcome(const hb_provider *p, const char *uri)
     }
     hb_token_session_close(&ts);
     return ls;
+}
+
+/* The token a URI selects, as the PIN cache names it ("" when the URI does
+ * not select exactly one token: then the PIN is simply asked for). */
+static void store_token_key(const hb_provider *p, const char *uri,
+                            char key[HB_PIN_TOKEN_KEY_MAX])
+{
+    CK_FUNCTION_LIST *f = NULL;
+    CK_SLOT_ID slot = 0;
+    CK_TOKEN_INFO info;
+    key[0] = '\0';
+    if (hb_module_get(p, &f, NULL) == HB_OK && hb_token_find(f, uri, &slot, &info, NULL) == HB_OK)
+        hb_pin_token_key(&info, key);
 }
 
 static const char *type_word(int type)
@@ -133,8 +153,10 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
      * asks. If our callback fails, pkcs11-provider 1.0 falls back to its
      * own prompt through OpenSSL's default UI (on /dev/tty or stderr),
      * which must not happen: a missing PIN is one clear error instead. */
+    store_token_key(p, stripped, req.token_key);
     if (type == OSSL_STORE_INFO_PKEY) {
-        HB_TRY(hb_pin_resolve(p, pin_source, stripped, req.pin, &req.pinlen, err));
+        HB_TRY(hb_pin_resolve(p, pin_source, req.token_key, stripped, req.pin, &req.pinlen,
+                              &req.typed, err));
         req.have_pin = true;
     }
     ui = UI_UTIL_wrap_read_pem_callback(pin_callback, 0);
@@ -182,6 +204,7 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
                          "the user PIN of the token of '%s' is locked; the security officer "
                          "must unlock it", stripped);
         } else if (req.asked && login == LOGIN_REFUSED) {
+            hb_pin_cache_forget(req.token_key);
             st = hb_fail(err, HB_E_AUTH,
                          "login to the token of '%s' failed: wrong PIN (check the PIN source)",
                          stripped);
@@ -191,6 +214,9 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
         }
         goto cleanup;
     }
+    /* Found after the provider asked: the login took this PIN. */
+    if (req.asked && req.typed)
+        hb_pin_cache_put(req.token_key, req.pin, req.pinlen);
     *out = found;
     found = NULL;
 cleanup:

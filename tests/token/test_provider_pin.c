@@ -26,40 +26,88 @@ static void test_pin_sources(void)
     hb_err err = {0};
     char pin[HB_PIN_MAX], src[4300];
     size_t len = 99;
+    bool typed = true;
     hb_provider_config cfg = {NULL, NULL};
     hb_provider *p = NULL;
     HBTEST_ASSERT_OK(hb_provider_open(&cfg, &p, &err), &err);
 
     snprintf(src, sizeof src, "file:%s", write_pin("nl", "1234\n"));
-    HBTEST_ASSERT_OK(hb_pin_resolve(p, src, "test", pin, &len, &err), &err);
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src, NULL, "test", pin, &len, &typed, &err), &err);
     CU_ASSERT_STRING_EQUAL(pin, "1234");
     CU_ASSERT_EQUAL(len, 4);
+    CU_ASSERT_FALSE(typed); /* read from a file, not remembered */
     /* A bare absolute path is a file too (RFC 7512 pin-source). */
-    HBTEST_ASSERT_OK(hb_pin_resolve(p, src + 5, "test", pin, &len, &err), &err);
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src + 5, NULL, "test", pin, &len, &typed, &err), &err);
     CU_ASSERT_STRING_EQUAL(pin, "1234");
 
     snprintf(src, sizeof src, "file:%s", write_pin("empty", "\n"));
-    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err,
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, NULL, "test", pin, &len, &typed, &err), HB_E_AUTH, &err,
                        "is empty");
     snprintf(src, sizeof src, "file:%s", write_pin("two", "1234\n5678\n"));
-    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, "test", pin, &len, &err), HB_E_AUTH, &err,
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, NULL, "test", pin, &len, &typed, &err), HB_E_AUTH, &err,
                        "more than one line");
     CU_ASSERT_PTR_NULL(strstr(err.msg, "1234"));
     CU_ASSERT_EQUAL(len, 0);
     snprintf(src, sizeof src, "file:%s/missing", dir);
-    CU_ASSERT_NOT_EQUAL(hb_pin_resolve(p, src, "token 'x'", pin, &len, &err), HB_OK);
+    CU_ASSERT_NOT_EQUAL(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err), HB_OK);
     HBTEST_ASSERT_MSG(&err, "reading the PIN for token 'x'");
 
     setenv("HB_TEST_PIN", "9876", 1);
-    HBTEST_ASSERT_OK(hb_pin_resolve(p, "env:HB_TEST_PIN", "test", pin, &len, &err), &err);
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, "env:HB_TEST_PIN", NULL, "test", pin, &len, &typed, &err), &err);
     CU_ASSERT_STRING_EQUAL(pin, "9876");
     unsetenv("HB_TEST_PIN_UNSET");
-    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, "env:HB_TEST_PIN_UNSET", "test", pin, &len, &err),
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, "env:HB_TEST_PIN_UNSET", NULL, "test", pin, &len, &typed, &err),
                        HB_E_AUTH, &err, "'HB_TEST_PIN_UNSET' is not set");
-    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "1234", "test", pin, &len, &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_STATUS(hb_pin_resolve(p, "1234", NULL, "test", pin, &len, &typed, &err), HB_E_USAGE, &err);
     /* Nothing configured and stdin is /dev/null: no prompt, a clear error. */
-    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, NULL, "token 'y'", pin, &len, &err), HB_E_AUTH, &err,
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, NULL, NULL, "token 'y'", pin, &len, &typed, &err), HB_E_AUTH, &err,
                        "token 'y' needs a PIN and stdin is not a terminal: use --pin-source");
+    hb_provider_free(p);
+}
+
+/* pin_cache.c: a PIN typed for one token is handed out for that token only,
+ * an explicit source still wins, a refused PIN is forgotten, and clearing
+ * wipes everything. */
+static void test_pin_cache(void)
+{
+    hb_err err = {0};
+    char pin[HB_PIN_MAX], src[4300], key_a[HB_PIN_TOKEN_KEY_MAX], key_b[HB_PIN_TOKEN_KEY_MAX];
+    size_t len = 0;
+    bool typed = true;
+    CK_TOKEN_INFO a, b;
+    memset(&a, ' ', sizeof a);
+    memcpy(a.label, "alpha", 5);
+    memcpy(a.serialNumber, "0001", 4);
+    b = a;
+    memcpy(b.serialNumber, "0002", 4); /* same label, another token */
+    hb_pin_token_key(&a, key_a);
+    hb_pin_token_key(&b, key_b);
+    CU_ASSERT_STRING_NOT_EQUAL(key_a, key_b);
+
+    hb_provider_config cfg = {NULL, NULL};
+    hb_provider *p = NULL;
+    HBTEST_ASSERT_OK(hb_provider_open(&cfg, &p, &err), &err);
+    CU_ASSERT_FALSE(hb_pin_cache_get(key_a, pin, &len));
+    hb_pin_cache_put(key_a, "typed-once", 10);
+    /* stdin is not a terminal here: only the cache can answer. */
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, NULL, key_a, "token 'alpha'", pin, &len, &typed, &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(pin, "typed-once");
+    CU_ASSERT_EQUAL(len, 10);
+    CU_ASSERT_FALSE(typed);
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, NULL, key_b, "token 'alpha'", pin, &len, &typed, &err),
+                       HB_E_AUTH, &err, "needs a PIN and stdin is not a terminal");
+    snprintf(src, sizeof src, "file:%s", write_pin("explicit", "from-file\n"));
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src, key_a, "token 'alpha'", pin, &len, &typed, &err),
+                     &err);
+    CU_ASSERT_STRING_EQUAL(pin, "from-file");
+    hb_pin_cache_forget(key_a);
+    CU_ASSERT_FALSE(hb_pin_cache_get(key_a, pin, &len));
+    hb_pin_cache_put(key_a, "again", 5);
+    hb_pin_cache_put(key_b, "other", 5);
+    hb_pin_cache_clear();
+    CU_ASSERT_FALSE(hb_pin_cache_get(key_a, pin, &len));
+    CU_ASSERT_FALSE(hb_pin_cache_get(key_b, pin, &len));
     hb_provider_free(p);
 }
 
@@ -131,6 +179,7 @@ int main(void)
     static const hbtest_case cases[] = {
         {"PIN from file, bare path, env; empty, two lines, unset, no terminal",
          test_pin_sources},
+        {"PIN cache: per token, explicit source wins, forget, clear", test_pin_cache},
         {"URI: pin attributes stripped, pin-value refused, percent-encoding", test_uri_helpers},
         {"admin login: no PIN, wrong PIN, URI pin-source", test_admin_login},
         {NULL, NULL},

@@ -24,6 +24,11 @@
  *   no-signature    the Signature element removed
  *   bad-signature   one character of SignatureValue changed
  *   entry-edit      a <size> changed after signing
+ *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
+ *                   under SRC's own config DEK, unwrapped with the recipient
+ *                   key $HBCRAFT_RECIPIENT_KEY (what any co-recipient can
+ *                   write); no manifest: SRC's signed one still lists the
+ *                   original bytes
  *
  * Exit 0 when OUT was written; messages on stderr otherwise. */
 #include "backup/format/xml.h"
@@ -153,7 +158,8 @@ static const char *craft_archive(const char *defect, const char *backup_id, cons
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
     bool bomb = strcmp(defect, "bomb") == 0;
-    if (bomb)
+    bool zstd = bomb || strcmp(defect, "co-recipient") == 0;
+    if (zstd)
         archive_write_add_filter_zstd(a);
     else
         archive_write_add_filter_none(a);
@@ -191,7 +197,7 @@ static const char *craft_archive(const char *defect, const char *backup_id, cons
     if (hb_stream_writer_finish(w, &err) != HB_OK)
         die("stream finish", &err);
     hb_stream_writer_free(w);
-    return bomb ? "zstd" : "none";
+    return zstd ? "zstd" : "none";
 }
 
 static void edit_segments(const char *defect, buf *b)
@@ -350,6 +356,34 @@ static void edit_text(const char *defect, uint8_t **xml, size_t *len)
     *len = b.len;
 }
 
+/* A co-recipient's config archive: SRC's config DEK, a different tar. */
+static int co_recipient(const hb_manifest *m, const char *out, const char *outside)
+{
+    hb_err err;
+    EVP_PKEY *key = NULL;
+    const char *uri = getenv("HBCRAFT_RECIPIENT_KEY");
+    const hb_manifest_file *f = hb_manifest_find_file(m, "config");
+    uint8_t dek[HB_DEK_LEN];
+    bool have = false;
+    if (uri == NULL || f == NULL ||
+        hb_provider_load_private_key(prov, uri, &key, &err) != HB_OK)
+        die("co-recipient needs HBCRAFT_RECIPIENT_KEY and a config archive", NULL);
+    for (size_t k = 0; !have && k < f->n_keys; k++) {
+        const hb_manifest_recipient *r = hb_manifest_find_recipient(m, f->keys[k].recipient);
+        hb_oaep_hash h;
+        have = r != NULL && hb_oaep_hash_from_name(r->key_wrap, &h, &err) == HB_OK &&
+               hb_unwrap_dek(prov, key, h, f->keys[k].data, f->keys[k].len, dek, &err) == HB_OK;
+    }
+    if (!have)
+        die("no wrapped key of config opens with HBCRAFT_RECIPIENT_KEY", NULL);
+    buf data = {0};
+    (void)craft_archive("co-recipient", m->id, outside, dek, &data);
+    write_out(out, f->filename, data.p, data.len);
+    free(data.p);
+    EVP_PKEY_free(key);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 7) {
@@ -364,7 +398,8 @@ int main(int argc, char **argv)
                                               "seg-truncate", "reserved", NULL};
     static const char *const known[] = {"none", "swap", "replay", "no-recipient", "sys-version",
                                         "format-version", "unknown-element", "dtd",
-                                        "no-signature", "bad-signature", "entry-edit", NULL};
+                                        "no-signature", "bad-signature", "entry-edit",
+                                        "co-recipient", NULL};
     if (!is(defect, tar_defects) && !is(defect, known)) {
         fprintf(stderr, "hbcraft: unknown defect '%s'\n", defect);
         return 2;
@@ -389,6 +424,15 @@ int main(int argc, char **argv)
     *slash = '\0'; /* the directory holding OUT: "outside" any staging tree */
 
     hb_manifest *m = read_manifest(src), *m2 = argc > 7 ? read_manifest(argv[7]) : NULL;
+    if (strcmp(defect, "co-recipient") == 0) {
+        int rc = co_recipient(m, out, outside);
+        hb_manifest_free(m);
+        hb_manifest_free(m2);
+        X509_free(signer_cert);
+        EVP_PKEY_free(signer_key);
+        hb_provider_free(prov);
+        return rc;
+    }
     hb_manifest *n = NULL;
     if (hb_manifest_new(&n, &err) != HB_OK ||
         hb_manifest_set_backup(n, m->id, m->created, m->tool, &err) != HB_OK ||
