@@ -54,6 +54,25 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
                             const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
                             hb_archive_info *info, hb_err *err) HB_MUST_CHECK;
 
+/* The same, the encrypted bytes handed to sink as they are made (a storage
+ * backend's writer: a file, an SFTP upload, an S3 multipart upload); the
+ * format does not know where they go. info->file_size and sha256_hex are
+ * of the bytes given to sink. */
+hb_status hb_archive_create_to(const char *src_dir, hb_sink_fn sink, void *sink_ctx,
+                               const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                               hb_archive_info *info, hb_err *err) HB_MUST_CHECK;
+
+/* Walk and extract reading the encrypted bytes from source; shown names it
+ * in messages. */
+hb_status hb_archive_walk_from(hb_source_fn source, void *source_ctx, const char *shown,
+                               const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                               const hb_archive_limits *limits, hb_archive_info *info,
+                               hb_err *err) HB_MUST_CHECK;
+hb_status hb_archive_extract_from(hb_source_fn source, void *source_ctx, const char *shown,
+                                  const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                                  const char *staging_dir, const hb_archive_limits *limits,
+                                  hb_archive_info *info, hb_err *err) HB_MUST_CHECK;
+
 /* Decrypt, decompress and check every entry; writes nothing. */
 hb_status hb_archive_walk(const char *path, const hb_archive_spec *spec,
                           const uint8_t dek[HB_DEK_LEN], const hb_archive_limits *limits,
@@ -73,7 +92,9 @@ hb_status hb_archive_extract(const char *path, const hb_archive_spec *spec,
  * files already written are left for the caller to remove. */
 typedef struct hb_archive_job {
     const char *src_dir;
-    const char *out_path;
+    const char *out_path;     /* a file made here; or, when sink is set, NULL */
+    hb_sink_fn sink;          /* where the bytes go instead (see create_to) */
+    void *sink_ctx;
     hb_archive_spec spec;
     uint8_t dek[HB_DEK_LEN];
     hb_archive_info info;     /* out */

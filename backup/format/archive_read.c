@@ -113,8 +113,11 @@ static void pathset_clear(pathset *p)
 /* ---- reading the stream ---- */
 
 typedef struct in_file {
-    int fd;
+    int fd;             /* -1 when reading from source */
     const char *path;
+    hb_source_fn source; /* the caller's source, or NULL: fd */
+    void *source_ctx;
+    uint64_t size;      /* encrypted bytes read */
     hb_stream_reader *r;
     EVP_MD_CTX *md;     /* SHA-256 of the encrypted file, for hb_archive_info */
     const hb_archive_spec *spec; /* for byte progress */
@@ -126,9 +129,11 @@ typedef struct in_file {
 static hb_status fd_source(void *ctx, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
 {
     in_file *in = ctx;
-    hb_status st = hb_read_some(in->fd, buf, cap, got, in->path, err);
+    hb_status st = in->source != NULL ? in->source(in->source_ctx, buf, cap, got, err)
+                                      : hb_read_some(in->fd, buf, cap, got, in->path, err);
     if (st != HB_OK)
         return st;
+    in->size += *got;
     if (EVP_DigestUpdate(in->md, buf, *got) != 1)
         return hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
     if (*got > 0 && in->spec != NULL && in->spec->on_bytes != NULL)
@@ -351,11 +356,13 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
                   HB_E_NOT_FOUND, "archive '%s': staging directory '%s' is missing or not a "
                   "directory", spec->name, staging_dir);
     }
-    rd->in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    HB_ENSURE(rd->in.fd >= 0 && fstat(rd->in.fd, &rd->sb) == 0 && S_ISREG(rd->sb.st_mode),
-              rd->in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
-              "archive '%s': cannot open '%s': %s", spec->name, path,
-              rd->in.fd < 0 ? strerror(errno) : "not a regular file");
+    if (rd->in.source == NULL) {
+        rd->in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        HB_ENSURE(rd->in.fd >= 0 && fstat(rd->in.fd, &rd->sb) == 0 &&
+                  S_ISREG(rd->sb.st_mode), rd->in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND
+                  : HB_E_IO, "archive '%s': cannot open '%s': %s", spec->name, path,
+                  rd->in.fd < 0 ? strerror(errno) : "not a regular file");
+    }
     rd->in.md = EVP_MD_CTX_new();
     if (rd->in.md == NULL || EVP_DigestInit_ex(rd->in.md, EVP_sha256(), NULL) != 1)
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
@@ -507,7 +514,7 @@ static hb_status finish(reader *rd, hb_archive_info *info, hb_err *err)
     if (info != NULL) {
         memset(info, 0, sizeof *info);
         hb_hex_encode(digest, sizeof digest, info->sha256_hex);
-        info->file_size = (uint64_t)rd->sb.st_size;
+        info->file_size = rd->in.size;
         info->entries = rd->c->entries;
         info->expanded_bytes = rd->c->expanded;
     }
@@ -515,12 +522,14 @@ cleanup:
     return st;
 }
 
-static hb_status run(const char *path, const hb_archive_spec *spec,
-                     const uint8_t dek[HB_DEK_LEN], const char *staging_dir,
-                     const hb_archive_limits *limits, hb_archive_info *info, hb_err *err)
+static hb_status run(const char *path, hb_source_fn source, void *source_ctx,
+                     const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                     const char *staging_dir, const hb_archive_limits *limits,
+                     hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    reader rd = {.spec = spec, .in = {.fd = -1, .path = path, .spec = spec}};
+    reader rd = {.spec = spec, .in = {.fd = -1, .path = path, .spec = spec, .source = source,
+                                      .source_ctx = source_ctx}};
     HB_ENSURE(path != NULL && spec != NULL && spec->name != NULL && spec->backup_id != NULL &&
               dek != NULL, HB_E_USAGE, "reading an archive: missing argument");
     HB_TRY(open_archive(&rd, path, dek, staging_dir, limits, err));
@@ -538,7 +547,27 @@ hb_status hb_archive_walk(const char *path, const hb_archive_spec *spec,
                           const uint8_t dek[HB_DEK_LEN], const hb_archive_limits *limits,
                           hb_archive_info *info, hb_err *err)
 {
-    return run(path, spec, dek, NULL, limits, info, err);
+    return run(path, NULL, NULL, spec, dek, NULL, limits, info, err);
+}
+
+hb_status hb_archive_walk_from(hb_source_fn source, void *source_ctx, const char *shown,
+                               const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                               const hb_archive_limits *limits, hb_archive_info *info,
+                               hb_err *err)
+{
+    if (source == NULL)
+        return hb_fail(err, HB_E_USAGE, "hb_archive_walk_from: no source");
+    return run(shown, source, source_ctx, spec, dek, NULL, limits, info, err);
+}
+
+hb_status hb_archive_extract_from(hb_source_fn source, void *source_ctx, const char *shown,
+                                  const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                                  const char *staging_dir, const hb_archive_limits *limits,
+                                  hb_archive_info *info, hb_err *err)
+{
+    if (source == NULL || staging_dir == NULL)
+        return hb_fail(err, HB_E_USAGE, "hb_archive_extract_from: missing argument");
+    return run(shown, source, source_ctx, spec, dek, staging_dir, limits, info, err);
 }
 
 hb_status hb_archive_extract(const char *path, const hb_archive_spec *spec,
@@ -548,5 +577,5 @@ hb_status hb_archive_extract(const char *path, const hb_archive_spec *spec,
 {
     if (staging_dir == NULL)
         return hb_fail(err, HB_E_USAGE, "hb_archive_extract: no staging directory");
-    return run(path, spec, dek, staging_dir, limits, info, err);
+    return run(path, NULL, NULL, spec, dek, staging_dir, limits, info, err);
 }

@@ -25,8 +25,8 @@
 #define BLOCK_BYTES (64 * 1024) /* libarchive -> stream hand-off size */
 
 typedef struct out_file {
-    int fd;
-    const char *path;
+    hb_sink_fn sink;  /* where the encrypted bytes go */
+    void *sink_ctx;
     EVP_MD_CTX *md;
     uint64_t size;
     hb_stream_writer *w;
@@ -35,11 +35,11 @@ typedef struct out_file {
     hb_err err;       /* why the callback failed, for hb_archive_fail */
 } out_file;
 
-/* Stream sink: the encrypted bytes go to the file and into SHA-256. */
-static hb_status file_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+/* Stream sink: the encrypted bytes go to the caller's sink and into SHA-256. */
+static hb_status hashed_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
 {
     out_file *o = ctx;
-    hb_status st = hb_write_all(o->fd, buf, len, o->path, err);
+    hb_status st = o->sink(o->sink_ctx, buf, len, err);
     if (st == HB_OK && EVP_DigestUpdate(o->md, buf, len) != 1)
         st = hb_fail_ossl(err, HB_E_INTERNAL, "SHA-256 failed");
     if (st == HB_OK)
@@ -162,19 +162,18 @@ cleanup:
     return st;
 }
 
-hb_status hb_archive_create(const char *src_dir, const char *out_path,
-                            const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
-                            hb_archive_info *info, hb_err *err)
+hb_status hb_archive_create_to(const char *src_dir, hb_sink_fn sink, void *sink_ctx,
+                               const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                               hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    out_file o = {.fd = -1, .path = out_path, .spec = spec};
+    out_file o = {.sink = sink, .sink_ctx = sink_ctx, .spec = spec};
     struct archive *a = NULL;
     hb_archive_info inf = {0};
     char *src = NULL;
-    bool created = false;
     uint8_t digest[32];
     struct stat sb;
-    HB_ENSURE(src_dir != NULL && out_path != NULL && spec != NULL && dek != NULL &&
+    HB_ENSURE(src_dir != NULL && sink != NULL && spec != NULL && dek != NULL &&
               spec->name != NULL && spec->backup_id != NULL, HB_E_USAGE,
               "hb_archive_create: missing argument");
     HB_ENSURE(lstat(src_dir, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND,
@@ -183,14 +182,10 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
     HB_ALLOC(src);
     for (size_t l = strlen(src); l > 1 && src[l - 1] == '/'; l--)
         src[l - 1] = '\0';
-    o.fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    HB_ENSURE(o.fd >= 0, errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
-              "archive '%s': cannot create '%s': %s", spec->name, out_path, strerror(errno));
-    created = true;
     o.md = EVP_MD_CTX_new();
     if (o.md == NULL || EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1)
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
-    HB_TRY(hb_stream_writer_new(dek, spec->backup_id, spec->name, spec->seg_log2, file_sink,
+    HB_TRY(hb_stream_writer_new(dek, spec->backup_id, spec->name, spec->seg_log2, hashed_sink,
                                 &o, &o.w, err));
     a = archive_write_new();
     HB_ALLOC(a);
@@ -203,18 +198,16 @@ hb_status hb_archive_create(const char *src_dir, const char *out_path,
         HB_TRY(hb_zstd_writer_new(spec->level, zstd_threads(spec), to_stream, o.w, &o.z, err));
     if (archive_write_open2(a, &o, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
         HB_TRY(hb_archive_fail(err, &o.err, a, HB_E_INTERNAL, "cannot start archive '%s'",
-                               out_path));
+                               spec->name));
     HB_TRY(add_tree(a, &o, src, &inf, err));
     if (archive_write_close(a) != ARCHIVE_OK)
         HB_TRY(hb_archive_fail(err, &o.err, a, HB_E_INTERNAL, "cannot finish archive '%s'",
-                               out_path));
+                               spec->name));
     if (o.z != NULL)
         HB_TRY(hb_zstd_finish(o.z, err));
     HB_TRY(hb_stream_writer_finish(o.w, err));
     if (spec->on_bytes != NULL)
         spec->on_bytes(spec->on_bytes_ctx, spec->name, 0); /* this archive is written */
-    HB_ENSURE(fsync(o.fd) == 0, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name,
-              out_path, strerror(errno));
     if (EVP_DigestFinal_ex(o.md, digest, NULL) != 1)
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
     hb_hex_encode(digest, sizeof digest, inf.sha256_hex);
@@ -229,11 +222,42 @@ cleanup:
     hb_zstd_writer_free(o.z);
     hb_stream_writer_free(o.w);
     EVP_MD_CTX_free(o.md);
-    if (o.fd >= 0 && close(o.fd) != 0 && st == HB_OK)
+    free(src);
+    return st;
+}
+
+typedef struct file_out {
+    int fd;
+    const char *path;
+} file_out;
+
+static hb_status file_sink(void *ctx, const uint8_t *buf, size_t len, hb_err *err)
+{
+    file_out *f = ctx;
+    return hb_write_all(f->fd, buf, len, f->path, err);
+}
+
+hb_status hb_archive_create(const char *src_dir, const char *out_path,
+                            const hb_archive_spec *spec, const uint8_t dek[HB_DEK_LEN],
+                            hb_archive_info *info, hb_err *err)
+{
+    hb_status st = HB_OK;
+    file_out f = {.fd = -1, .path = out_path};
+    bool created = false;
+    HB_ENSURE(out_path != NULL && spec != NULL && spec->name != NULL, HB_E_USAGE,
+              "hb_archive_create: missing argument");
+    f.fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    HB_ENSURE(f.fd >= 0, errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
+              "archive '%s': cannot create '%s': %s", spec->name, out_path, strerror(errno));
+    created = true;
+    HB_TRY(hb_archive_create_to(src_dir, file_sink, &f, spec, dek, info, err));
+    HB_ENSURE(fsync(f.fd) == 0, HB_E_IO, "archive '%s': cannot sync '%s': %s", spec->name,
+              out_path, strerror(errno));
+cleanup:
+    if (f.fd >= 0 && close(f.fd) != 0 && st == HB_OK)
         st = hb_fail(err, HB_E_IO, "archive '%s': cannot close '%s': %s", spec->name,
                      out_path, strerror(errno));
     if (st != HB_OK && created)
         (void)unlink(out_path); /* ours (O_EXCL); a partial archive must not look done */
-    free(src);
     return st;
 }

@@ -34,8 +34,11 @@ static void *worker(void *arg)
         if (!go)
             break;
         hb_archive_job *j = &p->jobs[i];
-        hb_status st = hb_archive_create(j->src_dir, j->out_path, &j->spec, j->dek, &j->info,
-                                         &err);
+        hb_status st = j->sink != NULL
+                           ? hb_archive_create_to(j->src_dir, j->sink, j->sink_ctx, &j->spec,
+                                                  j->dek, &j->info, &err)
+                           : hb_archive_create(j->src_dir, j->out_path, &j->spec, j->dek,
+                                               &j->info, &err);
         if (st != HB_OK) {
             pthread_mutex_lock(&p->lock);
             if (!p->stop) {

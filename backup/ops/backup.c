@@ -23,6 +23,7 @@
 #include "backup/custody/wrap.h"
 #include "backup/format/archive.h"
 #include "backup/ops/audit.h"
+#include "backup/storage/storage.h"
 #include "backup/system/pathname.h"
 #include "backup/system/system.h"
 #include "backup/system/tree.h"
@@ -61,7 +62,8 @@ typedef struct backup_run {
     hb_backup_result *res;
     char dated[PATH_MAX];          /* req->dest with {date} expanded */
     char dest[PATH_MAX];           /* ...resolved to a path */
-    char partial[PATH_MAX];        /* "" until made, and once renamed */
+    hb_store *out;                 /* the destination, once prepared */
+    hb_store_writer **writers;     /* per job, until committed */
     hb_object_store *store;
     hb_recipient_set rs;
     const char **single_ids;       /* per rs.singles: its id in the manifest */
@@ -165,39 +167,6 @@ static hb_status check_not_inside_resources(const hb_system *sys, const char *de
     return HB_OK;
 }
 
-/* A killed backup leaves .BASE.hsmbak-partial-PID beside its destination;
- * remove those whose process is gone (a live one is another backup). */
-static unsigned remove_stale_partials(const char *parent, const char *base)
-{
-    char prefix[NAME_MAX + 32];
-    unsigned removed = 0;
-    hb_err ignored;
-    if (hb_format(prefix, sizeof prefix, "name", &ignored, ".%s.hsmbak-partial-", base) !=
-        HB_OK)
-        return 0;
-    size_t n = strlen(prefix);
-    DIR *d = opendir(parent);
-    if (d == NULL)
-        return 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, n) != 0)
-            continue;
-        char *end = NULL;
-        errno = 0;
-        long pid = strtol(de->d_name + n, &end, 10);
-        if (errno != 0 || end == de->d_name + n || *end != '\0' || pid <= 0 ||
-            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char path[PATH_MAX];
-        if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK &&
-            hb_tree_remove(path, &ignored) == HB_OK)
-            removed++;
-    }
-    closedir(d);
-    return removed;
-}
-
 /* Only non-empty resources become archives; a skip-when-empty resource
  * (sharedcert) also needs more than placeholder files. */
 static bool resource_has_content(const hb_profile *prof, const hb_profile_resource *r,
@@ -234,24 +203,18 @@ static uint64_t tree_bytes(const char *dir)
     return total;
 }
 
-/* Write dir/name (O_EXCL, 0600) and sync it. */
-static hb_status write_synced(const char *dir, const char *name, const uint8_t *data,
-                              size_t len, hb_err *err)
+/* Write name into the destination as one stream and publish it. */
+static hb_status put_whole(hb_store *out, const char *name, const uint8_t *data, size_t len,
+                           hb_err *err)
 {
     hb_status st = HB_OK;
-    char path[PATH_MAX];
-    int fd = -1;
-    HB_TRY(hb_path_join(path, sizeof path, dir, name, err));
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    HB_ENSURE(fd >= 0, HB_E_IO, "cannot create '%s': %s", path, strerror(errno));
-    HB_TRY(hb_write_all(fd, data, len, name, err));
-    HB_ENSURE(fsync(fd) == 0, HB_E_IO, "cannot sync '%s': %s", path, strerror(errno));
-    int rc = close(fd);
-    fd = -1;
-    HB_ENSURE(rc == 0, HB_E_IO, "cannot write '%s': %s", path, strerror(errno));
+    hb_store_writer *w = NULL;
+    HB_TRY(hb_store_put(out, name, &w, err));
+    HB_TRY(hb_store_write(w, data, len, err));
+    st = hb_store_put_commit(w, err);
+    w = NULL;
 cleanup:
-    if (fd >= 0)
-        close(fd);
+    hb_store_put_abort(w);
     return st;
 }
 
@@ -345,34 +308,17 @@ cleanup:
     return st;
 }
 
-/* dest must not exist or be an empty directory; its parent is created, and
- * the backup is written beside it, hidden and marked partial: nothing looks
- * like a backup until it is renamed. */
+/* dest must not exist or be an empty directory; the store writes the backup
+ * beside it, hidden and marked partial: nothing looks like a backup until
+ * hb_store_finish (backup/storage/). */
 static hb_status prepare_destination(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
-    char parent[PATH_MAX], partial[PATH_MAX];
-    const char *base = NULL;
-    struct stat sb;
     HB_TRY(hb_url_resolve(b->sys->root, b->dated, b->dest, sizeof b->dest, err));
     HB_TRY(check_not_inside_resources(b->sys, b->dest, err));
-    if (lstat(b->dest, &sb) == 0) {
-        HB_ENSURE(S_ISDIR(sb.st_mode), HB_E_REFUSED, "destination '%s' exists and is not a "
-                  "directory", b->dest);
-        HB_ENSURE(hb_dir_is_empty(b->dest), HB_E_REFUSED, "destination '%s' is not empty; a "
-                  "backup never overwrites files: choose a new directory", b->dest);
-    }
-    HB_TRY(hb_path_parent(b->dest, parent, sizeof parent, &base, err));
-    HB_ENSURE(*base != '\0', HB_E_USAGE, "destination '%s' has no directory name", b->dest);
-    if (strchr(b->dest, '/') != NULL)
-        HB_TRY(hb_mkdirs(parent, 0700, err));
-    b->res->stale_partials_removed = remove_stale_partials(parent, base);
-    HB_TRY(hb_format(partial, sizeof partial, "destination path", err,
-                     "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid()));
-    hb_tree_remove_quietly(partial);
-    HB_ENSURE(mkdir(partial, 0700) == 0, HB_E_IO, "cannot create '%s': %s", partial,
-              strerror(errno));
-    memcpy(b->partial, partial, sizeof partial);
+    HB_TRY(hb_store_open_local(b->dest, b->dated, &b->out, err));
+    HB_TRY(hb_store_begin(b->out, err));
+    b->res->stale_partials_removed = hb_store_stale_removed(b->out);
 cleanup:
     return st;
 }
@@ -382,20 +328,22 @@ static hb_status schedule_archive(backup_run *b, const hb_profile_resource *r,
                                   const char *src, uint64_t *total, hb_err *err)
 {
     hb_status st = HB_OK;
-    char file[PATH_MAX], out[PATH_MAX];
+    char file[PATH_MAX];
     const hb_backup_request *req = b->req;
     HB_TRY(hb_format(file, sizeof file, "archive file name", err, "%s%s", r->name,
                      hb_compression_extension(req->compression)));
-    HB_TRY(hb_path_join(out, sizeof out, b->partial, file, err));
     hb_archive_job *j = HB_ARRAY_PUSH(b->jobs, b->n_jobs, b->sys->profile->n_resources, err);
     if (j == NULL) {
         st = err->status;
         goto cleanup;
     }
     j->src_dir = strdup(src);
-    j->out_path = strdup(out);
+    j->out_path = strdup(file); /* the file's name in the backup; the bytes go to sink */
     HB_ALLOC(j->src_dir);
     HB_ALLOC(j->out_path);
+    HB_TRY(hb_store_put(b->out, file, &b->writers[b->n_jobs - 1], err));
+    j->sink = hb_store_write;
+    j->sink_ctx = b->writers[b->n_jobs - 1];
     j->spec.backup_id = b->m->id;
     j->spec.name = r->name;
     j->spec.compression = req->compression;
@@ -418,6 +366,8 @@ static hb_status make_archives(backup_run *b, hb_err *err)
     hb_status st = HB_OK;
     const hb_profile *prof = b->sys->profile;
     uint64_t total = 0;
+    b->writers = calloc(prof->n_resources ? prof->n_resources : 1, sizeof *b->writers);
+    HB_ALLOC(b->writers);
     for (size_t i = 0; i < prof->n_resources; i++) {
         char src[PATH_MAX];
         HB_TRY(hb_path_join(src, sizeof src, b->sys->root, prof->resources[i].path, err));
@@ -426,6 +376,11 @@ static hb_status make_archives(backup_run *b, hb_err *err)
     }
     progress(b, "total", NULL, total);
     HB_TRY(hb_archive_create_all(b->jobs, b->n_jobs, b->req->jobs, err));
+    for (size_t i = 0; i < b->n_jobs; i++) {
+        hb_store_writer *w = b->writers[i];
+        b->writers[i] = NULL;
+        HB_TRY(hb_store_put_commit(w, err));
+    }
 cleanup:
     return st;
 }
@@ -497,7 +452,7 @@ static hb_status wrap_archive_key(backup_run *b, hb_archive_job *j, hb_err *err)
     hb_status st = HB_OK;
     uint8_t *wrapped = NULL;
     size_t wrapped_len = 0;
-    const char *filename = strrchr(j->out_path, '/') + 1;
+    const char *filename = j->out_path;
     HB_TRY(hb_manifest_add_file(b->m, j->spec.name, filename,
                                 hb_compression_name(j->spec.compression), j->info.file_size,
                                 j->info.sha256_hex, err));
@@ -549,8 +504,7 @@ static hb_status write_manifest(backup_run *b, hb_err *err)
                                         err));
     HB_TRY(hb_manifest_write_signed(b->m, hb_signer_cert(b->signer), hb_signer_sign, b->signer,
                                     &xml, &len, err));
-    HB_TRY(write_synced(b->partial, HB_MANIFEST_FILENAME, xml, len, err));
-    HB_TRY(hb_fsync_dir(b->partial, err));
+    HB_TRY(put_whole(b->out, HB_MANIFEST_FILENAME, xml, len, err));
 cleanup:
     free(xml);
     return st;
@@ -559,16 +513,8 @@ cleanup:
 static hb_status commit(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
-    char parent[PATH_MAX];
     hb_fault_point("backup-before-rename");
-    /* rename(2) also replaces an empty directory; a directory that gained
-     * entries meanwhile makes it fail, and nothing is overwritten. */
-    if (rename(b->partial, b->dest) != 0)
-        HB_FAIL(errno == ENOTEMPTY || errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
-                "cannot move the finished backup to '%s': %s", b->dest, strerror(errno));
-    b->partial[0] = '\0';
-    HB_TRY(hb_path_parent(b->dest, parent, sizeof parent, NULL, err));
-    HB_TRY(hb_fsync_dir(parent, err));
+    HB_TRY(hb_store_finish(b->out, err));
     memcpy(b->res->dest, b->dest, sizeof b->dest);
 cleanup:
     return st;
@@ -609,8 +555,10 @@ cleanup:
 
 static void backup_run_free(backup_run *b)
 {
-    if (b->partial[0] != '\0')
-        hb_tree_remove_quietly(b->partial);
+    for (size_t i = 0; b->writers != NULL && i < b->n_jobs; i++)
+        hb_store_put_abort(b->writers[i]);
+    free(b->writers);
+    hb_store_free(b->out); /* removes an unfinished backup */
     for (size_t i = 0; i < b->n_jobs; i++) {
         OPENSSL_cleanse(b->jobs[i].dek, sizeof b->jobs[i].dek);
         free((char *)b->jobs[i].src_dir);

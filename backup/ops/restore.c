@@ -25,6 +25,7 @@
 #include "backup/ops/backup_dir.h"
 #include "backup/ops/checks.h"
 #include "backup/ops/trust.h"
+#include "backup/storage/storage.h"
 #include "backup/system/post_restore.h"
 #include "backup/system/preconditions.h"
 #include "backup/system/restore_staging.h"
@@ -194,6 +195,8 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     hb_status st = HB_OK;
     uint8_t dek[HB_DEK_LEN];
     char file[PATH_MAX], dir[PATH_MAX];
+    hb_store *src = NULL;
+    hb_store_reader *in = NULL;
     hb_archive_spec spec = {.backup_id = r->m->id, .name = f->name};
     hb_archive_info info;
     bool validate = r->req->validate_only;
@@ -206,11 +209,20 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     HB_TRY(hb_path_join(file, sizeof file, r->src, f->filename, err));
     HB_TRY(hb_credentials_file_key(r->cred, r->p, f, dek, err));
     hb_fault_swap("restore-swap-archive", file);
+    /* The archive streams from the backup's store (backup/storage/). */
+    HB_TRY(hb_store_open_local(r->src, r->req->source, &src, err));
+    st = hb_store_get(src, f->filename, &in, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "archive '%s'", f->name);
+        goto cleanup;
+    }
     if (validate) {
-        HB_TRY(hb_archive_walk(file, &spec, dek, limits, &info, err));
+        HB_TRY(hb_archive_walk_from(hb_store_read, in, file, &spec, dek, limits, &info,
+                                    err));
     } else {
         HB_TRY(hb_restore_staging_dir(r->staging, f->name, dir, sizeof dir, err));
-        HB_TRY(hb_archive_extract(file, &spec, dek, dir, limits, &info, err));
+        HB_TRY(hb_archive_extract_from(hb_store_read, in, file, &spec, dek, dir, limits,
+                                       &info, err));
         hb_fault_point("restore-during-extract");
     }
     /* What was decrypted is what the signer signed: the size and SHA-256
@@ -224,6 +236,8 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     hb_checks_pass(&r->res->checks, "archive", f->name);
     progress(r, "complete", f->name, f->size);
 cleanup:
+    hb_store_reader_free(in);
+    hb_store_free(src);
     OPENSSL_cleanse(dek, sizeof dek);
     return st;
 }

@@ -1,0 +1,277 @@
+/* The local-directory backend of storage.h: a backup is a directory, built
+ * under a hidden partial name beside it and renamed into place when every
+ * file and the directory are synced (DESIGN §4); files 0600, directory 0700. */
+#include "backup/storage/storage.h"
+
+#include "common/buf.h"
+#include "common/fail.h"
+#include "common/fileio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct hb_store {
+    char dest[PATH_MAX];
+    char shown[PATH_MAX];
+    char partial[PATH_MAX];  /* "" until made, and once renamed */
+    unsigned stale_removed;
+};
+
+struct hb_store_writer {
+    int fd;
+    char path[PATH_MAX];
+};
+
+struct hb_store_reader {
+    int fd;
+    char path[PATH_MAX];
+};
+
+hb_status hb_store_open_local(const char *path, const char *shown, hb_store **out,
+                              hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_store *s = calloc(1, sizeof *s);
+    HB_ALLOC(s);
+    HB_TRY(hb_format(s->dest, sizeof s->dest, "path", err, "%s", path));
+    HB_TRY(hb_format(s->shown, sizeof s->shown, "path", err, "%s", shown ? shown : path));
+    *out = s;
+    s = NULL;
+cleanup:
+    free(s);
+    return st;
+}
+
+/* True when dir is a directory with no entries. */
+static bool dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool empty = true;
+    struct dirent *de;
+    while (empty && (de = readdir(d)) != NULL)
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* Split dest into its parent (out) and base name. */
+static hb_status parent_of(const char *dest, char *out, size_t cap, const char **base,
+                           hb_err *err)
+{
+    const char *slash = strrchr(dest, '/');
+    if (slash == NULL) {
+        *base = dest;
+        return hb_format(out, cap, "path", err, ".");
+    }
+    *base = slash + 1;
+    if (slash == dest)
+        return hb_format(out, cap, "path", err, "/");
+    return hb_format(out, cap, "path", err, "%.*s", (int)(slash - dest), dest);
+}
+
+/* Remove a directory holding only files (a partial backup). */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL)
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                (void)unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    }
+    (void)rmdir(dir);
+}
+
+/* A killed backup leaves .BASE.hsmbak-partial-PID beside its destination;
+ * remove those whose process is gone (a live one is another backup). */
+static unsigned remove_stale_partials(const char *parent, const char *base)
+{
+    char prefix[NAME_MAX + 32], path[PATH_MAX];
+    unsigned removed = 0;
+    hb_err ignored;
+    if (hb_format(prefix, sizeof prefix, "name", &ignored, ".%s.hsmbak-partial-", base) !=
+        HB_OK)
+        return 0;
+    size_t n = strlen(prefix);
+    DIR *d = opendir(parent);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, n) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(de->d_name + n, &end, 10);
+        if (errno != 0 || end == de->d_name + n || *end != '\0' || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK) {
+            remove_flat_dir(path);
+            removed++;
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
+hb_status hb_store_begin(hb_store *s, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char parent[PATH_MAX], partial[PATH_MAX];
+    const char *base = NULL;
+    struct stat sb;
+    if (lstat(s->dest, &sb) == 0) {
+        HB_ENSURE(S_ISDIR(sb.st_mode), HB_E_REFUSED, "destination '%s' exists and is not a "
+                  "directory", s->dest);
+        HB_ENSURE(dir_is_empty(s->dest), HB_E_REFUSED, "destination '%s' is not empty; a "
+                  "backup never overwrites files: choose a new directory", s->dest);
+    }
+    HB_TRY(parent_of(s->dest, parent, sizeof parent, &base, err));
+    HB_ENSURE(*base != '\0', HB_E_USAGE, "destination '%s' has no directory name", s->dest);
+    if (strchr(s->dest, '/') != NULL)
+        HB_TRY(hb_mkdirs(parent, 0700, err));
+    s->stale_removed = remove_stale_partials(parent, base);
+    HB_TRY(hb_format(partial, sizeof partial, "destination path", err,
+                     "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid()));
+    remove_flat_dir(partial);
+    HB_ENSURE(mkdir(partial, 0700) == 0, HB_E_IO, "cannot create '%s': %s", partial,
+              strerror(errno));
+    memcpy(s->partial, partial, sizeof partial);
+cleanup:
+    return st;
+}
+
+hb_status hb_store_put(hb_store *s, const char *name, hb_store_writer **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_store_writer *w = calloc(1, sizeof *w);
+    HB_ALLOC(w);
+    w->fd = -1;
+    HB_ENSURE(s->partial[0] != '\0', HB_E_USAGE, "hb_store_put: hb_store_begin not called");
+    HB_ENSURE(strchr(name, '/') == NULL && name[0] != '.', HB_E_USAGE,
+              "'%s' is not a file name of a backup", name);
+    HB_TRY(hb_path_join(w->path, sizeof w->path, s->partial, name, err));
+    w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    HB_ENSURE(w->fd >= 0, errno == EEXIST ? HB_E_REFUSED : HB_E_IO, "cannot create '%s': %s",
+              w->path, strerror(errno));
+    *out = w;
+    w = NULL;
+cleanup:
+    free(w);
+    return st;
+}
+
+hb_status hb_store_write(void *writer, const uint8_t *buf, size_t len, hb_err *err)
+{
+    hb_store_writer *w = writer;
+    return hb_write_all(w->fd, buf, len, w->path, err);
+}
+
+hb_status hb_store_put_commit(hb_store_writer *w, hb_err *err)
+{
+    hb_status st = HB_OK;
+    HB_ENSURE(fsync(w->fd) == 0, HB_E_IO, "cannot sync '%s': %s", w->path, strerror(errno));
+    int rc = close(w->fd);
+    w->fd = -1;
+    HB_ENSURE(rc == 0, HB_E_IO, "cannot write '%s': %s", w->path, strerror(errno));
+cleanup:
+    if (st != HB_OK)
+        hb_store_put_abort(w);
+    else
+        free(w);
+    return st;
+}
+
+void hb_store_put_abort(hb_store_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    (void)unlink(w->path);
+    free(w);
+}
+
+hb_status hb_store_finish(hb_store *s, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char parent[PATH_MAX];
+    const char *base = NULL;
+    HB_TRY(hb_fsync_dir(s->partial, err));
+    /* rename(2) also replaces an empty directory; a directory that gained
+     * entries meanwhile makes it fail, and nothing is overwritten. */
+    if (rename(s->partial, s->dest) != 0)
+        HB_FAIL(errno == ENOTEMPTY || errno == EEXIST ? HB_E_REFUSED : HB_E_IO,
+                "cannot move the finished backup to '%s': %s", s->dest, strerror(errno));
+    s->partial[0] = '\0';
+    HB_TRY(parent_of(s->dest, parent, sizeof parent, &base, err));
+    HB_TRY(hb_fsync_dir(parent, err));
+cleanup:
+    return st;
+}
+
+const char *hb_store_location(const hb_store *s)
+{
+    return s->dest;
+}
+
+unsigned hb_store_stale_removed(const hb_store *s)
+{
+    return s->stale_removed;
+}
+
+hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    struct stat sb;
+    hb_store_reader *r = calloc(1, sizeof *r);
+    HB_ALLOC(r);
+    r->fd = -1;
+    HB_TRY(hb_path_join(r->path, sizeof r->path, s->dest, name, err));
+    r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    HB_ENSURE(r->fd >= 0 && fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode),
+              r->fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
+              "cannot open '%s': %s", r->path, r->fd < 0 ? strerror(errno)
+              : "not a regular file");
+    *out = r;
+    r = NULL;
+cleanup:
+    hb_store_reader_free(r);
+    return st;
+}
+
+hb_status hb_store_read(void *reader, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
+{
+    hb_store_reader *r = reader;
+    return hb_read_some(r->fd, buf, cap, got, r->path, err);
+}
+
+void hb_store_reader_free(hb_store_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}
+
+void hb_store_free(hb_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->partial[0] != '\0')
+        remove_flat_dir(s->partial);
+    free(s);
+}

@@ -1,0 +1,65 @@
+/* Where a backup's files live (DESIGN §1, §4): one interface, so that the
+ * operations stream archives and the manifest to a store and read them back
+ * without knowing whether they are files or objects.
+ *
+ * A store is one backup's location. Writing: hb_store_begin prepares it (a
+ * hidden partial directory for the local backend), each file is a stream
+ * opened with hb_store_put, written, and published by hb_store_put_commit
+ * (synced; nothing half-written is ever listed); hb_store_finish makes the
+ * whole backup visible at once. Until then hb_store_free removes what was
+ * written. Reading: hb_store_get streams a published file.
+ *
+ * Backends: the local directory (local.c). Remote backends (SFTP, S3) plug
+ * in behind the same functions (issue 14). */
+#ifndef HSMBAK_STORAGE_STORAGE_H
+#define HSMBAK_STORAGE_STORAGE_H
+
+#include "hsmbak/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hb_store hb_store;
+typedef struct hb_store_writer hb_store_writer;
+typedef struct hb_store_reader hb_store_reader;
+
+/* A local backup directory at path (absolute or relative; its parent is
+ * created on begin). shown names it in messages. */
+hb_status hb_store_open_local(const char *path, const char *shown, hb_store **out,
+                              hb_err *err) HB_MUST_CHECK;
+
+/* Prepare for writing a new backup: the location must not hold one (an
+ * existing empty directory is fine). */
+hb_status hb_store_begin(hb_store *s, hb_err *err) HB_MUST_CHECK;
+
+/* A new file name in the backup being written, opened as a stream. */
+hb_status hb_store_put(hb_store *s, const char *name, hb_store_writer **out,
+                       hb_err *err) HB_MUST_CHECK;
+/* hb_sink_fn-compatible: ctx is the hb_store_writer. */
+hb_status hb_store_write(void *writer, const uint8_t *buf, size_t len, hb_err *err) HB_MUST_CHECK;
+/* Publish the file atomically (synced). The writer is freed either way. */
+hb_status hb_store_put_commit(hb_store_writer *w, hb_err *err) HB_MUST_CHECK;
+/* Drop an unfinished file; NULL is fine. */
+void hb_store_put_abort(hb_store_writer *w);
+
+/* The backup is complete: make it visible under its final name. */
+hb_status hb_store_finish(hb_store *s, hb_err *err) HB_MUST_CHECK;
+
+/* Where the finished backup is, as shown to the operator. */
+const char *hb_store_location(const hb_store *s);
+/* Stale partial backups of killed writers removed by begin. */
+unsigned hb_store_stale_removed(const hb_store *s);
+
+/* Read a published file of an existing backup. HB_E_NOT_FOUND: none. */
+hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out,
+                       hb_err *err) HB_MUST_CHECK;
+/* hb_source_fn-compatible: ctx is the hb_store_reader; *got = 0 at end. */
+hb_status hb_store_read(void *reader, uint8_t *buf, size_t cap, size_t *got,
+                        hb_err *err) HB_MUST_CHECK;
+void hb_store_reader_free(hb_store_reader *r);
+
+/* Frees s; an unfinished backup's partial files are removed. */
+void hb_store_free(hb_store *s);
+
+#endif
