@@ -6,7 +6,6 @@
 
 #include "common/buf.h"
 #include "common/fail.h"
-#include "common/fileio.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -14,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 /* One line: a trailing newline (and CR) is not part of the PIN. Messages say
  * where it came from: "<from> '<name>'" (a PIN file, an environment variable). */
@@ -36,20 +38,48 @@ static hb_status pin_copy(const char *src, size_t len, const char *from, const c
     return HB_OK;
 }
 
+/* A PIN file is this user's secret: like ssh with a private key, refuse one
+ * that group or others may read or write, and say which mode to set. The
+ * mode is read from the descriptor the PIN is then read from. */
 static hb_status pin_from_file(const char *path, const char *what, char *pin, size_t *pinlen,
                                hb_err *err)
 {
-    unsigned char *data = NULL;
+    hb_status st = HB_OK;
+    char data[4096]; /* a PIN file bigger than this is not a PIN file */
     size_t len = 0;
-    /* A PIN file bigger than this is not a PIN file. */
-    hb_status st = hb_read_file(path, 4096, &data, &len, err);
-    if (st != HB_OK) {
-        hb_err_prefix(err, "reading the PIN for %s", what);
-        return err != NULL ? err->status : st;
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        st = hb_fail(err, errno == EACCES ? HB_E_AUTH : HB_E_IO,
+                     "reading the PIN for %s: cannot open PIN file '%s': %s%s", what, path,
+                     strerror(errno), errno == EACCES ? " (a permission problem: run as the "
+                     "file's owner)" : "");
+        goto cleanup;
     }
-    st = pin_copy((const char *)data, len, "PIN file", path, pin, pinlen, err);
-    OPENSSL_cleanse(data, len);
-    free(data);
+    HB_ENSURE(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode), HB_E_AUTH,
+              "reading the PIN for %s: PIN file '%s' is not a regular file", what, path);
+    HB_ENSURE((sb.st_mode & 077) == 0, HB_E_AUTH,
+              "reading the PIN for %s: PIN file '%s' is accessible by group or others (mode "
+              "%04o); make it private with 'chmod 600 %s'", what, path,
+              (unsigned)(sb.st_mode & 07777), path);
+    for (;;) {
+        ssize_t n = read(fd, data + len, sizeof data - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        HB_ENSURE(n >= 0, HB_E_IO, "reading the PIN for %s: cannot read PIN file '%s': %s",
+                  what, path, strerror(errno));
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        HB_ENSURE(len < sizeof data, HB_E_AUTH,
+                  "reading the PIN for %s: PIN file '%s' is larger than %zu bytes", what, path,
+                  sizeof data - 1);
+    }
+    st = pin_copy(data, len, "PIN file", path, pin, pinlen, err);
+cleanup:
+    OPENSSL_cleanse(data, sizeof data);
+    if (fd >= 0)
+        (void)close(fd);
     return st;
 }
 

@@ -10,6 +10,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int hex_value(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Is the query attribute a (alen bytes, "name=value") named `name` once its
+ * name is percent-decoded and lower-cased? RFC 7512 lets any character be
+ * encoded, and a module may decode what p11-kit passes through as unknown:
+ * "pin%2Dvalue" is pin-value. *plain says the name was written as is. */
+static bool query_attr_is(const char *a, size_t alen, const char *name, bool *plain)
+{
+    size_t k = 0, n = strlen(name);
+    *plain = true;
+    for (size_t i = 0; i < alen && a[i] != '='; i++) {
+        int c = (unsigned char)a[i];
+        if (c == '%' && i + 2 < alen && hex_value(a[i + 1]) >= 0 && hex_value(a[i + 2]) >= 0) {
+            c = hex_value(a[i + 1]) * 16 + hex_value(a[i + 2]);
+            i += 2;
+            *plain = false;
+        } else if (c >= 'A' && c <= 'Z') {
+            c = c - 'A' + 'a';
+            *plain = false;
+        }
+        if (k >= n || c != name[k])
+            return false;
+        k++;
+    }
+    return k == n;
+}
+
+/* No PIN in a URI however it is spelt, and pin-source only spelt plainly
+ * (p11-kit reads only that spelling; another would be silently ignored). */
+static hb_status check_query_pins(const char *uri, hb_err *err)
+{
+    const char *q = strchr(uri, '?');
+    for (const char *a = q != NULL ? q + 1 : NULL; a != NULL && *a != '\0';) {
+        const char *e = strchr(a, '&');
+        size_t alen = e != NULL ? (size_t)(e - a) : strlen(a);
+        bool plain = true;
+        if (query_attr_is(a, alen, "pin-value", &plain))
+            return hb_fail(err, HB_E_USAGE,
+                           "PKCS#11 URI '...' carries pin-value%s; a PIN must not appear in a "
+                           "URI or on a command line: use pin-source=file:PATH or --pin-source",
+                           plain ? "" : " (percent-encoded or in capitals)");
+        if (query_attr_is(a, alen, "pin-source", &plain) && !plain)
+            return hb_fail(err, HB_E_USAGE,
+                           "PKCS#11 URI '...' spells pin-source percent-encoded or in capitals; "
+                           "write it as 'pin-source=' (RFC 7512 §2.4)");
+        a = e != NULL ? e + 1 : a + alen;
+    }
+    return HB_OK;
+}
+
 hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -19,6 +73,7 @@ hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err)
                      uri != NULL ? uri : "(null)");
         goto cleanup;
     }
+    HB_TRY(check_query_pins(uri, err));
     u = p11_kit_uri_new();
     if (u == NULL) {
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");

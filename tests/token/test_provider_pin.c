@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *dir;
 
@@ -51,6 +52,24 @@ static void test_pin_sources(void)
     snprintf(src, sizeof src, "file:%s/missing", dir);
     CU_ASSERT_NOT_EQUAL(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err), HB_OK);
     HBTEST_ASSERT_MSG(&err, "reading the PIN for token 'x'");
+
+    /* Group- or world-accessible PIN files are refused, naming the mode. */
+    const char *open_file = write_pin("open", "1234\n");
+    snprintf(src, sizeof src, "file:%s", open_file);
+    CU_ASSERT_EQUAL_FATAL(chmod(open_file, 0644), 0);
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err),
+                       HB_E_AUTH, &err, "is accessible by group or others (mode 0644); make it "
+                       "private with 'chmod 600 ");
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "1234"));
+    CU_ASSERT_EQUAL_FATAL(chmod(open_file, 0620), 0);
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err),
+                       HB_E_AUTH, &err, "(mode 0620)");
+    CU_ASSERT_EQUAL_FATAL(chmod(open_file, 0400), 0);
+    HBTEST_ASSERT_OK(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err), &err);
+    CU_ASSERT_STRING_EQUAL(pin, "1234");
+    snprintf(src, sizeof src, "file:%s", dir);
+    HBTEST_ASSERT_FAIL(hb_pin_resolve(p, src, NULL, "token 'x'", pin, &len, &typed, &err),
+                       HB_E_AUTH, &err, "is not a regular file");
 
     setenv("HB_TEST_PIN", "9876", 1);
     HBTEST_ASSERT_OK(hb_pin_resolve(p, "env:HB_TEST_PIN", NULL, "test", pin, &len, &typed, &err), &err);
@@ -125,6 +144,24 @@ static void test_uri_helpers(void)
     HBTEST_ASSERT_STATUS(hb_uri_strip_pin("pkcs11:token=a?pin-value=secret", &s, &ps, &err),
                          HB_E_USAGE, &err);
     CU_ASSERT_PTR_NULL(strstr(err.msg, "secret"));
+    /* Any spelling of pin-value is pin-value; pin-source only plainly. */
+    static const char *const spelt[] = {"pkcs11:token=a?pin%2Dvalue=secret",
+                                        "pkcs11:token=a?pin%2dvalue=secret",
+                                        "pkcs11:token=a?PIN-VALUE=secret",
+                                        "pkcs11:token=a?module-name=x&%70in-value=secret"};
+    for (size_t i = 0; i < sizeof spelt / sizeof spelt[0]; i++) {
+        HBTEST_ASSERT_FAIL(hb_uri_strip_pin(spelt[i], &s, &ps, &err), HB_E_USAGE, &err,
+                           "carries pin-value (percent-encoded or in capitals)");
+        CU_ASSERT_PTR_NULL(strstr(err.msg, "secret"));
+    }
+    HBTEST_ASSERT_FAIL(hb_uri_strip_pin("pkcs11:token=a?pin%2Dsource=file:%2Ftmp%2Fp", &s, &ps,
+                                        &err),
+                       HB_E_USAGE, &err, "spells pin-source percent-encoded or in capitals");
+    HBTEST_ASSERT_OK(hb_uri_strip_pin("pkcs11:token=a;object=pin-value?module-name=pin-value",
+                                      &s, &ps, &err),
+                     &err);
+    free(s);
+    free(ps);
     HBTEST_ASSERT_OK(hb_uri_strip_pin("pkcs11:token=a?pin-source=file:%2Ftmp%2Fp", &s, &ps,
                                       &err),
                      &err);
