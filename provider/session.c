@@ -59,7 +59,9 @@ hb_status hb_session_open(const hb_provider *p, CK_FUNCTION_LIST *f, CK_SLOT_ID 
                 st = login_failed(rv, what, err);
                 goto cleanup;
             }
-            if (typed)
+            /* Kept only when this login checked it (not when some other
+             * session had already logged the token in). */
+            if (typed && rv == CKR_OK)
                 hb_pin_cache_put(token_key, pin, pinlen);
         }
     }
