@@ -18,6 +18,9 @@
 #include "common/x509.h"
 #include "provider/token.h"
 
+#include <limits.h>
+#include <openssl/err.h>
+
 #include <ctype.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -70,18 +73,50 @@ static hb_status add_ext(X509 *cert, int nid, const char *value, hb_err *err)
 }
 
 /* Sign cert (or, when cert is NULL, req) with SHA-256 by the token key. */
-static hb_status sign_on_token(hb_provider *p, EVP_PKEY *key, X509 *cert, X509_REQ *req,
-                               hb_err *err)
+/* The token's signature over the certificate or CSR, verified with pub
+ * before it is used. X509_sign_ctx sets the algorithm identifiers and signs
+ * through EVP_DigestSign; where that signature does not verify (openCryptoki
+ * through pkcs11-provider signs the bare hash), the to-be-signed part is
+ * signed again through hb_provider_sign_sha256, which verifies and falls
+ * back to signing the digest, and the signature is replaced. */
+static hb_status sign_on_token(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, X509 *cert,
+                               X509_REQ *req, hb_err *err)
 {
     hb_status st = HB_OK;
+    const char *what = cert != NULL ? "self-signed certificate" : "CSR";
+    unsigned char *tbs = NULL;
+    uint8_t *sig = NULL;
+    size_t siglen = 0;
+    const ASN1_BIT_STRING *old = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL ||
         EVP_DigestSignInit_ex(md, NULL, "SHA256", hb_provider_libctx(p), NULL, key, NULL) != 1)
         HB_FAIL_OSSL(HB_E_TOKEN, "the token refused to sign with the new key");
     if ((cert != NULL ? X509_sign_ctx(cert, md) : X509_REQ_sign_ctx(req, md)) <= 0)
-        HB_FAIL_OSSL(HB_E_TOKEN, "signing the %s on the token failed",
-                     cert != NULL ? "self-signed certificate" : "CSR");
+        HB_FAIL_OSSL(HB_E_TOKEN, "signing the %s on the token failed", what);
+    if ((cert != NULL ? X509_verify(cert, pub) : X509_REQ_verify(req, pub)) == 1)
+        goto cleanup;
+    ERR_clear_error();
+    int n = cert != NULL ? i2d_re_X509_tbs(cert, &tbs) : i2d_re_X509_REQ_tbs(req, &tbs);
+    HB_ENSURE(n > 0, HB_E_INTERNAL, "cannot encode the %s to sign it", what);
+    HB_TRY(hb_provider_sign_sha256(p, key, tbs, (size_t)n, &sig, &siglen, err));
+    if (cert != NULL)
+        X509_get0_signature(&old, NULL, cert);
+    else
+        X509_REQ_get0_signature(req, &old, NULL);
+    ASN1_BIT_STRING *bits = (ASN1_BIT_STRING *)old; /* owned by the certificate or CSR */
+    HB_ENSURE(bits != NULL && siglen <= INT_MAX &&
+                  ASN1_BIT_STRING_set(bits, sig, (int)siglen) == 1,
+              HB_E_INTERNAL, "cannot store the %s's signature", what);
+    bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    bits->flags |= ASN1_STRING_FLAG_BITS_LEFT; /* no unused bits */
+    HB_ENSURE((cert != NULL ? X509_verify(cert, pub) : X509_REQ_verify(req, pub)) == 1,
+              HB_E_TOKEN, "the token's signature on the %s does not verify with the new key; "
+              "nothing was written (check the token and its PKCS#11 module)", what);
 cleanup:
+    ERR_clear_error();
+    OPENSSL_free(tbs);
+    OPENSSL_free(sig);
     EVP_MD_CTX_free(md);
     return st;
 }
@@ -111,7 +146,7 @@ static hb_status make_sscert(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const
                                             : "critical,keyEncipherment,dataEncipherment",
                    err));
     HB_TRY(add_ext(cert, NID_subject_key_identifier, "hash", err));
-    HB_TRY(sign_on_token(p, key, cert, NULL, err));
+    HB_TRY(sign_on_token(p, key, pub, cert, NULL, err));
     *out = cert;
     cert = NULL;
 cleanup:
@@ -132,7 +167,7 @@ static hb_status make_csr(hb_provider *p, EVP_PKEY *key, EVP_PKEY *pub, const hb
     if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
         !X509_REQ_set_pubkey(req, pub))
         HB_FAIL_OSSL(HB_E_INTERNAL, "cannot build the certificate signing request");
-    HB_TRY(sign_on_token(p, key, NULL, req, err));
+    HB_TRY(sign_on_token(p, key, pub, NULL, req, err));
     *out = req;
     req = NULL;
 cleanup:

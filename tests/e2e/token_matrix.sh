@@ -40,6 +40,10 @@ out=$(hb crypto keygen --cn R --token "$tok" --gen-sscert --file-name rcpt --gen
   fail "$kind: recipient keygen: $out"
 case "$out" in *"unwraps with $want_wrap (probed)"*) ;; *) fail "$kind: probe: $out";; esac
 pass "$kind: recipient keygen, the OAEP probe finds $want_wrap"
+# The self-signature made on the token verifies in stock OpenSSL (openCryptoki
+# through pkcs11-provider signs the bare hash unless hsmbak re-signs it).
+openssl verify -check_ss_sig -CAfile "$HSMBAK_ROOT/cert/rcpt-sscert.pem" "$HSMBAK_ROOT/cert/rcpt-sscert.pem" \
+  >/dev/null 2>&1 || fail "$kind: the recipient's self-signed certificate does not verify"
 
 case "$kind" in
   tpm) expect_fail 6 "makes RSA keys of 1024 to 3072 bits only, not rsa:4096" \
@@ -56,6 +60,8 @@ for st in $sig_types; do
   n=$((n + 1))
   hb crypto keygen --cn "Signer $n" --usage signer --key-type "$st" --token "$tok" --gen-sscert \
      --file-name "sig$n" --gen-object >/dev/null 2>&1 || fail "$kind: $st signer keygen"
+  openssl verify -check_ss_sig -CAfile "$HSMBAK_ROOT/cert/sig$n-sscert.pem" "$HSMBAK_ROOT/cert/sig$n-sscert.pem" \
+    >/dev/null 2>&1 || fail "$kind: the $st signer's self-signed certificate does not verify"
   hb crypto idcred "sig${n}cred" "sig$n" "sig$n" >/dev/null
   hb crypto backup-signer "sig${n}cred" >/dev/null
   hb crypto trusted-signer "sig$n" >/dev/null
