@@ -103,8 +103,10 @@ static hb_status run_factory_reset(cli_ctx *ctx, const cli_args *a)
     }
     hb_system *sys = NULL;
     st = hb_system_open(root, 0, &sys, &ctx->err);
-    if (st == HB_OK)
+    if (st == HB_OK) {
+        out_swap_mode(ctx, "factory-reset", sys, true);
         st = hb_system_factory_reset(sys, &ctx->err);
+    }
     hb_system_close(sys);
     if (st == HB_OK) {
         cli_say(ctx, "Factory reset of '%s' is complete. Define the restore credentials and "
