@@ -299,9 +299,12 @@ static hb_status parse_entry(const char *line, size_t n, entry *e, hb_err *err)
     errno = 0;
     e->ino = strtoull(num, NULL, 10);
     HB_ENSURE(errno == 0, HB_E_VERIFY, "bad inode");
+    char hex[2 * NAME_MAX + 1];
+    memcpy(hex, sp + 1, hexlen);
+    hex[hexlen] = '\0';
     e->name = calloc(1, hexlen / 2 + 1);
     HB_ALLOC(e->name);
-    HB_TRY(hb_hex_decode(sp + 1, (uint8_t *)e->name, hexlen / 2, err));
+    HB_TRY(hb_hex_decode(hex, (uint8_t *)e->name, hexlen / 2, err));
     HB_ENSURE(strlen(e->name) == hexlen / 2 && strchr(e->name, '/') == NULL &&
               !dot_or_dotdot(e->name) && !is_pinned(e->name), HB_E_VERIFY, "bad name");
 cleanup:
