@@ -73,7 +73,8 @@ HB_API bool hb_system_finished_swap(const hb_system *sys);
 HB_API hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Put the factory image back, atomically (the old tree is swapped out in one
- * rename). VERSION and .hsmbak stay. */
+ * rename; entry by entry under a journal when the root is a mount point,
+ * hb_system_swaps_in_place). VERSION and .hsmbak stay. */
 HB_API hb_status hb_system_factory_reset(hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Remove what an interrupted restore or reset left beside the root
