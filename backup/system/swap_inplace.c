@@ -243,6 +243,7 @@ static hb_status write_journal(int statefd, const hb_buf *b, const char *root, h
 {
     hb_status st = HB_OK;
     int fd = -1;
+    bool placed = false;
     (void)unlinkat(statefd, JOURNAL_TMP, 0);
     fd = openat(statefd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0600);
@@ -252,13 +253,14 @@ static hb_status write_journal(int statefd, const hb_buf *b, const char *root, h
     HB_ENSURE(fsync(fd) == 0, HB_E_IO, "cannot sync the swap journal: %s", strerror(errno));
     HB_ENSURE(renameat(statefd, JOURNAL_TMP, statefd, HB_INPLACE_JOURNAL) == 0, HB_E_IO,
               "cannot put the swap journal in place: %s", strerror(errno));
+    placed = true;
     HB_ENSURE(fsync(statefd) == 0, HB_E_IO, "cannot sync '%s/" HB_PROFILE_STATE_DIR "': %s",
               root, strerror(errno));
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (st != HB_OK)
-        (void)unlinkat(statefd, JOURNAL_TMP, 0);
+    if (st != HB_OK) /* no swap started: the journal must not make the next run start one */
+        (void)unlinkat(statefd, placed ? HB_INPLACE_JOURNAL : JOURNAL_TMP, 0);
     return st;
 }
 
@@ -572,6 +574,8 @@ hb_status hb_inplace_recover(const char *root, bool *finished, hb_err *err)
     char staging[PATH_MAX];
     *finished = false;
     rootfd = open(root, DIR_FLAGS);
+    if (rootfd < 0 && errno == ENOENT)
+        goto cleanup; /* no root, nothing to finish */
     HB_ENSURE(rootfd >= 0, HB_E_IO, "cannot open '%s': %s", root, strerror(errno));
     statefd = open_dir_at(rootfd, HB_PROFILE_STATE_DIR);
     if (statefd < 0 && errno == ENOENT)
