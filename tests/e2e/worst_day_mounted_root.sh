@@ -136,6 +136,40 @@ done
 [ -n "$mixed_at" ] || fail "no kill point left a half-swapped root: the roll-forward was never exercised"
 echo "  right after the kill the root was half swapped at:$mixed_at"
 
+# SIGKILL at random moments of the restore (seeded; the named points above
+# are the ones that matter, these catch what falls between them). A kill
+# during a SoftHSM login can break the *test token* (crash_safety.sh): a
+# next run that finds it gone puts a snapshot back and tries again.
+RANDOM=${HSMBAK_CRASH_SEED:-11}
+random_points=${HSMBAK_KILL_POINTS:-15}
+token_dir=$(dirname "$SOFTHSM2_CONF")/tokens
+cp -a "$token_dir" "$T/token-snapshot"
+token_repairs=0 random_killed=0
+next_run() {
+  local attempt
+  for attempt in 1 2 3; do
+    hb secure-restore rcptcred "$T/b1" --validate > /dev/null 2> "$T/next.err" && return 0
+    grep -q "no token matches" "$T/next.err" || return 1
+    rm -rf "$token_dir" && cp -a "$T/token-snapshot" "$token_dir"
+    token_repairs=$((token_repairs + 1))
+  done
+  return 1
+}
+for i in $(seq 1 "$random_points"); do
+  back_to_old
+  d=$(( RANDOM % (restore_ms * 12 / 10 + 1) ))
+  "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-restore rcptcred "$T/b1" >/dev/null 2>&1 &
+  pid=$!
+  sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
+  if kill -9 "$pid" 2>/dev/null; then random_killed=$((random_killed + 1)); fi
+  wait "$pid" 2>/dev/null || true
+  next_run || fail "random kill $i (${d} ms): the next run failed: $(cat "$T/next.err")"
+  now=$(root_digest "$HSMBAK_ROOT")
+  [ "$now" = "$old" ] || [ "$now" = "$new" ] || fail "random kill $i (${d} ms): after the next run the root is mixed"
+  clean "random kill $i"
+done
+pass "SIGKILL at $random_points random moments ($random_killed mid-run): after the next run old or new, never mixed"
+
 # A kill mid-swap, and the next run is a backup: it backs up the new tree.
 back_to_old
 rc=0; HSMBAK_FAULT=inplace-swap-2 hb secure-restore rcptcred "$T/b1" >/dev/null 2>&1 || rc=$?
@@ -207,5 +241,6 @@ else
   echo "  (no ext4 loop volume here: $(cat "$T/mount.err" 2>/dev/null); that case is skipped)"
 fi
 echo "  figures: on the mounted root factory-reset ${reset_ms} ms, restore ${restore_ms} ms" \
-  "($entries top-level entries swapped); factory-reset of the control ${plain_ms} ms"
+  "($entries top-level entries swapped); factory-reset of the control ${plain_ms} ms;" \
+  "random kills mid-run $random_killed/$random_points, SoftHSM token files put back: $token_repairs"
 finish
