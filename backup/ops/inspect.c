@@ -20,6 +20,7 @@
 #include "hsmbak/url.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,9 +63,14 @@ static hb_status signer_file_matches(const char *root, const char *url, X509 *si
         hb_err_prefix(err, "--signer");
         return st;
     }
+    /* The rule a certificate object follows without ignore-expiration. */
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "the backup's signer, the --signer certificate '%s',", url);
     *same = X509_cmp(x, signer) == 0;
+    if (*same && hb_x509_check_validity(x, time(NULL), what, err) != HB_OK)
+        st = HB_E_REFUSED;
     X509_free(x);
-    return HB_OK;
+    return st;
 }
 
 static hb_status untrusted(const hb_inspect_result *res, hb_err *err)

@@ -376,9 +376,18 @@ hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **ou
               strerror(errno), root);
     sys->root = strdup(abs_root);
     HB_ALLOC(sys->root);
-    HB_ENSURE(read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) == HB_OK,
-              HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no .hsmbak/profile); "
-              "make one with 'hsmbak system init --root %s'", root, root);
+    if (read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) != HB_OK) {
+        /* EACCES anywhere on the way is a permission problem, not a missing root. */
+        char state[PATH_MAX];
+        HB_TRY(hb_format(state, sizeof state, "state path", err, "%s/.hsmbak/profile",
+                         sys->root));
+        HB_ENSURE(faccessat(AT_FDCWD, state, R_OK, AT_EACCESS) == 0 || errno != EACCES,
+                  HB_E_IO, "cannot read '%s': permission denied; hsmbak reads and locks the "
+                  "system root's state as its owner or root (this is uid %ld)", state,
+                  (long)geteuid());
+        HB_FAIL(HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no .hsmbak/profile); "
+                "make one with 'hsmbak system init --root %s'", root, root);
+    }
     HB_TRY(load_profile(sys->profile_ref, &sys->profile, err));
     HB_TRY(take_lock(sys, wait_seconds, err));
     /* Before anything reads the root: a swap a crash interrupted is
