@@ -158,10 +158,9 @@ hb_status hb_staging_carry_paths(const char *root, const char *staging,
     return HB_OK;
 }
 
-hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
+/* The one-exchange commit (swap.h). */
+static hb_status commit_exchange(const char *root, const char *staging, hb_err *err)
 {
-    if (hb_inplace_staging_is(root, staging))
-        return hb_inplace_commit(root, staging, err);
     hb_status st = HB_OK;
     char parent[PATH_MAX];
     int fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -193,6 +192,13 @@ cleanup:
     if (fd >= 0)
         close(fd);
     return st;
+}
+
+hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
+{
+    if (hb_inplace_staging_is(root, staging))
+        return hb_inplace_commit(root, staging, err);
+    return commit_exchange(root, staging, err);
 }
 
 void hb_staging_discard(const char *root, const char *staging)

@@ -167,7 +167,9 @@ static hb_status check_not_mount(int rootfd, const char *name, dev_t dev, const 
 {
     bool mnt = false;
     char what[PATH_MAX];
-    snprintf(what, sizeof what, "%s/%s", root, name); /* a message only: cut is fine */
+    hb_err ignored;
+    if (hb_format(what, sizeof what, "a path", &ignored, "%s/%s", root, name) != HB_OK)
+        memcpy(what, "an entry of the root", sizeof "an entry of the root");
     hb_status st = mount_root_at(rootfd, name, dev, &mnt, what, err);
     if (st == HB_OK && mnt)
         st = hb_fail(err, HB_E_REFUSED, "'%s' is a mount point of its own: a restore or reset "
@@ -528,7 +530,8 @@ hb_status hb_inplace_commit(const char *root, const char *staging, hb_err *err)
     for (; done < p.n; done++) {
         char point[48];
         HB_TRY(apply(rootfd, stagefd, &p.e[done], true, root, err));
-        snprintf(point, sizeof point, "inplace-swap-%zu", done + 1);
+        HB_TRY(hb_format(point, sizeof point, "a fault point", err, "inplace-swap-%zu",
+                         done + 1));
         hb_fault_point(point);
     }
     /* The renames on disk before the journal goes; where that cannot be
