@@ -3,11 +3,11 @@
  *
  *   open the manifest and verify its signature     backup_dir.c  "signature"
  *   trust its signer                               trust.c       "signer-trust"
- *   not older than what this system knows          system/sequence.c  "rollback"
  *   preconditions: version, profile, factory state system/       "version" ...
  *   choose the credentials that open it            custody/credentials.c
  *                                                                "idcred", "recipient"
  *   check every file's size and SHA-256            backup_dir.c  "files"
+ *   not older than what this system knows          system/sequence.c  "rollback"
  *   unwrap each archive key, decrypt, decompress,
  *   and walk (validate) or extract (restore)       format/archive.c  "archive" each
  *   swap the new root in with one rename           system/restore_staging.c  "swap"
@@ -47,8 +47,8 @@
 /* The checks of a restore, in the order the stages make them; "archive"
  * checks (one per file) go in before "swap" once the files are known. */
 static const char *const restore_checks[] = {
-    "signature", "signer-trust", "rollback", "version", "profile", "factory-state",
-    "idcred", "recipient", "files", "swap",
+    "signature", "signer-trust", "version", "profile", "factory-state",
+    "idcred", "recipient", "files", "rollback", "swap",
 };
 
 typedef struct restore_run {
@@ -132,7 +132,9 @@ cleanup:
  * (docs/reliability.md "Rollback"): an older one (a manifest without a
  * sequence counts as 0) is refused unless the request allows it; a
  * validate reports it and goes on. Only a signed, trusted sequence is
- * compared, so this comes after the signer's trust. */
+ * compared; it comes after the backup's integrity (a broken backup is
+ * reported as broken, not as an old one to force through) and before any
+ * archive is decrypted or anything is written. */
 static hb_status check_rollback(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -338,10 +340,10 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     HB_TRY(plan_checks(&res->checks, req->validate_only, err));
     HB_TRY(open_manifest(&r, err));
     HB_TRY(trust_signer(&r, err));
-    HB_TRY(check_rollback(&r, err));
     HB_TRY(check_preconditions(&r, err));
     HB_TRY(choose_credentials(&r, err));
     HB_TRY(check_files(&r, err));
+    HB_TRY(check_rollback(&r, err));
     HB_TRY(read_archives(&r, err));
     if (!req->validate_only) {
         HB_TRY(swap_in(&r, err));

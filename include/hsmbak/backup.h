@@ -34,9 +34,9 @@ extern "C" {
  *   "complete"   archive, its file size  one archive done (backup: its key
  *                                     wrapped to every recipient)
  *   "check"      check name, 0        restore/validate: a check passed
- *                                     (signature, signer-trust, rollback,
- *                                     version, profile, factory-state, idcred,
- *                                     recipient, files, swap; the whole
+ *                                     (signature, signer-trust, version,
+ *                                     profile, factory-state, idcred,
+ *                                     recipient, files, rollback, swap; the whole
  *                                     report is hb_restore_result.checks)
  * Unknown events must be ignored (more may be added). */
 typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,

@@ -25,7 +25,7 @@ typedef enum hb_check_status {
 
 typedef struct hb_check {
     const char *name;     /* static: "signature", "signer-trust", "version", "profile",
-                             "rollback", "factory-state", "idcred", "recipient", "files",
+                             "factory-state", "idcred", "recipient", "files", "rollback",
                              "archive" (one per archive), "swap" */
     char *archive;        /* "archive" checks: the archive's name; NULL otherwise */
     hb_check_status status;

@@ -67,7 +67,9 @@ unchanged "refused rollback"
 hb --json secure-restore rcptcred "$T/old" > "$T/r.json" 2>/dev/null && fail "--json restore of the old one succeeded"
 json_ok "$T/r.json" '.error.status == "refused" and
   (.result.checks[] | select(.check == "rollback") | .status == "failed") and
-  ([.result.checks[] | select(.check == "factory-state") | .status] == ["not-run"])' "refusal in --json"
+  (.result.checks[] | select(.check == "files") | .status == "ok") and
+  ([.result.checks[] | select(.check == "archive" or .check == "swap") | .status] | length > 1 and
+   all(. == "not-run"))' "refusal in --json: after the files, before any archive"
 unchanged "refused rollback, --json"
 
 # A backup without a sequence (an older hsmbak made it) cannot be shown newer.
