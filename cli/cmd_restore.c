@@ -71,22 +71,14 @@ static void print_checks(cli_ctx *ctx, const char *label, const hb_check_report 
     }
 }
 
-/* What was restored or validated, as far as the run got. */
-static void describe_restore(json_t *r, const hb_restore_request *req,
+/* What this system knew before the run (docs/json.md "history"), once the
+ * rollback check was made: also when it refused the backup. */
+static void describe_history(json_t *r, const hb_restore_request *req,
                              const hb_restore_result *res)
 {
-    const hb_manifest *m = res->manifest;
-    json_t *sg = out_object(r, "signer");
-    out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
-    out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
-    if (m == NULL)
-        return;
-    out_manifest(r, m);
-    out_u64(r, "entries", res->entries);
-    out_u64(r, "expanded_bytes", res->expanded_bytes);
-    out_u64(r, "leftovers_cleaned", res->leftovers_cleaned);
-    /* What this system knew before the run (docs/json.md "history"). */
     const hb_restore_history *h = &res->history;
+    if (res->manifest == NULL && !h->rollback)
+        return;
     json_t *hist = out_object(r, "history");
     if (h->newest > 0) {
         out_u64(hist, "newest_sequence", h->newest);
@@ -97,9 +89,28 @@ static void describe_restore(json_t *r, const hb_restore_request *req,
         json_object_set_new(hist, "newest_sequence", json_null());
     }
     out_bool(hist, "rollback", h->rollback);
+    if (!req->validate_only)
+        out_bool(hist, "rollback_allowed", h->rollback && req->allow_rollback &&
+                                               res->manifest != NULL);
+}
+
+/* What was restored or validated, as far as the run got. */
+static void describe_restore(json_t *r, const hb_restore_request *req,
+                             const hb_restore_result *res)
+{
+    const hb_manifest *m = res->manifest;
+    json_t *sg = out_object(r, "signer");
+    out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
+    out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
+    describe_history(r, req, res);
+    if (m == NULL)
+        return;
+    out_manifest(r, m);
+    out_u64(r, "entries", res->entries);
+    out_u64(r, "expanded_bytes", res->expanded_bytes);
+    out_u64(r, "leftovers_cleaned", res->leftovers_cleaned);
     if (req->validate_only)
         return;
-    out_bool(hist, "rollback_allowed", h->rollback && req->allow_rollback);
     out_int(r, "post_restore_status", res->post_restore_status);
     out_bool(r, "restarts", res->restarts);
     json_t *next = out_array(r, "next_steps");

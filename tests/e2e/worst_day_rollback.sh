@@ -65,7 +65,8 @@ expect_fail 6 "hsmbak: $want; restore it with --allow-rollback if you mean to ro
   hb secure-restore rcptcred "$T/old"
 unchanged "refused rollback"
 hb --json secure-restore rcptcred "$T/old" > "$T/r.json" 2>/dev/null && fail "--json restore of the old one succeeded"
-json_ok "$T/r.json" '.error.status == "refused" and
+json_ok "$T/r.json" '.error.status == "refused" and .result.history.rollback and
+  (.result.history.rollback_allowed | not) and .result.history.newest_backup_id == "'"$NEW"'" and
   (.result.checks[] | select(.check == "rollback") | .status == "failed") and
   (.result.checks[] | select(.check == "files") | .status == "ok") and
   ([.result.checks[] | select(.check == "archive" or .check == "swap") | .status] | length > 1 and
