@@ -114,6 +114,10 @@ static bool parse_state(const char *text, size_t len, hb_sequence_state *s)
         const char *nl = memchr(p, '\n', (size_t)(stop - p));
         if (nl == NULL)
             return false;
+        /* Words are separated by single spaces (word() refuses an empty
+         * one); a line never ends in one. */
+        if (nl > p && nl[-1] == ' ')
+            return false;
         line[i] = p;
         end[i] = nl;
         p = nl + 1;
