@@ -128,4 +128,17 @@ cp "$STATE" "$T/state.keep"
 echo 'newest 0' > "$STATE"
 expect_fail 5 "'$STATE' is not a backup sequence state hsmbak wrote" hb secure-restore rcptcred "$T/old" --validate
 cp "$T/state.keep" "$STATE"
+
+# The option is in --help, the man page and bash completion.
+hb secure-restore --help | grep -q -- "--allow-rollback  *restore a backup older than the newest" || fail "--help"
+grep -q 'allow\\-rollback' "$HSMBAK_SRC/man/hsmbak.1" || fail "man page"
+(
+  PATH=$(dirname "$HSMBAK_BIN"):$PATH
+  . "$HSMBAK_SRC/completion/hsmbak.bash"
+  COMP_WORDS=(hsmbak secure-restore --allow); COMP_CWORD=2; COMPREPLY=()
+  _hsmbak hsmbak --allow secure-restore 2>/dev/null
+  [ "${COMPREPLY[*]}" = "--allow-rollback " ] || [ "${COMPREPLY[*]}" = "--allow-rollback" ] ||
+    fail "completion: '${COMPREPLY[*]}'"
+)
+pass "--allow-rollback is in --help, hsmbak(1) and bash completion"
 finish
