@@ -7,10 +7,10 @@
  *   destination: resolved, outside the resources, a hidden partial directory
  *   archives: one per non-empty resource, each with a fresh DEK, in the pool
  *   key wraps: every DEK to every recipient, then wiped
- *   sequence: the system's next backup sequence taken (system/sequence.c)
- *   signed manifest: written last, synced
- *   commit: the partial directory renamed to its final name, synced, and
- *           recorded as the newest backup this system made
+ *   signed manifest: with the system's next sequence (system/sequence.c),
+ *           written last, synced
+ *   commit: the sequence claimed, the partial directory renamed to its
+ *           final name, synced, and recorded as the newest backup made here
  *   rotation (keep): the older dated backups beyond keep removed
  *
  * Every non-empty resource of the profile becomes one encrypted archive; the
@@ -495,8 +495,8 @@ static hb_status wrap_keys(backup_run *b, hb_err *err)
 }
 
 /* The manifest, signed on the token, is the last file written. Its
- * sequence is taken only now, when nothing but writing it and the commit
- * can fail, so few numbers are skipped; one is never given twice. */
+ * sequence is read now and claimed at the commit (the root's lock is held
+ * throughout), so a backup refused before then changes nothing here. */
 static hb_status write_manifest(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -504,7 +504,7 @@ static hb_status write_manifest(backup_run *b, hb_err *err)
     uint8_t *xml = NULL;
     size_t len = 0;
     uint64_t seq = 0;
-    HB_TRY(hb_sequence_take(b->sys, &seq, err));
+    HB_TRY(hb_sequence_next(b->sys, &seq, err));
     HB_TRY(hb_manifest_set_sequence(b->m, seq, err));
     for (size_t i = 0; i < prof->n_excluded; i++)
         HB_TRY(hb_manifest_add_excluded(b->m, prof->excluded[i].name, prof->excluded[i].reason,
@@ -521,6 +521,9 @@ static hb_status commit(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_fault_point("backup-before-rename");
+    /* Claimed before the rename: a crash between the two leaves a gap in
+     * the sequence, never two backups with one number. */
+    HB_TRY(hb_sequence_claim(b->sys, b->m->sequence, err));
     HB_TRY(hb_store_finish(b->out, err));
     memcpy(b->res->dest, b->dest, sizeof b->dest);
     /* Complete: the newest this system made. Recording it can fail only

@@ -179,18 +179,34 @@ cleanup:
     return st;
 }
 
-hb_status hb_sequence_take(const hb_system *sys, uint64_t *seq, hb_err *err)
+static uint64_t last_of(const hb_sequence_state *s)
+{
+    return s->counter > s->newest ? s->counter : s->newest;
+}
+
+hb_status hb_sequence_next(const hb_system *sys, uint64_t *seq, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_sequence_state s;
     *seq = 0;
     HB_TRY(hb_sequence_load(sys, &s, err));
-    uint64_t last = s.counter > s.newest ? s.counter : s.newest;
-    HB_ENSURE(last < SEQ_MAX, HB_E_REFUSED, "this system's backup sequence is at its limit "
-              "(%llu); no backup can be newer", (unsigned long long)last);
-    s.counter = last + 1;
+    HB_ENSURE(last_of(&s) < SEQ_MAX, HB_E_REFUSED, "this system's backup sequence is at its "
+              "limit (%llu); no backup can be newer", (unsigned long long)last_of(&s));
+    *seq = last_of(&s) + 1;
+cleanup:
+    return st;
+}
+
+hb_status hb_sequence_claim(const hb_system *sys, uint64_t seq, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_sequence_state s;
+    HB_TRY(hb_sequence_load(sys, &s, err));
+    HB_ENSURE(seq > last_of(&s) && seq <= SEQ_MAX, HB_E_INTERNAL, "backup sequence %llu is not "
+              "above this system's %llu: it was not taken under the root's lock",
+              (unsigned long long)seq, (unsigned long long)last_of(&s));
+    s.counter = seq;
     HB_TRY(store(sys, &s, err));
-    *seq = s.counter;
 cleanup:
     return st;
 }

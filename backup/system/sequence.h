@@ -31,10 +31,15 @@ hb_status hb_sequence_load(const hb_system *sys, hb_sequence_state *out,
                            hb_err *err) HB_MUST_CHECK;
 
 /* The sequence for a new backup: one more than both the counter and the
- * newest (a system that restored another's backup continues after it),
- * recorded as the counter before the backup is signed, so no two backups of
- * this system ever share one. */
-hb_status hb_sequence_take(const hb_system *sys, uint64_t *seq, hb_err *err) HB_MUST_CHECK;
+ * newest (a system that restored another's backup continues after it).
+ * Only reads: a backup refused before it is committed changes nothing. */
+hb_status hb_sequence_next(const hb_system *sys, uint64_t *seq, hb_err *err) HB_MUST_CHECK;
+
+/* The backup with sequence seq (from hb_sequence_next, under the same lock)
+ * is about to be committed: seq becomes the counter, so no other backup of
+ * this system ever gets it, even when this one is not committed after all
+ * (a gap). HB_E_INTERNAL when seq is not above the counter and the newest. */
+hb_status hb_sequence_claim(const hb_system *sys, uint64_t seq, hb_err *err) HB_MUST_CHECK;
 
 /* Backup id/created with sequence seq was made ("made") or restored
  * ("restored") here: it becomes the newest when its sequence is higher than

@@ -32,6 +32,14 @@ printf 'hsmbak-sequence 1\ncounter 2\nnewest 2 %s %s made\n' "$NEW" "$NEWC" | cm
   fail "state after two backups: $(cat "$STATE")"
 pass "backups get sequences 1 and 2; the root records the newest it made"
 
+# A backup refused before its commit (a bad token signature) changes nothing.
+before=$(digests)
+must_refuse 8 "signature does not verify with the key's own public key" \
+  env HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1 "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-backup rcpt "$T/bad"
+unchanged "refused backup"
+[ ! -e "$T/bad" ] || fail "a refused backup was written"
+pass "a refused backup leaves the sequence state (and the whole root) as it was"
+
 # Validate of the old one: a warning, not a failure, and nothing changes.
 before=$(digests)
 hb secure-restore rcptcred "$T/old" --validate > "$T/v.out" 2> "$T/v.err" || fail "validate of the old one: $(cat "$T/v.err")"

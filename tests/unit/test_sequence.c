@@ -27,6 +27,13 @@ static hb_system *open_root(void)
     return sys;
 }
 
+/* What a backup does: the next sequence, claimed at its commit. */
+static hb_status take(const hb_system *sys, uint64_t *seq, hb_err *err)
+{
+    hb_status st = hb_sequence_next(sys, seq, err);
+    return st != HB_OK ? st : hb_sequence_claim(sys, *seq, err);
+}
+
 static char *state_text(void)
 {
     static char text[4096];
@@ -52,17 +59,23 @@ static void test_no_history_then_take_and_record(void)
     CU_ASSERT_EQUAL(s.newest, 0);
     CU_ASSERT_EQUAL(access(state, F_OK), -1); /* loading writes nothing */
 
-    HBTEST_ASSERT_OK(hb_sequence_take(sys, &seq, &err), &err);
+    /* Reading the next one writes nothing (a refused backup changes nothing). */
+    HBTEST_ASSERT_OK(hb_sequence_next(sys, &seq, &err), &err);
     CU_ASSERT_EQUAL(seq, 1);
+    CU_ASSERT_EQUAL(access(state, F_OK), -1);
+    HBTEST_ASSERT_OK(hb_sequence_claim(sys, seq, &err), &err);
     CU_ASSERT_STRING_EQUAL(state_text(), "hsmbak-sequence 1\ncounter 1\nnewest none\n");
+    /* A sequence not above the counter was not read under this lock. */
+    HBTEST_ASSERT_FAIL(hb_sequence_claim(sys, 1, &err), HB_E_INTERNAL, &err,
+                       "is not above this system's 1");
     HBTEST_ASSERT_OK(hb_sequence_record(sys, 1, ID1, T1, "made", &err), &err);
     CU_ASSERT_STRING_EQUAL(state_text(), "hsmbak-sequence 1\ncounter 1\nnewest 1 "
                                          "0f8fad5b-d9cb-469f-a165-70867728950e "
                                          "2026-12-02T13:00:00Z made\n");
     /* A failed backup leaves a gap: the counter moved, the newest did not. */
-    HBTEST_ASSERT_OK(hb_sequence_take(sys, &seq, &err), &err);
+    HBTEST_ASSERT_OK(take(sys, &seq, &err), &err);
     CU_ASSERT_EQUAL(seq, 2);
-    HBTEST_ASSERT_OK(hb_sequence_take(sys, &seq, &err), &err);
+    HBTEST_ASSERT_OK(take(sys, &seq, &err), &err);
     CU_ASSERT_EQUAL(seq, 3);
     HBTEST_ASSERT_OK(hb_sequence_load(sys, &s, &err), &err);
     CU_ASSERT_EQUAL(s.counter, 3);
@@ -73,7 +86,7 @@ static void test_no_history_then_take_and_record(void)
 
     /* Restoring another system's newer backup: the next one continues after it. */
     HBTEST_ASSERT_OK(hb_sequence_record(sys, 9, ID2, T2, "restored", &err), &err);
-    HBTEST_ASSERT_OK(hb_sequence_take(sys, &seq, &err), &err);
+    HBTEST_ASSERT_OK(take(sys, &seq, &err), &err);
     CU_ASSERT_EQUAL(seq, 10);
     /* Older, equal or none: the newest stays. */
     HBTEST_ASSERT_OK(hb_sequence_record(sys, 5, ID1, T1, "restored", &err), &err);
@@ -106,7 +119,7 @@ static void test_lock_required(void)
     sys->lock_fd = -1;
     HBTEST_ASSERT_FAIL(hb_sequence_load(sys, &s, &err), HB_E_INTERNAL, &err, "under the system "
                        "root's lock");
-    HBTEST_ASSERT_STATUS(hb_sequence_take(sys, &seq, &err), HB_E_INTERNAL, &err);
+    HBTEST_ASSERT_STATUS(take(sys, &seq, &err), HB_E_INTERNAL, &err);
     sys->lock_fd = fd;
     hb_system_close(sys);
 }
@@ -146,7 +159,7 @@ static void test_foreign_state_refused(void)
         CU_ASSERT_EQUAL_FATAL(hbtest_write_text(state, bad[i]), 0);
         HBTEST_ASSERT_FAIL(hb_sequence_load(sys, &s, &err), HB_E_VERIFY, &err,
                            "is not a backup sequence state hsmbak wrote");
-        HBTEST_ASSERT_STATUS(hb_sequence_take(sys, &seq, &err), HB_E_VERIFY, &err);
+        HBTEST_ASSERT_STATUS(take(sys, &seq, &err), HB_E_VERIFY, &err);
         CU_ASSERT_STRING_EQUAL(state_text(), bad[i]);
     }
     /* At the limit, no backup can be newer. */
@@ -154,7 +167,7 @@ static void test_foreign_state_refused(void)
     uint64_t seq = 0;
     CU_ASSERT_EQUAL_FATAL(hbtest_write_text(state, "hsmbak-sequence 1\ncounter "
                                                    "9223372036854775807\nnewest none\n"), 0);
-    HBTEST_ASSERT_FAIL(hb_sequence_take(sys, &seq, &err), HB_E_REFUSED, &err, "at its limit");
+    HBTEST_ASSERT_FAIL(take(sys, &seq, &err), HB_E_REFUSED, &err, "at its limit");
     hb_system_close(sys);
 }
 
