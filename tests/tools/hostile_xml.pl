@@ -23,13 +23,20 @@ my $room = $cap - length($root) - length($end);
 binmode STDOUT;
 sub fill { my ($unit, $room) = @_; return $unit x int($room / length($unit)); }
 if ($case eq 'ns-heavy') {
-    # 200 nested elements (libxml2 alone stops at 256) carrying thousands of
-    # namespace declarations each: the quadratic exclusive-C14N case of the
-    # issue.
-    my $per = int($room / 200 / length(' xmlns:n0000=""urn:n0000""'));
-    my $open = '<backup' . join('', map { sprintf(' xmlns:n%04d="urn:n%04d"', $_, $_) } 1 .. $per) . '>';
-    my $n = int($room / (length($open) + length('</backup>')));
-    print $root, $open x $n, '</backup>' x $n, $end;
+    # 200 nested elements (libxml2 alone stops at 256), each declaring
+    # thousands of namespaces of its own and using each in an attribute:
+    # the quadratic exclusive-C14N case of the issue (every prefix rendered
+    # is looked for in a stack holding every ancestor's).
+    my $unit = length(' xmlns:n0000000="urn:n0000000" n0000000:a=""');
+    my $per = int($room / 200 / $unit);
+    my ($open, $close) = ('', '');
+    for my $level (1 .. 200) {
+        my @p = map { sprintf('n%03d%04d', $level, $_) } 1 .. $per;
+        $open .= '<backup' . join('', map { " xmlns:$_=\"urn:$_\"" } @p)
+            . join('', map { " $_:a=\"\"" } @p) . '>';
+        $close .= '</backup>';
+    }
+    print $root, $open, $close, $end;
 } elsif ($case eq 'foreign-ns') {
     print '<backupmanifest xmlns="urn:hsmbak:manifest:1" xmlns:e="urn:evil" format="1">',
         fill('<e:x/>', $room - 20), $end;
