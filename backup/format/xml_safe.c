@@ -153,6 +153,27 @@ static bool shape_count(void *ctx, shape_state *sh, unsigned n, unsigned lim,
     return shape_refuse(ctx, sh, "has more than %u %s (at most %u)", lim, thing, lim);
 }
 
+/* A name or URI from the document for a message: at most 80 bytes, cut
+ * on a UTF-8 character boundary (libxml2 has checked the encoding). */
+typedef struct clip_buf {
+    char s[84];
+} clip_buf;
+
+static const char *clip(const xmlChar *in, clip_buf *b)
+{
+    size_t n = 0;
+    if (in == NULL)
+        in = BAD_CAST "";
+    while (in[n] != '\0' && n < 80)
+        n++;
+    if (in[n] != '\0')
+        while (n > 0 && (in[n] & 0xC0) == 0x80)
+            n--; /* in[n] starts the character that did not fit */
+    memcpy(b->s, in, n);
+    b->s[n] = '\0';
+    return b->s;
+}
+
 static bool shape_ns_ok(const shape_state *sh, const xmlChar *uri)
 {
     if (sh->lim->namespaces == NULL)
@@ -178,6 +199,7 @@ static void shape_start(void *ctx, const xmlChar *localname, const xmlChar *pref
     shape_state *sh = shape_of(ctx);
     const hb_xml_shape *lim = sh->lim;
     int line = xmlSAX2GetLineNumber(ctx);
+    clip_buf c1, c2;
     if (!shape_node(ctx, sh) ||
         !shape_count(ctx, sh, ++sh->depth, lim->max_depth, "nested elements") ||
         !shape_count(ctx, sh, ++sh->elements, lim->max_elements, "elements"))
@@ -185,8 +207,8 @@ static void shape_start(void *ctx, const xmlChar *localname, const xmlChar *pref
     if (sh->depth == 1 && lim->root_name != NULL &&
         (!xmlStrEqual(localname, BAD_CAST lim->root_name) || uri == NULL ||
          !xmlStrEqual(uri, BAD_CAST lim->root_ns))) {
-        shape_refuse(ctx, sh, "has root element <%.64s>, expected <%s xmlns=\"%s\">",
-                     (const char *)localname, lim->root_name, lim->root_ns);
+        shape_refuse(ctx, sh, "has root element <%s>, expected <%s xmlns=\"%s\">",
+                     clip(localname, &c1), lim->root_name, lim->root_ns);
         return;
     }
     sh->ns_decls += nb_namespaces > 0 ? (unsigned)nb_namespaces : 0;
@@ -194,16 +216,16 @@ static void shape_start(void *ctx, const xmlChar *localname, const xmlChar *pref
         return;
     for (int i = 0; i < nb_namespaces; i++)
         if (!shape_ns_ok(sh, namespaces[2 * i + 1])) {
-            shape_refuse(ctx, sh, "declares namespace '%.80s' (line %d), which is neither "
-                         "the manifest's nor XML-DSig's",
-                         (const char *)namespaces[2 * i + 1], line);
+            shape_refuse(ctx, sh, "declares namespace '%s' (line %d), which is neither "
+                         "the manifest's nor XML-DSig's", clip(namespaces[2 * i + 1], &c1),
+                         line);
             return;
         }
     if (!shape_ns_ok(sh, uri)) {
-        shape_refuse(ctx, sh, "has element <%.64s> (line %d) in %s%.80s%s, neither the "
-                     "manifest's nor XML-DSig's", (const char *)localname, line,
-                     uri != NULL ? "namespace '" : "no namespace", uri != NULL ?
-                     (const char *)uri : "", uri != NULL ? "'" : "");
+        shape_refuse(ctx, sh, "has element <%s> (line %d) in %s%s%s, neither the "
+                     "manifest's nor XML-DSig's", clip(localname, &c1), line,
+                     uri != NULL ? "namespace '" : "no namespace", clip(uri, &c2),
+                     uri != NULL ? "'" : "");
         return;
     }
     unsigned n_attrs = nb_attributes > 0 ? (unsigned)nb_attributes : 0;
@@ -222,9 +244,8 @@ static void shape_start(void *ctx, const xmlChar *localname, const xmlChar *pref
     for (unsigned i = 0; i < n_attrs; i++) {
         const xmlChar *const *a = attributes + 5 * i;
         if (lim->namespaces != NULL && a[2] != NULL) {
-            shape_refuse(ctx, sh, "has attribute '%.64s' (line %d) in namespace '%.80s'; "
-                         "none is in a namespace", (const char *)a[0], line,
-                         (const char *)a[2]);
+            shape_refuse(ctx, sh, "has attribute '%s' (line %d) in namespace '%s'; "
+                         "none is in a namespace", clip(a[0], &c1), line, clip(a[2], &c2));
             return;
         }
         if (lim->max_text != 0 && (size_t)(a[4] - a[3]) > lim->max_text) {

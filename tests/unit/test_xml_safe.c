@@ -278,6 +278,22 @@ static void test_shape(void)
     expect_shape("<r xmlns=\"urn:a\"><x xmlns:e=\"urn:evil\"/></r>",
                  "declares namespace 'urn:evil' (line 1), which is neither the manifest's nor "
                  "XML-DSig's");
+    {
+        /* A long name is cut for the message on a character boundary. */
+        char xml[512] = "<r xmlns=\"urn:a\"><x xmlns:e=\"u", what[256] = "declares namespace 'u";
+        for (int i = 0; i < 100; i++)
+            strcat(xml, "\xc3\xa9");
+        for (int i = 0; i < 39; i++)
+            strcat(what, "\xc3\xa9");
+        strcat(xml, "\"/></r>");
+        strcat(what, "' (line 1), which is neither the manifest's nor XML-DSig's");
+        hb_xml_shape wide = small_shape();
+        wide.max_text = 1000;
+        char want[512];
+        snprintf(want, sizeof want, "doc 'd.xml' %s; not ours", what);
+        HBTEST_ASSERT_STATUS(parse_shaped(xml, &wide, &doc, &err), HB_E_VERIFY, &err);
+        CU_ASSERT_STRING_EQUAL(err.msg, want);
+    }
     expect_shape("<r xmlns=\"urn:a\"><x xmlns=\"\"/></r>",
                  "declares namespace '' (line 1), which is neither the manifest's nor "
                  "XML-DSig's");
