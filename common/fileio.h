@@ -21,8 +21,10 @@ hb_status hb_open_input_at(int dirfd, const char *name, int *fd, struct stat *sb
                            hb_err *err) HB_MUST_CHECK;
 hb_status hb_open_input(const char *path, int *fd, struct stat *sb, hb_err *err) HB_MUST_CHECK;
 
-/* Read a whole regular file of at most cap bytes (opened by hb_open_input). *data is NUL-terminated
- * (not counted in *len) and owned by the caller (free with free()). */
+/* Read a whole regular file of at most cap bytes, opened by hb_open_input (a
+ * symbolic link is refused, not followed: resolve a link meant to be read,
+ * such as /etc/os-release, first). *data is NUL-terminated (not counted in
+ * *len) and owned by the caller (free with free()). */
 hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_t *len,
                        hb_err *err) HB_MUST_CHECK;
 
