@@ -124,6 +124,41 @@ static shape_state *shape_of(void *ctx)
     return ((xml_errs *)p->_private)->shape;
 }
 
+/* "<shown> <what>; <not_ours>" into out: one line, cut (on a UTF-8
+ * character boundary) when it does not fit. */
+static void shape_message(char *out, size_t cap, const hb_xml_shape *lim, const char *fmt,
+                          va_list ap) __attribute__((format(printf, 4, 0)));
+static void shape_message(char *out, size_t cap, const hb_xml_shape *lim, const char *fmt,
+                          va_list ap)
+{
+    char what[400];
+    int n = vsnprintf(what, sizeof what, fmt, ap);
+    if (n < 0)
+        what[0] = '\0';
+    n = snprintf(out, cap, "%s %s; %s", lim->shown, what, lim->not_ours);
+    if (n < 0) {
+        out[0] = '\0';
+    } else if ((size_t)n >= cap) {
+        size_t end = cap - 1;
+        while (end > 0 && ((unsigned char)out[end] & 0xC0) == 0x80)
+            end--;
+        out[end] = '\0';
+    }
+}
+
+/* The pre-scan's refusal: the message into msg; false. */
+static bool prescan_refuse(char *msg, size_t cap, const hb_xml_shape *lim, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
+static bool prescan_refuse(char *msg, size_t cap, const hb_xml_shape *lim, const char *fmt,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    shape_message(msg, cap, lim, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
 /* Refuse: record the one-line message and stop the parser (nothing more is
  * built). Returns false so callers can `return shape_refuse(...)`. */
 static bool shape_refuse(void *ctx, shape_state *sh, const char *fmt, ...)
@@ -131,13 +166,10 @@ static bool shape_refuse(void *ctx, shape_state *sh, const char *fmt, ...)
 static bool shape_refuse(void *ctx, shape_state *sh, const char *fmt, ...)
 {
     if (!sh->failed) {
-        char what[400];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
+        shape_message(sh->msg, sizeof sh->msg, sh->lim, fmt, ap);
         va_end(ap);
-        snprintf(sh->msg, sizeof sh->msg, "%s %s; %s", sh->lim->shown, what,
-                 sh->lim->not_ours);
         sh->failed = true;
     }
     xmlStopParser(ctx);
@@ -394,10 +426,9 @@ static bool shape_prescan(const uint8_t *d, size_t len, const hb_xml_shape *lim,
         }
         /* The text before this markup, raw (a reference only shortens it). */
         if (lim->max_text != 0 && i - text_from > lim->max_text) {
-            snprintf(msg, cap, "%s has a text node of more than %zu bytes (at most %zu; line "
-                     "%d); %s", lim->shown, lim->max_text, lim->max_text, text_line,
-                     lim->not_ours);
-            return false;
+            return prescan_refuse(msg, cap, lim, "has a text node of more than %zu bytes (at "
+                                  "most %zu; line %d)", lim->max_text, lim->max_text,
+                                  text_line);
         }
         /* The constructs that are not start tags, skipped to their end. */
         uint8_t next = i + 1 < len ? d[i + 1] : 0;
@@ -418,10 +449,9 @@ static bool shape_prescan(const uint8_t *d, size_t len, const hb_xml_shape *lim,
             ok = skip_past(d, len, &i, ">", 1, &line);
         }
         if (ok && i != from && lim->max_text != 0 && i - from > lim->max_text) {
-            snprintf(msg, cap, "%s has a comment or other markup of more than %zu bytes (at "
-                     "most %zu; line %d); %s", lim->shown, lim->max_text, lim->max_text,
-                     from_line, lim->not_ours);
-            return false;
+            return prescan_refuse(msg, cap, lim, "has a comment or other markup of more than "
+                                  "%zu bytes (at most %zu; line %d)", lim->max_text,
+                                  lim->max_text, from_line);
         }
         if (i == from) {
             /* A start tag: NAME (ATTR = "VALUE")* /? > */
@@ -444,28 +474,25 @@ static bool shape_prescan(const uint8_t *d, size_t len, const hb_xml_shape *lim,
                     if (i >= len)
                         return true;
                     if (lim->max_text != 0 && i - value_from > lim->max_text) {
-                        snprintf(msg, cap, "%s has an attribute value of more than %zu bytes "
-                                 "(at most %zu; line %d); %s", lim->shown, lim->max_text,
-                                 lim->max_text, tag_line, lim->not_ours);
-                        return false;
+                        return prescan_refuse(msg, cap, lim, "has an attribute value of more "
+                                              "than %zu bytes (at most %zu; line %d)",
+                                              lim->max_text, lim->max_text, tag_line);
                     }
                 } else if (c == '=') {
                     in_tok = false;
                     bool ns = tok + 5 <= i && memcmp(d + tok, "xmlns", 5) == 0 &&
                               (d[tok + 5] == ':' || d[tok + 5] == '=' || is_space(d[tok + 5]));
                     if (ns && lim->max_ns_decls != 0 && ++ns_total > lim->max_ns_decls) {
-                        snprintf(msg, cap, "%s has more than %u namespace declarations (at "
-                                 "most %u); %s", lim->shown, lim->max_ns_decls,
-                                 lim->max_ns_decls, lim->not_ours);
-                        return false;
+                        return prescan_refuse(msg, cap, lim, "has more than %u namespace "
+                                              "declarations (at most %u)", lim->max_ns_decls,
+                                              lim->max_ns_decls);
                     }
                     if (!ns && lim->max_element_attributes != 0 &&
                         ++attrs > lim->max_element_attributes) {
-                        snprintf(msg, cap, "%s has more than %u attributes on one element "
-                                 "(at most %u; line %d); %s", lim->shown,
-                                 lim->max_element_attributes, lim->max_element_attributes,
-                                 tag_line, lim->not_ours);
-                        return false;
+                        return prescan_refuse(msg, cap, lim, "has more than %u attributes "
+                                              "on one element (at most %u; line %d)",
+                                              lim->max_element_attributes,
+                                              lim->max_element_attributes, tag_line);
                     }
                 } else if (is_space(c)) {
                     in_tok = false;
