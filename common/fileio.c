@@ -43,6 +43,11 @@ static const char *kind_of(mode_t mode)
 
 static hb_status not_regular(hb_err *err, const char *name, mode_t mode)
 {
+    /* A link is never followed (issue 11): say how to name what it points to. */
+    if (S_ISLNK(mode))
+        return hb_fail(err, HB_E_IO, "cannot read '%s': it is a symbolic link, and hsmbak "
+                       "never reads input through one; give the file it points to "
+                       "(readlink -f '%s')", name, name);
     return hb_fail(err, HB_E_IO, "cannot read '%s': it is %s, not a regular file; hsmbak "
                    "reads its input from regular files only", name, kind_of(mode));
 }

@@ -178,8 +178,13 @@ static void expect_not_regular(const char *path, const char *kind)
     size_t len = 0;
     int fd = -1;
     char want[PATH_MAX + 128];
-    snprintf(want, sizeof want, "cannot read '%s': it is %s, not a regular file; hsmbak "
-             "reads its input from regular files only", path, kind);
+    if (strcmp(kind, "a symbolic link") == 0)
+        snprintf(want, sizeof want, "cannot read '%s': it is a symbolic link, and hsmbak never "
+                 "reads input through one; give the file it points to (readlink -f '%s')",
+                 path, path);
+    else
+        snprintf(want, sizeof want, "cannot read '%s': it is %s, not a regular file; hsmbak "
+                 "reads its input from regular files only", path, kind);
     HBTEST_ASSERT_STATUS(hb_read_file(path, 1024, &data, &len, &err), HB_E_IO, &err);
     CU_ASSERT_STRING_EQUAL(err.msg, want);
     CU_ASSERT_PTR_NULL(data);
