@@ -97,6 +97,9 @@ refused 4 "SSH identity file '$T/open_key' is accessible by group or others (mod
 grep -q "PRIVATE KEY" <<< "$msg" && fail "the message shows key material"
 expect_fail 2 "a password in the URL is not accepted" hb secure-backup rcpt "sftp://u:secret@127.0.0.1:$SSHD_PORT$R/x" "${ssh_opts[@]}"
 grep -q secret <<< "$msg" && fail "the password was echoed"
+expect_fail 2 "the port must be a number from 1 to 65535" hb secure-backup rcpt "sftp://127.0.0.1:99999$R/x" "${ssh_opts[@]}"
+expect_fail 2 "has no path" hb secure-backup rcpt "sftp://127.0.0.1:$SSHD_PORT" "${ssh_opts[@]}"
+expect_fail 2 "names no directory on the server" hb secure-restore rcptcred "sftp://127.0.0.1:$SSHD_PORT/" "${ssh_opts[@]}"
 # What does not take sftp:// yet says so instead of taking it for a path.
 expect_fail 2 "an sftp:// location is taken only by secure-backup" hb inspect "$url/b1"
 expect_fail 2 "an sftp:// location is taken only by secure-backup" hb dir "$url"
@@ -142,4 +145,15 @@ for b in b2 b3; do
     fail "the next backup $b does not validate"
 done
 pass "the next backups after the interruptions succeed and validate"
+
+# The options complete (from --help) and take file names.
+PATH=$(dirname "$HSMBAK_BIN"):$PATH
+. "$HSMBAK_SRC/completion/hsmbak.bash"
+COMP_WORDS=(hsmbak secure-restore --ssh-k); COMP_CWORD=2; COMPREPLY=()
+_hsmbak hsmbak --ssh-k secure-restore 2>/dev/null
+[ "${COMPREPLY[*]}" = "--ssh-known-hosts" ] || fail "completion of --ssh-k: '${COMPREPLY[*]}'"
+COMP_WORDS=(hsmbak secure-backup --ssh-identity "$SSHD_DIR/id_ed"); COMP_CWORD=3; COMPREPLY=()
+_hsmbak hsmbak "$SSHD_DIR/id_ed" --ssh-identity 2>/dev/null
+[[ " ${COMPREPLY[*]} " == *" $SSHD_IDENTITY "* ]] || fail "completion of --ssh-identity PATH: '${COMPREPLY[*]}'"
+pass "completion: --ssh-known-hosts, and a file name after --ssh-identity"
 finish
