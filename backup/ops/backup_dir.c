@@ -2,6 +2,7 @@
 #include "backup/ops/backup_dir.h"
 
 #include "common/buf.h"
+#include "common/encode.h"
 #include "common/fail.h"
 #include "common/fileio.h"
 
@@ -11,7 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,8 +192,7 @@ static hb_status check_stored_file(hb_store *s, const hb_manifest_file *f,
     } while (got > 0);
     HB_ENSURE(EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32, HB_E_INTERNAL,
               "SHA-256 failed");
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(sum + 2 * i, 3, "%02x", md[i]);
+    hb_hex_encode(md, mdlen, sum);
     if (total != f->size || strcmp(sum, f->sha256) != 0)
         HB_TRY(sum_mismatch(f, err));
 cleanup:

@@ -17,6 +17,8 @@
 #include "backup/storage/backend.h"
 
 #include "common/buf.h"
+#include "common/encode.h"
+#include "common/fileio.h"
 #include "common/fail.h"
 #include "common/fault.h"
 
@@ -140,13 +142,16 @@ cleanup:
 
 /* ---- connecting ---------------------------------------------------------- */
 
-/* The host as known_hosts names it: HOST, or [HOST]:PORT off port 22. */
+/* The host as known_hosts names it: HOST, or [HOST]:PORT off port 22
+ * (out is large enough for any host parse_url takes). */
 static void known_name(const hb_sftp *s, char *out, size_t cap)
 {
-    if (s->port == 22)
-        snprintf(out, cap, "%s", s->host);
-    else
-        snprintf(out, cap, "[%s]:%u", s->host, s->port);
+    hb_err ignored;
+    hb_status st = s->port == 22 ? hb_format(out, cap, "host", &ignored, "%s", s->host)
+                                 : hb_format(out, cap, "host", &ignored, "[%s]:%u", s->host,
+                                             s->port);
+    if (st != HB_OK)
+        out[0] = '\0';
 }
 
 static hb_status home_file(const char *rel, char *out, size_t cap, hb_err *err)
@@ -367,8 +372,9 @@ static void remove_remote_dir(hb_sftp *s, const char *dir)
         sftp_attributes a;
         char path[PATH_MAX];
         while ((a = sftp_readdir(s->sftp, d)) != NULL) {
+            hb_err ignored;
             if (strcmp(a->name, ".") != 0 && strcmp(a->name, "..") != 0 &&
-                snprintf(path, sizeof path, "%s/%s", dir, a->name) < (int)sizeof path)
+                hb_path_join(path, sizeof path, dir, a->name, &ignored) == HB_OK)
                 (void)sftp_unlink(s->sftp, path);
             sftp_attributes_free(a);
         }
@@ -441,8 +447,7 @@ hb_status hb_sftp_begin(hb_sftp *s, hb_err *err)
     }
     HB_TRY(remote_mkdirs(s, s->parent, err));
     HB_ENSURE(RAND_bytes(rnd, sizeof rnd) == 1, HB_E_INTERNAL, "no random bytes");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    hb_hex_encode(rnd, sizeof rnd, hex);
     HB_TRY(hb_format(s->partial, sizeof s->partial, "destination path", err,
                      "%s%s.%s.hsmbak-partial-%s", s->parent, strcmp(s->parent, "/") ? "/" : "",
                      s->base, hex));
