@@ -47,6 +47,7 @@ hb_status hb_sftp_put_commit(hb_sftp_writer *w, hb_err *err) HB_MUST_CHECK;
 void hb_sftp_put_abort(hb_sftp_writer *w);
 hb_status hb_sftp_finish(hb_sftp *s, hb_err *err) HB_MUST_CHECK;
 const char *hb_sftp_location(const hb_sftp *s);
+unsigned hb_sftp_stale_removed(const hb_sftp *s);
 hb_status hb_sftp_get(hb_sftp *s, const char *name, hb_sftp_reader **out,
                       hb_err *err) HB_MUST_CHECK;
 hb_status hb_sftp_read(void *reader, uint8_t *buf, size_t cap, size_t *got,

@@ -1,11 +1,12 @@
 /* The SFTP backend of storage.h (libssh; docs/remote.md): a backup is a
  * directory on the server, with the same files and the same promises as the
  * local one (local.c). It is built under a hidden partial name beside its
- * destination (.BASE.hsmbak-partial-RANDOM); each file is streamed to
+ * destination (.BASE.hsmbak-partial-MACHINE-PID); each file is streamed to
  * NAME.part in it and renamed to NAME once written and synced; the directory
  * is renamed to its final name only after the manifest, the commit point.
  * An interrupted backup leaves at most the hidden partial directory, which
- * holds no manifest under its final name and is never taken for a backup.
+ * holds no manifest under its final name and is never taken for a backup;
+ * the next backup from this machine removes those whose process is gone.
  *
  * Strict host-key checking: only a key the known_hosts file lists for this
  * host and port is accepted (never the global file); unknown and changed keys
@@ -26,7 +27,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +51,7 @@ struct hb_sftp {
     char parent[PATH_MAX];
     char base[NAME_MAX + 1];
     char partial[PATH_MAX];  /* "" until made, and once renamed */
+    unsigned stale_removed;
     ssh_session ssh;
     sftp_session sftp;
     pthread_mutex_t lock;
@@ -428,11 +429,60 @@ cleanup:
     return st;
 }
 
+/* This machine, in partial names: 16 hex digits of SHA-256 over
+ * /etc/machine-id (else the host name), so that the partials of several
+ * machines writing to one server are told apart without naming them. */
+static const char *machine_tag(void)
+{
+    static char tag[17];
+    char id[256] = "", digest[65];
+    hb_err ignored;
+    FILE *f = fopen("/etc/machine-id", "re");
+    if (f == NULL || fgets(id, sizeof id, f) == NULL)
+        (void)gethostname(id, sizeof id - 1);
+    if (f != NULL)
+        fclose(f);
+    if (hb_sha256_hex(id, strlen(id), digest, &ignored) != HB_OK)
+        memset(digest, '0', 16);
+    memcpy(tag, digest, 16);
+    tag[16] = '\0';
+    return tag;
+}
+
+/* A killed or cut-off backup of this machine leaves PREFIX-PID beside its
+ * destination; remove those whose process is gone (a live one is another
+ * backup; other machines' partials are theirs). The caller holds the lock. */
+static unsigned remove_stale_partials(hb_sftp *s, const char *prefix)
+{
+    unsigned removed = 0;
+    size_t n = strlen(prefix);
+    char path[PATH_MAX];
+    hb_err ignored;
+    sftp_dir d = sftp_opendir(s->sftp, s->parent);
+    if (d == NULL)
+        return 0;
+    sftp_attributes a;
+    while ((a = sftp_readdir(s->sftp, d)) != NULL) {
+        char *end = NULL;
+        errno = 0;
+        long pid = strncmp(a->name, prefix, n) == 0 ? strtol(a->name + n, &end, 10) : 0;
+        if (pid > 0 && errno == 0 && *end == '\0' && pid != (long)getpid() &&
+            kill((pid_t)pid, 0) != 0 && errno == ESRCH &&
+            a->type == SSH_FILEXFER_TYPE_DIRECTORY &&
+            hb_path_join(path, sizeof path, s->parent, a->name, &ignored) == HB_OK) {
+            remove_remote_dir(s, path);
+            removed++;
+        }
+        sftp_attributes_free(a);
+    }
+    sftp_closedir(d);
+    return removed;
+}
+
 hb_status hb_sftp_begin(hb_sftp *s, hb_err *err)
 {
     hb_status st = HB_OK;
-    unsigned char rnd[8];
-    char hex[17];
+    char prefix[NAME_MAX + 64];
     pthread_mutex_lock(&s->lock);
     sftp_attributes a = sftp_lstat(s->sftp, s->path);
     if (a != NULL) {
@@ -446,11 +496,13 @@ hb_status hb_sftp_begin(hb_sftp *s, hb_err *err)
         SFTP_FAIL(sftp_status(s), s, "read", s->path);
     }
     HB_TRY(remote_mkdirs(s, s->parent, err));
-    HB_ENSURE(RAND_bytes(rnd, sizeof rnd) == 1, HB_E_INTERNAL, "no random bytes");
-    hb_hex_encode(rnd, sizeof rnd, hex);
+    HB_TRY(hb_format(prefix, sizeof prefix, "name", err, ".%s.hsmbak-partial-%s-", s->base,
+                     machine_tag()));
+    s->stale_removed = remove_stale_partials(s, prefix);
     HB_TRY(hb_format(s->partial, sizeof s->partial, "destination path", err,
-                     "%s%s.%s.hsmbak-partial-%s", s->parent, strcmp(s->parent, "/") ? "/" : "",
-                     s->base, hex));
+                     "%s%s%s%ld", s->parent, strcmp(s->parent, "/") ? "/" : "", prefix,
+                     (long)getpid()));
+    remove_remote_dir(s, s->partial); /* a dead writer's, with our pid */
     if (sftp_mkdir(s->sftp, s->partial, 0700) != 0) {
         char made[PATH_MAX];
         memcpy(made, s->partial, sizeof made);
@@ -604,6 +656,11 @@ cleanup:
 const char *hb_sftp_location(const hb_sftp *s)
 {
     return s->url;
+}
+
+unsigned hb_sftp_stale_removed(const hb_sftp *s)
+{
+    return s->stale_removed;
 }
 
 /* ---- reading ------------------------------------------------------------- */

@@ -109,7 +109,7 @@ const char *hb_store_location(const hb_store *s)
 
 unsigned hb_store_stale_removed(const hb_store *s)
 {
-    return s->sftp ? 0 : hb_local_stale_removed(s->local);
+    return s->sftp ? hb_sftp_stale_removed(s->sftp) : hb_local_stale_removed(s->local);
 }
 
 hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_err *err)
