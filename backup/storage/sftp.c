@@ -67,10 +67,22 @@ struct hb_sftp_writer {
     uint8_t buf[SFTP_CHUNK];
 };
 
+/* Reads are pipelined: up to READ_AHEAD requests of READ_REQ bytes in
+ * flight (one synchronous request per round trip made restoring 100 MB take
+ * about 3 s). libssh sets each request's offset when it is sent, so a short
+ * reply must be the end of the file: any data after one is refused. */
+#define READ_AHEAD 16
+#define READ_REQ (64 * 1024)
+
 struct hb_sftp_reader {
     hb_sftp *s;
     sftp_file f;
     char path[PATH_MAX];
+    uint32_t ids[READ_AHEAD];  /* in flight, oldest at head */
+    size_t head, pending;
+    bool ended;                /* a short or empty reply came: send no more */
+    size_t off, len;           /* unread bytes of buf */
+    uint8_t buf[READ_REQ];
 };
 
 /* ---- the URL ------------------------------------------------------------- */
@@ -694,18 +706,51 @@ cleanup:
     return st;
 }
 
+/* The next reply into r->buf (r->len = 0 at the end); the lock is held. */
+static hb_status next_reply(hb_sftp_reader *r, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_sftp *s = r->s;
+    while (!r->ended && r->pending < READ_AHEAD) {
+        int id = sftp_async_read_begin(r->f, READ_REQ);
+        if (id < 0)
+            SFTP_FAIL(HB_E_IO, s, "read", r->path);
+        r->ids[(r->head + r->pending++) % READ_AHEAD] = (uint32_t)id;
+    }
+    r->off = r->len = 0;
+    if (r->pending == 0)
+        goto cleanup;
+    uint32_t id = r->ids[r->head];
+    r->head = (r->head + 1) % READ_AHEAD;
+    r->pending--;
+    int n = sftp_async_read(r->f, r->buf, READ_REQ, id);
+    if (n < 0)
+        SFTP_FAIL(HB_E_IO, s, "read", r->path);
+    HB_ENSURE(n == 0 || !r->ended, HB_E_IO, "cannot read '%s/%s': the server sent a short "
+              "read before the end of the file", s->url, strrchr(r->path, '/') + 1);
+    if (n < READ_REQ)
+        r->ended = true;
+    r->len = (size_t)n;
+    /* After the end, the replies still in flight must be read (and empty). */
+    if (n == 0 && r->pending > 0)
+        HB_TRY(next_reply(r, err));
+cleanup:
+    return st;
+}
+
 hb_status hb_sftp_read(void *reader, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_sftp_reader *r = reader;
-    hb_sftp *s = r->s;
-    pthread_mutex_lock(&s->lock);
-    ssize_t n = sftp_read(r->f, buf, cap < SFTP_CHUNK ? cap : SFTP_CHUNK);
-    if (n < 0)
-        SFTP_FAIL(HB_E_IO, s, "read", r->path);
-    *got = (size_t)n;
+    pthread_mutex_lock(&r->s->lock);
+    if (r->off == r->len)
+        HB_TRY(next_reply(r, err));
+    size_t n = r->len - r->off < cap ? r->len - r->off : cap;
+    memcpy(buf, r->buf + r->off, n);
+    r->off += n;
+    *got = n;
 cleanup:
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&r->s->lock);
     return st;
 }
 
@@ -715,6 +760,13 @@ void hb_sftp_reader_free(hb_sftp_reader *r)
         return;
     if (r->f != NULL) {
         pthread_mutex_lock(&r->s->lock);
+        /* libssh keeps unread replies until they are read. */
+        while (r->pending > 0 && ssh_is_connected(r->s->ssh)) {
+            if (sftp_async_read(r->f, r->buf, READ_REQ, r->ids[r->head]) < 0)
+                break;
+            r->head = (r->head + 1) % READ_AHEAD;
+            r->pending--;
+        }
         sftp_close(r->f);
         pthread_mutex_unlock(&r->s->lock);
     }
