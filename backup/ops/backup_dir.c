@@ -155,13 +155,31 @@ cleanup:
     return st;
 }
 
+hb_status hb_backup_store_file_present(hb_store *s, const hb_manifest_file *f, hb_err *err)
+{
+    uint64_t size = 0;
+    bool regular = false;
+    hb_status st = hb_store_stat(s, f->filename, &size, &regular, err);
+    if (st == HB_E_NOT_FOUND)
+        return hb_fail(err, HB_E_VERIFY, "backup file '%s' is missing from '%s'", f->filename,
+                       hb_store_location(s));
+    if (st != HB_OK)
+        return st;
+    if (!regular)
+        return hb_fail(err, HB_E_VERIFY, "backup file '%s' is not a regular file", f->filename);
+    if (size != f->size)
+        return hb_fail(err, HB_E_VERIFY, "backup file '%s' is %llu bytes but the manifest says "
+                       "%llu (truncated or appended to)", f->filename, (unsigned long long)size,
+                       (unsigned long long)f->size);
+    return HB_OK;
+}
+
 /* f in the store: a regular file of its listed size, then its SHA-256. */
 static hb_status check_stored_file(hb_store *s, const hb_manifest_file *f,
                                    const hb_profile *prof, hb_err *err)
 {
     hb_status st = HB_OK;
-    uint64_t size = 0, total = 0;
-    bool regular = false;
+    uint64_t total = 0;
     hb_store_reader *r = NULL;
     uint8_t *buf = NULL;
     size_t got = 0;
@@ -171,16 +189,7 @@ static hb_status check_stored_file(hb_store *s, const hb_manifest_file *f,
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     HB_ALLOC(ctx);
     HB_TRY(check_name(f, prof, err));
-    st = hb_store_stat(s, f->filename, &size, &regular, err);
-    if (st == HB_E_NOT_FOUND)
-        HB_FAIL(HB_E_VERIFY, "backup file '%s' is missing from '%s'", f->filename,
-                hb_store_location(s));
-    if (st != HB_OK)
-        goto cleanup;
-    HB_ENSURE(regular, HB_E_VERIFY, "backup file '%s' is not a regular file", f->filename);
-    HB_ENSURE(size == f->size, HB_E_VERIFY, "backup file '%s' is %llu bytes but the manifest "
-              "says %llu (truncated or appended to)", f->filename, (unsigned long long)size,
-              (unsigned long long)f->size);
+    HB_TRY(hb_backup_store_file_present(s, f, err));
     buf = malloc(128 * 1024);
     HB_ALLOC(buf);
     HB_ENSURE(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1, HB_E_INTERNAL, "SHA-256 failed");

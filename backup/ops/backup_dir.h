@@ -26,11 +26,13 @@ hb_status hb_backup_dir_file_present(const char *dir, const hb_manifest_file *f,
 hb_status hb_backup_dir_check_files(const char *dir, const hb_manifest *m,
                                     const hb_profile *prof, hb_err *err) HB_MUST_CHECK;
 
-/* The same two, for a backup read through a store (a remote one: sftp://):
- * the manifest and the "files" check, with the messages above; every file
- * is read through to check its SHA-256. */
+/* The same three, for a backup read through a store (a remote one:
+ * sftp://), with the messages above; the "files" check reads every file
+ * through to check its SHA-256. */
 hb_status hb_backup_store_manifest(hb_store *s, const char *shown, hb_manifest **m,
                                    X509 **signer, hb_err *err) HB_MUST_CHECK;
+hb_status hb_backup_store_file_present(hb_store *s, const hb_manifest_file *f,
+                                       hb_err *err) HB_MUST_CHECK;
 hb_status hb_backup_store_check_files(hb_store *s, const hb_manifest *m,
                                       const hb_profile *prof, hb_err *err) HB_MUST_CHECK;
 

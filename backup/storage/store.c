@@ -149,13 +149,21 @@ hb_status hb_store_read_file(hb_store *s, const char *name, size_t cap, uint8_t 
 {
     hb_status st = HB_OK;
     hb_store_reader *r = NULL;
-    size_t n = 0, got = 0;
-    uint8_t *buf = malloc(cap + 1);
-    HB_ALLOC(buf);
+    size_t n = 0, got = 0, size = 0;
+    uint8_t *buf = NULL;
     HB_TRY(hb_store_get(s, name, &r, err));
-    /* Up to cap + 1 bytes, so that a larger file is caught. */
+    /* Up to cap + 1 bytes, so that a larger file is caught; the buffer
+     * grows as the file is read (one byte more for the NUL). */
     do {
-        HB_TRY(hb_store_read(r, buf + n, cap + 1 - n, &got, err));
+        if (n == size) {
+            size = size == 0 ? 64 * 1024 : size * 2;
+            if (size > cap + 1)
+                size = cap + 1;
+            uint8_t *more = realloc(buf, size + 1);
+            HB_ALLOC(more);
+            buf = more;
+        }
+        HB_TRY(hb_store_read(r, buf + n, size - n, &got, err));
         n += got;
     } while (got > 0 && n <= cap);
     HB_ENSURE(n <= cap, HB_E_REFUSED, "'%s' in '%s' is larger than %zu bytes", name,

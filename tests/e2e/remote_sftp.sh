@@ -1,5 +1,5 @@
 # Issue 14 (SFTP): a backup written to an OpenSSH server on loopback through
-# sftp://, validated and restored from there; the remote directory is the
+# sftp://, validated, inspected and restored from there; the remote directory is the
 # local format; unknown and changed host keys, an unauthorized key and an
 # identity file others may read are refused with their own message and write
 # nothing; a connection cut (or the client killed) mid-upload leaves nothing
@@ -49,6 +49,18 @@ cp -a "$R/b1" "$R/flip"; size=$(stat -c %s "$R/flip/config.tzst")
 printf '\xff' | dd of="$R/flip/config.tzst" bs=1 seek=$((size / 2)) conv=notrunc status=none
 expect_fail 5 "does not match its SHA-256 checksum" hb secure-restore rcptcred "$url/flip" --validate "${ssh_opts[@]}"
 rm -rf "$R/flip"
+
+# inspect reads the manifest from the server and checks each file's size there.
+hb --json inspect "$url/b1" "${ssh_opts[@]}" > "$T/inspect.json" || fail "inspect of sftp://"
+hb --json inspect "$T/copy" > "$T/inspect-local.json" || fail "inspect of the copy"
+[ "$(jq -c '.result.manifest // .result | del(.source)' "$T/inspect.json")" = \
+  "$(jq -c '.result.manifest // .result | del(.source)' "$T/inspect-local.json")" ] ||
+  fail "inspect over sftp:// differs from inspect of a local copy: $(cat "$T/inspect.json")"
+cp -a "$R/b1" "$R/short"; truncate -s -1 "$R/short/config.tzst"
+hb inspect "$url/short" "${ssh_opts[@]}" > "$T/inspect-short.out" 2>&1 || true
+grep -q "backup file 'config.tzst' is" "$T/inspect-short.out" || fail "inspect missed a short remote file: $(cat "$T/inspect-short.out")"
+rm -rf "$R/short"
+pass "inspect of sftp:// says what inspect of a local copy says, and sees a short remote file"
 
 # Factory reset, then restore from the server; the diff is the documented resets only.
 cp -a "$HSMBAK_ROOT" "$T/original"
@@ -101,7 +113,6 @@ expect_fail 2 "the port must be a number from 1 to 65535" hb secure-backup rcpt 
 expect_fail 2 "has no path" hb secure-backup rcpt "sftp://127.0.0.1:$SSHD_PORT" "${ssh_opts[@]}"
 expect_fail 2 "names no directory on the server" hb secure-restore rcptcred "sftp://127.0.0.1:$SSHD_PORT/" "${ssh_opts[@]}"
 # What does not take sftp:// yet says so instead of taking it for a path.
-expect_fail 2 "an sftp:// location is taken only by secure-backup" hb inspect "$url/b1"
 expect_fail 2 "an sftp:// location is taken only by secure-backup" hb dir "$url"
 expect_fail 2 "--keep is not supported for an sftp:// destination" hb secure-backup rcpt "$url/b-{date}" --keep 2 "${ssh_opts[@]}"
 
