@@ -107,6 +107,9 @@ cp "$SSHD_IDENTITY" "$T/open_key" && chmod 644 "$T/open_key"
 refused 4 "SSH identity file '$T/open_key' is accessible by group or others (mode 0644); make it private with 'chmod 600 $T/open_key'" \
   --ssh-identity "$T/open_key" --ssh-known-hosts "$SSHD_KNOWN_HOSTS"
 grep -q "PRIVATE KEY" <<< "$msg" && fail "the message shows key material"
+# A port nobody listens on: a closed loopback port refuses at once.
+closed=$((SSHD_PORT == 65535 ? SSHD_PORT - 1 : SSHD_PORT + 1))
+expect_fail 7 "cannot connect to 127.0.0.1 port $closed" hb secure-backup rcpt "sftp://127.0.0.1:$closed$R/x" "${ssh_opts[@]}"
 expect_fail 2 "a password in the URL is not accepted" hb secure-backup rcpt "sftp://u:secret@127.0.0.1:$SSHD_PORT$R/x" "${ssh_opts[@]}"
 grep -q secret <<< "$msg" && fail "the password was echoed"
 expect_fail 2 "the port must be a number from 1 to 65535" hb secure-backup rcpt "sftp://127.0.0.1:99999$R/x" "${ssh_opts[@]}"
