@@ -127,6 +127,7 @@ static hb_status run_factory_reset(cli_ctx *ctx, const cli_args *a)
         HB_ENSURE(fgets(answer, sizeof answer, stdin) != NULL && strcmp(answer, "yes\n") == 0,
                   HB_E_REFUSED, "factory reset cancelled");
     }
+    out_swap_mode(ctx, "factory-reset", sys, true);
     HB_TRY(hb_system_factory_reset(sys, err));
     cli_say(ctx, "Factory reset of '%s' is complete. Define the restore credentials and "
             "trusted signer before a secure-restore.", root);

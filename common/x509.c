@@ -125,10 +125,11 @@ cleanup:
 /* An ASN1_TIME as "YYYY-MM-DD HH:MM:SS UTC" ("an unreadable date" if not). */
 static void time_text(const ASN1_TIME *t, char out[32])
 {
+    static const char unreadable[] = "an unreadable date";
     struct tm tm;
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
         strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(out, 32, "an unreadable date");
+        memcpy(out, unreadable, sizeof unreadable);
 }
 
 hb_status hb_x509_check_validity(X509 *cert, time_t now, const char *what, hb_err *err)

@@ -6,6 +6,8 @@
  * looking never changes anything. */
 #include "provider/provider_internal.h"
 
+#include "common/buf.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,16 +24,26 @@ static bool denied(const char *path, int mode)
 }
 
 /* The value of SoftHSM's directories.tokendir in conf, or "" (unreadable:
- * the caller has already said so). */
+ * the caller has already said so). Its syntax: "key = value", '#' comments. */
 static void softhsm_tokendir(const char *conf, char *out, size_t cap)
 {
+    static const char key[] = "directories.tokendir";
     out[0] = '\0';
     FILE *f = fopen(conf, "re");
     char line[1024];
     while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        char dir[1024];
-        if (sscanf(line, " directories.tokendir = %1023s", dir) == 1)
-            snprintf(out, cap, "%s", dir);
+        const char *s = line + strspn(line, " \t");
+        if (strncmp(s, key, sizeof key - 1) != 0)
+            continue;
+        s += sizeof key - 1;
+        s += strspn(s, " \t");
+        if (*s++ != '=')
+            continue;
+        s += strspn(s, " \t");
+        size_t n = strcspn(s, " \t\r\n#");
+        hb_err ignored;
+        if (n > 0 && hb_format(out, cap, "a token directory", &ignored, "%.*s", (int)n, s) != HB_OK)
+            out[0] = '\0';
     }
     if (f != NULL)
         fclose(f);
@@ -45,11 +57,13 @@ static void unreadable_token(const char *tokendir, char *out, size_t cap)
     struct dirent *e;
     while (d != NULL && out[0] == '\0' && (e = readdir(d)) != NULL) {
         char path[2048];
-        if (e->d_name[0] == '.' ||
-            snprintf(path, sizeof path, "%s/%s", tokendir, e->d_name) >= (int)sizeof path)
+        hb_err ignored;
+        if (e->d_name[0] == '.' || hb_format(path, sizeof path, "a token path", &ignored,
+                                             "%s/%s", tokendir, e->d_name) != HB_OK)
             continue;
-        if (denied(path, R_OK | X_OK))
-            snprintf(out, cap, "%s", path);
+        if (denied(path, R_OK | X_OK) &&
+            hb_format(out, cap, "a token path", &ignored, "%s", path) != HB_OK)
+            out[0] = '\0';
     }
     if (d != NULL)
         closedir(d);
@@ -88,8 +102,9 @@ bool hb_token_store_unreadable(const char *module, char *why, size_t cap)
     }
     if (what == NULL)
         return false;
-    snprintf(why, cap, "%s '%s' is not readable by this user (uid %ld): permission denied; run "
-             "hsmbak as a user who may read it (on Debian, a member of group 'softhsm') or as "
-             "root", what, path, (long)geteuid());
-    return true;
+    hb_err ignored;
+    return hb_format(why, cap, "a reason", &ignored, "%s '%s' is not readable by this user "
+                     "(uid %ld): permission denied; run hsmbak as a user who may read it (on "
+                     "Debian, a member of group 'softhsm') or as root", what, path,
+                     (long)geteuid()) == HB_OK;
 }

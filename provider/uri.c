@@ -274,11 +274,20 @@ cleanup:
 const char *hb_uri_shown(const char *uri, char *buf, size_t cap)
 {
     const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+    hb_err ignored;
+    hb_status st;
     if (uri == NULL)
-        snprintf(buf, cap, "(no URI)");
+        st = hb_format(buf, cap, "a URI", &ignored, "(no URI)");
     else if (q == NULL)
-        snprintf(buf, cap, "%s", uri);
+        st = hb_format(buf, cap, "a URI", &ignored, "%s", uri);
     else
-        snprintf(buf, cap, "%.*s?...", (int)(q - uri), uri);
+        st = hb_format(buf, cap, "a URI", &ignored, "%.*s?...", (int)(q - uri), uri);
+    /* Too long to show whole: its start says which URI it is. */
+    if (st != HB_OK && cap > 4 && uri != NULL) {
+        size_t n = q != NULL ? (size_t)(q - uri) : strlen(uri);
+        n = n < cap - 4 ? n : cap - 4;
+        memcpy(buf, uri, n);
+        memcpy(buf + n, "...", 4);
+    }
     return buf;
 }

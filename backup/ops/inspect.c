@@ -15,6 +15,7 @@
 #include "backup/custody/objects.h"
 #include "backup/ops/backup_dir.h"
 #include "backup/ops/trust.h"
+#include "common/buf.h"
 #include "common/fail.h"
 #include "common/x509.h"
 #include "hsmbak/url.h"
@@ -65,10 +66,12 @@ static hb_status signer_file_matches(const char *root, const char *url, X509 *si
     }
     /* The rule a certificate object follows without ignore-expiration. */
     char what[PATH_MAX + 64];
-    snprintf(what, sizeof what, "the backup's signer, the --signer certificate '%s',", url);
     *same = X509_cmp(x, signer) == 0;
-    if (*same && hb_x509_check_validity(x, time(NULL), what, err) != HB_OK)
-        st = HB_E_REFUSED;
+    if (*same)
+        st = hb_format(what, sizeof what, "the --signer path", err,
+                       "the backup's signer, the --signer certificate '%s',", url);
+    if (*same && st == HB_OK)
+        st = hb_x509_check_validity(x, time(NULL), what, err);
     X509_free(x);
     return st;
 }

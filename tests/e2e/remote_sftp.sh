@@ -18,6 +18,9 @@ remote_digest() { tree_digest "$T/remote"; }
 host_fp=$(ssh-keygen -lf "$SSHD_DIR/host_key.pub" | cut -d' ' -f2)
 
 # ---- the walkthrough over SFTP ----------------------------------------------
+# A local backup to compare with, made first: restoring the remote one (the
+# newest) is then no rollback.
+hb secure-backup rcpt "$T/local1" >/dev/null
 hb secure-backup rcpt "$url/b1" "${ssh_opts[@]}" > "$T/backup.out" 2> "$T/backup.err" ||
   fail "backup to $url/b1: $(cat "$T/backup.err")"
 grep -q "Secure backup is complete." "$T/backup.out" || fail "backup said: $(cat "$T/backup.out")"
@@ -33,7 +36,6 @@ pass "backup to sftp://: complete, directory 0700, files 0600, no partial or .pa
 cp -a "$R/b1" "$T/copy"
 hb secure-restore rcptcred "$T/copy" --validate | grep -q "validation is complete" ||
   fail "a copy of the remote backup does not validate as a local one"
-hb secure-backup rcpt "$T/local1" >/dev/null
 [ "$(ls "$T/local1")" = "$(ls "$R/b1")" ] || fail "remote files $(ls "$R/b1") differ from local $(ls "$T/local1")"
 pass "the remote directory is the local format (a copy validates; same files as a local backup)"
 
