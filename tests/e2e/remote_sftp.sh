@@ -155,16 +155,25 @@ rc=0; HSMBAK_FAULT=sftp-kill-upload hb secure-backup rcpt "$url/b3" "${ssh_opts[
 expect_fail 3 "holds no backupmanifest.xml" hb secure-restore rcptcred "$url/b3" --validate "${ssh_opts[@]}"
 pass "client killed mid-upload: no backup at the destination"
 
+# Killed at the commit point: the manifest is written, the directory not renamed.
+rc=0; HSMBAK_FAULT=backup-before-rename hb secure-backup rcpt "$url/b4" "${ssh_opts[@]}" >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 137 ] || fail "the backup was not killed before the rename (exit $rc)"
+[ ! -e "$R/b4" ] || fail "a backup killed before its rename left its destination"
+[ -f "$(ls -d "$R"/.b4.hsmbak-partial-* | head -1)/backupmanifest.xml" ] || fail "expected the manifest inside the hidden partial"
+ls "$R"/.b4.hsmbak-partial-*/ | grep -q '\.part$' && fail "a .part file was left behind a complete partial"
+expect_fail 3 "holds no backupmanifest.xml" hb secure-restore rcptcred "$url/b4" --validate "${ssh_opts[@]}"
+pass "killed before the final rename: the complete backup stays hidden, nothing at the destination"
+
 # Another machine's partial (another tag) and a live writer's are left alone.
 mkdir "$R/.b2.hsmbak-partial-0123456789abcdef-1" "$R/.b2.hsmbak-partial-$(basename "$(ls -d "$R"/.b2.hsmbak-partial-* | head -1)" | sed 's/.*-partial-\([0-9a-f]*\)-.*/\1/')-$$"
 [ "$(partials b2)" -eq 3 ] || fail "expected 3 partials of b2: $(ls -a "$R")"
-for b in b2 b3; do
+for b in b2 b3 b4; do
   hb secure-backup rcpt "$url/$b" "${ssh_opts[@]}" > "$T/again.out" 2>&1 || fail "the next backup to $b: $(cat "$T/again.out")"
   grep -q "removed 1 partial backup(s) left by an interrupted run" "$T/again.out" || fail "stale partial of $b not reported: $(cat "$T/again.out")"
   hb secure-restore rcptcred "$url/$b" --validate "${ssh_opts[@]}" | grep -q "validation is complete" ||
     fail "the next backup $b does not validate"
 done
-[ "$(partials b3)" -eq 0 ] || fail "the stale partial of b3 is still there"
+[ "$(partials b3)" -eq 0 ] && [ "$(partials b4)" -eq 0 ] || fail "a stale partial of b3 or b4 is still there"
 [ "$(partials b2)" -eq 2 ] || fail "another machine's or a live writer's partial was removed: $(ls -a "$R")"
 ls -a "$R" | grep -q "^\.b2\.hsmbak-partial-0123456789abcdef-1$" || fail "another machine's partial was removed"
 pass "the next backups after the interruptions succeed, validate, and remove (and report) their dead partials only"
