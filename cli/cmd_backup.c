@@ -90,6 +90,9 @@ static hb_status split_names(cli_ctx *ctx, const char *list, char **copy, const 
 
 enum { O_COMPRESSION = 1, O_JOBS, O_KEEP };
 
+/* For an sftp:// DEST (docs/remote.md). */
+enum { O_SSH_IDENTITY = 100, O_SSH_KNOWN_HOSTS };
+
 static const cli_option options[] = {
     {O_COMPRESSION, "compression", "zstd|gzip|none", "compression inside each archive", "zstd",
      0},
@@ -97,14 +100,19 @@ static const cli_option options[] = {
     {O_KEEP, "keep", "N",
      "then keep the N newest valid backups whose names match the dated DEST and remove "
      "the older ones", "$HSMBAK_KEEP when DEST is dated, else keep every backup", 0},
+    {O_SSH_IDENTITY, "ssh-identity", "PATH", "private key to log in with, for an sftp:// "
+     "DEST (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
+    {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
+     "must be in, for an sftp:// DEST", "~/.ssh/known_hosts", 0},
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
 static const cli_operand operands[] = {
     {"[CERT[,CERT...]]", "certificate objects, enrolled recipients or quorum groups to "
                          "encrypt to (default: every active enrollment and quorum group)"},
-    {"DEST", "a new or empty directory: temporary:///NAME or a path; {date} in its last "
-             "component becomes the backup's UTC time"},
+    {"DEST", "a new or empty directory: temporary:///NAME, a path or "
+             "sftp://[USER@]HOST[:PORT]/PATH; {date} in its last component becomes the "
+             "backup's UTC time"},
     {NULL, NULL},
 };
 
@@ -151,6 +159,8 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_backup_request *
     if (st != HB_OK)
         return st;
     req->dest = a->operands[a->n_operands - 1];
+    req->ssh_identity = cli_get(a, O_SSH_IDENTITY);
+    req->ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS);
     st = parse_keep(ctx, a, req->dest, &req->keep);
     if (st == HB_OK && a->n_operands == 2) {
         st = split_names(ctx, a->operands[0], copy, names, &req->n_recipients);

@@ -10,14 +10,22 @@
 
 enum { O_SIGNER = 1 };
 
+/* For an sftp:// SOURCE (docs/remote.md). */
+enum { O_SSH_IDENTITY = 100, O_SSH_KNOWN_HOSTS };
+
 static const cli_option options[] = {
     {O_SIGNER, "signer", "CERT", "trust this signer for this run: a certificate object, or a "
      "certificate file (a path or URL with a '/')", "only trusted-signer certificates", 0},
+    {O_SSH_IDENTITY, "ssh-identity", "PATH", "private key to log in with, for an sftp:// "
+     "SOURCE (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
+    {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
+     "must be in, for an sftp:// SOURCE", "~/.ssh/known_hosts", 0},
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
 static const cli_operand operands[] = {
-    {"SOURCE", "the backup directory: temporary:///NAME or a path"},
+    {"SOURCE", "the backup directory: temporary:///NAME, a path or "
+               "sftp://[USER@]HOST[:PORT]/PATH"},
     {NULL, NULL},
 };
 
@@ -57,7 +65,9 @@ static void describe_inspect(json_t *r, const hb_inspect_result *res)
 static hb_status run_inspect(cli_ctx *ctx, const cli_args *a)
 {
     hb_inspect_request req = {.root = ctx->root, .source = a->operands[0],
-                              .signer = cli_get(a, O_SIGNER)};
+                              .signer = cli_get(a, O_SIGNER),
+                              .ssh_identity = cli_get(a, O_SSH_IDENTITY),
+                              .ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS)};
     hb_inspect_result res;
     if (req.root != NULL && *req.root == '\0')
         req.root = NULL;

@@ -143,6 +143,9 @@ static hb_status parse_size(cli_ctx *ctx, const char *s, uint64_t *out)
 
 enum { O_VALIDATE = 1, O_SIGNER, O_MAX_SIZE, O_IDCRED, O_ALLOW_ROLLBACK };
 
+/* For an sftp:// SOURCE (docs/remote.md). */
+enum { O_SSH_IDENTITY = 100, O_SSH_KNOWN_HOSTS };
+
 static const cli_option options[] = {
     {O_VALIDATE, "validate", NULL,
      "check everything (signature, trust, every file, every archive) and change nothing", NULL,
@@ -151,6 +154,10 @@ static const cli_option options[] = {
      "only trusted-signer certificates", 0},
     {O_MAX_SIZE, "max-size", "SIZE", "cap on each archive's expanded size (512M, 10G)",
      "no cap but the target's free space", 0},
+    {O_SSH_IDENTITY, "ssh-identity", "PATH", "private key to log in with, for an sftp:// "
+     "SOURCE (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
+    {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
+     "must be in, for an sftp:// SOURCE", "~/.ssh/known_hosts", 0},
     {O_IDCRED, "idcred", "IDCRED",
      "an idcred that may open the backup, instead of the IDCRED argument; repeat it for "
      "the members of a quorum", NULL, CLI_REPEAT},
@@ -163,7 +170,8 @@ static const cli_option options[] = {
 static const cli_operand operands[] = {
     {"IDCRED", "the idcred whose certificate is a recipient of the backup (leave it out "
                "with --idcred)"},
-    {"SOURCE", "the backup directory: temporary:///NAME or a path"},
+    {"SOURCE", "the backup directory: temporary:///NAME, a path or "
+               "sftp://[USER@]HOST[:PORT]/PATH"},
     {NULL, NULL},
 };
 
@@ -222,6 +230,8 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request 
     req->idcreds = idcreds;
     req->n_idcreds = n_idcreds;
     req->insert_token = insert_token;
+    req->ssh_identity = cli_get(a, O_SSH_IDENTITY);
+    req->ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS);
     return HB_OK;
 }
 

@@ -232,6 +232,9 @@ static hb_status name_destination(backup_run *b, hb_err *err)
     HB_ENSURE(b->req->keep == 0 || strstr(dest, HB_DATE_PLACEHOLDER) != NULL, HB_E_USAGE,
               "--keep needs a dated destination such as /var/backups/hsmbak/NAME/backup-%s",
               HB_DATE_PLACEHOLDER);
+    HB_ENSURE(b->req->keep == 0 || !hb_store_is_remote(dest), HB_E_USAGE, "--keep is not "
+              "supported for an sftp:// destination yet (docs/remote.md): remove old backups "
+              "on the server by hand, or leave --keep and HSMBAK_KEEP unset");
     progress(b, "destination", b->dated, 0);
 cleanup:
     return st;
@@ -317,9 +320,16 @@ cleanup:
 static hb_status prepare_destination(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
-    HB_TRY(hb_url_resolve(b->sys->root, b->dated, b->dest, sizeof b->dest, err));
-    HB_TRY(check_not_inside_resources(b->sys, b->dest, err));
-    HB_TRY(hb_store_open_local(b->dest, b->dated, &b->out, err));
+    hb_store_remote remote = {.ssh_identity = b->req->ssh_identity,
+                              .ssh_known_hosts = b->req->ssh_known_hosts};
+    if (hb_store_is_remote(b->dated)) {
+        /* Not a path: no appliance folder, not inside a resource. */
+        HB_TRY(hb_format(b->dest, sizeof b->dest, "destination", err, "%s", b->dated));
+    } else {
+        HB_TRY(hb_url_resolve(b->sys->root, b->dated, b->dest, sizeof b->dest, err));
+        HB_TRY(check_not_inside_resources(b->sys, b->dest, err));
+    }
+    HB_TRY(hb_store_open(b->dest, b->dated, &remote, &b->out, err));
     HB_TRY(hb_store_begin(b->out, err));
     b->res->stale_partials_removed = hb_store_stale_removed(b->out);
 cleanup:

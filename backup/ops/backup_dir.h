@@ -4,6 +4,7 @@
 #define HSMBAK_OPS_BACKUP_DIR_H
 
 #include "backup/format/manifest.h"
+#include "backup/storage/storage.h"
 #include "backup/system/profile.h"
 
 #include <openssl/x509.h>
@@ -24,5 +25,15 @@ hb_status hb_backup_dir_file_present(const char *dir, const hb_manifest_file *f,
  * not so). */
 hb_status hb_backup_dir_check_files(const char *dir, const hb_manifest *m,
                                     const hb_profile *prof, hb_err *err) HB_MUST_CHECK;
+
+/* The same three, for a backup read through a store (a remote one:
+ * sftp://), with the messages above; the "files" check reads every file
+ * through to check its SHA-256. */
+hb_status hb_backup_store_manifest(hb_store *s, const char *shown, hb_manifest **m,
+                                   X509 **signer, hb_err *err) HB_MUST_CHECK;
+hb_status hb_backup_store_file_present(hb_store *s, const hb_manifest_file *f,
+                                       hb_err *err) HB_MUST_CHECK;
+hb_status hb_backup_store_check_files(hb_store *s, const hb_manifest *m,
+                                      const hb_profile *prof, hb_err *err) HB_MUST_CHECK;
 
 #endif

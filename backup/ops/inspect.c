@@ -119,9 +119,10 @@ cleanup:
     return st;
 }
 
-/* Each listed file: there with its listed size, or what is wrong. */
-static hb_status look_at_files(const char *dir, const hb_manifest *m, hb_inspect_result *res,
-                               hb_err *err)
+/* Each listed file: there with its listed size, or what is wrong; in dir,
+ * or through in for a remote backup. */
+static hb_status look_at_files(const char *dir, hb_store *in, const hb_manifest *m,
+                               hb_inspect_result *res, hb_err *err)
 {
     hb_status st = HB_OK;
     size_t n = hb_manifest_n_files(m);
@@ -129,7 +130,9 @@ static hb_status look_at_files(const char *dir, const hb_manifest *m, hb_inspect
     HB_ALLOC(res->file_problems);
     for (size_t i = 0; i < n; i++) {
         hb_err why = {0};
-        if (hb_backup_dir_file_present(dir, hb_manifest_file_at(m, i), &why) == HB_OK)
+        const hb_manifest_file *f = hb_manifest_file_at(m, i);
+        if ((in != NULL ? hb_backup_store_file_present(in, f, &why)
+                        : hb_backup_dir_file_present(dir, f, &why)) == HB_OK)
             continue;
         res->file_problems[i] = strdup(why.msg);
         HB_ALLOC(res->file_problems[i]);
@@ -149,17 +152,25 @@ static void free_problems(hb_inspect_result *res, size_t n)
 hb_status hb_inspect(const hb_inspect_request *req, hb_inspect_result *res, hb_err *err)
 {
     hb_status st = HB_OK;
-    char dir[PATH_MAX];
+    char dir[PATH_MAX] = "";
     hb_manifest *m = NULL;
     X509 *signer = NULL;
+    hb_store *in = NULL; /* a remote backup (sftp://) */
+    hb_store_remote remote = {.ssh_identity = req->ssh_identity,
+                              .ssh_known_hosts = req->ssh_known_hosts};
     memset(res, 0, sizeof *res);
     HB_ENSURE(req->source != NULL && *req->source != '\0', HB_E_USAGE, "inspect needs SOURCE, "
               "the backup directory");
-    HB_TRY(hb_url_resolve(req->root, req->source, dir, sizeof dir, err));
-    HB_TRY(hb_backup_dir_manifest(dir, req->source, &m, &signer, err));
+    if (hb_store_is_remote(req->source)) {
+        HB_TRY(hb_store_open(req->source, req->source, &remote, &in, err));
+        HB_TRY(hb_backup_store_manifest(in, req->source, &m, &signer, err));
+    } else {
+        HB_TRY(hb_url_resolve(req->root, req->source, dir, sizeof dir, err));
+        HB_TRY(hb_backup_dir_manifest(dir, req->source, &m, &signer, err));
+    }
     HB_TRY(describe_signer(signer, res, err));
     HB_TRY(trust(req, signer, res, err));
-    HB_TRY(look_at_files(dir, m, res, err));
+    HB_TRY(look_at_files(dir, in, m, res, err));
     res->manifest = m;
     m = NULL;
 cleanup:
@@ -167,6 +178,7 @@ cleanup:
         free_problems(res, hb_manifest_n_files(m));
     hb_manifest_free(m);
     X509_free(signer);
+    hb_store_free(in);
     return st;
 }
 

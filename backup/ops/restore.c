@@ -56,7 +56,8 @@ typedef struct restore_run {
     hb_provider *p;
     const hb_restore_request *req;
     hb_restore_result *res;
-    char src[PATH_MAX];            /* the backup directory */
+    char src[PATH_MAX];            /* the backup directory (or its sftp:// URL) */
+    hb_store *in;                  /* ...which the files are read through */
     hb_manifest *m;
     X509 *signer;
     hb_object_store *store;
@@ -105,9 +106,19 @@ static hb_status plan_checks(hb_check_report *report, bool validate, hb_err *err
 static hb_status open_manifest(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
+    hb_store_remote remote = {.ssh_identity = r->req->ssh_identity,
+                              .ssh_known_hosts = r->req->ssh_known_hosts};
     HB_TRY(hb_system_clean_leftovers(r->sys->root, &r->res->leftovers_cleaned, err));
-    HB_TRY(hb_url_resolve(r->sys->root, r->req->source, r->src, sizeof r->src, err));
-    HB_TRY(hb_backup_dir_manifest(r->src, r->req->source, &r->m, &r->signer, err));
+    if (hb_store_is_remote(r->req->source))
+        HB_TRY(hb_format(r->src, sizeof r->src, "source", err, "%s", r->req->source));
+    else
+        HB_TRY(hb_url_resolve(r->sys->root, r->req->source, r->src, sizeof r->src, err));
+    /* The archives stream from the backup's store (backup/storage/). */
+    HB_TRY(hb_store_open(r->src, r->req->source, &remote, &r->in, err));
+    if (hb_store_is_remote(r->src))
+        HB_TRY(hb_backup_store_manifest(r->in, r->req->source, &r->m, &r->signer, err));
+    else
+        HB_TRY(hb_backup_dir_manifest(r->src, r->req->source, &r->m, &r->signer, err));
     passed(r, "signature");
 cleanup:
     return st;
@@ -216,7 +227,10 @@ static hb_status check_files(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
     uint64_t total = 0;
-    HB_TRY(hb_backup_dir_check_files(r->src, r->m, r->sys->profile, err));
+    if (hb_store_is_remote(r->src))
+        HB_TRY(hb_backup_store_check_files(r->in, r->m, r->sys->profile, err));
+    else
+        HB_TRY(hb_backup_dir_check_files(r->src, r->m, r->sys->profile, err));
     passed(r, "files");
     for (size_t i = 0; i < r->m->n_files; i++) {
         const hb_manifest_file *f = &r->m->files[i];
@@ -249,7 +263,6 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     hb_status st = HB_OK;
     uint8_t dek[HB_DEK_LEN];
     char file[PATH_MAX], dir[PATH_MAX];
-    hb_store *src = NULL;
     hb_store_reader *in = NULL;
     hb_archive_spec spec = {.backup_id = r->m->id, .name = f->name};
     hb_archive_info info;
@@ -263,9 +276,7 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     HB_TRY(hb_path_join(file, sizeof file, r->src, f->filename, err));
     HB_TRY(hb_credentials_file_key(r->cred, r->p, f, dek, err));
     hb_fault_swap("restore-swap-archive", file);
-    /* The archive streams from the backup's store (backup/storage/). */
-    HB_TRY(hb_store_open_local(r->src, r->req->source, &src, err));
-    st = hb_store_get(src, f->filename, &in, err);
+    st = hb_store_get(r->in, f->filename, &in, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "archive '%s'", f->name);
         goto cleanup;
@@ -291,7 +302,6 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     progress(r, "complete", f->name, f->size);
 cleanup:
     hb_store_reader_free(in);
-    hb_store_free(src);
     OPENSSL_cleanse(dek, sizeof dek);
     return st;
 }
@@ -359,6 +369,7 @@ cleanup:
     hb_audit_backup_op(req->validate_only ? "validate" : "secure-restore", st, err,
                        req->source, r.m != NULL ? r.m : res->manifest, r.signer, req->idcred);
     hb_restore_staging_free(r.staging);
+    hb_store_free(r.in);
     hb_credentials_free(r.cred);
     X509_free(r.signer);
     hb_manifest_free(r.m);

@@ -1,7 +1,7 @@
 /* The local-directory backend of storage.h: a backup is a directory, built
  * under a hidden partial name beside it and renamed into place when every
  * file and the directory are synced (DESIGN §4); files 0600, directory 0700. */
-#include "backup/storage/storage.h"
+#include "backup/storage/backend.h"
 
 #include "common/buf.h"
 #include "common/fail.h"
@@ -18,28 +18,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct hb_store {
+struct hb_local {
     char dest[PATH_MAX];
     char shown[PATH_MAX];
     char partial[PATH_MAX];  /* "" until made, and once renamed */
     unsigned stale_removed;
 };
 
-struct hb_store_writer {
+struct hb_local_writer {
     int fd;
     char path[PATH_MAX];
 };
 
-struct hb_store_reader {
+struct hb_local_reader {
     int fd;
     char path[PATH_MAX];
 };
 
-hb_status hb_store_open_local(const char *path, const char *shown, hb_store **out,
+hb_status hb_local_open(const char *path, const char *shown, hb_local **out,
                               hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_store *s = calloc(1, sizeof *s);
+    hb_local *s = calloc(1, sizeof *s);
     HB_ALLOC(s);
     HB_TRY(hb_format(s->dest, sizeof s->dest, "path", err, "%s", path));
     HB_TRY(hb_format(s->shown, sizeof s->shown, "path", err, "%s", shown ? shown : path));
@@ -126,7 +126,7 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
     return removed;
 }
 
-hb_status hb_store_begin(hb_store *s, hb_err *err)
+hb_status hb_local_begin(hb_local *s, hb_err *err)
 {
     hb_status st = HB_OK;
     char parent[PATH_MAX], partial[PATH_MAX];
@@ -153,10 +153,10 @@ cleanup:
     return st;
 }
 
-hb_status hb_store_put(hb_store *s, const char *name, hb_store_writer **out, hb_err *err)
+hb_status hb_local_put(hb_local *s, const char *name, hb_local_writer **out, hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_store_writer *w = calloc(1, sizeof *w);
+    hb_local_writer *w = calloc(1, sizeof *w);
     HB_ALLOC(w);
     w->fd = -1;
     HB_ENSURE(s->partial[0] != '\0', HB_E_USAGE, "hb_store_put: hb_store_begin not called");
@@ -173,13 +173,13 @@ cleanup:
     return st;
 }
 
-hb_status hb_store_write(void *writer, const uint8_t *buf, size_t len, hb_err *err)
+hb_status hb_local_write(void *writer, const uint8_t *buf, size_t len, hb_err *err)
 {
-    hb_store_writer *w = writer;
+    hb_local_writer *w = writer;
     return hb_write_all(w->fd, buf, len, w->path, err);
 }
 
-hb_status hb_store_put_commit(hb_store_writer *w, hb_err *err)
+hb_status hb_local_put_commit(hb_local_writer *w, hb_err *err)
 {
     hb_status st = HB_OK;
     HB_ENSURE(fsync(w->fd) == 0, HB_E_IO, "cannot sync '%s': %s", w->path, strerror(errno));
@@ -188,13 +188,13 @@ hb_status hb_store_put_commit(hb_store_writer *w, hb_err *err)
     HB_ENSURE(rc == 0, HB_E_IO, "cannot write '%s': %s", w->path, strerror(errno));
 cleanup:
     if (st != HB_OK)
-        hb_store_put_abort(w);
+        hb_local_put_abort(w);
     else
         free(w);
     return st;
 }
 
-void hb_store_put_abort(hb_store_writer *w)
+void hb_local_put_abort(hb_local_writer *w)
 {
     if (w == NULL)
         return;
@@ -204,7 +204,7 @@ void hb_store_put_abort(hb_store_writer *w)
     free(w);
 }
 
-hb_status hb_store_finish(hb_store *s, hb_err *err)
+hb_status hb_local_finish(hb_local *s, hb_err *err)
 {
     hb_status st = HB_OK;
     char parent[PATH_MAX];
@@ -222,21 +222,21 @@ cleanup:
     return st;
 }
 
-const char *hb_store_location(const hb_store *s)
+const char *hb_local_location(const hb_local *s)
 {
     return s->dest;
 }
 
-unsigned hb_store_stale_removed(const hb_store *s)
+unsigned hb_local_stale_removed(const hb_local *s)
 {
     return s->stale_removed;
 }
 
-hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_err *err)
+hb_status hb_local_get(hb_local *s, const char *name, hb_local_reader **out, hb_err *err)
 {
     hb_status st = HB_OK;
     struct stat sb;
-    hb_store_reader *r = calloc(1, sizeof *r);
+    hb_local_reader *r = calloc(1, sizeof *r);
     HB_ALLOC(r);
     r->fd = -1;
     HB_TRY(hb_path_join(r->path, sizeof r->path, s->dest, name, err));
@@ -244,17 +244,17 @@ hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_
     *out = r;
     r = NULL;
 cleanup:
-    hb_store_reader_free(r);
+    hb_local_reader_free(r);
     return st;
 }
 
-hb_status hb_store_read(void *reader, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
+hb_status hb_local_read(void *reader, uint8_t *buf, size_t cap, size_t *got, hb_err *err)
 {
-    hb_store_reader *r = reader;
+    hb_local_reader *r = reader;
     return hb_read_some(r->fd, buf, cap, got, r->path, err);
 }
 
-void hb_store_reader_free(hb_store_reader *r)
+void hb_local_reader_free(hb_local_reader *r)
 {
     if (r == NULL)
         return;
@@ -263,11 +263,42 @@ void hb_store_reader_free(hb_store_reader *r)
     free(r);
 }
 
-void hb_store_free(hb_store *s)
+void hb_local_free(hb_local *s)
 {
     if (s == NULL)
         return;
     if (s->partial[0] != '\0')
         remove_flat_dir(s->partial);
     free(s);
+}
+
+hb_status hb_local_stat(hb_local *s, const char *name, uint64_t *size, bool *regular,
+                        hb_err *err)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    hb_status st = hb_path_join(path, sizeof path, s->dest, name, err);
+    if (st != HB_OK)
+        return st;
+    if (lstat(path, &sb) != 0)
+        return hb_fail(err, errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO, "cannot read '%s': %s",
+                       path, strerror(errno));
+    *size = (uint64_t)sb.st_size;
+    *regular = S_ISREG(sb.st_mode);
+    return HB_OK;
+}
+
+hb_status hb_local_list(hb_local *s, hb_store_name_fn fn, void *ctx, hb_err *err)
+{
+    hb_status st = HB_OK;
+    DIR *d = opendir(s->dest);
+    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", s->dest, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            HB_TRY(fn(ctx, de->d_name, err));
+cleanup:
+    if (d != NULL)
+        closedir(d);
+    return st;
 }

@@ -9,8 +9,9 @@
  * whole backup visible at once. Until then hb_store_free removes what was
  * written. Reading: hb_store_get streams a published file.
  *
- * Backends: the local directory (local.c). Remote backends (SFTP, S3) plug
- * in behind the same functions (issue 14). */
+ * Backends: the local directory (local.c) and SFTP (sftp.c), chosen by
+ * hb_store_open from the location's form (store.c); S3 is to come (issue 14,
+ * docs/remote.md). */
 #ifndef HSMBAK_STORAGE_STORAGE_H
 #define HSMBAK_STORAGE_STORAGE_H
 
@@ -24,8 +25,25 @@ typedef struct hb_store hb_store;
 typedef struct hb_store_writer hb_store_writer;
 typedef struct hb_store_reader hb_store_reader;
 
-/* A local backup directory at path (absolute or relative; its parent is
- * created on begin). shown names it in messages. */
+/* How to reach a remote store; NULL members take the defaults
+ * (docs/remote.md). Nothing here is secret: these are file names. */
+typedef struct hb_store_remote {
+    const char *ssh_identity;      /* private key file; default ~/.ssh/id_ed25519, id_rsa */
+    const char *ssh_known_hosts;   /* default ~/.ssh/known_hosts */
+} hb_store_remote;
+
+/* True when location names a remote store (sftp://...): it is not a path,
+ * and no appliance URL resolution applies to it. */
+bool hb_store_is_remote(const char *location);
+
+/* The store at location: an sftp:// URL (connected, host key checked and
+ * logged in before this returns; opts may be NULL), else a local directory
+ * path (absolute or relative; its parent is created on begin). shown names it
+ * in messages. */
+hb_status hb_store_open(const char *location, const char *shown, const hb_store_remote *opts,
+                        hb_store **out, hb_err *err) HB_MUST_CHECK;
+
+/* A local backup directory at path (hb_store_open for a path). */
 hb_status hb_store_open_local(const char *path, const char *shown, hb_store **out,
                               hb_err *err) HB_MUST_CHECK;
 
@@ -58,6 +76,17 @@ hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out,
 hb_status hb_store_read(void *reader, uint8_t *buf, size_t cap, size_t *got,
                         hb_err *err) HB_MUST_CHECK;
 void hb_store_reader_free(hb_store_reader *r);
+
+/* Read all of a published file, at most cap bytes (HB_E_REFUSED if larger);
+ * *data is NUL-terminated, owned by the caller. HB_E_NOT_FOUND: none. */
+hb_status hb_store_read_file(hb_store *s, const char *name, size_t cap, uint8_t **data,
+                             size_t *len, hb_err *err) HB_MUST_CHECK;
+/* What name in the backup is, without following a link. HB_E_NOT_FOUND: none. */
+hb_status hb_store_stat(hb_store *s, const char *name, uint64_t *size, bool *regular,
+                        hb_err *err) HB_MUST_CHECK;
+/* Each name in the backup's directory but "." and "..", until fn fails. */
+typedef hb_status (*hb_store_name_fn)(void *ctx, const char *name, hb_err *err);
+hb_status hb_store_list(hb_store *s, hb_store_name_fn fn, void *ctx, hb_err *err) HB_MUST_CHECK;
 
 /* Frees s; an unfinished backup's partial files are removed. */
 void hb_store_free(hb_store *s);

@@ -47,9 +47,10 @@ typedef struct hb_backup_request {
                                       fingerprint) or quorum groups; none: every active
                                       enrollment and quorum group (docs/custody.md) */
     size_t n_recipients;
-    const char *dest;              /* appliance URL or path; must be absent or empty. May
-                                      hold {date} once, in its last component: it becomes
-                                      the backup's UTC time (include/hsmbak/rotate.h) */
+    const char *dest;              /* appliance URL, sftp:// URL or path; must be absent
+                                      or empty. May hold {date} once, in its last
+                                      component: it becomes the backup's UTC time
+                                      (include/hsmbak/rotate.h) */
     unsigned keep;                 /* > 0: afterwards keep the `keep` newest valid backups
                                       whose names match the dated dest (hb_rotate) */
     hb_compression compression;
@@ -57,6 +58,10 @@ typedef struct hb_backup_request {
     unsigned seg_log2;             /* 0 = default */
     hb_progress_fn progress;
     void *progress_ctx;
+    /* For an sftp:// dest (docs/remote.md); NULL: ~/.ssh/id_ed25519 (then
+     * id_rsa) and ~/.ssh/known_hosts. */
+    const char *ssh_identity;
+    const char *ssh_known_hosts;
 } hb_backup_request;
 
 typedef struct hb_backup_result {
@@ -89,7 +94,7 @@ typedef bool (*hb_insert_token_fn)(void *ctx, const char *idcred, const char *me
 
 typedef struct hb_restore_request {
     const char *idcred;            /* its certificate must be a recipient */
-    const char *source;            /* URL or path of the backup directory */
+    const char *source;            /* URL (also sftp://) or path of the backup directory */
     bool validate_only;            /* check everything, change nothing */
     const char *signer;            /* a certificate object trusted for this run; NULL:
                                       only trusted-signer certificates */
@@ -106,6 +111,9 @@ typedef struct hb_restore_request {
     void *insert_ctx;
     bool allow_rollback;           /* restore a backup older than the newest this system
                                       made or restored (docs/reliability.md "Rollback") */
+    /* For an sftp:// source, as in hb_backup_request. */
+    const char *ssh_identity;
+    const char *ssh_known_hosts;
 } hb_restore_request;
 
 /* What this system knew of its backups when the run began, and whether the

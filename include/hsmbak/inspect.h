@@ -18,10 +18,13 @@ typedef struct hb_inspect_request {
     const char *root;      /* the system root: appliance URLs, its trusted-signer
                               certificate objects; may be NULL with a signer file
                               and a plain path */
-    const char *source;    /* the backup directory: appliance URL or path */
+    const char *source;    /* the backup directory: appliance URL, path or sftp:// URL */
     const char *signer;    /* trust this signer for this run: a certificate object's
                               name, or a certificate file (a path or URL, anything
                               with a '/'); NULL: the root's trusted signers only */
+    /* For an sftp:// source, as in hb_restore_request (include/hsmbak/backup.h). */
+    const char *ssh_identity;
+    const char *ssh_known_hosts;
 } hb_inspect_request;
 
 typedef struct hb_inspect_result {
