@@ -319,6 +319,7 @@ static hb_status prepare_destination(backup_run *b, hb_err *err)
     HB_TRY(hb_store_open_local(b->dest, b->dated, &b->out, err));
     HB_TRY(hb_store_begin(b->out, err));
     b->res->stale_partials_removed = hb_store_stale_removed(b->out);
+    HB_TRY(hb_strlist_extend(&b->res->warnings, hb_store_warnings(b->out), err));
 cleanup:
     return st;
 }
