@@ -270,9 +270,17 @@ static void own_dir_only(void)
     HBTEST_ASSERT_FAIL(hb_beneath_remove(rootfd, root, "top", HB_BENEATH_OWN_DIR, &err),
                        HB_E_REFUSED, &err, "is not a directory; left alone");
     HBTEST_ASSERT_OK(hb_beneath_remove(rootfd, root, "a", HB_BENEATH_OWN_DIR, &err), &err);
-    struct stat init;
-    if (stat("/proc/1", &init) == 0 && init.st_uid != geteuid()) {
-        /* Another user's directory: /proc/1 (uid 0) beside us. */
+    /* Another user's directory: as root, one made and given away; as
+     * anyone else, /proc/1 (root's). */
+    if (geteuid() == 0) {
+        HBTEST_ASSERT_OK(hb_beneath_mkdirs(rootfd, root, "theirs/sub", 0700, NULL, &err), &err);
+        path_of(p, root, "theirs");
+        CU_ASSERT_EQUAL_FATAL(chown(p, 65534, 65534), 0);
+        HBTEST_ASSERT_FAIL(hb_beneath_remove(rootfd, root, "theirs", HB_BENEATH_OWN_DIR, &err),
+                           HB_E_REFUSED, &err, "belongs to uid 65534, not to this user (uid 0)");
+        path_of(p, root, "theirs/sub");
+        CU_ASSERT_EQUAL(access(p, F_OK), 0); /* left alone */
+    } else {
         int proc = -1;
         HBTEST_ASSERT_OK(hb_beneath_open_top("/proc", &proc, &err), &err);
         HBTEST_ASSERT_FAIL(hb_beneath_remove(proc, "/proc", "1", HB_BENEATH_OWN_DIR, &err),
