@@ -291,8 +291,10 @@ hb_status hb_tree_copy(const char *src, const char *dst, bool link_files, hb_err
     HB_ENSURE(lstat(src, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND,
               "'%s' is not a directory", src);
     HB_TRY(hb_mkdirs(dst, 0700, err));
+    /* src was checked to be a directory, not a link: open it so (no race);
+     * dst is the caller's path as given. Below both, nothing is followed. */
     sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    dfd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sfd < 0 || dfd < 0) {
         st = hb_fail(err, HB_E_IO, "cannot open '%s' or '%s': %s", src, dst, strerror(errno));
         goto cleanup;
