@@ -8,9 +8,10 @@
  * WORKDIR/decoy a directory outside it. Each round leaves a stale partial
  * backup .dest.hsmbak-partial-PID (PID a process that has exited) in shared,
  * holding files, a directory d and a link dl -> ../../decoy, with a link
- * shared/lnk -> ../decoy beside it. A child process then swaps, as fast as
- * it can, the partial with lnk and d with dl (renameat2 RENAME_EXCHANGE),
- * while this process runs a backup's hb_store_begin (the stale-partial
+ * shared/lnk -> ../decoy beside it. A child process (one for all rounds,
+ * started and stopped through pipes) then swaps, as fast as it can, the
+ * partial with lnk and d with dl (renameat2 RENAME_EXCHANGE), while this
+ * process runs a backup's hb_store_begin (the stale-partial
  * cleanup of backup/storage/local.c) and hb_store_free. After every round
  * each file of the decoy must still be there with its content.
  *
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -120,11 +122,42 @@ int main(int argc, char **argv)
     decoy_make(dfd);
     unsigned long removed = 0, left = 0, swaps = 0;
     struct timespec t0, t1;
+    char name[64];
+    snprintf(name, sizeof name, ".dest.hsmbak-partial-%ld", (long)dead_pid());
+    /* The attacker, one process for all rounds: told to start and stop
+     * through pipes, it swaps while a shared flag says so. */
+    volatile int *running = mmap(NULL, sizeof *running, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int go[2], ack[2];
+    if (running == MAP_FAILED || pipe(go) != 0 || pipe(ack) != 0)
+        die("mmap/pipe");
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        close(ack[0]);
+        while (read(go[0], &c, 1) == 1) {
+            int pfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (pfd < 0 || write(ack[1], "s", 1) != 1)
+                _exit(1);
+            while (__atomic_load_n(running, __ATOMIC_SEQ_CST)) {
+                (void)renameat2(sfd, name, sfd, "lnk", RENAME_EXCHANGE);
+                (void)renameat2(pfd, "d", pfd, "dl", RENAME_EXCHANGE);
+            }
+            close(pfd);
+            if (write(ack[1], "e", 1) != 1)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(go[0]);
+    close(ack[1]);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long r = 0; r < rounds; r++) {
-        char name[64];
         hb_err err;
-        snprintf(name, sizeof name, ".dest.hsmbak-partial-%ld", (long)dead_pid());
+        char c;
         if (mkdirat(sfd, name, 0700) != 0)
             die(name);
         int pfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -141,27 +174,10 @@ int main(int argc, char **argv)
         close(sub);
         if (symlinkat("../../decoy", pfd, "dl") != 0 || symlinkat("../decoy", sfd, "lnk") != 0)
             die("symlink");
-        int pipefd[2];
-        if (pipe(pipefd) != 0)
-            die("pipe");
-        pid_t child = fork();
-        if (child < 0)
-            die("fork");
-        if (child == 0) {
-            /* The attacker: swap a directory and a link, over and over. */
-            close(pipefd[0]);
-            if (write(pipefd[1], "g", 1) != 1)
-                _exit(1);
-            for (;;) {
-                (void)renameat2(sfd, name, sfd, "lnk", RENAME_EXCHANGE);
-                (void)renameat2(pfd, "d", pfd, "dl", RENAME_EXCHANGE);
-            }
-        }
-        close(pipefd[1]);
-        char go;
-        if (read(pipefd[0], &go, 1) != 1)
+        close(pfd);
+        __atomic_store_n(running, 1, __ATOMIC_SEQ_CST);
+        if (write(go[1], "g", 1) != 1 || read(ack[0], &c, 1) != 1)
             die("swapper start");
-        close(pipefd[0]);
         hb_store *store = NULL;
         if (hb_store_open_local(dest, NULL, &store, &err) != HB_OK ||
             hb_store_begin(store, &err) != HB_OK) {
@@ -174,24 +190,28 @@ int main(int argc, char **argv)
         else
             left++;
         hb_store_free(store);
-        kill(child, SIGKILL);
-        while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
-        }
+        __atomic_store_n(running, 0, __ATOMIC_SEQ_CST);
+        if (read(ack[0], &c, 1) != 1)
+            die("swapper stop");
         swaps++;
-        close(pfd);
         const char *gone = decoy_missing(dfd);
         if (gone != NULL) {
             fprintf(stderr, "exchange_swapper: round %ld: decoy/%s outside the destination's "
                             "parent was removed or changed by the stale-partial cleanup\n",
                     r, gone);
+            kill(child, SIGKILL);
             return 1;
         }
         /* What the round left in shared (the partial, the link, either name). */
         if (hb_beneath_remove(sfd, shared, name, 0, &err) != HB_OK ||
             hb_beneath_remove(sfd, shared, "lnk", 0, &err) != HB_OK) {
             fprintf(stderr, "exchange_swapper: round %ld: %s\n", r, err.msg);
+            kill(child, SIGKILL);
             return 1;
         }
+    }
+    close(go[1]);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
