@@ -215,6 +215,15 @@ hb_status hb_beneath_open(int dirfd, const char *shown, const char *rel, int fla
     if (st != HB_OK)
         return st;
     int fd = open_resolved(dirfd, rel, flags, mode);
+    struct stat sb;
+    if (fd >= 0 && (flags & O_PATH) && !(flags & O_DIRECTORY) &&
+        (fstat(fd, &sb) != 0 || S_ISLNK(sb.st_mode))) {
+        /* O_PATH|O_NOFOLLOW opens a final link itself (openat2 too, under
+         * RESOLVE_NO_SYMLINKS): refused like any other. */
+        close(fd);
+        fd = -1;
+        errno = ELOOP;
+    }
     if (fd < 0)
         return open_fail(dirfd, shown, rel, errno, err);
     *out = fd;

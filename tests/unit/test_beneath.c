@@ -120,6 +120,8 @@ static void links_at_every_component(void)
 
         HBTEST_ASSERT_FAIL(hb_beneath_open(rootfd, root, "a/b/c/f", O_RDONLY, 0, &fd, &err),
                            HB_E_REFUSED, &err, want);
+        HBTEST_ASSERT_FAIL(hb_beneath_open(rootfd, root, "a/b/c/f", O_PATH, 0, &fd, &err),
+                           HB_E_REFUSED, &err, want);
         HBTEST_ASSERT_FAIL(hb_beneath_open(rootfd, root, "a/b/c/new",
                                            O_WRONLY | O_CREAT | O_EXCL, 0600, &fd, &err),
                            strcmp(cases[i].said, "a/b/c/f") == 0 ? HB_OK : HB_E_REFUSED,
