@@ -291,6 +291,29 @@ static void own_dir_only(void)
     }
 }
 
+/* Removal's recursion is bounded: a tree deeper than HB_BENEATH_MAX_DEPTH
+ * is refused, saying so, and one at the bound goes. */
+static void depth_bounded(void)
+{
+    hb_err err = {0};
+    char rel[4 * (HB_BENEATH_MAX_DEPTH + 8)] = "deep";
+    size_t len = strlen(rel);
+    for (int i = 0; i < HB_BENEATH_MAX_DEPTH + 4; i++) {
+        HBTEST_ASSERT_OK(hb_beneath_mkdirs(rootfd, root, rel, 0700, NULL, &err), &err);
+        memcpy(rel + len, "/d", 3);
+        len += 2;
+    }
+    HBTEST_ASSERT_FAIL(hb_beneath_remove(rootfd, root, "deep", 0, &err), HB_E_REFUSED, &err,
+                       "directories deep; not removed");
+    /* Cut it to the bound from inside, then it goes. */
+    rel[4 + 2 * (HB_BENEATH_MAX_DEPTH - 1)] = '\0';
+    HBTEST_ASSERT_OK(hb_beneath_remove(rootfd, root, rel, 0, &err), &err);
+    HBTEST_ASSERT_OK(hb_beneath_remove(rootfd, root, "deep", 0, &err), &err);
+    bool exists = true;
+    HBTEST_ASSERT_OK(hb_beneath_lstat(rootfd, root, "deep", &exists, NULL, &err), &err);
+    CU_ASSERT_FALSE(exists);
+}
+
 /* Each case through openat2 and through the fallback walk. */
 #define BOTH(fn)                               \
     static void fn##_openat2(void)             \
@@ -314,6 +337,7 @@ BOTH(dotdot_and_absolute_refused)
 BOTH(magic_link_refused)
 BOTH(plain_paths_work)
 BOTH(own_dir_only)
+BOTH(depth_bounded)
 
 int main(void)
 {
@@ -333,6 +357,8 @@ int main(void)
          own_dir_only_openat2},
         {"removal with OWN_DIR takes only this user's directories (fallback walk)",
          own_dir_only_fallback},
+        {"removal's recursion is bounded (openat2)", depth_bounded_openat2},
+        {"removal's recursion is bounded (fallback walk)", depth_bounded_fallback},
         {NULL, NULL},
     };
     return hbtest_main("beneath", cases);
