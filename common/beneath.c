@@ -444,9 +444,11 @@ static hb_status remove_contents(remover *r, int fd, unsigned depth)
     hb_err *err = r->err;
     DIR *d = fdopendir(fd);
     if (d == NULL) {
+        int saved = errno;
         close(fd);
-        return hb_fail(err, HB_E_IO, "cannot list '%s': %s", r->path, strerror(errno));
+        errno = saved;
     }
+    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", r->path, strerror(errno));
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
@@ -457,7 +459,8 @@ static hb_status remove_contents(remover *r, int fd, unsigned depth)
     }
     HB_ENSURE(errno == 0, HB_E_IO, "cannot list '%s': %s", r->path, strerror(errno));
 cleanup:
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
     return st;
 }
 
