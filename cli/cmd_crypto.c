@@ -166,6 +166,15 @@ static hb_status edit_trusted_signer(cli_ctx *ctx, hb_system *sys, const cli_arg
     out_bool(r, "trusted_signer", !remove);
     cli_say(ctx, "Certificate '%s' is %s trusted to sign backups", out_get_str(r, "certificate"),
             out_get_bool(r, "trusted_signer") ? "now" : "no longer");
+    hb_provider *p = NULL;
+    hb_err why = {0};
+    if (!remove && cli_provider(ctx, &p) != HB_OK) {
+        p = NULL; /* no module: the token certificate's error is the warning */
+        memset(&ctx->err, 0, sizeof ctx->err);
+    }
+    if (!remove && hb_crypto_signer_standing(hb_system_root(sys), p, a->operands[0], &why) != HB_OK)
+        out_warning(ctx, "certificate '%s' vouches for no backup now: %s", a->operands[0],
+                    why.msg);
     return HB_OK;
 }
 

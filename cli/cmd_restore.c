@@ -242,6 +242,7 @@ static hb_status run_restore(cli_ctx *ctx, const cli_args *a)
     out_str(out_result(ctx), "idcred", req.idcred);
     HB_TRY(cli_root(ctx, &root));
     HB_TRY(hb_system_open(root, 0, &sys, &ctx->err));
+    out_swap_mode(ctx, label, sys, !req.validate_only);
     HB_TRY(cli_provider(ctx, &p));
     watch.progress = progress_new(ctx, label);
     req.progress = on_progress;

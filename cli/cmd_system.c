@@ -2,6 +2,7 @@
 #include "args.h"
 #include "output.h"
 
+#include "hsmbak/dirlist.h"
 #include "hsmbak/system.h"
 
 #include <stdio.h>
@@ -82,34 +83,57 @@ const cli_spec cli_spec_factory_reset = {
     .options = reset_options,
     .run = run_factory_reset,
     .details = "VERSION and hsmbak's own .hsmbak/ stay. The old tree is swapped out in one "
-               "rename: the system is the old one or the factory image, never a mix.",
+               "rename: the system is the old one or the factory image, never a mix. The "
+               "backups under temporary: are erased too: each is named before the question "
+               "(and listed as erased_backups with --json).",
 };
+
+/* Names the backups under temporary: that the reset erases, before asking. */
+static hb_status say_erased_backups(cli_ctx *ctx, const char *root, hb_strlist *backups)
+{
+    hb_status st = hb_dir_backups(root, "temporary:///", backups, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    json_t *list = out_array(out_result(ctx), "erased_backups");
+    for (size_t i = 0; i < backups->n; i++)
+        out_push_str(list, backups->items[i]);
+    if (backups->n > 0 && !ctx->json) {
+        fprintf(stderr, "These %zu backup(s) under temporary: are erased with it (copy them off "
+                "the system first to keep them):\n", backups->n);
+        for (size_t i = 0; i < backups->n; i++)
+            fprintf(stderr, "  temporary:///%s\n", backups->items[i]);
+    }
+    return HB_OK;
+}
 
 static hb_status run_factory_reset(cli_ctx *ctx, const cli_args *a)
 {
     bool yes = cli_has(a, O_YES);
     const char *root;
+    hb_system *sys = NULL;
+    hb_strlist backups = {0};
+    hb_err *err = &ctx->err;
     hb_status st = cli_root(ctx, &root);
     if (st != HB_OK)
         return st;
+    /* Opened (and locked) first: what is named is what is erased. */
+    HB_TRY(hb_system_open(root, 0, &sys, err));
+    HB_ENSURE(yes || isatty(STDIN_FILENO), HB_E_USAGE, "factory-reset erases every setting "
+              "and secret under '%s'; confirm with --yes", root);
+    HB_TRY(say_erased_backups(ctx, hb_system_root(sys), &backups));
     if (!yes) {
-        if (!isatty(STDIN_FILENO))
-            return hb_fail(&ctx->err, HB_E_USAGE, "factory-reset erases every setting and "
-                           "secret under '%s'; confirm with --yes", root);
         fprintf(stderr, "Erase every setting and secret under '%s'? Type 'yes': ", root);
         char answer[16] = "";
-        if (fgets(answer, sizeof answer, stdin) == NULL || strcmp(answer, "yes\n") != 0)
-            return hb_fail(&ctx->err, HB_E_REFUSED, "factory reset cancelled");
+        HB_ENSURE(fgets(answer, sizeof answer, stdin) != NULL && strcmp(answer, "yes\n") == 0,
+                  HB_E_REFUSED, "factory reset cancelled");
     }
-    hb_system *sys = NULL;
-    st = hb_system_open(root, 0, &sys, &ctx->err);
-    if (st == HB_OK)
-        st = hb_system_factory_reset(sys, &ctx->err);
+    out_swap_mode(ctx, "factory-reset", sys, true);
+    HB_TRY(hb_system_factory_reset(sys, err));
+    cli_say(ctx, "Factory reset of '%s' is complete. Define the restore credentials and "
+            "trusted signer before a secure-restore.", root);
+    out_str(out_result(ctx), "root", root);
+cleanup:
+    hb_strlist_free(&backups);
     hb_system_close(sys);
-    if (st == HB_OK) {
-        cli_say(ctx, "Factory reset of '%s' is complete. Define the restore credentials and "
-                "trusted signer before a secure-restore.", root);
-        out_str(out_result(ctx), "root", root);
-    }
     return st;
 }

@@ -165,6 +165,22 @@ void out_warning(cli_ctx *ctx, const char *fmt, ...)
     }
 }
 
+void out_swap_mode(cli_ctx *ctx, const char *label, const hb_system *sys, bool swaps)
+{
+    const char *root = hb_system_root(sys);
+    if (hb_system_finished_swap(sys))
+        out_warning(ctx, "%s: finished the swap of a restore or factory reset that was "
+                    "interrupted (%s/.hsmbak/swap-journal): the root is the new tree", label,
+                    root);
+    if (!swaps)
+        return;
+    bool in_place = hb_system_swaps_in_place(sys);
+    out_str(out_result(ctx), "swap", in_place ? "in-place" : "exchange");
+    if (in_place && !ctx->json && !ctx->quiet)
+        fprintf(stderr, "hsmbak: %s: '%s' is a mount point: staging inside it (%s/.hsmbak) and "
+                "swapping resource by resource\n", label, root, root);
+}
+
 void out_begin(cli_ctx *ctx, const char *command)
 {
     ctx->command = command;

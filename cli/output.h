@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "hsmbak/manifest.h"
+#include "hsmbak/system.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -79,6 +80,13 @@ void out_manifest(json_t *r, const hb_manifest *m);
 /* A warning: "hsmbak: warning: ..." on stderr in text mode (unless
  * --quiet), an entry of "warnings" in --json mode. */
 void out_warning(cli_ctx *ctx, const char *fmt, ...) HB_PRINTF(2, 3);
+
+/* How a restore or factory reset will replace the root, said up front:
+ * "swap" ("exchange" or "in-place") in the result, and for a mount point
+ * one line on stderr (text mode, unless --quiet); a swap that opening the
+ * root finished for an interrupted run is a warning. swaps false (a
+ * validation): only that warning. */
+void out_swap_mode(cli_ctx *ctx, const char *label, const hb_system *sys, bool swaps);
 
 /* main: start a run (JSON mode: stdout to /dev/null, keep the real one),
  * and end it: print the document (JSON) or the error line (text). */

@@ -1,18 +1,19 @@
 /* Identifiers and timestamps (common/ids.h). */
 #include "common/ids.h"
+#include "common/random.h"
 
 #include "common/encode.h"
 #include "common/fail.h"
 
-#include <openssl/rand.h>
 #include <string.h>
 #include <time.h>
 
 hb_status hb_uuid_v4(char out[37], hb_err *err)
 {
     uint8_t b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "cannot draw random bytes for a backup id");
+    hb_status st = hb_random_public(b, sizeof b, "a backup id", err);
+    if (st != HB_OK)
+        return st;
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 (RFC 9562 §5.4) */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10 */
     char hex[33];

@@ -10,6 +10,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,4 +120,32 @@ cleanup:
     free(s);
     BIO_free(bio);
     return st;
+}
+
+/* An ASN1_TIME as "YYYY-MM-DD HH:MM:SS UTC" ("an unreadable date" if not). */
+static void time_text(const ASN1_TIME *t, char out[32])
+{
+    static const char unreadable[] = "an unreadable date";
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+        strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        memcpy(out, unreadable, sizeof unreadable);
+}
+
+hb_status hb_x509_check_validity(X509 *cert, time_t now, const char *what, hb_err *err)
+{
+    const ASN1_TIME *from = X509_get0_notBefore(cert), *until = X509_get0_notAfter(cert);
+    char when[32];
+    /* X509_cmp_time: -1 earlier than or equal to now, 1 later, 0 unreadable
+     * (not valid either way). */
+    if (X509_cmp_time(until, &now) != 1) {
+        time_text(until, when);
+        return hb_fail(err, HB_E_REFUSED, "%s expired on %s", what, when);
+    }
+    if (X509_cmp_time(from, &now) != -1) {
+        time_text(from, when);
+        return hb_fail(err, HB_E_REFUSED, "%s is not valid until %s (check the clock)", what,
+                       when);
+    }
+    return HB_OK;
 }

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Certificate files are small: a PEM or DER file of at most 1 MiB. */
 #define HB_CERT_FILE_MAX ((size_t)1024 * 1024)
@@ -31,6 +32,11 @@ hb_status hb_x509_fingerprint(X509 *cert, char out[65], hb_err *err) HB_MUST_CHE
 
 /* The DER encoding, OPENSSL_malloc'ed. */
 hb_status hb_x509_der(X509 *cert, uint8_t **der, size_t *len, hb_err *err) HB_MUST_CHECK;
+
+/* Whether cert is valid at `now`: HB_OK, or HB_E_REFUSED "WHAT expired on
+ * DATE" / "WHAT is not valid until DATE" (dates in UTC, ISO 8601). */
+hb_status hb_x509_check_validity(X509 *cert, time_t now, const char *what,
+                                 hb_err *err) HB_MUST_CHECK;
 
 /* Subject as RFC 2253 text, UTF-8 kept as is; malloc'ed. */
 hb_status hb_x509_subject_rfc2253(X509 *cert, char **out, hb_err *err) HB_MUST_CHECK;

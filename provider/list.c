@@ -208,9 +208,16 @@ hb_status hb_token_list(hb_provider *p, const char *token_uri, bool login,
         if (st != HB_OK)
             goto cleanup;
     }
+    size_t initialized = 0;
+    for (size_t i = 0; i < count; i++)
+        initialized += list[i].initialized;
+    char why[HB_MSG_MAX / 2];
+    HB_ENSURE(initialized > 0 || !hb_token_store_unreadable(p->module, why, sizeof why),
+              HB_E_NOT_FOUND, "no tokens found (module %s): %s", p->module, why);
     if (token_uri != NULL && count == 0) {
-        st = hb_fail(err, HB_E_NOT_FOUND, "no token matches '%s' (module %s)", stripped,
-                     p->module);
+        char shown[HB_MSG_MAX / 4];
+        st = hb_fail(err, HB_E_NOT_FOUND, "no token matches '%s' (module %s)",
+                     hb_uri_shown(stripped, shown, sizeof shown), p->module);
         goto cleanup;
     }
     *tokens = list;

@@ -114,9 +114,14 @@ static hb_status module_load(const char *path, int slot, CK_FUNCTION_LIST **out,
     memset(&args, 0, sizeof args);
     args.flags = CKF_OS_LOCKING_OK;
     CK_RV rv = f->C_Initialize(&args);
-    HB_ENSURE(rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED, HB_E_TOKEN,
-              "PKCS#11 module '%s' failed to initialise: %s (0x%lx)", path, hb_ckr_name(rv),
-              (unsigned long)rv);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        char why[HB_MSG_MAX / 2];
+        if (hb_token_store_unreadable(path, why, sizeof why))
+            HB_FAIL(HB_E_TOKEN, "PKCS#11 module '%s' failed to initialise (%s): %s", path,
+                    hb_ckr_name(rv), why);
+        HB_FAIL(HB_E_TOKEN, "PKCS#11 module '%s' failed to initialise: %s (0x%lx)", path,
+                hb_ckr_name(rv), (unsigned long)rv);
+    }
     modules[slot].path = strdup(path);
     HB_ALLOC(modules[slot].path);
     modules[slot].funcs = f;
@@ -184,10 +189,12 @@ hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *
     CK_SLOT_ID hit = 0;
     CK_TOKEN_INFO hit_info;
     int hits = 0;
+    char shown[HB_MSG_MAX / 4];
+    hb_uri_shown(token_uri, shown, sizeof shown);
     HB_TRY(hb_uri_parse(token_uri, &u, err));
     HB_ENSURE(p11_kit_uri_get_slot_id(u) == (CK_SLOT_ID)-1, HB_E_USAGE,
               "'%s' selects a token by slot-id; slot numbers change (SoftHSM's are random): "
-              "use token=LABEL or serial=SERIAL", token_uri);
+              "use token=LABEL or serial=SERIAL", shown);
     HB_TRY(hb_slot_list(f, "the PKCS#11 slots", &slots, &n, err));
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
@@ -203,9 +210,9 @@ hb_status hb_token_find(CK_FUNCTION_LIST *f, const char *token_uri, CK_SLOT_ID *
     }
     HB_ENSURE(hits > 0, HB_E_NOT_FOUND,
               "no token matches '%s'; check the label or serial with 'hsmbak token list'",
-              token_uri);
+              shown);
     HB_ENSURE(hits == 1, HB_E_USAGE,
-              "'%s' matches %d tokens; name one by token= label or serial=", token_uri, hits);
+              "'%s' matches %d tokens; name one by token= label or serial=", shown, hits);
     *slot = hit;
     if (info != NULL)
         *info = hit_info;

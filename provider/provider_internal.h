@@ -72,6 +72,16 @@ hb_status hb_uri_for_object(const char *token_label, const char *label, const ch
                             char **out, hb_err *err) HB_MUST_CHECK;
 
 /* Space-padded PKCS#11 string field to a C string (trailing blanks dropped). */
+/* uri as messages show it: without its query (pin-source, module-name and
+ * the like are never echoed, DESIGN's rule for secrets in URIs); "?..."
+ * marks that there was one. Returns buf. */
+const char *hb_uri_shown(const char *uri, char *buf, size_t cap);
+
+/* Whether the token store of `module` (SoftHSM's files, also behind the
+ * p11-kit proxy) is unreadable by this user: the reason, naming the path and
+ * what to do, in why. Looks, never changes anything. */
+bool hb_token_store_unreadable(const char *module, char *why, size_t cap);
+
 void hb_p11_string(const unsigned char *field, size_t fieldlen, char *out, size_t outcap);
 
 /* ---- the PKCS#11 module for administration (module.c) --------------------- */

@@ -126,12 +126,19 @@ static hb_status explain_not_found(const hb_provider *p, const char *uri, int ty
     CK_SLOT_ID slot = 0;
     CK_TOKEN_INFO info;
     hb_err sub = {0};
+    char shown[HB_MSG_MAX / 4];
+    hb_uri_shown(uri, shown, sizeof shown);
     if (hb_module_get(p, &f, &sub) == HB_OK &&
-        hb_token_find(f, uri, &slot, &info, &sub) != HB_OK && sub.status == HB_E_NOT_FOUND)
+        hb_token_find(f, uri, &slot, &info, &sub) != HB_OK && sub.status == HB_E_NOT_FOUND) {
+        char why[HB_MSG_MAX / 2];
+        if (hb_token_store_unreadable(p->module, why, sizeof why))
+            return hb_fail(err, HB_E_NOT_FOUND, "no token matches '%s' (module %s): %s", shown,
+                           p->module, why);
         return hb_fail(err, HB_E_NOT_FOUND, "no token matches '%s' (module %s); check the "
-                       "token label or serial with 'hsmbak token list'", uri, p->module);
+                       "token label or serial with 'hsmbak token list'", shown, p->module);
+    }
     return hb_fail(err, HB_E_NOT_FOUND, "no %s matches '%s' on the token; check the object "
-                   "label and type with 'hsmbak token list'", type_word(type), uri);
+                   "label and type with 'hsmbak token list'", type_word(type), shown);
 }
 
 static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STORE_INFO **out,
@@ -146,16 +153,18 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
 
     HB_ENSURE(p != NULL && out != NULL, HB_E_USAGE, "loading a key: no provider or output");
     HB_TRY(hb_uri_strip_pin(uri, &stripped, &pin_source, err));
+    char shown[HB_MSG_MAX / 4];
+    hb_uri_shown(stripped, shown, sizeof shown);
     req.p = p;
     req.pin_source = pin_source;
-    req.what = stripped;
+    req.what = shown;
     /* A private key always needs a login: get the PIN before the provider
      * asks. If our callback fails, pkcs11-provider 1.0 falls back to its
      * own prompt through OpenSSL's default UI (on /dev/tty or stderr),
      * which must not happen: a missing PIN is one clear error instead. */
     store_token_key(p, stripped, req.token_key);
     if (type == OSSL_STORE_INFO_PKEY) {
-        HB_TRY(hb_pin_resolve(p, pin_source, req.token_key, stripped, req.pin, &req.pinlen,
+        HB_TRY(hb_pin_resolve(p, pin_source, req.token_key, shown, req.pin, &req.pinlen,
                               &req.typed, err));
         req.have_pin = true;
     }
@@ -167,11 +176,11 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
     ERR_clear_error();
     store = OSSL_STORE_open_ex(stripped, p->libctx, NULL, ui, &req, NULL, NULL, NULL);
     if (store == NULL) {
-        st = hb_fail_ossl(err, HB_E_NOT_FOUND, "cannot open '%s'", stripped);
+        st = hb_fail_ossl(err, HB_E_NOT_FOUND, "cannot open '%s'", shown);
         goto cleanup;
     }
     if (OSSL_STORE_expect(store, type) != 1) {
-        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot search '%s'", stripped);
+        st = hb_fail_ossl(err, HB_E_INTERNAL, "cannot search '%s'", shown);
         goto cleanup;
     }
     while (!OSSL_STORE_eof(store)) {
@@ -189,7 +198,7 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
         if (found != NULL) {
             st = hb_fail(err, HB_E_USAGE,
                          "'%s' matches more than one %s; add object=, id= or type= to the URI",
-                         stripped, type_word(type));
+                         shown, type_word(type));
             goto cleanup;
         }
         found = info;
@@ -202,12 +211,12 @@ static hb_status store_load(hb_provider *p, const char *uri, int type, OSSL_STOR
         } else if (req.asked && (login = login_outcome(p, stripped)) == LOGIN_LOCKED) {
             st = hb_fail(err, HB_E_AUTH,
                          "the user PIN of the token of '%s' is locked; the security officer "
-                         "must unlock it", stripped);
+                         "must unlock it", shown);
         } else if (req.asked && login == LOGIN_REFUSED) {
             hb_pin_cache_forget(req.token_key);
             st = hb_fail(err, HB_E_AUTH,
                          "login to the token of '%s' failed: wrong PIN (check the PIN source)",
-                         stripped);
+                         shown);
         } else {
             ERR_clear_error();
             st = explain_not_found(p, stripped, type, err);

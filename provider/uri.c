@@ -68,9 +68,11 @@ hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err)
 {
     hb_status st = HB_OK;
     P11KitUri *u = NULL;
+    char shown[HB_MSG_MAX / 4];
+    hb_uri_shown(uri, shown, sizeof shown);
     if (uri == NULL || strncmp(uri, "pkcs11:", 7) != 0) {
         st = hb_fail(err, HB_E_USAGE, "'%s' is not a PKCS#11 URI (pkcs11:token=...;object=...)",
-                     uri != NULL ? uri : "(null)");
+                     shown);
         goto cleanup;
     }
     HB_TRY(check_query_pins(uri, err));
@@ -81,7 +83,7 @@ hb_status hb_uri_parse(const char *uri, P11KitUri **out, hb_err *err)
     }
     int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
     if (rc != P11_KIT_URI_OK) {
-        st = hb_fail(err, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", uri,
+        st = hb_fail(err, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", shown,
                      p11_kit_uri_message(rc));
         goto cleanup;
     }
@@ -211,14 +213,15 @@ hb_status hb_pkcs11_uri_inspect(const char *uri, hb_pkcs11_uri_info *out, hb_err
 {
     hb_status st = HB_OK;
     P11KitUri *u = NULL;
+    char shown[HB_MSG_MAX / 4];
+    hb_uri_shown(uri, shown, sizeof shown);
     memset(out, 0, sizeof *out);
     HB_ENSURE(uri != NULL && strncmp(uri, "pkcs11:", 7) == 0, HB_E_USAGE,
-              "'%s' is not a PKCS#11 URI (pkcs11:token=...;object=...)",
-              uri != NULL ? uri : "(null)");
+              "'%s' is not a PKCS#11 URI (pkcs11:token=...;object=...)", shown);
     u = p11_kit_uri_new();
     HB_ALLOC(u);
     int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
-    HB_ENSURE(rc == P11_KIT_URI_OK, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", uri,
+    HB_ENSURE(rc == P11_KIT_URI_OK, HB_E_USAGE, "malformed PKCS#11 URI '%s': %s", shown,
               p11_kit_uri_message(rc));
     out->has_pin_value = p11_kit_uri_get_pin_value(u) != NULL;
     out->has_pin_source = p11_kit_uri_get_pin_source(u) != NULL;
@@ -266,4 +269,25 @@ hb_status hb_pkcs11_uri_with_type(const char *uri, const char *type, char **out,
 cleanup:
     hb_buf_free(&b);
     return st;
+}
+
+const char *hb_uri_shown(const char *uri, char *buf, size_t cap)
+{
+    const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+    hb_err ignored;
+    hb_status st;
+    if (uri == NULL)
+        st = hb_format(buf, cap, "a URI", &ignored, "(no URI)");
+    else if (q == NULL)
+        st = hb_format(buf, cap, "a URI", &ignored, "%s", uri);
+    else
+        st = hb_format(buf, cap, "a URI", &ignored, "%.*s?...", (int)(q - uri), uri);
+    /* Too long to show whole: its start says which URI it is. */
+    if (st != HB_OK && cap > 4 && uri != NULL) {
+        size_t n = q != NULL ? (size_t)(q - uri) : strlen(uri);
+        n = n < cap - 4 ? n : cap - 4;
+        memcpy(buf, uri, n);
+        memcpy(buf + n, "...", 4);
+    }
+    return buf;
 }

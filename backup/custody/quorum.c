@@ -2,6 +2,7 @@
  * libgfshare, RFC 5649 key wrap with OpenSSL, and the restore side that
  * gathers shares from several idcreds. */
 #include "backup/custody/quorum.h"
+#include "common/random.h"
 
 #include "common/encode.h"
 #include "backup/custody/wrap.h"
@@ -10,7 +11,6 @@
 #include <libgfshare.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +19,14 @@
 
 /* libgfshare draws polynomial coefficients through this global hook; it is
  * NULL by default and its fallback uses random(), so hsmbak always points it
- * at OpenSSL's private DRBG. The hook cannot report failure, so a failure is
+ * at OpenSSL's private DRBG in hsmbak's own context (common/random.h). The hook cannot report failure, so a failure is
  * recorded here and the split is refused afterwards. */
 static _Thread_local bool rand_failed;
 
 static void fill_rand(unsigned char *buf, unsigned int len)
 {
-    if (RAND_priv_bytes(buf, (int)len) != 1) {
+    hb_err ignored;
+    if (hb_random_secret(buf, len, "a share polynomial", &ignored) != HB_OK) {
         rand_failed = true;
         memset(buf, 0, len);
     }
@@ -33,9 +34,7 @@ static void fill_rand(unsigned char *buf, unsigned int len)
 
 hb_status hb_quorum_new_key(uint8_t g[HB_QUORUM_KEY_LEN], hb_err *err)
 {
-    if (RAND_priv_bytes(g, HB_QUORUM_KEY_LEN) != 1)
-        return hb_fail_ossl(err, HB_E_INTERNAL, "no randomness for a quorum group key");
-    return HB_OK;
+    return hb_random_secret(g, HB_QUORUM_KEY_LEN, "a quorum group key", err);
 }
 
 hb_status hb_quorum_split(const uint8_t g[HB_QUORUM_KEY_LEN], unsigned k, size_t n,

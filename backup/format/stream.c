@@ -9,6 +9,7 @@
  * reads S+16 bytes and, if it got them all, peeks one more byte to learn
  * whether more follows. Nothing is returned before its tag verified. */
 #include "backup/format/stream.h"
+#include "common/random.h"
 
 #include "backup/format/archive_internal.h"
 #include "common/fail.h"
@@ -18,7 +19,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/rand.h>
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -195,8 +195,8 @@ hb_status hb_stream_writer_new(const uint8_t dek[HB_DEK_LEN], const char *backup
 {
     hb_status st = HB_OK;
     uint8_t salt[HB_STREAM_SALT_LEN], prefix[HB_STREAM_PREFIX_LEN];
-    if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(prefix, sizeof prefix) != 1)
-        HB_FAIL_OSSL(HB_E_INTERNAL, "no random bytes for the archive header");
+    HB_TRY(hb_random_public(salt, sizeof salt, "the archive header's salt", err));
+    HB_TRY(hb_random_public(prefix, sizeof prefix, "the archive header's nonce prefix", err));
     HB_TRY(hb_stream_writer_new_fixed(dek, backup_id, name, seg_log2, salt, prefix, sink,
                                       sink_ctx, out, err));
 cleanup:

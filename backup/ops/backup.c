@@ -15,6 +15,7 @@
  * directory appears under its final name only when everything in it is
  * complete and synced, so a half-written backup never looks complete. */
 #include "hsmbak/backup.h"
+#include "common/random.h"
 
 #include "backup/custody/objects.h"
 #include "backup/custody/quorum.h"
@@ -40,7 +41,6 @@
 #include <fts.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,8 +354,7 @@ static hb_status schedule_archive(backup_run *b, const hb_profile_resource *r,
         j->spec.on_bytes_ctx = (void *)req;
         *total += tree_bytes(src);
     }
-    if (RAND_priv_bytes(j->dek, sizeof j->dek) != 1)
-        HB_FAIL_OSSL(HB_E_INTERNAL, "no randomness for an archive key");
+    HB_TRY(hb_random_secret(j->dek, sizeof j->dek, "an archive key", err));
     progress(b, "scheduled", r->name, 0);
 cleanup:
     return st;

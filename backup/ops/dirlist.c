@@ -83,3 +83,27 @@ void hb_dir_listing_free(hb_dir_listing *l)
         l->n = 0;
     }
 }
+
+hb_status hb_dir_backups(const char *root, const char *url, hb_strlist *names, hb_err *err)
+{
+    hb_dir_listing l = {0};
+    hb_status st = hb_dir_list(root, url, &l, err);
+    if (st == HB_E_NOT_FOUND) {
+        memset(err, 0, sizeof *err);
+        return HB_OK;
+    }
+    char path[PATH_MAX];
+    for (size_t i = 0; st == HB_OK && i < l.n; i++) {
+        if (!l.entries[i].is_dir)
+            continue;
+        struct stat sb;
+        st = hb_url_resolve(root, url, path, sizeof path, err);
+        if (st == HB_OK && hb_format(path + strlen(path), sizeof path - strlen(path),
+                                     "manifest path", err, "/%s/%s", l.entries[i].name,
+                                     HB_MANIFEST_FILENAME) == HB_OK &&
+            lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            st = hb_strlist_add(names, l.entries[i].name, err);
+    }
+    hb_dir_listing_free(&l);
+    return st;
+}

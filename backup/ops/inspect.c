@@ -15,11 +15,13 @@
 #include "backup/custody/objects.h"
 #include "backup/ops/backup_dir.h"
 #include "backup/ops/trust.h"
+#include "common/buf.h"
 #include "common/fail.h"
 #include "common/x509.h"
 #include "hsmbak/url.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,9 +64,16 @@ static hb_status signer_file_matches(const char *root, const char *url, X509 *si
         hb_err_prefix(err, "--signer");
         return st;
     }
+    /* The rule a certificate object follows without ignore-expiration. */
+    char what[PATH_MAX + 64];
     *same = X509_cmp(x, signer) == 0;
+    if (*same)
+        st = hb_format(what, sizeof what, "the --signer path", err,
+                       "the backup's signer, the --signer certificate '%s',", url);
+    if (*same && st == HB_OK)
+        st = hb_x509_check_validity(x, time(NULL), what, err);
     X509_free(x);
-    return HB_OK;
+    return st;
 }
 
 static hb_status untrusted(const hb_inspect_result *res, hb_err *err)

@@ -25,16 +25,21 @@ hb_status hb_system_check_profile(const hb_system *sys, const hb_manifest *m, hb
 }
 
 /* What the factory-state check never looks at: hsmbak's own state, the
- * version, what the profile ignores, excludes or never backs up. */
-static hb_status factory_skips(const hb_profile *p, const char ***out, hb_err *err)
+ * version, what the profile ignores, excludes or never backs up, and on a
+ * root that is a mount point the filesystem's lost+found (it stays in place
+ * across a reset: swap_inplace.h). */
+static hb_status factory_skips(const hb_profile *p, bool mount_root, const char ***out,
+                               hb_err *err)
 {
-    size_t n = 2 + p->n_factory_ignores + p->n_excluded + p->n_never_backed_up + 1;
+    size_t n = 3 + p->n_factory_ignores + p->n_excluded + p->n_never_backed_up + 1;
     const char **skip = calloc(n, sizeof *skip);
     if (skip == NULL)
         return hb_fail_oom(err);
     size_t k = 0;
     skip[k++] = HB_PROFILE_STATE_DIR;
     skip[k++] = p->version_file;
+    if (mount_root)
+        skip[k++] = "lost+found";
     for (size_t i = 0; i < p->n_factory_ignores; i++)
         skip[k++] = p->factory_ignores[i];
     for (size_t i = 0; i < p->n_excluded; i++)
@@ -57,7 +62,7 @@ hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err)
         goto cleanup;
     HB_ENSURE(p->factory_image != NULL, HB_E_INTERNAL, "profile '%s' requires factory state "
               "but has no factory image", p->name);
-    HB_TRY(factory_skips(p, &skip, err));
+    HB_TRY(factory_skips(p, sys->in_place, &skip, err));
     HB_TRY(hb_tree_list(sys->root, skip, &now, err));
     HB_TRY(hb_tree_list(p->factory_image, skip, &factory, err));
     if (hb_tree_diff(&factory, &now, &change))

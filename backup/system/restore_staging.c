@@ -2,6 +2,7 @@
 #include "backup/system/restore_staging.h"
 
 #include "backup/system/swap.h"
+#include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
 #include "common/beneath.h"
 #include "common/fail.h"
@@ -32,7 +33,10 @@ hb_status hb_restore_staging_open(const hb_system *sys, const hb_manifest *m,
     hb_restore_staging *s = calloc(1, sizeof *s);
     HB_ALLOC(s);
     s->sys = sys;
-    s->provided = calloc(prof->n_resources + 1, sizeof *s->provided);
+    size_t n_pinned = 0;
+    while (hb_inplace_pinned[n_pinned] != NULL)
+        n_pinned++;
+    s->provided = calloc(prof->n_resources + n_pinned + 1, sizeof *s->provided);
     HB_ALLOC(s->provided);
     /* Only a path that was really made is ever removed. */
     HB_TRY(hb_staging_create(sys->root, m->id, made, sizeof made, err));
@@ -46,6 +50,11 @@ hb_status hb_restore_staging_open(const hb_system *sys, const hb_manifest *m,
         HB_TRY(hb_path_join(dir, sizeof dir, s->path, r->path, err));
         HB_TRY(hb_mkdirs(dir, 0755, err));
     }
+    /* Staged inside the root: what stays in place (.hsmbak, which holds the
+     * staging tree itself) is not carried over (swap_inplace.h). */
+    if (hb_inplace_staging_is(sys->root, s->path))
+        for (size_t i = 0; i < n_pinned; i++)
+            s->provided[n++] = hb_inplace_pinned[i];
     *out = s;
     s = NULL;
 cleanup:
@@ -116,7 +125,7 @@ void hb_restore_staging_free(hb_restore_staging *s)
     if (s == NULL)
         return;
     if (s->path[0] != '\0')
-        hb_tree_remove_quietly(s->path);
+        hb_staging_discard(s->sys->root, s->path);
     free(s->provided);
     free(s);
 }

@@ -1,5 +1,6 @@
 /* The new root a restore builds (DESIGN §5, §7). Beside the root, on the
- * same filesystem, ROOT.hsmbak-staging-ID gets a directory for every
+ * same filesystem (or inside it, ROOT/.hsmbak/staging-ID, when the root is
+ * a mount point: swap_inplace.h), ROOT.hsmbak-staging-ID gets a directory for every
  * resource the backup provides; the archives are extracted into those; then
  * what a backup never holds is carried over from the current root, the
  * profile's resets are copied from the factory image, and the tree is

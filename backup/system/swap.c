@@ -2,6 +2,7 @@
 #include "backup/system/swap.h"
 
 #include "backup/system/pathname.h"
+#include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
 #include "common/beneath.h"
 #include "common/buf.h"
@@ -22,10 +23,14 @@
 hb_status hb_staging_create(const char *root, const char *tag, char *out, size_t cap,
                             hb_err *err)
 {
+    bool mounted = false;
+    hb_status st = hb_root_is_mount_point(root, &mounted, err);
+    if (st != HB_OK || mounted) /* staged inside the root (swap_inplace.h) */
+        return st != HB_OK ? st : hb_inplace_staging_create(root, tag, out, cap, err);
     int n = snprintf(out, cap, "%s%s%s", root, HB_STAGING_INFIX, tag);
     if (n < 0 || (size_t)n >= cap)
         return hb_fail(err, HB_E_USAGE, "root path too long: '%s'", root);
-    hb_status st = hb_tree_remove(out, err); /* an earlier attempt of the same tag */
+    st = hb_tree_remove(out, err); /* an earlier attempt of the same tag */
     if (st != HB_OK)
         return st;
     if (mkdir(out, 0700) != 0)
@@ -222,7 +227,8 @@ cleanup:
     return st;
 }
 
-hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
+/* The one-exchange commit (swap.h). */
+static hb_status commit_exchange(const char *root, const char *staging, hb_err *err)
 {
     hb_status st = HB_OK;
     char parent[PATH_MAX];
@@ -255,4 +261,23 @@ cleanup:
     if (fd >= 0)
         close(fd);
     return st;
+}
+
+hb_status hb_staging_commit(const char *root, const char *staging, hb_err *err)
+{
+    if (hb_inplace_staging_is(root, staging))
+        return hb_inplace_commit(root, staging, err);
+    return commit_exchange(root, staging, err);
+}
+
+void hb_staging_discard(const char *root, const char *staging)
+{
+    bool in_place = hb_inplace_staging_is(root, staging);
+    char journal[PATH_MAX];
+    /* A half-done swap's journal needs its staging tree to be finished. */
+    if (in_place && snprintf(journal, sizeof journal, "%s/.hsmbak/" HB_INPLACE_JOURNAL, root) <
+                        (int)sizeof journal &&
+        faccessat(AT_FDCWD, journal, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return;
+    hb_tree_remove_quietly(staging);
 }

@@ -3,6 +3,7 @@
 
 #include "backup/system/pathname.h"
 #include "backup/system/swap.h"
+#include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
 #include "common/beneath.h"
 #include "common/buf.h"
@@ -393,11 +394,24 @@ hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_system **ou
               strerror(errno), root);
     sys->root = strdup(abs_root);
     HB_ALLOC(sys->root);
-    HB_ENSURE(read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) == HB_OK,
-              HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no .hsmbak/profile); "
-              "make one with 'hsmbak system init --root %s'", root, root);
+    if (read_line(sys->root, ".hsmbak/profile", &sys->profile_ref, err) != HB_OK) {
+        /* EACCES anywhere on the way is a permission problem, not a missing root. */
+        char state[PATH_MAX];
+        HB_TRY(hb_format(state, sizeof state, "state path", err, "%s/.hsmbak/profile",
+                         sys->root));
+        HB_ENSURE(faccessat(AT_FDCWD, state, R_OK, AT_EACCESS) == 0 || errno != EACCES,
+                  HB_E_IO, "cannot read '%s': permission denied; hsmbak reads and locks the "
+                  "system root's state as its owner or root (this is uid %ld)", state,
+                  (long)geteuid());
+        HB_FAIL(HB_E_NOT_FOUND, "'%s' is not a system root made by hsmbak (no .hsmbak/profile); "
+                "make one with 'hsmbak system init --root %s'", root, root);
+    }
     HB_TRY(load_profile(sys->profile_ref, &sys->profile, err));
     HB_TRY(take_lock(sys, wait_seconds, err));
+    /* Before anything reads the root: a swap a crash interrupted is
+     * finished first, so no operation ever sees a half-swapped root. */
+    HB_TRY(hb_inplace_recover(sys->root, &sys->finished_swap, err));
+    HB_TRY(hb_root_is_mount_point(sys->root, &sys->in_place, err));
     st = read_line(sys->root, sys->profile->version_file, &sys->version, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "system version");
@@ -430,6 +444,7 @@ hb_status hb_system_factory_reset(hb_system *sys, hb_err *err)
     char staging[PATH_MAX] = "", tag[32];
     const hb_profile *p = sys->profile;
     const char *keep[] = {HB_PROFILE_STATE_DIR, p->version_file, NULL};
+    const char *const *carry = keep;
     unsigned cleaned = 0;
     HB_ENSURE(p->factory_image != NULL, HB_E_REFUSED, "profile '%s' has no factory image; "
               "nothing to reset to", p->name);
@@ -438,12 +453,15 @@ hb_status hb_system_factory_reset(hb_system *sys, hb_err *err)
     HB_TRY(hb_system_clean_leftovers(sys->root, &cleaned, err));
     HB_TRY(hb_staging_create(sys->root, tag, staging, sizeof staging, err));
     HB_TRY(hb_tree_copy(p->factory_image, staging, false, err));
-    HB_TRY(hb_staging_carry_paths(sys->root, staging, keep, err));
+    /* Staged inside the root, .hsmbak stays where it is (swap_inplace.h). */
+    if (hb_inplace_staging_is(sys->root, staging))
+        carry = keep + 1;
+    HB_TRY(hb_staging_carry_paths(sys->root, staging, carry, err));
     HB_TRY(hb_staging_commit(sys->root, staging, err));
     staging[0] = '\0';
 cleanup:
     if (staging[0] != '\0')
-        hb_tree_remove_quietly(staging);
+        hb_staging_discard(sys->root, staging);
     return st;
 }
 
@@ -453,7 +471,12 @@ hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned, hb_err 
     char trimmed[PATH_MAX], parent[PATH_MAX], prefix[PATH_MAX];
     const char *base = NULL;
     DIR *d = NULL;
+    bool finished = false;
     *cleaned = 0;
+    /* A swap a crash interrupted inside a mounted root is finished first
+     * (its staging tree holds the new entries not yet swapped in). */
+    HB_TRY(hb_inplace_recover(root, &finished, err));
+    HB_TRY(hb_inplace_clean(root, cleaned, err));
     HB_TRY(hb_format(trimmed, sizeof trimmed, "root path", err, "%s", root));
     for (size_t n = strlen(trimmed); n > 1 && trimmed[n - 1] == '/'; n--)
         trimmed[n - 1] = '\0';
@@ -478,5 +501,7 @@ cleanup:
 }
 
 const char *hb_system_root(const hb_system *sys) { return sys->root; }
+bool hb_system_swaps_in_place(const hb_system *sys) { return sys->in_place; }
+bool hb_system_finished_swap(const hb_system *sys) { return sys->finished_swap; }
 const char *hb_system_version(const hb_system *sys) { return sys->version; }
 const char *hb_system_profile_name(const hb_system *sys) { return sys->profile->name; }

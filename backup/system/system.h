@@ -13,6 +13,8 @@ struct hb_system {
     char *profile_ref;     /* "appliance", "host" or a path */
     hb_profile *profile;
     int lock_fd;           /* -1 when not locked */
+    bool in_place;         /* a mount point: swapped entry by entry (swap_inplace.h) */
+    bool finished_swap;    /* opening it finished an interrupted one */
 };
 
 /* The operating system's version as V.R.M.F from the text of an

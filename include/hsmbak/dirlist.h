@@ -30,6 +30,12 @@ HB_API hb_status hb_dir_list(const char *root, const char *url, hb_dir_listing *
                              hb_err *err) HB_MUST_CHECK;
 HB_API void hb_dir_listing_free(hb_dir_listing *l);
 
+/* The backups directly under URL: the names of its subdirectories that hold
+ * a backup manifest (what factory-reset names before it erases temporary:),
+ * sorted. A missing folder holds none. */
+HB_API hb_status hb_dir_backups(const char *root, const char *url, hb_strlist *names,
+                                hb_err *err) HB_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

@@ -107,6 +107,12 @@ HB_API hb_status hb_crypto_set_backup_signer(hb_system *sys, const char *idcred,
                                              hb_err *err) HB_MUST_CHECK;
 HB_API hb_status hb_crypto_set_trusted_signer(hb_system *sys, const char *certificate,
                                               bool trusted, hb_err *err) HB_MUST_CHECK;
+/* Whether certificate object `certificate` would vouch for a backup's signer
+ * now (the rule restore applies, backup/ops/trust.c): HB_OK, or HB_E_REFUSED
+ * saying why (disabled, expired, not yet valid) and what to do. p may be NULL
+ * (a certificate on a token is then unreadable: its error). */
+HB_API hb_status hb_crypto_signer_standing(const char *root, hb_provider *p,
+                                           const char *certificate, hb_err *err) HB_MUST_CHECK;
 
 /* ---- editing a loaded store -------------------------------------------------
  *

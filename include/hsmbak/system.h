@@ -57,17 +57,30 @@ HB_API hb_status hb_system_open(const char *root, unsigned wait_seconds, hb_syst
                                 hb_err *err) HB_MUST_CHECK;
 HB_API void hb_system_close(hb_system *sys);
 
+/* True when the root is a mount point of its own (a dedicated volume, a
+ * tmpfs): it cannot be swapped with a tree beside it in one rename, so a
+ * restore or factory reset stages inside it (ROOT/.hsmbak/staging-*) and
+ * swaps entry by entry under a journal (docs/design.md). */
+HB_API bool hb_system_swaps_in_place(const hb_system *sys);
+
+/* True when opening the root finished such a swap that a crash had
+ * interrupted (the root is now the new tree). */
+HB_API bool hb_system_finished_swap(const hb_system *sys);
+
 /* Nothing changed since factory reset, except what the seed's restore
  * procedure needs (the profile's factory-ignores: crypto objects, cert:,
  * temporary:). The message names the first difference. */
 HB_API hb_status hb_system_check_factory_state(const hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Put the factory image back, atomically (the old tree is swapped out in one
- * rename). VERSION and .hsmbak stay. */
+ * rename; entry by entry under a journal when the root is a mount point,
+ * hb_system_swaps_in_place). VERSION and .hsmbak stay. */
 HB_API hb_status hb_system_factory_reset(hb_system *sys, hb_err *err) HB_MUST_CHECK;
 
 /* Remove what an interrupted restore or reset left beside the root
- * (ROOT.hsmbak-staging-*); *cleaned counts them. */
+ * (ROOT.hsmbak-staging-*), or inside it when the root is a mount point
+ * (ROOT/.hsmbak/staging-*, after finishing a swap its journal says was
+ * under way); *cleaned counts the staging trees removed. */
 HB_API hb_status hb_system_clean_leftovers(const char *root, unsigned *cleaned,
                                            hb_err *err) HB_MUST_CHECK;
 

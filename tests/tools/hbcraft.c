@@ -28,6 +28,8 @@
  *                   root replaced by a tar holding symlinks to OUTSIDE/decoy
  *                   (issue 11 class 1; see the block "symlinks beneath the
  *                   root" below)
+ *   (any defect)    with HBCRAFT_SIGNER_DAYS=FROM,TO: signed by a re-issued
+ *                   signer certificate of that validity (signer_validity)
  *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
  *                   under SRC's own config DEK, unwrapped with the recipient
  *                   key $HBCRAFT_RECIPIENT_KEY (what any co-recipient can
@@ -451,6 +453,28 @@ static const char *craft_link_archive(const char *defect, const char *backup_id,
 }
 /* ==== end of issue 11 class 1 block ========================================= */
 
+/* ---- issue 11 class 3: a signer certificate of another validity ----------
+ * With HBCRAFT_SIGNER_DAYS=FROM,TO (days from now) the signer certificate is
+ * re-issued for the same token key with that validity, self-signed on the
+ * token, written to $HBCRAFT_SIGNER_OUT, and signs OUT's manifest: a backup
+ * validly signed by a certificate that is expired or not yet valid. */
+static void signer_validity(X509 *cert)
+{
+    const char *days = getenv("HBCRAFT_SIGNER_DAYS"), *out = getenv("HBCRAFT_SIGNER_OUT");
+    long from, to;
+    if (days == NULL)
+        return;
+    if (out == NULL || sscanf(days, "%ld,%ld", &from, &to) != 2)
+        die("HBCRAFT_SIGNER_DAYS=FROM,TO needs HBCRAFT_SIGNER_OUT=PATH", NULL);
+    if (X509_gmtime_adj(X509_getm_notBefore(cert), from * 86400L) == NULL ||
+        X509_gmtime_adj(X509_getm_notAfter(cert), to * 86400L) == NULL ||
+        X509_sign(cert, signer_key, EVP_sha256()) <= 0)
+        die("re-issuing the signer certificate", NULL);
+    FILE *f = fopen(out, "w");
+    if (f == NULL || PEM_write_X509(f, cert) != 1 || fclose(f) != 0)
+        die(out, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 7) {
@@ -482,6 +506,7 @@ int main(int argc, char **argv)
         fclose(cf);
     if (signer_cert == NULL)
         die(argv[5], NULL);
+    signer_validity(signer_cert);
     if (mkdir(out, 0700) != 0)
         die(out, NULL);
     char outside[PATH_MAX];
