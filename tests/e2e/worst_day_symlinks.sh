@@ -12,7 +12,8 @@
 # a file beside the root are byte-identical afterwards, and a refused one
 # leaves the root byte-identical too. The current root's own links (in
 # temporary/, carried over) come over as links, and the factory reset that
-# removes the old tree removes them, not what they point at.
+# removes the old tree removes them, not what they point at. A backup to a
+# destination beneath the root behind a link is refused.
 #
 # Then stale-partial cleanup under a concurrent RENAME_EXCHANGE swapper
 # (tests/tools/exchange_swapper.c), 1,000 rounds: nothing outside the
@@ -117,6 +118,20 @@ if [ "$(id -u)" = 0 ]; then
   [ "$(cat "$T/shared/.dest.hsmbak-partial-999999/file")" = theirs ] || fail "another user's partial was touched"
   pass "another user's stale partial is left alone, with a warning naming it and its owner"
 fi
+# A backup destination beneath the root (temporary:///) behind a link is
+# refused before anything is written, naming the link.
+ln -s "$T/decoy" "$HSMBAK_ROOT/temporary/out"
+ROOT_NOW=$(tree_digest "$HSMBAK_ROOT")
+must_refuse 6 "hsmbak: destination '$HSMBAK_ROOT/temporary/out/b' is refused: '$HSMBAK_ROOT/temporary/out' is a symbolic link; hsmbak never writes, removes or follows anything through a link beneath a root" \
+  hb secure-backup othercert,mybackupcert temporary:///out/b
+[ "$(tree_digest "$HSMBAK_ROOT")" = "$ROOT_NOW" ] || fail "refused destination: the root changed"
+outside_intact "destination behind a link"
+rm "$HSMBAK_ROOT/temporary/out"
+hb secure-backup othercert,mybackupcert temporary:///out/b >/dev/null || fail "control: backup to temporary:///out/b"
+[ -f "$HSMBAK_ROOT/temporary/out/b/backupmanifest.xml" ] || fail "control: no backup in temporary:///out/b"
+rm -rf "$HSMBAK_ROOT/temporary/out"
+pass "a backup to temporary:///out/b is refused while temporary/out is a link to the decoy, and written there once it is a directory"
+
 # The same on a root that is its own mount (a tmpfs: staged inside the root,
 # ROOT/.hsmbak/staging-*, swapped entry by entry; issue 11 class 6): the
 # links are refused or kept just the same. Needs root to mount.
