@@ -1,4 +1,5 @@
-/* hsmbak secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE] */
+/* hsmbak secure-restore IDCRED SOURCE [--validate] [--signer CERT] [--max-size SIZE]
+ *                       [--allow-rollback] */
 #include "args.h"
 #include "output.h"
 #include "progress.h"
@@ -70,6 +71,29 @@ static void print_checks(cli_ctx *ctx, const char *label, const hb_check_report 
     }
 }
 
+/* What this system knew before the run (docs/json.md "history"), once the
+ * rollback check was made: also when it refused the backup. */
+static void describe_history(json_t *r, const hb_restore_request *req,
+                             const hb_restore_result *res)
+{
+    const hb_restore_history *h = &res->history;
+    if (res->manifest == NULL && !h->rollback)
+        return;
+    json_t *hist = out_object(r, "history");
+    if (h->newest > 0) {
+        out_u64(hist, "newest_sequence", h->newest);
+        out_str(hist, "newest_backup_id", h->newest_id);
+        out_str(hist, "newest_created", h->newest_created);
+        out_str(hist, "newest_how", h->newest_how);
+    } else {
+        json_object_set_new(hist, "newest_sequence", json_null());
+    }
+    out_bool(hist, "rollback", h->rollback);
+    if (!req->validate_only)
+        out_bool(hist, "rollback_allowed", h->rollback && req->allow_rollback &&
+                                               res->manifest != NULL);
+}
+
 /* What was restored or validated, as far as the run got. */
 static void describe_restore(json_t *r, const hb_restore_request *req,
                              const hb_restore_result *res)
@@ -78,6 +102,7 @@ static void describe_restore(json_t *r, const hb_restore_request *req,
     json_t *sg = out_object(r, "signer");
     out_str(sg, "subject", res->signer_subject != NULL ? res->signer_subject : "");
     out_str(sg, "fingerprint_sha256", res->signer_fingerprint);
+    describe_history(r, req, res);
     if (m == NULL)
         return;
     out_manifest(r, m);
@@ -116,7 +141,7 @@ static hb_status parse_size(cli_ctx *ctx, const char *s, uint64_t *out)
     return HB_OK;
 }
 
-enum { O_VALIDATE = 1, O_SIGNER, O_MAX_SIZE, O_IDCRED };
+enum { O_VALIDATE = 1, O_SIGNER, O_MAX_SIZE, O_IDCRED, O_ALLOW_ROLLBACK };
 
 static const cli_option options[] = {
     {O_VALIDATE, "validate", NULL,
@@ -129,6 +154,9 @@ static const cli_option options[] = {
     {O_IDCRED, "idcred", "IDCRED",
      "an idcred that may open the backup, instead of the IDCRED argument; repeat it for "
      "the members of a quorum", NULL, CLI_REPEAT},
+    {O_ALLOW_ROLLBACK, "allow-rollback", NULL,
+     "restore a backup older than the newest this system made or restored",
+     "such a restore is refused, naming the newer backup", 0},
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -151,7 +179,10 @@ const cli_spec cli_spec_secure_restore = {
     .run = run_restore,
     .details = "A restore checks everything --validate checks, then needs a system in "
                "factory state, extracts into a staging directory beside the root, swaps it "
-               "in atomically and runs the profile's resets and post-restore command.",
+               "in atomically and runs the profile's resets and post-restore command. A "
+               "backup whose sequence is older than the newest this system made or restored "
+               "is a rollback: --validate warns, a restore refuses it unless "
+               "--allow-rollback is given.",
 };
 
 /* Options and operands into req (idcreds holds MAX_IDCREDS). */
@@ -162,6 +193,7 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request 
     hb_status st = HB_OK;
     const char *v;
     req->validate_only = cli_has(a, O_VALIDATE);
+    req->allow_rollback = cli_has(a, O_ALLOW_ROLLBACK);
     req->signer = cli_get(a, O_SIGNER);
     if ((v = cli_get(a, O_MAX_SIZE)) != NULL)
         st = parse_size(ctx, v, &req->max_size);
@@ -198,6 +230,9 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request 
 static void say_done(cli_ctx *ctx, const hb_restore_request *req, const hb_restore_result *res)
 {
     json_t *r = out_record(ctx);
+    if (res->history.rollback && res->history.message != NULL)
+        out_warning(ctx, "%s: %s", req->validate_only ? "validate" : "secure-restore",
+                    res->history.message);
     if (res->leftovers_cleaned)
         out_warning(ctx, "secure-restore: removed %u staging tree(s) left by an interrupted "
                     "run", res->leftovers_cleaned);

@@ -280,6 +280,11 @@ void out_manifest(json_t *r, const hb_manifest *m)
         return;
     out_str(r, "backup_id", hb_manifest_id(m));
     out_str(r, "created", hb_manifest_created(m));
+    /* null: a manifest made before sequence numbers (docs/json.md). */
+    if (hb_manifest_sequence(m) > 0)
+        out_u64(r, "sequence", hb_manifest_sequence(m));
+    else
+        json_object_set_new(r, "sequence", json_null());
     out_str(r, "tool", hb_manifest_tool(m));
     json_t *sys = out_object(r, "system");
     out_str(sys, "version", hb_manifest_version(m));

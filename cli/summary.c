@@ -52,6 +52,13 @@ void print_summary(const json_t *r, unsigned what)
     putchar('\n');
     line("backup id", out_get_str(r, "backup_id"));
     line("created", out_get_str(r, "created"));
+    if (json_is_integer(json_object_get(r, "sequence"))) {
+        char seq[32];
+        if (snprintf(seq, sizeof seq, "%lld", out_get_int(r, "sequence")) < (int)sizeof seq)
+            line("sequence", seq);
+    } else if (json_object_get(r, "sequence") != NULL) {
+        line("sequence", "none (made by an hsmbak before sequence numbers)");
+    }
     if (what & SUMMARY_TOOL)
         line("tool", out_get_str(r, "tool"));
     if (snprintf(sys, sizeof sys, "%s (%s profile)", out_get_str(system, "version"),

@@ -152,6 +152,16 @@ cleanup:
     return st;
 }
 
+hb_status hb_manifest_set_sequence(hb_manifest *m, uint64_t sequence, hb_err *err)
+{
+    if (sequence == 0 || sequence > HB_MANIFEST_SEQUENCE_MAX)
+        return hb_fail(err, HB_E_USAGE, "backup sequence %llu is not 1..%llu",
+                       (unsigned long long)sequence,
+                       (unsigned long long)HB_MANIFEST_SEQUENCE_MAX);
+    m->sequence = sequence;
+    return HB_OK;
+}
+
 hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char *profile,
                                  const char *build, const char *machine_type,
                                  const char *serial, hb_err *err)
@@ -482,6 +492,7 @@ void hb_manifest_free(hb_manifest *m)
 const char *hb_manifest_id(const hb_manifest *m) { return m->id; }
 const char *hb_manifest_created(const hb_manifest *m) { return m->created; }
 const char *hb_manifest_tool(const hb_manifest *m) { return m->tool; }
+uint64_t hb_manifest_sequence(const hb_manifest *m) { return m->sequence; }
 const char *hb_manifest_version(const hb_manifest *m) { return m->version; }
 const char *hb_manifest_profile(const hb_manifest *m) { return m->profile; }
 size_t hb_manifest_n_recipients(const hb_manifest *m) { return m->n_recipients; }

@@ -13,10 +13,13 @@
 
 #define HB_MANIFEST_NS "urn:hsmbak:manifest:1"
 #define HB_MANIFEST_DEFAULT_CAP ((size_t)16 * 1024 * 1024)
+#define HB_MANIFEST_SEQUENCE_MAX UINT64_C(9223372036854775807) /* 2^63-1, the schema's cap */
 
 struct hb_manifest {
     char *id;             /* lowercase UUIDv4 */
     char *created;        /* RFC 3339 UTC, "2026-11-29T19:00:00Z" */
+    uint64_t sequence;    /* the system's backup counter, 1..HB_MANIFEST_SEQUENCE_MAX;
+                             0: none (a manifest made before sequences, docs/FORMAT.md) */
     char *tool;           /* "hsmbak 0.1.0" */
     char *version;        /* system version V.R.M.F */
     char *profile;        /* profile name */
@@ -44,6 +47,11 @@ hb_status hb_manifest_new(hb_manifest **out, hb_err *err) HB_MUST_CHECK;
 /* id NULL: a fresh UUIDv4; created NULL: now; tool NULL: "hsmbak <version>". */
 hb_status hb_manifest_set_backup(hb_manifest *m, const char *id, const char *created,
                                  const char *tool, hb_err *err) HB_MUST_CHECK;
+
+/* The backup's sequence number (<sequence>, DESIGN §4.3): 1..2^63-1. A
+ * manifest without one (0, the default) is what hsmbak before sequence
+ * numbers wrote. */
+hb_status hb_manifest_set_sequence(hb_manifest *m, uint64_t sequence, hb_err *err) HB_MUST_CHECK;
 
 /* version V.R.M.F; profile a profile name; build, machine_type, serial may be NULL. */
 hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char *profile,

@@ -77,6 +77,26 @@ static bool small_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return true;
 }
 
+/* <sequence>: a decimal 1..2^63-1, digits only, no leading zero (the
+ * schema's pattern, checked again here). Absent: 0 (DESIGN §4.3). */
+static hb_status read_sequence(const xmlNode *backup, hb_manifest *m, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *s = NULL, *end = NULL;
+    HB_TRY(text_of(backup, "sequence", false, &s, err));
+    if (s == NULL)
+        goto cleanup;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    HB_ENSURE(s[0] >= '1' && s[0] <= '9' && strlen(s) <= 19 && *end == '\0' && errno == 0 &&
+              v <= HB_MANIFEST_SEQUENCE_MAX, HB_E_VERIFY,
+              INVALID "backup sequence '%.32s' is not a number 1..2^63-1", line_of(backup), s);
+    HB_TRY(invalid_at(hb_manifest_set_sequence(m, (uint64_t)v, err), backup, err));
+cleanup:
+    free(s);
+    return st;
+}
+
 /* The certificate of a recipient or quorum member: base64 of one DER
  * certificate whose SHA-256 is the fingerprint written beside it. */
 static hb_status read_cert(const xmlNode *n, const char *who, const char *b64,
@@ -302,6 +322,7 @@ static hb_status read_fields(const xmlNode *root, hb_manifest *m, hb_err *err)
               INVALID "a required section is missing", line_of(root));
     HB_TRY(text_of(backup, "id", true, &m->id, err));
     HB_TRY(text_of(backup, "created", true, &m->created, err));
+    HB_TRY(read_sequence(backup, m, err));
     HB_TRY(text_of(backup, "tool", true, &m->tool, err));
     HB_TRY(text_of(sys, "version", true, &m->version, err));
     HB_TRY(text_of(sys, "profile", true, &m->profile, err));

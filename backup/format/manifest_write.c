@@ -152,9 +152,14 @@ cleanup:
 static hb_status write_header(xmlNodePtr root, xmlNsPtr ns, const hb_manifest *m, hb_err *err)
 {
     hb_status st = HB_OK;
+    char seq[32];
+    HB_TRY(hb_format(seq, sizeof seq, "a sequence number", err, "%" PRIu64, m->sequence));
     xmlNodePtr backup = hb_xml_add(root, ns, "backup", NULL, 1);
+    /* <sequence> only when set: 0 is "none", which the schema spells by
+     * leaving the element out (manifests made before sequence numbers). */
     bool ok = backup != NULL && hb_xml_add(backup, ns, "id", m->id, 2) != NULL &&
               hb_xml_add(backup, ns, "created", m->created, 2) != NULL &&
+              (m->sequence == 0 || hb_xml_add(backup, ns, "sequence", seq, 2) != NULL) &&
               hb_xml_add(backup, ns, "tool", m->tool, 2) != NULL && hb_xml_indent(backup, 1);
     HB_ENSURE(ok, HB_E_INTERNAL, OUT_OF_MEMORY, "backup");
     xmlNodePtr sys = hb_xml_add(root, ns, "system", NULL, 1);

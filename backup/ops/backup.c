@@ -7,8 +7,10 @@
  *   destination: resolved, outside the resources, a hidden partial directory
  *   archives: one per non-empty resource, each with a fresh DEK, in the pool
  *   key wraps: every DEK to every recipient, then wiped
- *   signed manifest: written last, synced
- *   commit: the partial directory renamed to its final name, synced
+ *   signed manifest: with the system's next sequence (system/sequence.c),
+ *           written last, synced
+ *   commit: the sequence claimed, the partial directory renamed to its
+ *           final name, synced, and recorded as the newest backup made here
  *   rotation (keep): the older dated backups beyond keep removed
  *
  * Every non-empty resource of the profile becomes one encrypted archive; the
@@ -26,6 +28,7 @@
 #include "backup/ops/audit.h"
 #include "backup/storage/storage.h"
 #include "backup/system/pathname.h"
+#include "backup/system/sequence.h"
 #include "backup/system/system.h"
 #include "backup/system/tree.h"
 #include "common/beneath.h"
@@ -527,13 +530,18 @@ static hb_status wrap_keys(backup_run *b, hb_err *err)
     return HB_OK;
 }
 
-/* The manifest, signed on the token, is the last file written. */
+/* The manifest, signed on the token, is the last file written. Its
+ * sequence is read now and claimed at the commit (the root's lock is held
+ * throughout), so a backup refused before then changes nothing here. */
 static hb_status write_manifest(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
     const hb_profile *prof = b->sys->profile;
     uint8_t *xml = NULL;
     size_t len = 0;
+    uint64_t seq = 0;
+    HB_TRY(hb_sequence_next(b->sys, &seq, err));
+    HB_TRY(hb_manifest_set_sequence(b->m, seq, err));
     for (size_t i = 0; i < prof->n_excluded; i++)
         HB_TRY(hb_manifest_add_excluded(b->m, prof->excluded[i].name, prof->excluded[i].reason,
                                         err));
@@ -549,8 +557,20 @@ static hb_status commit(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_fault_point("backup-before-rename");
+    /* Claimed before the rename: a crash between the two leaves a gap in
+     * the sequence, never two backups with one number. */
+    HB_TRY(hb_sequence_claim(b->sys, b->m->sequence, err));
     HB_TRY(hb_store_finish(b->out, err));
     memcpy(b->res->dest, b->dest, sizeof b->dest);
+    /* Complete: the newest this system made. Recording it can fail only
+     * after the backup is there, so that is a warning, not a failure (the
+     * counter already moved past its sequence; restores compare against
+     * the last backup recorded here). */
+    hb_err sub = {0};
+    if (hb_sequence_record(b->sys, b->m->sequence, b->m->id, b->m->created, "made", &sub) !=
+        HB_OK)
+        HB_TRY(hb_strlist_addf(&b->res->warnings, err, "warning: the backup is complete, but "
+                               "this system could not record it as its newest: %s", sub.msg));
 cleanup:
     return st;
 }

@@ -16,6 +16,7 @@ const char *hb_check_status_name(hb_check_status s)
     case HB_CHECK_OK: return "ok";
     case HB_CHECK_FAILED: return "failed";
     case HB_CHECK_SKIPPED: return "skipped";
+    case HB_CHECK_WARNING: return "warning";
     case HB_CHECK_NOT_RUN: break;
     }
     return "not-run";
@@ -66,6 +67,21 @@ void hb_checks_pass(hb_check_report *r, const char *name, const char *archive)
             r->checks[i].status = HB_CHECK_OK;
             return;
         }
+}
+
+hb_status hb_checks_warn(hb_check_report *r, const char *name, const char *message,
+                         hb_err *err)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->checks[i].status == HB_CHECK_NOT_RUN && is(&r->checks[i], name, NULL)) {
+            char *copy = strdup(message);
+            if (copy == NULL)
+                return hb_fail_oom(err);
+            r->checks[i].status = HB_CHECK_WARNING;
+            r->checks[i].message = copy;
+            return HB_OK;
+        }
+    return HB_OK;
 }
 
 void hb_checks_fail_pending(hb_check_report *r, const hb_err *err)

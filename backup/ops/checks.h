@@ -23,6 +23,10 @@ hb_status hb_checks_insert(hb_check_report *r, const char *before, const char *n
 /* Mark check name (and archive, when not NULL) ok. */
 void hb_checks_pass(hb_check_report *r, const char *name, const char *archive);
 
+/* Mark check name passed with a finding (HB_CHECK_WARNING); message copied. */
+hb_status hb_checks_warn(hb_check_report *r, const char *name, const char *message,
+                         hb_err *err) HB_MUST_CHECK;
+
 /* The run failed: the first not-run check fails with err's message. */
 void hb_checks_fail_pending(hb_check_report *r, const hb_err *err);
 

@@ -7,6 +7,7 @@
  *   choose the credentials that open it            custody/credentials.c
  *                                                                "idcred", "recipient"
  *   check every file's size and SHA-256            backup_dir.c  "files"
+ *   not older than what this system knows          system/sequence.c  "rollback"
  *   unwrap each archive key, decrypt, decompress,
  *   and walk (validate) or extract (restore)       format/archive.c  "archive" each
  *   swap the new root in with one rename           system/restore_staging.c  "swap"
@@ -29,6 +30,7 @@
 #include "backup/system/post_restore.h"
 #include "backup/system/preconditions.h"
 #include "backup/system/restore_staging.h"
+#include "backup/system/sequence.h"
 #include "backup/system/system.h"
 #include "common/buf.h"
 #include "common/fail.h"
@@ -46,7 +48,7 @@
  * checks (one per file) go in before "swap" once the files are known. */
 static const char *const restore_checks[] = {
     "signature", "signer-trust", "version", "profile", "factory-state",
-    "idcred", "recipient", "files", "swap",
+    "idcred", "recipient", "files", "rollback", "swap",
 };
 
 typedef struct restore_run {
@@ -122,6 +124,58 @@ static hb_status trust_signer(restore_run *r, hb_err *err)
     HB_TRY(hb_objects_load(r->sys->root, &r->store, err));
     HB_TRY(hb_trust_signer(r->store, r->p, r->req->signer, r->signer, err));
     passed(r, "signer-trust");
+cleanup:
+    return st;
+}
+
+/* The backup against the newest one this system made or restored
+ * (docs/reliability.md "Rollback"): an older one (a manifest without a
+ * sequence counts as 0) is refused unless the request allows it; a
+ * validate reports it and goes on. Only a signed, trusted sequence is
+ * compared; it comes after the backup's integrity (a broken backup is
+ * reported as broken, not as an old one to force through) and before any
+ * archive is decrypted or anything is written. */
+static hb_status check_rollback(restore_run *r, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_sequence_state s;
+    hb_restore_history *h = &r->res->history;
+    const hb_manifest *m = r->m;
+    char what[1024], seq[64];
+    HB_TRY(hb_sequence_load(r->sys, &s, err));
+    h->newest = s.newest;
+    memcpy(h->newest_id, s.newest_id, sizeof h->newest_id);
+    memcpy(h->newest_created, s.newest_created, sizeof h->newest_created);
+    memcpy(h->newest_how, s.newest_how, sizeof h->newest_how);
+    if (s.newest == 0 || m->sequence >= s.newest) {
+        passed(r, "rollback");
+        goto cleanup;
+    }
+    h->rollback = true;
+    if (m->sequence > 0)
+        HB_TRY(hb_format(seq, sizeof seq, "a message", err, "sequence %llu, ",
+                         (unsigned long long)m->sequence));
+    else
+        seq[0] = '\0';
+    HB_TRY(hb_format(what, sizeof what, "a message", err, "backup '%s' (%screated %s) %s "
+                     "backup '%s' (sequence %llu, created %s) that this system %s", m->id, seq,
+                     m->created, m->sequence > 0 ? "is older than"
+                                                 : "has no sequence number (an older hsmbak "
+                                                   "made it), so it cannot be shown newer than",
+                     s.newest_id, (unsigned long long)s.newest, s.newest_created,
+                     s.newest_how));
+    if (!r->req->validate_only && !r->req->allow_rollback) {
+        HB_ALLOC(h->message = strdup(what));
+        HB_FAIL(HB_E_REFUSED, "%s; restore it with --allow-rollback if you mean to roll back",
+                what);
+    }
+    HB_TRY(hb_format(what + strlen(what), sizeof what - strlen(what), "a message", err, "; %s",
+                     r->req->validate_only ? "restoring it needs --allow-rollback"
+                                           : "restored as --allow-rollback asks"));
+    HB_ALLOC(h->message = strdup(what));
+    HB_TRY(hb_checks_warn(&r->res->checks, "rollback", what, err));
+    if (r->req->progress)
+        r->req->progress(r->req->progress_ctx, "check", "rollback", 0);
 cleanup:
     return st;
 }
@@ -257,9 +311,17 @@ cleanup:
     return st;
 }
 
+/* The restored backup becomes the newest this system knows (when it is
+ * newer), recorded just before the swap: in .hsmbak/, which the swap carries
+ * over, so the new root has it. A crash or a failed swap after this can
+ * only make the system stricter (the backup counts as known though it was
+ * not swapped in: restoring it again works, one older needs
+ * --allow-rollback), never let an older backup through unasked. */
 static hb_status swap_in(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
+    HB_TRY(hb_sequence_record(r->sys, r->m->sequence, r->m->id, r->m->created, "restored",
+                              err));
     HB_TRY(hb_restore_staging_swap(r->staging, err));
     passed(r, "swap");
 cleanup:
@@ -281,6 +343,7 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
     HB_TRY(check_preconditions(&r, err));
     HB_TRY(choose_credentials(&r, err));
     HB_TRY(check_files(&r, err));
+    HB_TRY(check_rollback(&r, err));
     HB_TRY(read_archives(&r, err));
     if (!req->validate_only) {
         HB_TRY(swap_in(&r, err));
@@ -313,4 +376,6 @@ void hb_restore_result_free(hb_restore_result *res)
     res->signer_subject = NULL;
     hb_strlist_free(&res->next_steps);
     hb_check_report_free(&res->checks);
+    free(res->history.message);
+    res->history.message = NULL;
 }

@@ -36,7 +36,7 @@ extern "C" {
  *   "check"      check name, 0        restore/validate: a check passed
  *                                     (signature, signer-trust, version,
  *                                     profile, factory-state, idcred,
- *                                     recipient, files, swap; the whole
+ *                                     recipient, files, rollback, swap; the whole
  *                                     report is hb_restore_result.checks)
  * Unknown events must be ignored (more may be added). */
 typedef void (*hb_progress_fn)(void *ctx, const char *event, const char *name,
@@ -104,7 +104,25 @@ typedef struct hb_restore_request {
     size_t n_idcreds;
     hb_insert_token_fn insert_token; /* may be NULL: a missing token is an error */
     void *insert_ctx;
+    bool allow_rollback;           /* restore a backup older than the newest this system
+                                      made or restored (docs/reliability.md "Rollback") */
 } hb_restore_request;
+
+/* What this system knew of its backups when the run began, and whether the
+ * backup is a rollback (docs/reliability.md "Rollback"). */
+typedef struct hb_restore_history {
+    uint64_t newest;               /* the newest sequence this system made or restored;
+                                      0: none (no history: every backup is accepted) */
+    char newest_id[37];            /* that backup's id ("" when newest is 0) */
+    char newest_created[21];       /* its created time, RFC 3339 UTC */
+    char newest_how[9];            /* "made" or "restored" */
+    bool rollback;                 /* the backup's sequence is lower than newest (a backup
+                                      without one counts as 0) */
+    char *message;                 /* rollback: what it is, naming both backups; NULL
+                                      otherwise. A restore without allow_rollback fails
+                                      with it; a validate or an allowed restore passes
+                                      with it as the "rollback" check's warning */
+} hb_restore_history;
 
 typedef struct hb_restore_result {
     hb_manifest *manifest;         /* the verified manifest (NULL when the run failed) */
@@ -121,6 +139,9 @@ typedef struct hb_restore_result {
     hb_strlist next_steps;         /* restore: what the operator does next (the profile's
                                       resets, what the backup did not hold, the profile's
                                       next steps), in that order */
+    hb_restore_history history;    /* set once the signer is trusted; a restore then makes
+                                      newest the higher of it and the backup's sequence
+                                      (just before the swap); a validate changes nothing */
 } hb_restore_result;
 
 /* Validate (req->validate_only) or restore the backup at req->source, in

@@ -79,6 +79,12 @@ typedef struct hb_manifest hb_manifest;
 HB_API const char *hb_manifest_id(const hb_manifest *m);       /* lowercase UUIDv4 */
 HB_API const char *hb_manifest_created(const hb_manifest *m);  /* RFC 3339 UTC */
 HB_API const char *hb_manifest_tool(const hb_manifest *m);     /* "hsmbak 0.1.0" */
+/* The system's backup counter when the backup was made (<sequence>): 1 and
+ * up, strictly increasing for the backups one system root makes; 0 when the
+ * manifest has none (made by hsmbak before sequence numbers). Restore
+ * refuses one older than the newest this system knows (docs/reliability.md
+ * "Rollback"). */
+HB_API uint64_t hb_manifest_sequence(const hb_manifest *m);
 HB_API const char *hb_manifest_version(const hb_manifest *m);  /* system V.R.M.F */
 HB_API const char *hb_manifest_profile(const hb_manifest *m);
 HB_API size_t hb_manifest_n_recipients(const hb_manifest *m);

@@ -5,6 +5,8 @@
  *   ROOT/.hsmbak/profile   which profile lays the root out ("appliance",
  *                          "host" or the absolute path of a profile file)
  *   ROOT/.hsmbak/lock      held by every operation that reads or changes it
+ *   ROOT/.hsmbak/sequence  the backup counter and the newest backup made or
+ *                          restored here (docs/FORMAT.md §9)
  *   ROOT/<resources>       what backups carry, per the profile
  */
 #ifndef HSMBAK_SYSTEM_H

@@ -9,8 +9,10 @@
 : "${HSMBAK_CRAFT:?run through ctest (HSMBAK_CRAFT)}"
 
 fixture_system
-fixture_backup "$T/b1"
+# b2 first: b1, the source of every case, is the newest backup this system
+# made, so its cases are no rollback (worst_day_rollback.sh tests that).
 fixture_backup "$T/b2"
+fixture_backup "$T/b1"
 fixture_factory
 ROOT_DIGEST=$(tree_digest "$HSMBAK_ROOT")
 SIGNER="pkcs11:token=$TOKEN;object=backupsigner;type=private"

@@ -88,9 +88,12 @@ BACKUP_KILLED=$killed
 
 # ---- secure-restore ---------------------------------------------------------
 
+# The kill-point backups above are newer than b1: restoring b1 is a
+# rollback, consented to (worst_day_rollback.sh tests the refusal). It also
+# leaves the root's sequence state as it is, so OLD and NEW are whole trees.
 fixture_factory
 OLD=$(tree_digest "$HSMBAK_ROOT")
-t0=$(ms); hb secure-restore mybackupcred "$T/b1" >/dev/null; restore_ms=$(( $(ms) - t0 ))
+t0=$(ms); hb secure-restore mybackupcred "$T/b1" --allow-rollback >/dev/null 2>&1; restore_ms=$(( $(ms) - t0 ))
 NEW=$(tree_digest "$HSMBAK_ROOT")
 [ "$OLD" != "$NEW" ] || fail "restore changed nothing"
 fixture_factory
@@ -98,7 +101,7 @@ fixture_factory
 killed=0 saw_new=0
 for i in $(seq 1 "$points"); do
   d=$(delay_for $restore_ms)
-  if kill_at "$d" "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-restore mybackupcred "$T/b1"; then
+  if kill_at "$d" "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-restore mybackupcred "$T/b1" --allow-rollback; then
     killed=$((killed + 1))
   fi
   now=$(tree_digest "$HSMBAK_ROOT")
@@ -106,7 +109,7 @@ for i in $(seq 1 "$points"); do
     saw_new=$((saw_new + 1))
   elif [ "$now" = "$OLD" ]; then
     # Still the old system: the rerun restores it and cleans what was left.
-    retry_token hb secure-restore mybackupcred "$T/b1" || fail "kill point $i (${d} ms): the rerun failed: $out"
+    retry_token hb secure-restore mybackupcred "$T/b1" --allow-rollback || fail "kill point $i (${d} ms): the rerun failed: $out"
     [ "$(tree_digest "$HSMBAK_ROOT")" = "$NEW" ] || fail "kill point $i: the rerun restored something else"
   else
     fail "kill point $i (${d} ms): the root is neither the old tree nor the new one"

@@ -195,7 +195,8 @@ cp -a "$T/q" "$R/temporary/q"
 fixture_trust signer
 fixture_define bob bob bob "$t2"
 fixture_define carol carol carol "$t3"
-hb secure-restore --idcred bob --idcred carol temporary:///q >/dev/null
+# Backups made after q are newer: restoring q is a rollback, consented to.
+hb secure-restore --idcred bob --idcred carol temporary:///q --allow-rollback >/dev/null 2>&1
 [ "$(tree_digest "$R/config")" = "$before" ] || fail "restored config differs"
 hb ceremony verify-transcript >/dev/null 2>&1 || fail "restored transcript does not verify"
 pass "restore with bob + carol brings the system (and its custody records) back"

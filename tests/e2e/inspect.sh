@@ -27,6 +27,7 @@ for want in "backup id   $id" "tool        hsmbak " "system      9.3.5.0 (applia
   grep -qF -- "$want" "$T/i.out" || fail "inspect does not say '$want': $(cat "$T/i.out")"
 done
 grep -qE '^ created     [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' "$T/i.out" || fail "created"
+grep -qE '^ sequence    1$' "$T/i.out" || fail "sequence: $(cat "$T/i.out")"
 grep -qE '^ file        config\.tzst +zstd +[0-9.]+ (B|KiB|MiB)$' "$T/i.out" || fail "files: $(cat "$T/i.out")"
 [ "$(grep -c '^ file ' "$T/i.out")" -eq "$(jq '.result.files|length' "$T/b1.json")" ] || fail "file count"
 pass "inspect: the signed, trusted backup's summary, with no token and no change"
@@ -40,7 +41,7 @@ json_ok "$T/i.json" ".result.recipients[0].key_wrap == \"rsa-oaep-sha1\" and .re
 json_ok "$T/i.json" '(.result.files|length) >= 5 and all(.result.files[]; .size > 0 and .compression == "zstd" and (.problem == null))' "files"
 json_ok "$T/i.json" '.result.excluded[0].name == "ipmi" and .result.archive_bytes > 0' "excluded"
 jq -S '.result | del(.source, .signer)' "$T/i.json" > "$T/i.fields"
-jq -S '.result | {backup_id, created, tool, system, recipients, files, archive_bytes, excluded}' "$T/b1.json" > "$T/b.fields"
+jq -S '.result | {backup_id, created, sequence, tool, system, recipients, files, archive_bytes, excluded}' "$T/b1.json" > "$T/b.fields"
 cmp -s "$T/i.fields" "$T/b.fields" || fail "inspect --json and the backup's --json describe it differently: $(diff "$T/b.fields" "$T/i.fields")"
 pass "inspect --json: the same description as the backup made, the signer trusted"
 

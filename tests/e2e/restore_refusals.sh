@@ -112,7 +112,11 @@ done
 pass "restore refuses every tampered copy and leaves the system unchanged"
 ls "$(dirname "$HSMBAK_ROOT")" | grep -q "hsmbak-staging" && fail "a refused restore left a staging tree"
 
-hb secure-restore rcptcred "$T/b1" > "$T/restore.out" || fail "restore: $(cat "$T/restore.out")"
+# b-expired, made after b1, is the newest backup this system made: b1 is a
+# rollback, restored here with consent (worst_day_rollback.sh tests the refusal).
+hb secure-restore rcptcred "$T/b1" --allow-rollback > "$T/restore.out" 2> "$T/restore.err" ||
+  fail "restore: $(cat "$T/restore.out" "$T/restore.err")"
+grep -q "is older than backup" "$T/restore.err" || fail "no rollback warning: $(cat "$T/restore.err")"
 grep -q "Secure restore is complete" "$T/restore.out" || fail "restore output"
 grep -q "change it now" "$T/restore.out" || fail "next steps"
 [ "$(cat "$HSMBAK_ROOT/config/mqa.cfg")" = "hostname qa" ] || fail "config not restored"

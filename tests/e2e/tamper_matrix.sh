@@ -8,8 +8,10 @@
 
 fixture_system
 fixture_untrusted
-fixture_backup "$T/b1"
+# b2 first: b1, the source of every case, is the newest backup this system
+# made, so its cases are no rollback (worst_day_rollback.sh tests that).
 fixture_backup "$T/b2"
+fixture_backup "$T/b1"
 fixture_factory
 ROOT_DIGEST=$(tree_digest "$HSMBAK_ROOT")
 M=backupmanifest.xml

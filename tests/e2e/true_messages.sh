@@ -53,11 +53,12 @@ pass "validate names the backup (id, created, signer, recipients); 'scheduled' o
 
 # Restore on the appliance profile (its post-restore command is `true`):
 # no restart is announced, and each next step is said once.
-cp -a "$T/b1" "$T/b1.copy"
+# b2, the newest backup this system made (b1 would be a rollback).
+cp -a "$T/b2" "$T/b2.copy"
 save_certs
 hb factory-reset --yes >/dev/null
 redefine_objects
-hb secure-restore rcptcred "$T/b1.copy" > "$T/r.out"
+hb secure-restore rcptcred "$T/b2.copy" > "$T/r.out"
 grep -q "^Secure restore is complete\.$" "$T/r.out" || fail "restore: $(cat "$T/r.out")"
 ! grep -q "restarted" "$T/r.out" || fail "a restart was announced: $(cat "$T/r.out")"
 awk '/^What to do next:/{on=1; next} on' "$T/r.out" > "$T/steps"

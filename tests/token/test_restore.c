@@ -125,7 +125,8 @@ static void test_validate_reports_every_check(void)
     HBTEST_ASSERT_OK(run("rcptcred", backup_dir, true, NULL, 0, &res, &err), &err);
     /* The fixed checks in order, one archive check per file before swap. */
     static const char *const order[] = {"signature", "signer-trust", "version", "profile",
-                                        "factory-state", "idcred", "recipient", "files"};
+                                        "factory-state", "idcred", "recipient", "files",
+                                        "rollback"};
     size_t n_files = hb_manifest_n_files(res.manifest);
     size_t n_fixed = sizeof order / sizeof order[0];
     CU_ASSERT_EQUAL_FATAL(res.checks.n, n_fixed + n_files + 1);

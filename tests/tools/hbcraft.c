@@ -28,6 +28,8 @@
  *                   root replaced by a tar holding symlinks to OUTSIDE/decoy
  *                   (issue 11 class 1; see the block "symlinks beneath the
  *                   root" below)
+ *   no-sequence     the manifest has no <sequence> (as hsmbak before sequence
+ *                   numbers wrote it; issue 11 class 5)
  *   (any defect)    with HBCRAFT_SIGNER_DAYS=FROM,TO: signed by a re-issued
  *                   signer certificate of that validity (signer_validity)
  *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
@@ -490,7 +492,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"none", "swap", "replay", "no-recipient", "sys-version",
                                         "format-version", "unknown-element", "dtd",
                                         "no-signature", "bad-signature", "entry-edit",
-                                        "co-recipient", NULL};
+                                        "co-recipient", "no-sequence", NULL};
     if (!is(defect, tar_defects) && !is(defect, known) && !is(defect, link_defects)) {
         fprintf(stderr, "hbcraft: unknown defect '%s'\n", defect);
         return 2;
@@ -531,6 +533,13 @@ int main(int argc, char **argv)
         hb_manifest_set_system(n, strcmp(defect, "sys-version") == 0 ? "9.3.5.1" : m->version,
                                m->profile, m->build, m->machine_type, m->serial, &err) != HB_OK)
         die("manifest", &err);
+    /* ---- issue 11 class 5 (rollback): the sequence ---------------------------
+     * OUT keeps SRC's sequence, so a crafted backup is as old as its source;
+     * no-sequence leaves it out, as hsmbak before sequence numbers did. */
+    if (m->sequence > 0 && strcmp(defect, "no-sequence") != 0 &&
+        hb_manifest_set_sequence(n, m->sequence, &err) != HB_OK)
+        die("sequence", &err);
+    /* ---- end of issue 11 class 5 --------------------------------------------- */
     /* no-recipient drops the last recipient (put the one that restores last). */
     size_t n_rcpt = m->n_recipients - (strcmp(defect, "no-recipient") == 0 ? 1 : 0);
     const char *dropped = n_rcpt < m->n_recipients ? m->recipients[n_rcpt].id : NULL;

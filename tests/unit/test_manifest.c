@@ -201,6 +201,7 @@ static void assert_same(const hb_manifest *a, const hb_manifest *b)
     CU_ASSERT_STRING_EQUAL(a->id, b->id);
     CU_ASSERT_STRING_EQUAL(a->created, b->created);
     CU_ASSERT_STRING_EQUAL(a->tool, b->tool);
+    CU_ASSERT_EQUAL(a->sequence, b->sequence);
     CU_ASSERT_STRING_EQUAL(a->version, b->version);
     CU_ASSERT_STRING_EQUAL(a->profile, b->profile);
     CU_ASSERT(same_opt(a->build, b->build));
@@ -698,6 +699,66 @@ static void test_ecdsa_length_checked(void)
     free(xml);
 }
 
+/* <sequence> (DESIGN §4.3): written when set, read back, absent reads as 0
+ * (manifests made before it), anything but 1..2^63-1 refused by the schema
+ * and the builder; an edit after signing breaks the signature. */
+static void test_sequence(void)
+{
+    hb_err err = {0};
+    hb_manifest *back = NULL;
+    setup_keys();
+    hb_manifest *m = sample();
+    CU_ASSERT_EQUAL(hb_manifest_sequence(m), 0);
+    HBTEST_ASSERT_OK(hb_manifest_set_sequence(m, 42, &err), &err);
+    char *xml = write_signed(m, &rsa_signer);
+    CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<created>2026-11-29T19:00:00Z</created>\n    "
+                                       "<sequence>42</sequence>\n    <tool>"));
+    HBTEST_ASSERT_OK(read_str(xml, &back, NULL, &err), &err);
+    CU_ASSERT_EQUAL(hb_manifest_sequence(back), 42);
+    assert_same(m, back);
+    hb_manifest_free(back);
+    back = NULL;
+    expect_edit_rejected(xml, "<sequence>42<", "<sequence>43<", "digest mismatch");
+    free(xml);
+
+    /* The largest one, then none. */
+    HBTEST_ASSERT_OK(hb_manifest_set_sequence(m, UINT64_C(9223372036854775807), &err), &err);
+    xml = write_signed(m, &rsa_signer);
+    HBTEST_ASSERT_OK(read_str(xml, &back, NULL, &err), &err);
+    CU_ASSERT_EQUAL(hb_manifest_sequence(back), UINT64_C(9223372036854775807));
+    hb_manifest_free(back);
+    back = NULL;
+    free(xml);
+    xml = sample_xml(&rsa_signer);
+    CU_ASSERT_PTR_NULL(strstr(xml, "<sequence>"));
+    HBTEST_ASSERT_OK(read_str(xml, &back, NULL, &err), &err);
+    CU_ASSERT_EQUAL(hb_manifest_sequence(back), 0);
+    hb_manifest_free(back);
+    free(xml);
+
+    HBTEST_ASSERT_STATUS(hb_manifest_set_sequence(m, 0, &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_STATUS(hb_manifest_set_sequence(m, UINT64_C(9223372036854775808), &err),
+                         HB_E_USAGE, &err);
+    hb_manifest_free(m);
+
+    /* Signed, but not a sequence the schema allows. */
+    static const char *const bad[] = {"0", "007", "-1", "+5", "1.5", "",
+                                      "9223372036854775808", "99999999999999999999", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char to[64];
+        snprintf(to, sizeof to, "</created><sequence>%s</sequence>", bad[i]);
+        expect_resigned_rejected("</created>", to, "does not match the schema");
+    }
+    /* The schema collapses whitespace around an integer; the reader does not. */
+    expect_resigned_rejected("</created>", "</created><sequence> 5</sequence>",
+                             "manifest is invalid: line 3: backup sequence ' 5' is not a number "
+                             "1..2^63-1");
+    /* In the wrong place, or twice. */
+    expect_resigned_rejected("</id>", "</id><sequence>5</sequence>", "does not match the schema");
+    expect_resigned_rejected("</created>", "</created><sequence>5</sequence><sequence>6"
+                             "</sequence>", "does not match the schema");
+}
+
 static void teardown_keys(void)
 {
     sigtest_free(&rsa_signer);
@@ -729,6 +790,7 @@ int main(void)
         {"truncated, garbage, comments, PIs", test_garbage_rejected},
         {"builder rejections", test_builder_rejects},
         {"ECDSA signature length", test_ecdsa_length_checked},
+        {"sequence: written, read, absent, refused", test_sequence},
         {NULL, NULL},
     };
     return hbtest_run(&(hbtest_suite){"manifest", cases, .teardown = teardown_keys});
