@@ -99,6 +99,48 @@ fixture_factory
 outside_intact "factory reset"
 pass "factory reset removed the tree holding links to the decoy, and nothing in the decoy"
 
+# The same on a root that is its own mount (a tmpfs: staged inside the root,
+# ROOT/.hsmbak/staging-*, swapped entry by entry; issue 11 class 6): the
+# links are refused or kept just the same. Needs root to mount. (Before
+# the sections below make backups: the crafted ones are copies of b1, which
+# a newer backup would make a rollback.)
+mroot=$T/mroot
+mkdir -p "$mroot"
+if mount -t tmpfs -o size=128m,mode=0755 hsmbak-test "$mroot" 2>"$T/mount.err"; then
+  trap 'umount "$mroot" 2>/dev/null || umount -l "$mroot" || true' EXIT
+  fixture_factory
+  cp -a "$HSMBAK_ROOT/." "$mroot/"
+  ORIG_ROOT=$HSMBAK_ROOT
+  export HSMBAK_ROOT=$mroot
+  # The root without hsmbak's own state, where this mode stages.
+  mdigest() {
+    (cd "$mroot" && find . -mindepth 1 -path ./.hsmbak -prune -o -printf '%P %y %m %l\n' | LC_ALL=C sort &&
+       find . -path ./.hsmbak -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) |
+      sha256sum | cut -d' ' -f1
+  }
+  MROOT_DIGEST=$(mdigest)
+  for defect in link-users-abs link-users-rel; do
+    rc=0
+    hb secure-restore mybackupcred "$T/crafted-$defect" >/dev/null 2>"$T/m.err" || rc=$?
+    [ "$rc" = 6 ] || fail "mounted $defect: exit $rc, want 6: $(cat "$T/m.err")"
+    grep -qxF "hsmbak: the backup cannot be restored: in its tree, 'root/users' is a symbolic link; $tail" "$T/m.err" ||
+      fail "mounted $defect: said $(cat "$T/m.err")"
+    [ "$(mdigest)" = "$MROOT_DIGEST" ] || fail "mounted $defect: the root changed"
+    if compgen -G "$mroot/.hsmbak/staging-*" >/dev/null; then fail "mounted $defect: staging tree left"; fi
+    outside_intact "mounted $defect"
+    pass "mounted root, $defect: restore refused naming 'root/users'; root, decoy and the file beside unchanged"
+  done
+  hb secure-restore mybackupcred "$T/crafted-link-nested" >/dev/null 2>"$T/m.err" ||
+    fail "mounted link-nested: restore failed: $(cat "$T/m.err")"
+  [ "$(readlink "$mroot/root/deep/a/b/out")" = "$T/decoy" ] || fail "mounted link-nested: links not kept"
+  mountpoint -q "$mroot" || fail "mounted link-nested: the root is no longer the mount"
+  hb factory-reset --yes >/dev/null 2>&1 || fail "mounted: factory reset"
+  outside_intact "mounted link-nested"
+  pass "mounted root, link-nested: restores with links kept, factory reset removes them; decoy unchanged"
+  export HSMBAK_ROOT=$ORIG_ROOT
+else
+  echo "# SKIP mounted-root cases: cannot mount a tmpfs ($(cat "$T/mount.err"))"
+fi
 # Stale-partial cleanup against a RENAME_EXCHANGE swapper.
 mkdir -p "$T/swap"
 out=$("$SWAPPER" "$T/swap" 1000) || fail "exchange swapper: $out"
@@ -132,42 +174,4 @@ hb secure-backup othercert,mybackupcert temporary:///out/b >/dev/null || fail "c
 rm -rf "$HSMBAK_ROOT/temporary/out"
 pass "a backup to temporary:///out/b is refused while temporary/out is a link to the decoy, and written there once it is a directory"
 
-# The same on a root that is its own mount (a tmpfs: staged inside the root,
-# ROOT/.hsmbak/staging-*, swapped entry by entry; issue 11 class 6): the
-# links are refused or kept just the same. Needs root to mount.
-mroot=$T/mroot
-mkdir -p "$mroot"
-if mount -t tmpfs -o size=128m,mode=0755 hsmbak-test "$mroot" 2>"$T/mount.err"; then
-  trap 'umount "$mroot" 2>/dev/null || umount -l "$mroot" || true' EXIT
-  fixture_factory
-  cp -a "$HSMBAK_ROOT/." "$mroot/"
-  export HSMBAK_ROOT=$mroot
-  # The root without hsmbak's own state, where this mode stages.
-  mdigest() {
-    (cd "$mroot" && find . -mindepth 1 -path ./.hsmbak -prune -o -printf '%P %y %m %l\n' | LC_ALL=C sort &&
-       find . -path ./.hsmbak -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) |
-      sha256sum | cut -d' ' -f1
-  }
-  MROOT_DIGEST=$(mdigest)
-  for defect in link-users-abs link-users-rel; do
-    rc=0
-    hb secure-restore mybackupcred "$T/crafted-$defect" >/dev/null 2>"$T/m.err" || rc=$?
-    [ "$rc" = 6 ] || fail "mounted $defect: exit $rc, want 6: $(cat "$T/m.err")"
-    grep -qxF "hsmbak: the backup cannot be restored: in its tree, 'root/users' is a symbolic link; $tail" "$T/m.err" ||
-      fail "mounted $defect: said $(cat "$T/m.err")"
-    [ "$(mdigest)" = "$MROOT_DIGEST" ] || fail "mounted $defect: the root changed"
-    if compgen -G "$mroot/.hsmbak/staging-*" >/dev/null; then fail "mounted $defect: staging tree left"; fi
-    outside_intact "mounted $defect"
-    pass "mounted root, $defect: restore refused naming 'root/users'; root, decoy and the file beside unchanged"
-  done
-  hb secure-restore mybackupcred "$T/crafted-link-nested" >/dev/null 2>"$T/m.err" ||
-    fail "mounted link-nested: restore failed: $(cat "$T/m.err")"
-  [ "$(readlink "$mroot/root/deep/a/b/out")" = "$T/decoy" ] || fail "mounted link-nested: links not kept"
-  mountpoint -q "$mroot" || fail "mounted link-nested: the root is no longer the mount"
-  hb factory-reset --yes >/dev/null 2>&1 || fail "mounted: factory reset"
-  outside_intact "mounted link-nested"
-  pass "mounted root, link-nested: restores with links kept, factory reset removes them; decoy unchanged"
-else
-  echo "# SKIP mounted-root cases: cannot mount a tmpfs ($(cat "$T/mount.err"))"
-fi
 finish
