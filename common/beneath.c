@@ -99,8 +99,10 @@ static size_t first_link(int dirfd, const char *rel)
 }
 
 /* The message for an open of rel beneath dirfd that failed with e. */
-static hb_status open_fail(int dirfd, const char *shown, const char *rel, int e, hb_err *err)
+static hb_status open_fail(int dirfd, const char *shown, const char *rel, int flags, int e,
+                           hb_err *err)
 {
+    const char *verb = (flags & O_CREAT) ? "create" : "open";
     char where[PATH_MAX];
     if (e == ELOOP || e == EXDEV || e == ENOTDIR || e == EEXIST) {
         size_t n = first_link(dirfd, rel);
@@ -114,12 +116,14 @@ static hb_status open_fail(int dirfd, const char *shown, const char *rel, int e,
     }
     said(where, sizeof where, shown, rel, strlen(rel));
     if (e == ENOENT)
-        return hb_fail(err, HB_E_NOT_FOUND, "cannot open '%s': no such file or directory",
+        return hb_fail(err, HB_E_NOT_FOUND, "cannot %s '%s': no such file or directory", verb,
                        where);
+    if (e == EEXIST)
+        return hb_fail(err, HB_E_IO, "cannot create '%s': it exists already", where);
     if (e == ENOSPC || e == EDQUOT)
         return hb_fail(err, HB_E_IO, "no space left to create '%s'; free some space on that "
                        "filesystem and run the command again", where);
-    return hb_fail(err, HB_E_IO, "cannot open '%s': %s", where, strerror(e));
+    return hb_fail(err, HB_E_IO, "cannot %s '%s': %s", verb, where, strerror(e));
 }
 
 /* openat2 beneath dirfd with no links: the fd, or -1 with errno. */
@@ -225,7 +229,7 @@ hb_status hb_beneath_open(int dirfd, const char *shown, const char *rel, int fla
         errno = ELOOP;
     }
     if (fd < 0)
-        return open_fail(dirfd, shown, rel, errno, err);
+        return open_fail(dirfd, shown, rel, flags, errno, err);
     *out = fd;
     return HB_OK;
 }
