@@ -30,6 +30,76 @@ static hb_status io_fail(hb_err *err, int e, const char *verb, const char *what)
     return hb_fail(err, HB_E_IO, "cannot %s '%s': %s", verb, what, strerror(e));
 }
 
+static const char *kind_of(mode_t mode)
+{
+    return S_ISLNK(mode)    ? "a symbolic link"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISDIR(mode)  ? "a directory"
+                            : "of an unknown type";
+}
+
+static hb_status not_regular(hb_err *err, const char *name, mode_t mode)
+{
+    /* A link is never followed (issue 11): say how to name what it points to. */
+    if (S_ISLNK(mode))
+        return hb_fail(err, HB_E_IO, "cannot read '%s': it is a symbolic link, and hsmbak "
+                       "never reads input through one; give the file it points to "
+                       "(readlink -f '%s')", name, name);
+    return hb_fail(err, HB_E_IO, "cannot read '%s': it is %s, not a regular file; hsmbak "
+                   "reads its input from regular files only", name, kind_of(mode));
+}
+
+hb_status hb_open_input_at(int dirfd, const char *name, int *fd_out, struct stat *sb_out,
+                           hb_err *err)
+{
+    struct stat before, sb;
+    *fd_out = -1;
+    /* Look before opening, so a device or FIFO is never opened at all
+     * (opening one can block, or act: a FIFO waits for a writer, a tape
+     * rewinds); then open without following a link and without blocking,
+     * and check that what was opened is what was looked at. */
+    if (fstatat(dirfd, name, &before, AT_SYMLINK_NOFOLLOW) != 0)
+        return io_fail(err, errno, "read", name);
+    if (!S_ISREG(before.st_mode))
+        return not_regular(err, name, before.st_mode);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errno == ELOOP ? not_regular(err, name, S_IFLNK)
+                              : io_fail(err, errno, "read", name);
+    if (fstat(fd, &sb) != 0) {
+        hb_status st = io_fail(err, errno, "read", name);
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_dev != before.st_dev || sb.st_ino != before.st_ino) {
+        close(fd);
+        if (!S_ISREG(sb.st_mode))
+            return not_regular(err, name, sb.st_mode);
+        return hb_fail(err, HB_E_IO, "cannot read '%s': it was replaced while it was being "
+                       "opened; run the command again", name);
+    }
+    /* Reads of a regular file then block as usual (O_NONBLOCK is only for
+     * the open). */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        hb_status st = io_fail(err, errno, "read", name);
+        close(fd);
+        return st;
+    }
+    *fd_out = fd;
+    if (sb_out != NULL)
+        *sb_out = sb;
+    return HB_OK;
+}
+
+hb_status hb_open_input(const char *path, int *fd, struct stat *sb, hb_err *err)
+{
+    return hb_open_input_at(AT_FDCWD, path, fd, sb, err);
+}
+
 hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_t *len,
                        hb_err *err)
 {
@@ -37,12 +107,8 @@ hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_
     unsigned char *buf = NULL;
     size_t alloc = 0;
     struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        st = io_fail(err, errno, "read", path);
-        goto cleanup;
-    }
-    HB_ENSURE(S_ISREG(sb.st_mode), HB_E_IO, "cannot read '%s': not a regular file", path);
+    int fd = -1;
+    HB_TRY(hb_open_input(path, &fd, &sb, err));
     HB_ENSURE((unsigned long long)sb.st_size <= cap, HB_E_REFUSED,
               "'%s' is %lld bytes, more than the %zu-byte limit", path,
               (long long)sb.st_size, cap);
@@ -205,11 +271,8 @@ hb_status hb_sha256_fileat(int dirfd, const char *name, char out[65], hb_err *er
     hb_status st = HB_OK;
     EVP_MD_CTX *md = NULL;
     unsigned char buf[1 << 16], digest[32];
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        st = io_fail(err, errno, "read", name);
-        goto cleanup;
-    }
+    int fd = -1;
+    HB_TRY(hb_open_input_at(dirfd, name, &fd, NULL, err));
     md = EVP_MD_CTX_new();
     HB_ENSURE(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL), HB_E_INTERNAL,
               "SHA-256 unavailable");

@@ -7,10 +7,24 @@
 #include "hsmbak/status.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
-/* Read a whole regular file of at most cap bytes. *data is NUL-terminated
- * (not counted in *len) and owned by the caller (free with free()). */
+/* Open an input file for reading, the one way hsmbak does: refuse (HB_E_IO,
+ * "cannot read 'NAME': it is a FIFO, not a regular file; ...") anything but
+ * a regular file — symbolic link (never followed), FIFO, socket, device,
+ * directory — looked at before it is opened (lstat) and again after
+ * (O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC|O_NOCTTY, fstat, the same inode), so a
+ * FIFO never hangs and a device is never opened. *fd is blocking again;
+ * *sb (may be NULL) is its fstat. name is relative to dirfd (AT_FDCWD). */
+hb_status hb_open_input_at(int dirfd, const char *name, int *fd, struct stat *sb,
+                           hb_err *err) HB_MUST_CHECK;
+hb_status hb_open_input(const char *path, int *fd, struct stat *sb, hb_err *err) HB_MUST_CHECK;
+
+/* Read a whole regular file of at most cap bytes, opened by hb_open_input (a
+ * symbolic link is refused, not followed: resolve a link meant to be read,
+ * such as /etc/os-release, first). *data is NUL-terminated (not counted in
+ * *len) and owned by the caller (free with free()). */
 hb_status hb_read_file(const char *path, size_t cap, unsigned char **data, size_t *len,
                        hb_err *err) HB_MUST_CHECK;
 

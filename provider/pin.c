@@ -48,7 +48,8 @@ static hb_status pin_from_file(const char *path, const char *what, char *pin, si
     char data[4096]; /* a PIN file bigger than this is not a PIN file */
     size_t len = 0;
     struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         st = hb_fail(err, errno == EACCES ? HB_E_AUTH : HB_E_IO,
                      "reading the PIN for %s: cannot open PIN file '%s': %s%s", what, path,

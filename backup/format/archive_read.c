@@ -357,11 +357,11 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
                   "directory", spec->name, staging_dir);
     }
     if (rd->in.source == NULL) {
-        rd->in.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        HB_ENSURE(rd->in.fd >= 0 && fstat(rd->in.fd, &rd->sb) == 0 &&
-                  S_ISREG(rd->sb.st_mode), rd->in.fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND
-                  : HB_E_IO, "archive '%s': cannot open '%s': %s", spec->name, path,
-                  rd->in.fd < 0 ? strerror(errno) : "not a regular file");
+        st = hb_open_input(path, &rd->in.fd, &rd->sb, err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "archive '%s'", spec->name);
+            goto cleanup;
+        }
     }
     rd->in.md = EVP_MD_CTX_new();
     if (rd->in.md == NULL || EVP_DigestInit_ex(rd->in.md, EVP_sha256(), NULL) != 1)

@@ -108,6 +108,7 @@ hb_status hb_manifest_write_signed(const hb_manifest *m, X509 *signer_cert, hb_s
 
 typedef struct hb_manifest_read_opts {
     size_t max_size;      /* 0: HB_MANIFEST_DEFAULT_CAP */
+    const char *path;     /* names the file in shape refusals; NULL: "manifest" */
 } hb_manifest_read_opts;
 
 /* Parse (hardened: no DTD, entities, PIs or comments; size cap), check the

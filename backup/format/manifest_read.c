@@ -1,6 +1,7 @@
 /* Read a signed manifest (DESIGN §4.3; quorum groups docs/FORMAT.md §8).
  * Order matters:
- *   1. size cap, hardened parse (no DTD/entities/PIs/comments, no network);
+ *   1. size cap, hardened parse (no DTD/entities/PIs/comments, no network),
+ *      and the document's shape (namespaces, depth, counts) while parsing;
  *   2. the signature: its place (last child of the root, the only one), its
  *      exact shape and algorithms, the digest, the signature value;
  *   3. the schema;
@@ -10,6 +11,7 @@
  * Trust in the signer is not decided here: the certificate is returned. */
 #include "backup/format/manifest.h"
 
+#include "backup/format/manifest_fuzz_internal.h"
 #include "backup/format/manifest_internal.h"
 #include "backup/format/xml.h"
 #include "common/buf.h"
@@ -351,6 +353,105 @@ cleanup:
     return st;
 }
 
+/* The shape of every manifest hsmbak writes (manifest_write.c, xmldsig.c),
+ * checked while it is parsed, before anything is canonicalized or verified
+ * (issue 11 class 4: hostile input ends fast and small). The caps come from
+ * the biggest manifest a real system needs, with room to spare:
+ *
+ * Namespaces: the root declares the manifest's, <Signature> XML-DSig's: two
+ * declarations (4 allowed); every element is in one of the two, no
+ * attribute in any.
+ * Depth: backupmanifest > Signature > SignedInfo > Reference > Transforms >
+ * Transform is 6 (recipients > quorum > member > certificate is 5): 8.
+ * Attributes on one element: <quorum> has 5 (id name threshold
+ * secret-sharing key-wrap), every other element 2 at most: 8.
+ * Size: one <file> per resource, and a profile has at most 1000 resources
+ * and 1000 excluded items (profile.xsd; the shipped ones have 7 and 1).
+ * Take F = 1000 files and K = 16 recipients and quorum groups, X = 1000:
+ *   elements   F x (6 + K) + 5K + X + 30 (header, signature)   ~ 23,100
+ *   attributes F x (1 + K) + 2K + X + 10                       ~ 18,000
+ *   nodes      (elements, text and whitespace nodes, and 2 per attribute,
+ *              its value being a text node) per file 20 + 5 per wrapped
+ *              key, 19 per recipient, 22 per quorum member, 5 per excluded
+ *              item: F x (20 + 5K) + 19K + 5X + 80              ~ 105,400
+ * so 40,000 elements, 40,000 attributes and 120,000 nodes (a 255-member
+ * quorum is 5,600 nodes). A refused document's tree stays under ~20 MiB
+ * (libxml2 spends ~160 bytes a node).
+ * Text: the longest is a certificate's base64; a certificate file is at
+ * most 1 MiB (HB_CERT_FILE_MAX), 4/3 of that in base64: 2 MiB per node.
+ * Whatever passes is still verified, then validated against the schema. */
+#define MANIFEST_MAX_DEPTH 8
+#define MANIFEST_MAX_ELEMENTS 40000
+#define MANIFEST_MAX_ATTRIBUTES 40000
+#define MANIFEST_MAX_ELEMENT_ATTRIBUTES 8
+#define MANIFEST_MAX_NS_DECLS 4
+#define MANIFEST_MAX_NODES 120000
+#define MANIFEST_MAX_TEXT ((size_t)2 * 1024 * 1024)
+
+/* Step 1 with the shape check: the parsed document, its root the manifest's;
+ * nothing verified yet. */
+static hb_status parse_doc(const uint8_t *xml, size_t len, const hb_manifest_read_opts *opts,
+                           xmlDocPtr *out, hb_err *err)
+{
+    static const char *const namespaces[] = {HB_MANIFEST_NS, HB_XMLDSIG_NS, NULL};
+    hb_status st = HB_OK;
+    xmlDocPtr doc = NULL;
+    char shown[600];
+    size_t cap = (opts != NULL && opts->max_size != 0) ? opts->max_size
+                                                       : HB_MANIFEST_DEFAULT_CAP;
+    const char *path = opts != NULL ? opts->path : NULL;
+    if (path == NULL || hb_format(shown, sizeof shown, "a manifest's path", NULL,
+                                  "manifest '%s'", path) != HB_OK)
+        memcpy(shown, WHAT, sizeof WHAT);
+    hb_xml_shape shape = {
+        .shown = shown,
+        .not_ours = "it is not a backup hsmbak made",
+        .max_depth = MANIFEST_MAX_DEPTH,
+        .max_elements = MANIFEST_MAX_ELEMENTS,
+        .max_attributes = MANIFEST_MAX_ATTRIBUTES,
+        .max_element_attributes = MANIFEST_MAX_ELEMENT_ATTRIBUTES,
+        .max_ns_decls = MANIFEST_MAX_NS_DECLS,
+        .max_text = MANIFEST_MAX_TEXT,
+        .max_nodes = MANIFEST_MAX_NODES,
+        .namespaces = namespaces,
+        .root_ns = HB_MANIFEST_NS,
+        .root_name = "backupmanifest",
+    };
+    *out = NULL;
+    /* Comments are refused: exc-C14N drops them, so they would be unsigned. */
+    HB_TRY(hb_xml_parse_shaped(xml, len, cap, HB_XML_NO_COMMENTS, &shape, NULL, WHAT, &doc,
+                               err));
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    HB_ENSURE(hb_xml_is(root, HB_MANIFEST_NS, "backupmanifest"), HB_E_VERIFY,
+              "this is not a backup manifest: the root element is <%s>, expected "
+              "<backupmanifest xmlns=\"%s\">", (const char *)root->name, HB_MANIFEST_NS);
+    *out = doc;
+    doc = NULL;
+cleanup:
+    xmlFreeDoc(doc);
+    return st;
+}
+
+/* For the fuzz harness and tests only (manifest_fuzz_internal.h): step 4
+ * without steps 2 and 3, so fuzzing reaches the field reader. */
+hb_status hb_manifest_read_unverified(const uint8_t *xml, size_t len, hb_manifest **out,
+                                      hb_err *err)
+{
+    hb_status st = HB_OK;
+    xmlDocPtr doc = NULL;
+    hb_manifest *m = NULL;
+    *out = NULL;
+    HB_TRY(parse_doc(xml, len, NULL, &doc, err));
+    HB_TRY(hb_manifest_new(&m, err));
+    HB_TRY(read_fields(xmlDocGetRootElement(doc), m, err));
+    *out = m;
+    m = NULL;
+cleanup:
+    hb_manifest_free(m);
+    xmlFreeDoc(doc);
+    return st;
+}
+
 hb_status hb_manifest_read(const uint8_t *xml, size_t len, const hb_manifest_read_opts *opts,
                            hb_manifest **out, X509 **signer_cert, hb_err *err)
 {
@@ -358,18 +459,12 @@ hb_status hb_manifest_read(const uint8_t *xml, size_t len, const hb_manifest_rea
     xmlDocPtr doc = NULL;
     X509 *signer = NULL;
     hb_manifest *m = NULL;
-    size_t cap = (opts != NULL && opts->max_size != 0) ? opts->max_size
-                                                       : HB_MANIFEST_DEFAULT_CAP;
     *out = NULL;
     if (signer_cert != NULL)
         *signer_cert = NULL;
 
-    /* Comments are refused: exc-C14N drops them, so they would be unsigned. */
-    HB_TRY(hb_xml_parse(xml, len, cap, HB_XML_NO_COMMENTS, NULL, WHAT, &doc, err));
+    HB_TRY(parse_doc(xml, len, opts, &doc, err));
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    HB_ENSURE(hb_xml_is(root, HB_MANIFEST_NS, "backupmanifest"), HB_E_VERIFY,
-              "this is not a backup manifest: the root element is <%s>, expected "
-              "<backupmanifest xmlns=\"%s\">", (const char *)root->name, HB_MANIFEST_NS);
     HB_TRY(hb_xmldsig_verify(doc, WHAT, &signer, err));
     HB_TRY(hb_xml_validate(doc, "schema/manifest.xsd", WHAT, err));
     HB_TRY(hb_manifest_new(&m, err));

@@ -36,6 +36,34 @@ hb_status hb_xml_parse(const uint8_t *data, size_t len, size_t cap, unsigned fla
                        const char *schema_rel, const char *what, xmlDocPtr *out,
                        hb_err *err) HB_MUST_CHECK;
 
+/* The shape a document may have, checked while it is parsed (SAX), before
+ * any tree beyond the limit is built, so hostile input ends fast and small
+ * (issue 11 class 4). Every limit is refused at its first excess with one
+ * line "<shown> has more than N <thing> (at most N); <not_ours>". A zero
+ * limit is not checked. */
+typedef struct hb_xml_shape {
+    const char *shown;            /* "manifest '/b/manifest.xml'" */
+    const char *not_ours;         /* "it is not a backup hsmbak made" */
+    unsigned max_depth;           /* elements nested (the root is 1) */
+    unsigned max_elements;        /* in the whole document */
+    unsigned max_attributes;      /* in the whole document */
+    unsigned max_element_attributes; /* on one element */
+    unsigned max_ns_decls;        /* xmlns declarations in the whole document */
+    size_t max_text;              /* bytes of one text node */
+    unsigned max_nodes;           /* elements, text, comments, PIs, and 2 per
+                                     attribute (it and its value's text) */
+    /* NULL-terminated: the only namespace URIs that may be declared or used
+     * (elements must be in one of them, attributes in none); NULL: any. */
+    const char *const *namespaces;
+    const char *root_ns, *root_name; /* the root element (NULL: any) */
+} hb_xml_shape;
+
+/* hb_xml_parse with a shape (may be NULL: hb_xml_parse). The shape is
+ * checked before the schema. */
+hb_status hb_xml_parse_shaped(const uint8_t *data, size_t len, size_t cap, unsigned flags,
+                              const hb_xml_shape *shape, const char *schema_rel,
+                              const char *what, xmlDocPtr *out, hb_err *err) HB_MUST_CHECK;
+
 /* Validate an already parsed document (split from hb_xml_parse so a caller
  * can run its own checks first). HB_E_VERIFY "<what> does not match the
  * schema: line N: ...". */
@@ -86,7 +114,9 @@ xmlNodePtr hb_xml_add_b64(xmlNodePtr parent, xmlNsPtr ns, const char *name,
 
 /* Exclusive C14N 1.0 without comments (exc-c14n §3) of the whole document
  * minus the subtree at `exclude` (may be NULL), or — when `only` is not NULL —
- * of the subtree at `only`. *out is malloc'ed. */
+ * of the subtree at `only`. Linear in the document: the selected subtree is
+ * marked once (the nodes' _private, cleared afterwards), so each node's
+ * visibility is one look-up. *out is malloc'ed. */
 hb_status hb_xml_c14n(xmlDocPtr doc, xmlNodePtr only, xmlNodePtr exclude, uint8_t **out,
                       size_t *out_len, hb_err *err) HB_MUST_CHECK;
 

@@ -28,7 +28,8 @@ hb_status hb_backup_dir_manifest(const char *dir, const char *shown, hb_manifest
                 "one", shown, HB_MANIFEST_FILENAME);
     if (st != HB_OK)
         goto cleanup;
-    HB_TRY(hb_manifest_read(xml, len, NULL, m, signer, err));
+    hb_manifest_read_opts opts = {.path = path};
+    HB_TRY(hb_manifest_read(xml, len, &opts, m, signer, err));
 cleanup:
     free(xml);
     return st;

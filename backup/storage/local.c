@@ -257,11 +257,7 @@ hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_
     HB_ALLOC(r);
     r->fd = -1;
     HB_TRY(hb_path_join(r->path, sizeof r->path, s->dest, name, err));
-    r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    HB_ENSURE(r->fd >= 0 && fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode),
-              r->fd < 0 && errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
-              "cannot open '%s': %s", r->path, r->fd < 0 ? strerror(errno)
-              : "not a regular file");
+    HB_TRY(hb_open_input(r->path, &r->fd, &sb, err));
     *out = r;
     r = NULL;
 cleanup:

@@ -175,7 +175,10 @@ static hb_status default_version(const char *root, const hb_profile *profile, ch
     HB_TRY(hb_path_join(path, sizeof path, root, "etc/os-release", err));
     if (access(path, R_OK) != 0)
         HB_TRY(hb_format(path, sizeof path, "path", err, "%s", HB_OS_RELEASE));
-    st = hb_read_file(path, 64 * 1024, &text, &len, err);
+    /* os-release is a link by design (os-release(5): to ../usr/lib/os-release);
+     * hb_read_file follows none, so it is read where it leads. */
+    char real[PATH_MAX];
+    st = hb_read_file(realpath(path, real) != NULL ? real : path, 64 * 1024, &text, &len, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "the system's version (give it with --version V.R.M.F)");
         goto cleanup;

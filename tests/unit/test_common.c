@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- ids ---- */
@@ -167,6 +168,66 @@ static void test_read_file(void)
     free(dir);
 }
 
+/* Every input is opened the one way (issue 11 class 4): a FIFO, a socket, a
+ * device or a symbolic link is refused at once, naming what it is, and the
+ * FIFO is never waited on (the test would hang). */
+static void expect_not_regular(const char *path, const char *kind)
+{
+    hb_err err = {0};
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int fd = -1;
+    char want[PATH_MAX + 128];
+    if (strcmp(kind, "a symbolic link") == 0)
+        snprintf(want, sizeof want, "cannot read '%s': it is a symbolic link, and hsmbak never "
+                 "reads input through one; give the file it points to (readlink -f '%s')",
+                 path, path);
+    else
+        snprintf(want, sizeof want, "cannot read '%s': it is %s, not a regular file; hsmbak "
+                 "reads its input from regular files only", path, kind);
+    HBTEST_ASSERT_STATUS(hb_read_file(path, 1024, &data, &len, &err), HB_E_IO, &err);
+    CU_ASSERT_STRING_EQUAL(err.msg, want);
+    CU_ASSERT_PTR_NULL(data);
+    HBTEST_ASSERT_STATUS(hb_open_input(path, &fd, NULL, &err), HB_E_IO, &err);
+    CU_ASSERT_EQUAL(fd, -1);
+    char sum[65];
+    HBTEST_ASSERT_STATUS(hb_sha256_fileat(AT_FDCWD, path, sum, &err), HB_E_IO, &err);
+}
+
+static void test_open_input(void)
+{
+    hb_err err = {0};
+    char *dir = hbtest_tempdir("hb-input");
+    char *fifo = join(dir, "fifo"), *link = join(dir, "link"), *sock = join(dir, "sock");
+    char *file = join(dir, "file"), *dev = join(dir, "dev");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    expect_not_regular(fifo, "a FIFO");
+    HBTEST_ASSERT_OK(hb_write_file_atomic(file, "x", 1, 0600, &err), &err);
+    CU_ASSERT_EQUAL_FATAL(symlink(file, link), 0);
+    expect_not_regular(link, "a symbolic link");
+    CU_ASSERT_EQUAL_FATAL(mknod(sock, S_IFSOCK | 0600, 0), 0);
+    expect_not_regular(sock, "a socket");
+    expect_not_regular("/dev/null", "a character device");
+    if (mknod(dev, S_IFCHR | 0600, makedev(1, 5)) == 0)  /* /dev/zero's numbers; needs root */
+        expect_not_regular(dev, "a character device");
+    expect_not_regular(dir, "a directory");
+    /* Control: a regular file opens, blocking again, with its fstat. */
+    int fd = -1;
+    struct stat sb;
+    HBTEST_ASSERT_OK(hb_open_input(file, &fd, &sb, &err), &err);
+    CU_ASSERT(fd >= 0 && S_ISREG(sb.st_mode) && sb.st_size == 1);
+    CU_ASSERT((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
+    CU_ASSERT((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    close(fd);
+    free(fifo);
+    free(link);
+    free(sock);
+    free(file);
+    free(dev);
+    hbtest_rmtree(dir);
+    free(dir);
+}
+
 static void test_path_limits(void)
 {
     hb_err err = {0};
@@ -260,6 +321,7 @@ int main(void)
         {"names: the schema's rule", test_name_ok},
         {"names from typed text", test_name_from_text},
         {"read and atomic write: cap, type, absent, no leftovers", test_read_file},
+        {"inputs: FIFO, socket, device, link, directory refused at once", test_open_input},
         {"paths too long are refused, not cut", test_path_limits},
         {"mkdirs, fsync_dir, sha256_fileat without symlinks", test_mkdirs_and_sha256},
         {"write_all and read_some", test_write_all_and_read_some},

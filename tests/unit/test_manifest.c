@@ -599,8 +599,9 @@ static void test_garbage_rejected(void)
     free(xml);
     expect_reject("\x89PNG\r\n\x1a\n garbage", HB_E_VERIFY, "manifest is not well-formed XML");
     expect_reject("", HB_E_VERIFY, "manifest is empty");
-    expect_reject("<a xmlns=\"urn:x\"/>", HB_E_VERIFY, "this is not a backup manifest: the root "
-                  "element is <a>");
+    expect_reject("<a xmlns=\"urn:x\"/>", HB_E_VERIFY, "manifest has root element <a>, "
+                  "expected <backupmanifest xmlns=\"urn:hsmbak:manifest:1\">; it is not a "
+                  "backup hsmbak made");
     xml = sample_xml(&rsa_signer);
     expect_edit_rejected(xml, "<files>", "<files><!-- hi -->",
                          "manifest contains a comment (line 29)");

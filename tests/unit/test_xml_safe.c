@@ -206,6 +206,169 @@ static void test_data_path(void)
                        "path too long");
 }
 
+/* ---- the shape check (issue 11 class 4) ---- */
+
+static const char *const shape_ns[] = {"urn:a", "urn:b", NULL};
+
+static hb_xml_shape small_shape(void)
+{
+    hb_xml_shape sh = {
+        .shown = "doc 'd.xml'",
+        .not_ours = "not ours",
+        .max_depth = 3,
+        .max_elements = 6,
+        .max_attributes = 4,
+        .max_element_attributes = 2,
+        .max_ns_decls = 2,
+        .max_text = 8,
+        .max_nodes = 15,
+        .namespaces = shape_ns,
+        .root_ns = "urn:a",
+        .root_name = "r",
+    };
+    return sh;
+}
+
+static hb_status parse_shaped(const char *xml, const hb_xml_shape *sh, xmlDocPtr *doc,
+                              hb_err *err)
+{
+    return hb_xml_parse_shaped((const uint8_t *)xml, strlen(xml), 1 << 20, 0, sh, NULL,
+                               "input", doc, err);
+}
+
+/* xml is refused with exactly "doc 'd.xml' <what>; not ours". */
+static void expect_shape(const char *xml, const char *what)
+{
+    hb_xml_shape sh = small_shape();
+    hb_err err = {0};
+    xmlDocPtr doc = NULL;
+    char want[512];
+    snprintf(want, sizeof want, "doc 'd.xml' %s; not ours", what);
+    CU_ASSERT_EQUAL(parse_shaped(xml, &sh, &doc, &err), HB_E_VERIFY);
+    CU_ASSERT_PTR_NULL(doc);
+    if (strcmp(err.msg, want) != 0)
+        fprintf(stderr, "\n  got  '%s'\n  want '%s'\n", err.msg, want);
+    CU_ASSERT_STRING_EQUAL(err.msg, want);
+}
+
+static void test_shape(void)
+{
+    hb_xml_shape sh = small_shape();
+    hb_err err = {0};
+    xmlDocPtr doc = NULL;
+    /* Control: at every limit, accepted (depth 3, 6 elements, 4 attributes,
+     * 2 on one element, 2 declarations, 8-byte text, 15 nodes: 6 elements,
+     * 1 text, 2 for each attribute). */
+    HBTEST_ASSERT_OK(parse_shaped("<r xmlns=\"urn:a\" a=\"1\" b=\"2\"><x><y>12345678</y></x>"
+                                  "<b:z xmlns:b=\"urn:b\" c=\"\" d=\"\"/><x/><x/></r>", &sh,
+                                  &doc, &err), &err);
+    xmlFreeDoc(doc);
+    doc = NULL;
+    expect_shape("<r xmlns=\"urn:a\"><x><y><z/></y></x></r>",
+                 "has more than 3 nested elements (at most 3)");
+    expect_shape("<r xmlns=\"urn:a\"><x/><x/><x/><x/><x/><x/></r>",
+                 "has more than 6 elements (at most 6)");
+    expect_shape("<r xmlns=\"urn:a\" a=\"\" b=\"\"><x a=\"\" b=\"\"/><x a=\"\"/></r>",
+                 "has more than 4 attributes (at most 4)");
+    /* One element's attributes: caught by the pre-scan, before libxml2. */
+    expect_shape("<r xmlns=\"urn:a\">\n<x a=\"\" b = '' c=\"\"/></r>",
+                 "has more than 2 attributes on one element (at most 2; line 2)");
+    expect_shape("<r xmlns=\"urn:a\"><x xmlns:p=\"urn:a\" xmlns:q=\"urn:b\"/></r>",
+                 "has more than 2 namespace declarations (at most 2)");
+    expect_shape("<r xmlns=\"urn:a\"><x xmlns:e=\"urn:evil\"/></r>",
+                 "declares namespace 'urn:evil' (line 1), which is neither the manifest's nor "
+                 "XML-DSig's");
+    {
+        /* A long name is cut for the message on a character boundary. */
+        char xml[512] = "<r xmlns=\"urn:a\"><x xmlns:e=\"u", what[256] = "declares namespace 'u";
+        for (int i = 0; i < 100; i++)
+            strcat(xml, "\xc3\xa9");
+        for (int i = 0; i < 39; i++)
+            strcat(what, "\xc3\xa9");
+        strcat(xml, "\"/></r>");
+        strcat(what, "' (line 1), which is neither the manifest's nor XML-DSig's");
+        hb_xml_shape wide = small_shape();
+        wide.max_text = 1000;
+        char want[512];
+        snprintf(want, sizeof want, "doc 'd.xml' %s; not ours", what);
+        HBTEST_ASSERT_STATUS(parse_shaped(xml, &wide, &doc, &err), HB_E_VERIFY, &err);
+        CU_ASSERT_STRING_EQUAL(err.msg, want);
+    }
+    expect_shape("<r xmlns=\"urn:a\"><x xmlns=\"\"/></r>",
+                 "declares namespace '' (line 1), which is neither the manifest's nor "
+                 "XML-DSig's");
+    expect_shape("<a:r xmlns:a=\"urn:a\"><x/></a:r>",
+                 "has element <x> (line 1) in no namespace, neither the manifest's nor "
+                 "XML-DSig's");
+    expect_shape("<r xmlns=\"urn:a\" xmlns:b=\"urn:b\"><x b:a=\"1\"/></r>",
+                 "has attribute 'a' (line 1) in namespace 'urn:b'; none is in a namespace");
+    expect_shape("<q xmlns=\"urn:a\"/>",
+                 "has root element <q>, expected <r xmlns=\"urn:a\">");
+    expect_shape("<r xmlns=\"urn:b\"/>",
+                 "has root element <r>, expected <r xmlns=\"urn:a\">");
+    /* Text, raw (a reference only makes it shorter once parsed). */
+    expect_shape("<r xmlns=\"urn:a\">\n<x>123456789</x></r>",
+                 "has a text node of more than 8 bytes (at most 8; line 2)");
+    expect_shape("<r xmlns=\"urn:a\"><x a=\"123456789\"/></r>",
+                 "has an attribute value of more than 8 bytes (at most 8; line 1)");
+    expect_shape("<r xmlns=\"urn:a\"><!-- a long one --></r>",
+                 "has a comment or other markup of more than 8 bytes (at most 8; line 1)");
+    expect_shape("<r xmlns=\"urn:a\"><!----><!----><!----><!----><!----><!----><!---->"
+                 "<!----><!----><!----><!----><!----><!----><!----><!----></r>",
+                 "has more than 15 nodes (at most 15)");
+    /* "a > b" in a value and "=" in text are not attributes. */
+    HBTEST_ASSERT_OK(parse_shaped("<r xmlns=\"urn:a\"><x a=\"x>=y=z\">a=b</x></r>", &sh,
+                                  &doc, &err), &err);
+    xmlFreeDoc(doc);
+    doc = NULL;
+    /* A shape does not hide the parser's own refusals. */
+    sh.max_text = 1000;
+    HBTEST_ASSERT_FAIL(parse_shaped("<!DOCTYPE r [<!ENTITY e \"x\">]><r xmlns=\"urn:a\"/>", &sh,
+                                    &doc, &err), HB_E_VERIFY, &err, "contains a DTD");
+    HBTEST_ASSERT_FAIL(parse_shaped("<r xmlns=\"urn:a\"><x></r>", &sh, &doc, &err),
+                       HB_E_VERIFY, &err, "input is not well-formed XML");
+    HBTEST_ASSERT_FAIL(parse_shaped("<r xmlns=\"urn:a\"><x a=\"", &sh, &doc, &err),
+                       HB_E_VERIFY, &err, "input is not well-formed XML");
+}
+
+/* C14N leaves no mark on the document, and a deep one costs no more per
+ * node than a flat one (the old walk to the root was quadratic). */
+static void test_c14n_linear(void)
+{
+    hb_err err = {0};
+    xmlDocPtr doc = NULL;
+    enum { DEPTH = 250 };
+    char *xml = malloc(DEPTH * 16 + 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(xml);
+    char *p = xml + sprintf(xml, "<r xmlns=\"urn:a\">");
+    for (int i = 0; i < DEPTH - 2; i++)
+        p += sprintf(p, "<x a=\"%d\">", i % 10);
+    p += sprintf(p, "<s>t</s>");
+    for (int i = 0; i < DEPTH - 2; i++)
+        p += sprintf(p, "</x>");
+    sprintf(p, "</r>");
+    HBTEST_ASSERT_OK(parse(xml, 0, NULL, &doc, &err), &err);
+    xmlNodePtr s = xmlDocGetRootElement(doc);
+    while (hb_xml_first_elem(s) != NULL)
+        s = hb_xml_first_elem(s);
+    CU_ASSERT_FATAL(hb_xml_is(s, "urn:a", "s"));
+    uint8_t *out = NULL;
+    size_t len = 0;
+    HBTEST_ASSERT_OK(hb_xml_c14n(doc, s, NULL, &out, &len, &err), &err);
+    CU_ASSERT_EQUAL(len, strlen("<s xmlns=\"urn:a\">t</s>"));
+    CU_ASSERT(out != NULL && memcmp(out, "<s xmlns=\"urn:a\">t</s>", len) == 0);
+    free(out);
+    HBTEST_ASSERT_OK(hb_xml_c14n(doc, NULL, s, &out, &len, &err), &err);
+    CU_ASSERT(out != NULL && strstr((char *)out, "<s") == NULL);
+    CU_ASSERT(out != NULL && strstr((char *)out, "<x a=\"7\"></x>") != NULL);
+    free(out);
+    for (xmlNodePtr n = s; n != NULL && n->type == XML_ELEMENT_NODE; n = n->parent)
+        CU_ASSERT_PTR_NULL(n->_private);
+    CU_ASSERT_PTR_NULL(s->children->_private);
+    xmlFreeDoc(doc);
+    free(xml);
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -218,6 +381,8 @@ int main(void)
         {"exclusive C14N of document, minus subtree, subtree", test_c14n},
         {"text check", test_text_ok},
         {"data path lookup", test_data_path},
+        {"shape check: namespaces, depth, counts, text (issue 11 class 4)", test_shape},
+        {"C14N marks the selection once and leaves no mark", test_c14n_linear},
         {NULL, NULL},
     };
     return hbtest_main("xml_safe", cases);
