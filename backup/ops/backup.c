@@ -31,6 +31,7 @@
 #include "backup/system/sequence.h"
 #include "backup/system/system.h"
 #include "backup/system/tree.h"
+#include "common/beneath.h"
 #include "common/buf.h"
 #include "common/fail.h"
 #include "common/fault.h"
@@ -168,6 +169,39 @@ static hb_status check_not_inside_resources(const hb_system *sys, const char *de
                            "outside the system root", r->name);
     }
     return HB_OK;
+}
+
+/* A destination beneath the system root (temporary:///NAME) is written
+ * there, never through a link beneath the root (issue 11 class 1): a link
+ * on the way to its directory is refused, naming it. */
+static hb_status check_no_link_beneath_root(const hb_system *sys, const char *dest,
+                                            hb_err *err)
+{
+    hb_status st = HB_OK;
+    char dir[PATH_MAX];
+    const char *base = NULL;
+    int rootfd = -1, fd = -1;
+    size_t n = strlen(sys->root);
+    if (strncmp(dest, sys->root, n) != 0 || dest[n] != '/')
+        goto cleanup;
+    const char *rel = dest + n;
+    while (*rel == '/')
+        rel++;
+    HB_TRY(hb_path_parent(rel, dir, sizeof dir, &base, err));
+    rootfd = open(sys->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    HB_ENSURE(rootfd >= 0, HB_E_IO, "cannot open the system root '%s': %s", sys->root,
+              strerror(errno));
+    st = hb_beneath_open(rootfd, sys->root, dir, O_PATH | O_DIRECTORY, 0, &fd, err);
+    if (st == HB_E_NOT_FOUND)
+        st = HB_OK; /* made on begin, as real directories */
+    else if (st != HB_OK)
+        hb_err_prefix(err, "destination '%s' is refused", dest);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
+    return st;
 }
 
 /* Only non-empty resources become archives; a skip-when-empty resource
@@ -328,10 +362,12 @@ static hb_status prepare_destination(backup_run *b, hb_err *err)
     } else {
         HB_TRY(hb_url_resolve(b->sys->root, b->dated, b->dest, sizeof b->dest, err));
         HB_TRY(check_not_inside_resources(b->sys, b->dest, err));
+        HB_TRY(check_no_link_beneath_root(b->sys, b->dest, err));
     }
     HB_TRY(hb_store_open(b->dest, b->dated, &remote, &b->out, err));
     HB_TRY(hb_store_begin(b->out, err));
     b->res->stale_partials_removed = hb_store_stale_removed(b->out);
+    HB_TRY(hb_strlist_extend(&b->res->warnings, hb_store_warnings(b->out), err));
 cleanup:
     return st;
 }

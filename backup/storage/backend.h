@@ -21,6 +21,7 @@ void hb_local_put_abort(hb_local_writer *w);
 hb_status hb_local_finish(hb_local *s, hb_err *err) HB_MUST_CHECK;
 const char *hb_local_location(const hb_local *s);
 unsigned hb_local_stale_removed(const hb_local *s);
+const hb_strlist *hb_local_warnings(const hb_local *s);
 hb_status hb_local_get(hb_local *s, const char *name, hb_local_reader **out,
                        hb_err *err) HB_MUST_CHECK;
 hb_status hb_local_read(void *reader, uint8_t *buf, size_t cap, size_t *got,

@@ -3,6 +3,7 @@
  * file and the directory are synced (DESIGN §4); files 0600, directory 0700. */
 #include "backup/storage/backend.h"
 
+#include "common/beneath.h"
 #include "common/buf.h"
 #include "common/fail.h"
 #include "common/fileio.h"
@@ -23,6 +24,7 @@ struct hb_local {
     char shown[PATH_MAX];
     char partial[PATH_MAX];  /* "" until made, and once renamed */
     unsigned stale_removed;
+    hb_strlist warnings;     /* stale partials left alone, and why */
 };
 
 struct hb_local_writer {
@@ -79,34 +81,34 @@ static hb_status parent_of(const char *dest, char *out, size_t cap, const char *
     return hb_format(out, cap, "path", err, "%.*s", (int)(slash - dest), dest);
 }
 
-/* Remove a directory holding only files (a partial backup). */
-static void remove_flat_dir(const char *dir)
+/* Remove the partial directory name of the directory pfd (shown as
+ * parent): from pfd, never through a link, and only when it is a directory
+ * of this user (a shared parent may hold another user's, or a link put
+ * there to make us delete something else). */
+static hb_status remove_partial(int pfd, const char *parent, const char *name, hb_err *err)
 {
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL)
-            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                (void)unlinkat(dirfd(d), de->d_name, 0);
-        closedir(d);
-    }
-    (void)rmdir(dir);
+    return hb_beneath_remove(pfd, parent, name, HB_BENEATH_OWN_DIR, err);
 }
 
 /* A killed backup leaves .BASE.hsmbak-partial-PID beside its destination;
- * remove those whose process is gone (a live one is another backup). */
-static unsigned remove_stale_partials(const char *parent, const char *base)
+ * remove those whose process is gone (a live one is another backup). What
+ * is refused (not this user's, or not a directory) is left alone and said
+ * in s->warnings. */
+static void remove_stale_partials(hb_local *s, int pfd, const char *parent, const char *base)
 {
-    char prefix[NAME_MAX + 32], path[PATH_MAX];
-    unsigned removed = 0;
+    char prefix[NAME_MAX + 32];
     hb_err ignored;
     if (hb_format(prefix, sizeof prefix, "name", &ignored, ".%s.hsmbak-partial-", base) !=
         HB_OK)
-        return 0;
+        return;
     size_t n = strlen(prefix);
-    DIR *d = opendir(parent);
-    if (d == NULL)
-        return 0;
+    int lfd = dup(pfd);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (d == NULL) {
+        if (lfd >= 0)
+            close(lfd);
+        return;
+    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, prefix, n) != 0)
@@ -117,21 +119,26 @@ static unsigned remove_stale_partials(const char *parent, const char *base)
         if (errno != 0 || end == de->d_name + n || *end != '\0' || pid <= 0 ||
             pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        if (hb_path_join(path, sizeof path, parent, de->d_name, &ignored) == HB_OK) {
-            remove_flat_dir(path);
-            removed++;
+        hb_err why;
+        if (remove_partial(pfd, parent, de->d_name, &why) == HB_OK) {
+            s->stale_removed++;
+            continue;
+        }
+        if (hb_strlist_addf(&s->warnings, &ignored, "secure-backup: a stale partial backup "
+                            "was not removed: %s", why.msg) != HB_OK) {
+            /* Out of memory for a warning: the partial stays, said or not. */
         }
     }
     closedir(d);
-    return removed;
 }
 
 hb_status hb_local_begin(hb_local *s, hb_err *err)
 {
     hb_status st = HB_OK;
-    char parent[PATH_MAX], partial[PATH_MAX];
+    char parent[PATH_MAX], partial[PATH_MAX], name[NAME_MAX + 1];
     const char *base = NULL;
     struct stat sb;
+    int pfd = -1;
     if (lstat(s->dest, &sb) == 0) {
         HB_ENSURE(S_ISDIR(sb.st_mode), HB_E_REFUSED, "destination '%s' exists and is not a "
                   "directory", s->dest);
@@ -142,14 +149,19 @@ hb_status hb_local_begin(hb_local *s, hb_err *err)
     HB_ENSURE(*base != '\0', HB_E_USAGE, "destination '%s' has no directory name", s->dest);
     if (strchr(s->dest, '/') != NULL)
         HB_TRY(hb_mkdirs(parent, 0700, err));
-    s->stale_removed = remove_stale_partials(parent, base);
-    HB_TRY(hb_format(partial, sizeof partial, "destination path", err,
-                     "%s/.%s.hsmbak-partial-%ld", parent, base, (long)getpid()));
-    remove_flat_dir(partial);
-    HB_ENSURE(mkdir(partial, 0700) == 0, HB_E_IO, "cannot create '%s': %s", partial,
+    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    HB_ENSURE(pfd >= 0, HB_E_IO, "cannot open '%s': %s", parent, strerror(errno));
+    remove_stale_partials(s, pfd, parent, base);
+    HB_TRY(hb_format(name, sizeof name, "destination name", err, ".%s.hsmbak-partial-%ld",
+                     base, (long)getpid()));
+    HB_TRY(hb_path_join(partial, sizeof partial, parent, name, err));
+    HB_TRY(remove_partial(pfd, parent, name, err)); /* this pid's, from an earlier run */
+    HB_ENSURE(mkdirat(pfd, name, 0700) == 0, HB_E_IO, "cannot create '%s': %s", partial,
               strerror(errno));
     memcpy(s->partial, partial, sizeof partial);
 cleanup:
+    if (pfd >= 0)
+        close(pfd);
     return st;
 }
 
@@ -232,6 +244,11 @@ unsigned hb_local_stale_removed(const hb_local *s)
     return s->stale_removed;
 }
 
+const hb_strlist *hb_local_warnings(const hb_local *s)
+{
+    return &s->warnings;
+}
+
 hb_status hb_local_get(hb_local *s, const char *name, hb_local_reader **out, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -267,8 +284,20 @@ void hb_local_free(hb_local *s)
 {
     if (s == NULL)
         return;
-    if (s->partial[0] != '\0')
-        remove_flat_dir(s->partial);
+    if (s->partial[0] != '\0') {
+        char parent[PATH_MAX];
+        const char *base = NULL;
+        hb_err ignored;
+        int pfd = -1;
+        if (parent_of(s->partial, parent, sizeof parent, &base, &ignored) == HB_OK &&
+            (pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
+            remove_partial(pfd, parent, base, &ignored) != HB_OK) {
+            /* Left for the next backup's stale-partial cleanup. */
+        }
+        if (pfd >= 0)
+            close(pfd);
+    }
+    hb_strlist_free(&s->warnings);
     free(s);
 }
 

@@ -15,6 +15,7 @@
 #ifndef HSMBAK_STORAGE_STORAGE_H
 #define HSMBAK_STORAGE_STORAGE_H
 
+#include "common/buf.h"
 #include "hsmbak/status.h"
 
 #include <stdbool.h>
@@ -68,6 +69,10 @@ hb_status hb_store_finish(hb_store *s, hb_err *err) HB_MUST_CHECK;
 const char *hb_store_location(const hb_store *s);
 /* Stale partial backups of killed writers removed by begin. */
 unsigned hb_store_stale_removed(const hb_store *s);
+
+/* What hb_store_begin left alone and why (stale partial directories of
+ * another user, or links in their place), one line each; owned by s. */
+const hb_strlist *hb_store_warnings(const hb_store *s);
 
 /* Read a published file of an existing backup. HB_E_NOT_FOUND: none. */
 hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out,

@@ -112,6 +112,14 @@ unsigned hb_store_stale_removed(const hb_store *s)
     return s->sftp ? hb_sftp_stale_removed(s->sftp) : hb_local_stale_removed(s->local);
 }
 
+const hb_strlist *hb_store_warnings(const hb_store *s)
+{
+    /* The SFTP backend leaves other machines' partials alone without a
+     * warning (docs/remote.md); the local one says what it left. */
+    static const hb_strlist none = {0};
+    return s->sftp ? &none : hb_local_warnings(s->local);
+}
+
 hb_status hb_store_get(hb_store *s, const char *name, hb_store_reader **out, hb_err *err)
 {
     hb_status st = HB_OK;

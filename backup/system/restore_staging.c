@@ -4,6 +4,7 @@
 #include "backup/system/swap.h"
 #include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
+#include "common/beneath.h"
 #include "common/fail.h"
 #include "common/fault.h"
 #include "common/fileio.h"
@@ -11,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A reset file is a small settings file (an admin password hash). */
 #define HB_RESET_FILE_CAP ((size_t)1 << 20)
@@ -70,19 +72,34 @@ hb_status hb_restore_staging_dir(const hb_restore_staging *s, const char *name, 
     return hb_path_join(out, cap, s->path, r->path, err);
 }
 
-/* The reset file rel, as the factory image has it, into the staging tree. */
+/* The reset file rel, as the factory image has it, into the staging tree.
+ * The path is resolved beneath the staging tree and never through a link:
+ * a backup whose tree holds a link on the way to a reset file (root/users
+ * -> /somewhere, made on the source system and signed) is refused, naming
+ * the link, before anything is written (docs/reliability.md, "Symlinks
+ * beneath the root"). */
 static hb_status copy_reset(const char *factory, const char *staging, const char *rel,
                             hb_err *err)
 {
     hb_status st = HB_OK;
-    char from[PATH_MAX], to[PATH_MAX];
+    char from[PATH_MAX];
     unsigned char *data = NULL;
     size_t len = 0;
+    int sfd = -1;
     HB_TRY(hb_path_join(from, sizeof from, factory, rel, err));
-    HB_TRY(hb_path_join(to, sizeof to, staging, rel, err));
     HB_TRY(hb_read_file(from, HB_RESET_FILE_CAP, &data, &len, err));
-    HB_TRY(hb_write_file_atomic(to, data, len, 0600, err));
+    HB_TRY(hb_beneath_open_top(staging, &sfd, err));
+    st = hb_beneath_write_file(sfd, "", rel, data, len, 0600, err);
+    if (st == HB_E_REFUSED || st == HB_E_NOT_FOUND) {
+        char inner[HB_MSG_MAX];
+        memcpy(inner, err->msg, sizeof inner);
+        st = hb_fail(err, HB_E_REFUSED, "the backup cannot be restored: in its tree, %s (on "
+                     "the way to '%s', which the profile resets to the factory default); the "
+                     "system is unchanged", inner, rel);
+    }
 cleanup:
+    if (sfd >= 0)
+        close(sfd);
     free(data);
     return st;
 }

@@ -4,6 +4,8 @@
 #include "backup/system/pathname.h"
 #include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
+#include "common/beneath.h"
+#include "common/buf.h"
 #include "common/fault.h"
 #include "common/fileio.h"
 #include "common/fail.h"
@@ -54,108 +56,175 @@ static bool is_ancestor(const char *rel, const char *const *provided)
     return false;
 }
 
-/* Carry one entry (file, link or directory tree) from root/rel to staging/rel. */
-static hb_status carry_entry(const char *root, const char *staging, const char *rel,
-                             hb_err *err)
-{
-    char src[PATH_MAX], dst[PATH_MAX];
-    hb_status st = hb_path_join(src, sizeof src, root, rel, err);
-    if (st == HB_OK)
-        st = hb_path_join(dst, sizeof dst, staging, rel, err);
-    if (st != HB_OK)
-        return st;
-    struct stat sb;
-    if (lstat(src, &sb) != 0)
-        return errno == ENOENT ? HB_OK
-                               : hb_fail(err, HB_E_IO, "cannot stat '%s': %s", src,
-                                         strerror(errno));
-    if (S_ISDIR(sb.st_mode)) {
-        st = hb_tree_copy(src, dst, true, err);
-        if (st == HB_OK)
-            chmod(dst, sb.st_mode & 07777);
-        return st;
-    }
-    if (S_ISLNK(sb.st_mode)) {
-        char target[PATH_MAX];
-        ssize_t len = readlink(src, target, sizeof target - 1);
-        if (len < 0)
-            return hb_fail(err, HB_E_IO, "cannot read link '%s'", src);
-        target[len] = '\0';
-        if (symlink(target, dst) != 0)
-            return hb_fail(err, HB_E_IO, "cannot create '%s': %s", dst, strerror(errno));
-        return HB_OK;
-    }
-    if (link(src, dst) != 0)
-        return hb_fail(err, HB_E_IO, "cannot carry '%s' over: %s", rel, strerror(errno));
-    return HB_OK;
-}
-
-static hb_status carry_dir(const char *root, const char *staging, const char *rel,
-                           const char *const *provided, hb_err *err)
+/* Carry the entry name of sdir (root/rel) into ddir (staging/rel's
+ * directory): a directory tree is recreated (files hard-linked), a link
+ * recreated as the same link, a file hard-linked. Everything from directory
+ * fds; nothing is followed on either side (common/beneath.h). */
+static hb_status carry_one(int sdir, int ddir, const char *root, const char *staging,
+                           const char *name, const char *rel, hb_err *err)
 {
     hb_status st = HB_OK;
-    char dir[PATH_MAX];
+    char where[PATH_MAX];
+    int s2 = -1, d2 = -1;
+    struct stat sb;
+    if (fstatat(sdir, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+        HB_ENSURE(errno == ENOENT, HB_E_IO, "cannot stat '%s/%s': %s", root, name,
+                  strerror(errno));
+        goto cleanup; /* nothing to carry */
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        HB_TRY(hb_beneath_open(sdir, root, name, O_RDONLY | O_DIRECTORY, 0, &s2, err));
+        HB_ENSURE(mkdirat(ddir, name, 0700) == 0 || errno == EEXIST, HB_E_IO,
+                  "cannot create '%s/%s': %s", staging, name, strerror(errno));
+        st = hb_beneath_open(ddir, staging, name, O_RDONLY | O_DIRECTORY, 0, &d2, err);
+        if (st != HB_OK) {
+            hb_err_prefix(err, "cannot carry '%s' over", rel);
+            goto cleanup;
+        }
+        HB_TRY(hb_format(where, sizeof where, "path", err, "%s/%s", root, name));
+        HB_TRY(hb_tree_copy_at(s2, d2, where, true, err));
+        HB_ENSURE(fchmod(d2, sb.st_mode & 07777) == 0, HB_E_IO, "cannot set the mode of "
+                  "'%s/%s': %s", staging, name, strerror(errno));
+    } else if (S_ISLNK(sb.st_mode)) {
+        /* The link itself comes over, as it is: never what it points at. */
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(sdir, name, target, sizeof target - 1);
+        HB_ENSURE(len >= 0, HB_E_IO, "cannot read link '%s/%s': %s", root, name,
+                  strerror(errno));
+        target[len] = '\0';
+        HB_ENSURE(symlinkat(target, ddir, name) == 0, HB_E_IO, "cannot create '%s/%s': %s",
+                  staging, name, strerror(errno));
+    } else {
+        HB_ENSURE(linkat(sdir, name, ddir, name, 0) == 0, HB_E_IO, "cannot carry '%s' over: %s",
+                  rel, strerror(errno));
+    }
+cleanup:
+    if (s2 >= 0)
+        close(s2);
+    if (d2 >= 0)
+        close(d2);
+    return st;
+}
+
+/* Carry over everything of root/rel (open as sdir; staging/rel is ddir)
+ * that the new tree does not provide. */
+static hb_status carry_dir(int sdir, int ddir, const char *root, const char *staging,
+                           const char *rel, const char *const *provided, hb_err *err)
+{
+    hb_status st = HB_OK;
     DIR *d = NULL;
-    HB_TRY(hb_path_join(dir, sizeof dir, root, rel[0] ? rel : ".", err));
-    d = opendir(dir);
-    HB_ENSURE(d != NULL, HB_E_IO, "cannot list '%s': %s", dir, strerror(errno));
+    char sshown[PATH_MAX], dshown[PATH_MAX];
+    int lfd = dup(sdir);
+    HB_TRY(hb_format(sshown, sizeof sshown, "path", err, "%s%s%s", root, rel[0] ? "/" : "", rel));
+    HB_TRY(hb_format(dshown, sizeof dshown, "path", err, "%s%s%s", staging, rel[0] ? "/" : "",
+                     rel));
+    HB_ENSURE(lfd >= 0 && (d = fdopendir(lfd)) != NULL, HB_E_IO, "cannot list '%s': %s",
+              sshown, strerror(errno));
+    lfd = -1;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         char child[PATH_MAX];
-        if ((st = hb_path_child(child, sizeof child, rel, de->d_name, err)) != HB_OK)
-            break;
+        HB_TRY(hb_path_child(child, sizeof child, rel, de->d_name, err));
         if (is_provided(child, provided))
             continue;
-        if (is_ancestor(child, provided)) {
-            char src[PATH_MAX], dst[PATH_MAX];
-            struct stat sb;
-            if ((st = hb_path_join(src, sizeof src, root, child, err)) != HB_OK ||
-                (st = hb_path_join(dst, sizeof dst, staging, child, err)) != HB_OK)
-                break;
-            if (lstat(src, &sb) != 0 || !S_ISDIR(sb.st_mode))
-                continue;
-            if (mkdir(dst, sb.st_mode & 07777) != 0 && errno != EEXIST) {
-                st = hb_fail(err, HB_E_IO, "cannot create '%s': %s", dst, strerror(errno));
-                break;
-            }
-            if ((st = carry_dir(root, staging, child, provided, err)) != HB_OK)
-                break;
-            /* An ancestor of a resource is the same directory as before:
-             * same mode and times (set last, after its entries). */
-            struct timespec times[2] = {sb.st_atim, sb.st_mtim};
-            if (chmod(dst, sb.st_mode & 07777) != 0 || utimensat(AT_FDCWD, dst, times, 0) != 0) {
-                st = hb_fail(err, HB_E_IO, "cannot set the attributes of '%s': %s", dst,
-                             strerror(errno));
-                break;
-            }
+        if (!is_ancestor(child, provided)) {
+            HB_TRY(carry_one(sdir, ddir, sshown, dshown, de->d_name, child, err));
             continue;
         }
-        if ((st = carry_entry(root, staging, child, err)) != HB_OK)
-            break;
+        /* An ancestor of a resource is the same directory as before: same
+         * mode and times (set last, after its entries). A link in its
+         * place in the current root is not an ancestor and not followed. */
+        struct stat sb;
+        if (fstatat(sdir, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        int s2 = -1, d2 = -1;
+        HB_TRY(hb_beneath_open(sdir, sshown, de->d_name, O_RDONLY | O_DIRECTORY, 0, &s2, err));
+        st = hb_beneath_mkdirs(ddir, dshown, de->d_name, sb.st_mode & 07777, &d2, err);
+        if (st == HB_OK)
+            st = carry_dir(s2, d2, root, staging, child, provided, err);
+        struct timespec times[2] = {sb.st_atim, sb.st_mtim};
+        if (st == HB_OK && (fchmod(d2, sb.st_mode & 07777) != 0 || futimens(d2, times) != 0))
+            st = hb_fail(err, HB_E_IO, "cannot set the attributes of '%s/%s': %s", staging,
+                         child, strerror(errno));
+        close(s2);
+        if (d2 >= 0)
+            close(d2);
+        if (st != HB_OK)
+            goto cleanup;
     }
 cleanup:
+    if (lfd >= 0)
+        close(lfd);
     if (d != NULL)
         closedir(d);
+    return st;
+}
+
+/* Both trees' top directories, opened (never through a final link). */
+static hb_status open_tops(const char *root, const char *staging, int *sfd, int *dfd,
+                           hb_err *err)
+{
+    hb_status st = hb_beneath_open_top(root, sfd, err);
+    if (st == HB_OK && (st = hb_beneath_open_top(staging, dfd, err)) != HB_OK) {
+        close(*sfd);
+        *sfd = -1;
+    }
     return st;
 }
 
 hb_status hb_staging_carry_over(const char *root, const char *staging,
                                 const char *const *provided, hb_err *err)
 {
-    return carry_dir(root, staging, "", provided, err);
+    hb_status st = HB_OK;
+    int sfd = -1, dfd = -1;
+    HB_TRY(open_tops(root, staging, &sfd, &dfd, err));
+    HB_TRY(carry_dir(sfd, dfd, root, staging, "", provided, err));
+cleanup:
+    if (sfd >= 0)
+        close(sfd);
+    if (dfd >= 0)
+        close(dfd);
+    return st;
 }
 
 hb_status hb_staging_carry_paths(const char *root, const char *staging,
                                  const char *const *paths, hb_err *err)
 {
+    hb_status st = HB_OK;
+    int sfd = -1, dfd = -1, sp = -1, dp = -1;
+    HB_TRY(open_tops(root, staging, &sfd, &dfd, err));
     for (const char *const *p = paths; *p; p++) {
-        hb_status st = carry_entry(root, staging, *p, err);
-        if (st != HB_OK)
-            return st;
+        char dir[PATH_MAX];
+        const char *name = NULL;
+        HB_TRY(hb_path_parent(*p, dir, sizeof dir, &name, err));
+        st = hb_beneath_open(sfd, root, dir, O_RDONLY | O_DIRECTORY, 0, &sp, err);
+        if (st == HB_E_NOT_FOUND) {
+            st = HB_OK; /* nothing to carry */
+            continue;
+        }
+        HB_TRY(st);
+        HB_TRY(hb_beneath_open(dfd, staging, dir, O_RDONLY | O_DIRECTORY, 0, &dp, err));
+        char sshown[PATH_MAX], dshown[PATH_MAX];
+        HB_TRY(hb_format(sshown, sizeof sshown, "path", err, "%s/%s", root, dir));
+        HB_TRY(hb_format(dshown, sizeof dshown, "path", err, "%s/%s", staging, dir));
+        HB_TRY(carry_one(sp, dp, strcmp(dir, ".") ? sshown : root,
+                         strcmp(dir, ".") ? dshown : staging, name, *p, err));
+        close(sp);
+        close(dp);
+        sp = dp = -1;
     }
-    return HB_OK;
+cleanup:
+    if (sp >= 0)
+        close(sp);
+    if (dp >= 0)
+        close(dp);
+    if (sfd >= 0)
+        close(sfd);
+    if (dfd >= 0)
+        close(dfd);
+    return st;
 }
 
 /* The one-exchange commit (swap.h). */

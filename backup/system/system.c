@@ -5,6 +5,7 @@
 #include "backup/system/swap.h"
 #include "backup/system/swap_inplace.h"
 #include "backup/system/tree.h"
+#include "common/beneath.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/fail.h"
@@ -53,13 +54,22 @@ static hb_status check_version(const char *v, hb_err *err)
     return HB_OK;
 }
 
-static hb_status write_text(const char *root, const char *rel, const char *text, hb_err *err)
+/* The root directory itself, as the operator names it (the one path taken
+ * as given; everything below it goes through common/beneath.h). */
+static hb_status open_root(const char *root, int *fd, hb_err *err)
 {
-    char path[PATH_MAX];
-    hb_status st = hb_path_join(path, sizeof path, root, rel, err);
-    if (st == HB_OK)
-        st = hb_write_file_atomic(path, text, strlen(text), 0600, err);
-    return st;
+    *fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return hb_fail(err, errno == ENOENT ? HB_E_NOT_FOUND : HB_E_IO,
+                       "cannot open the system root '%s': %s", root, strerror(errno));
+    return HB_OK;
+}
+
+/* ROOT/rel replaced by text, never through a link beneath the root. */
+static hb_status write_text(int rootfd, const char *root, const char *rel, const char *text,
+                            hb_err *err)
+{
+    return hb_beneath_write_file(rootfd, root, rel, text, strlen(text), 0600, err);
 }
 
 /* Read a one-line file, without its newline. */
@@ -201,17 +211,16 @@ static hb_status open_profile(const char *profile_ref, char *abs_profile, size_t
 /* The folders hsmbak itself works in (the crypto object store in config:,
  * certificates in cert:, uploads and backups in temporary:), made when the
  * root lacks them: a factory image brings its own, a host root has none. */
-static hb_status make_folders(const char *root, hb_err *err)
+static hb_status make_folders(int rootfd, const char *root, hb_err *err)
 {
     static const struct {
         const char *name;
         mode_t mode;
     } folders[] = {{"config", 0700}, {"cert", 0755}, {"temporary", 0700}};
     for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
-        char path[PATH_MAX];
-        hb_status st = hb_path_join(path, sizeof path, root, folders[i].name, err);
-        if (st == HB_OK && access(path, F_OK) != 0)
-            st = hb_mkdirs(path, folders[i].mode, err);
+        /* An existing folder is kept as it is; a link in its place is refused. */
+        hb_status st = hb_beneath_mkdirs(rootfd, root, folders[i].name, folders[i].mode, NULL,
+                                         err);
         if (st != HB_OK)
             return st;
     }
@@ -225,10 +234,11 @@ static hb_status write_state(const char *root, const char *ref, const hb_profile
 {
     hb_status st = HB_OK;
     char buf[PATH_MAX], v[VERSION_CAP];
-    HB_TRY(hb_path_join(buf, sizeof buf, root, HB_PROFILE_STATE_DIR, err));
-    HB_TRY(hb_mkdirs(buf, 0700, err));
-    HB_TRY(make_folders(root, err));
-    HB_TRY(write_text(root, ".hsmbak/profile", ref, err));
+    int rootfd = -1;
+    HB_TRY(open_root(root, &rootfd, err));
+    HB_TRY(hb_beneath_mkdirs(rootfd, root, HB_PROFILE_STATE_DIR, 0700, NULL, err));
+    HB_TRY(make_folders(rootfd, root, err));
+    HB_TRY(write_text(rootfd, root, ".hsmbak/profile", ref, err));
     if (keep_version)
         goto cleanup;
     if (version == NULL)
@@ -237,8 +247,10 @@ static hb_status write_state(const char *root, const char *ref, const hb_profile
         HB_TRY(hb_format(v, sizeof v, "version", err, "%s", version));
     HB_TRY(check_version(v, err));
     HB_TRY(hb_format(buf, sizeof buf, "version", err, "%s\n", v));
-    HB_TRY(write_text(root, profile->version_file, buf, err));
+    HB_TRY(write_text(rootfd, root, profile->version_file, buf, err));
 cleanup:
+    if (rootfd >= 0)
+        close(rootfd);
     return st;
 }
 
@@ -346,10 +358,14 @@ static hb_status take_lock(hb_system *sys, unsigned wait_seconds, hb_err *err)
 {
     hb_status st = HB_OK;
     char path[PATH_MAX];
-    int fd = -1;
+    int fd = -1, rootfd = -1;
     HB_TRY(hb_path_join(path, sizeof path, sys->root, ".hsmbak/lock", err));
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    HB_ENSURE(fd >= 0, HB_E_IO, "cannot open the lock '%s': %s", path, strerror(errno));
+    HB_TRY(open_root(sys->root, &rootfd, err));
+    st = hb_beneath_open(rootfd, sys->root, ".hsmbak/lock", O_RDWR | O_CREAT, 0600, &fd, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "cannot open the lock");
+        goto cleanup;
+    }
     for (unsigned waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited++) {
         HB_ENSURE(errno == EWOULDBLOCK && waited < wait_seconds * 10, HB_E_REFUSED,
                   "another hsmbak operation is working on '%s' (it holds %s); wait for it "
@@ -362,6 +378,8 @@ static hb_status take_lock(hb_system *sys, unsigned wait_seconds, hb_err *err)
 cleanup:
     if (fd >= 0)
         close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
     return st;
 }
 

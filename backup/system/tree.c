@@ -2,6 +2,7 @@
 #include "backup/system/tree.h"
 
 #include "backup/system/pathname.h"
+#include "common/beneath.h"
 #include "common/buf.h"
 #include "common/encode.h"
 #include "common/fileio.h"
@@ -10,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -291,7 +291,9 @@ hb_status hb_tree_copy(const char *src, const char *dst, bool link_files, hb_err
     HB_ENSURE(lstat(src, &sb) == 0 && S_ISDIR(sb.st_mode), HB_E_NOT_FOUND,
               "'%s' is not a directory", src);
     HB_TRY(hb_mkdirs(dst, 0700, err));
-    sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* src was checked to be a directory, not a link: open it so (no race);
+     * dst is the caller's path as given. Below both, nothing is followed. */
+    sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sfd < 0 || dfd < 0) {
         st = hb_fail(err, HB_E_IO, "cannot open '%s' or '%s': %s", src, dst, strerror(errno));
@@ -307,39 +309,36 @@ cleanup:
     return st;
 }
 
-/* ---- removal ----------------------------------------------------------------- */
-
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+hb_status hb_tree_copy_at(int sfd, int dfd, const char *shown, bool link_files, hb_err *err)
 {
-    (void)sb;
-    (void)ftw;
-    /* A read-only directory (mode 0500 from an archive) must become writable
-     * for its entries to go. */
-    if (flag == FTW_DP)
-        return rmdir(path);
-    if (flag == FTW_D) {
-        chmod(path, 0700);
-        return 0;
-    }
-    return unlink(path);
+    return copy_dir(sfd, dfd, shown, link_files, err);
 }
+
+/* ---- removal ----------------------------------------------------------------- */
 
 hb_status hb_tree_remove(const char *path, hb_err *err)
 {
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return errno == ENOENT ? HB_OK
-                               : hb_fail(err, HB_E_IO, "cannot remove '%s': %s", path,
-                                         strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) {
-        if (unlink(path) != 0)
-            return hb_fail(err, HB_E_IO, "cannot remove '%s': %s", path, strerror(errno));
-        return HB_OK;
-    }
-    chmod(path, 0700);
-    if (nftw(path, remove_one, 64, FTW_DEPTH | FTW_PHYS) != 0)
-        return hb_fail(err, HB_E_IO, "cannot remove '%s': %s", path, strerror(errno));
-    return HB_OK;
+    hb_status st = HB_OK;
+    char trimmed[PATH_MAX], parent[PATH_MAX];
+    const char *base = NULL;
+    int pfd = -1;
+    HB_TRY(hb_format(trimmed, sizeof trimmed, "path", err, "%s", path));
+    for (size_t n = strlen(trimmed); n > 1 && trimmed[n - 1] == '/'; n--)
+        trimmed[n - 1] = '\0';
+    HB_TRY(hb_path_parent(trimmed, parent, sizeof parent, &base, err));
+    HB_ENSURE(*base != '\0' && strcmp(base, ".") != 0 && strcmp(base, "..") != 0, HB_E_USAGE,
+              "'%s' does not name an entry that can be removed", path);
+    /* The parent is the one path taken as given; below it everything goes
+     * from directory fds, never through a link (common/beneath.h). */
+    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0 && errno == ENOENT)
+        goto cleanup; /* a missing path is fine */
+    HB_ENSURE(pfd >= 0, HB_E_IO, "cannot remove '%s': %s", path, strerror(errno));
+    HB_TRY(hb_beneath_remove(pfd, parent, base, 0, err));
+cleanup:
+    if (pfd >= 0)
+        close(pfd);
+    return st;
 }
 
 void hb_tree_remove_quietly(const char *path)

@@ -44,7 +44,14 @@ bool hb_tree_diff(const hb_tree *a, const hb_tree *b, hb_tree_change *out);
 hb_status hb_tree_copy(const char *src, const char *dst, bool link_files,
                        hb_err *err) HB_MUST_CHECK;
 
-/* rm -rf that never follows symlinks; a missing path is fine. */
+/* hb_tree_copy between two open directories; shown names sfd in messages. */
+hb_status hb_tree_copy_at(int sfd, int dfd, const char *shown, bool link_files,
+                          hb_err *err) HB_MUST_CHECK;
+
+/* rm -rf that never follows symlinks; a missing path is fine. Everything
+ * below path's parent is removed from directory fds with unlinkat
+ * (hb_beneath_remove), so a link swapped in mid-walk is removed itself,
+ * never entered. */
 hb_status hb_tree_remove(const char *path, hb_err *err) HB_MUST_CHECK;
 
 /* For cleanup paths that already report another failure. */

@@ -24,6 +24,10 @@
  *   no-signature    the Signature element removed
  *   bad-signature   one character of SignatureValue changed
  *   entry-edit      a <size> changed after signing
+ *   link-users-abs link-users-rel link-admin link-nested
+ *                   root replaced by a tar holding symlinks to OUTSIDE/decoy
+ *                   (issue 11 class 1; see the block "symlinks beneath the
+ *                   root" below)
  *   no-sequence     the manifest has no <sequence> (as hsmbak before sequence
  *                   numbers wrote it; issue 11 class 5)
  *   (any defect)    with HBCRAFT_SIGNER_DAYS=FROM,TO: signed by a re-issued
@@ -388,6 +392,69 @@ static int co_recipient(const hb_manifest *m, const char *out, const char *outsi
     return 0;
 }
 
+/* ==== issue 11 class 1: symlinks beneath the root ============================
+ * The resource "root" replaced by a tar whose tree holds symlinks at the
+ * paths a restore writes after extracting (the profile's reset file
+ * root/users/admin), all pointing at OUTSIDE/decoy, the directory the test
+ * keeps beside the system root:
+ *   link-users-abs   users -> OUTSIDE/decoy            (reset's directory, absolute)
+ *   link-users-rel   users -> ../../decoy              (the same, relative)
+ *   link-admin       users/admin -> OUTSIDE/decoy/admin (the reset file itself)
+ *   link-nested      users/admin a file; deep/a/b/out, and the carried-over
+ *                    names temporary, .hsmbak and VERSION inside the
+ *                    resource, links to the decoy: nothing writes there, so
+ *                    this one restores, the links kept as links */
+static const char *const link_defects[] = {"link-users-abs", "link-users-rel", "link-admin",
+                                           "link-nested", NULL};
+
+static const char *craft_link_archive(const char *defect, const char *backup_id,
+                                      const char *outside, const uint8_t dek[HB_DEK_LEN],
+                                      buf *out)
+{
+    hb_err err;
+    hb_stream_writer *w = NULL;
+    if (hb_stream_writer_new(dek, backup_id, "root", SEG_LOG2, sink_buf, out, &w, &err) != HB_OK)
+        die("stream writer", &err);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_none(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (archive_write_open(a, w, NULL, la_write, NULL) != ARCHIVE_OK)
+        die(archive_error_string(a), NULL);
+    static const char cfg[] = "system crafted\n", admin[] = "admin:$6$crafted$hash\n";
+    char decoy[PATH_MAX + 8], decoy_admin[PATH_MAX + 16];
+    if (snprintf(decoy, sizeof decoy, "%s/decoy", outside) >= (int)sizeof decoy ||
+        snprintf(decoy_admin, sizeof decoy_admin, "%s/admin", decoy) >= (int)sizeof decoy_admin)
+        die("path too long", NULL);
+    add_entry(a, "system.cfg", AE_IFREG, NULL, NULL, cfg, (int64_t)strlen(cfg));
+    if (strcmp(defect, "link-users-abs") == 0) {
+        add_entry(a, "users", AE_IFLNK, decoy, NULL, NULL, 0);
+    } else if (strcmp(defect, "link-users-rel") == 0) {
+        add_entry(a, "users", AE_IFLNK, "../../decoy", NULL, NULL, 0);
+    } else if (strcmp(defect, "link-admin") == 0) {
+        add_entry(a, "users", AE_IFDIR, NULL, NULL, NULL, 0);
+        add_entry(a, "users/admin", AE_IFLNK, decoy_admin, NULL, NULL, 0);
+    } else {
+        add_entry(a, "users", AE_IFDIR, NULL, NULL, NULL, 0);
+        add_entry(a, "users/admin", AE_IFREG, NULL, NULL, admin, (int64_t)strlen(admin));
+        add_entry(a, "deep", AE_IFDIR, NULL, NULL, NULL, 0);
+        add_entry(a, "deep/a", AE_IFDIR, NULL, NULL, NULL, 0);
+        add_entry(a, "deep/a/b", AE_IFDIR, NULL, NULL, NULL, 0);
+        add_entry(a, "deep/a/b/out", AE_IFLNK, decoy, NULL, NULL, 0);
+        add_entry(a, "temporary", AE_IFLNK, decoy, NULL, NULL, 0);
+        add_entry(a, ".hsmbak", AE_IFLNK, decoy, NULL, NULL, 0);
+        add_entry(a, "VERSION", AE_IFLNK, decoy_admin, NULL, NULL, 0);
+    }
+    if (archive_write_close(a) != ARCHIVE_OK)
+        die(archive_error_string(a), NULL);
+    archive_write_free(a);
+    if (hb_stream_writer_finish(w, &err) != HB_OK)
+        die("stream finish", &err);
+    hb_stream_writer_free(w);
+    return "none";
+}
+/* ==== end of issue 11 class 1 block ========================================= */
+
 /* ---- issue 11 class 3: a signer certificate of another validity ----------
  * With HBCRAFT_SIGNER_DAYS=FROM,TO (days from now) the signer certificate is
  * re-issued for the same token key with that validity, self-signed on the
@@ -426,7 +493,7 @@ int main(int argc, char **argv)
                                         "format-version", "unknown-element", "dtd",
                                         "no-signature", "bad-signature", "entry-edit",
                                         "co-recipient", "no-sequence", NULL};
-    if (!is(defect, tar_defects) && !is(defect, known)) {
+    if (!is(defect, tar_defects) && !is(defect, known) && !is(defect, link_defects)) {
         fprintf(stderr, "hbcraft: unknown defect '%s'\n", defect);
         return 2;
     }
@@ -495,17 +562,19 @@ int main(int argc, char **argv)
         const hb_manifest_file *f = &m->files[i];
         char path[PATH_MAX];
         buf data = {0};
-        bool crafted = strcmp(f->name, "config") == 0 && is(defect, tar_defects);
+        bool link_craft = strcmp(f->name, "root") == 0 && is(defect, link_defects);
+        bool crafted = link_craft || (strcmp(f->name, "config") == 0 && is(defect, tar_defects));
         if (crafted) {
             uint8_t dek[HB_DEK_LEN];
             RAND_bytes(dek, sizeof dek);
-            const char *comp = craft_archive(defect, m->id, outside, dek, &data);
+            const char *comp = link_craft ? craft_link_archive(defect, m->id, outside, dek, &data)
+                                          : craft_archive(defect, m->id, outside, dek, &data);
             edit_segments(defect, &data);
             char filename[64], sum[65];
-            snprintf(filename, sizeof filename, "config%s", hb_manifest_extension(comp));
+            snprintf(filename, sizeof filename, "%s%s", f->name, hb_manifest_extension(comp));
             if (hb_sha256_hex(data.p, data.len, sum, &err) != HB_OK ||
-                hb_manifest_add_file(n, "config", filename, comp, data.len, sum, &err) != HB_OK)
-                die("config", &err);
+                hb_manifest_add_file(n, f->name, filename, comp, data.len, sum, &err) != HB_OK)
+                die(f->name, &err);
             for (size_t r = 0; r < n->n_recipients; r++) {
                 const unsigned char *d = n->recipients[r].cert_der;
                 X509 *c = d2i_X509(NULL, &d, (long)n->recipients[r].cert_der_len);
@@ -516,7 +585,7 @@ int main(int argc, char **argv)
                     hb_oaep_hash_from_name(n->recipients[r].key_wrap, &h, &err) != HB_OK ||
                     hb_wrap_dek(hb_provider_libctx(prov), c, h, dek, &wrapped, &wlen, &err) !=
                         HB_OK ||
-                    hb_manifest_add_wrapped_key(n, "config", n->recipients[r].id, wrapped, wlen,
+                    hb_manifest_add_wrapped_key(n, f->name, n->recipients[r].id, wrapped, wlen,
                                                 &err) != HB_OK)
                     die("wrap", &err);
                 free(wrapped);

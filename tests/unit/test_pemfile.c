@@ -6,6 +6,7 @@
 #include "backup/custody/custody_internal.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,9 +64,19 @@ static void test_csr_and_refusals(void)
     CU_ASSERT_EQUAL_FATAL(symlink(target, link), 0);
     HBTEST_ASSERT_STATUS(hb_pem_check_free(root, "temporary:///l.csr", &err), HB_E_REFUSED,
                          &err);
-    HBTEST_ASSERT_STATUS(hb_pem_write(root, "temporary:///l.csr", NULL, req, &err), HB_E_IO,
-                         &err);
+    HBTEST_ASSERT_FAIL(hb_pem_write(root, "temporary:///l.csr", NULL, req, &err), HB_E_REFUSED,
+                       &err, "temporary/l.csr' is a symbolic link");
     CU_ASSERT_NOT_EQUAL(access(target, F_OK), 0);
+    /* Nor a link on the way (a restored cert/ may hold one): issue 11 class 1. */
+    char outside[PATH_MAX + 64], via[PATH_MAX + 64], through[PATH_MAX + 64];
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    snprintf(via, sizeof via, "%s/cert/via", root);
+    snprintf(through, sizeof through, "%s/outside/x.pem", root);
+    CU_ASSERT_EQUAL_FATAL(mkdir(outside, 0700), 0);
+    CU_ASSERT_EQUAL_FATAL(symlink(outside, via), 0);
+    HBTEST_ASSERT_FAIL(hb_pem_write(root, "cert:///via/x.pem", NULL, req, &err), HB_E_REFUSED,
+                       &err, "cert/via' is a symbolic link");
+    CU_ASSERT_NOT_EQUAL(access(through, F_OK), 0);
     /* Never out of the folder. */
     HBTEST_ASSERT_STATUS(hb_pem_write(root, "cert:///../x.pem", NULL, req, &err), HB_E_USAGE,
                          &err);

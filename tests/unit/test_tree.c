@@ -212,6 +212,69 @@ static void test_commit_refuses_a_missing_root(void)
     free(base);
 }
 
+/* Issue 11 class 1: carry-over and removal never go through a link. The
+ * current root's links come over as links; a link on the way to a carried
+ * path is refused, naming it; removing a tree holding links (and the path
+ * when it is a link itself) removes the links, never the decoy they point
+ * at; a read-only directory inside is made writable through its fd. */
+static void test_links_never_followed(void)
+{
+    hb_err err = {0};
+    char *base = hbtest_tempdir("links");
+    char root[PATH_MAX], staging[PATH_MAX], decoy[PATH_MAX], want[PATH_MAX + 32];
+    snprintf(root, sizeof root, "%s", at(base, "root"));
+    snprintf(staging, sizeof staging, "%s", at(base, "staging"));
+    snprintf(decoy, sizeof decoy, "%s", at(base, "decoy"));
+    CU_ASSERT_EQUAL_FATAL(mkdir(root, 0755), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(staging, 0700), 0);
+    CU_ASSERT_EQUAL_FATAL(mkdir(decoy, 0755), 0);
+    put(decoy, "x", "decoy", 0644);
+    mk(decoy, "sub");
+    put(decoy, "sub/y", "decoy", 0644);
+    hb_tree before = {0}, after = {0};
+    hb_tree_change change;
+    HBTEST_ASSERT_OK(hb_tree_list(decoy, NULL, &before, &err), &err);
+    mk(root, "res");
+    CU_ASSERT_EQUAL(symlink(decoy, at(root, "tmp")), 0);
+    CU_ASSERT_EQUAL(symlink("../decoy", at(root, "via")), 0);
+    mk(root, "keep");
+    CU_ASSERT_EQUAL(symlink(decoy, at(root, "keep/out")), 0);
+
+    const char *through[] = {"via/x", NULL};
+    snprintf(want, sizeof want, "'%s/via' is a symbolic link", root);
+    HBTEST_ASSERT_FAIL(hb_staging_carry_paths(root, staging, through, &err), HB_E_REFUSED, &err,
+                       want);
+    const char *provided[] = {"res", NULL};
+    HBTEST_ASSERT_OK(hb_staging_carry_over(root, staging, provided, &err), &err);
+    char target[PATH_MAX];
+    ssize_t n = readlink(at(staging, "tmp"), target, sizeof target - 1);
+    CU_ASSERT_FATAL(n > 0);
+    target[n] = '\0';
+    CU_ASSERT_STRING_EQUAL(target, decoy); /* the link itself came over */
+    n = readlink(at(staging, "keep/out"), target, sizeof target - 1);
+    CU_ASSERT(n > 0);
+
+    /* A read-only directory with entries, then remove the staging tree. */
+    mk(staging, "ro");
+    put(staging, "ro/f", "f", 0600);
+    CU_ASSERT_EQUAL(chmod(at(staging, "ro"), 0500), 0);
+    HBTEST_ASSERT_OK(hb_tree_remove(staging, &err), &err);
+    CU_ASSERT_NOT_EQUAL(access(staging, F_OK), 0);
+    /* The path itself a link: the link goes, not the directory. */
+    HBTEST_ASSERT_OK(hb_tree_remove(at(root, "tmp"), &err), &err);
+    struct stat sb;
+    CU_ASSERT_NOT_EQUAL(lstat(at(root, "tmp"), &sb), 0);
+    HBTEST_ASSERT_OK(hb_tree_remove(root, &err), &err);
+    CU_ASSERT_NOT_EQUAL(access(root, F_OK), 0);
+
+    HBTEST_ASSERT_OK(hb_tree_list(decoy, NULL, &after, &err), &err);
+    CU_ASSERT_FALSE(hb_tree_diff(&before, &after, &change));
+    hb_tree_free(&before);
+    hb_tree_free(&after);
+    hbtest_rmtree(base);
+    free(base);
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -220,6 +283,7 @@ int main(void)
         {"copy keeps modes and links, hard-links files", test_copy_keeps_modes_links_and_hardlinks},
         {"carry-over and exchange replace only provided paths", test_carry_over_and_commit},
         {"a failed exchange leaves everything as it was", test_commit_refuses_a_missing_root},
+        {"carry-over and removal never go through a link", test_links_never_followed},
         {NULL, NULL},
     };
     return hbtest_main("tree", cases);
