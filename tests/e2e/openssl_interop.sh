@@ -20,13 +20,12 @@ OPENSSL_CONF=$HSMBAK_SRC/hsm-config/openssl.cnf openssl pkeyutl -decrypt \
 cmp -s "$T/dek" "$T/dek.provider" || fail "pkcs11-provider decrypted something else"
 pass "stock openssl with hsm-config/openssl.cnf unwraps on the token"
 
-# 2. libp11's engine, an independent PKCS#11 client. Not on the TPM: the
-#    openssl CLI's -engine makes the engine the default for every algorithm
-#    (ENGINE_set_default(e, ENGINE_METHOD_ALL)), so tpm2-tss's own in-process
-#    crypto for its auth session goes to the token too and fails
-#    (Esys_StartAuthSession, C_Login CKR_GENERAL_ERROR): a property of that
-#    pairing, not of the key. OpenSC's pkcs11-tool (3.) is the TPM's second
-#    client.
+# 2. libp11's engine, an independent PKCS#11 client. Not on the TPM: there
+#    the engine's C_Login fails inside tpm2-pkcs11 1.9 (Esys_StartAuthSession
+#    answers its catch-all error, then CKR_GENERAL_ERROR), with -engine and
+#    also with the engine loaded by configuration and the key named
+#    org.openssl.engine:pkcs11:URI; the cause is not found. OpenSC's
+#    pkcs11-tool (3.) logs in and decrypts with the same key there.
 if [ "${HSMBAK_TEST_TOKEN_KIND:-softhsm}" != tpm ]; then
   cat > "$T/engine.cnf" <<CNF
 openssl_conf = openssl_init
