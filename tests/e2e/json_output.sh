@@ -82,7 +82,7 @@ pass "secure-restore --validate --json: every check with its status"
 # A changed archive: exit 5, JSON error, the files check failed, later ones not run.
 cp -a "$HSMBAK_ROOT/temporary/b1" "$T/bad"
 f=$(ls "$T/bad" | grep -v manifest | head -1)
-printf 'X' | dd of="$T/bad/$f" bs=1 seek=200 conv=notrunc status=none
+flip_byte "$T/bad/$f" 200
 run_json tampered 5 J secure-restore rcptcred "$T/bad" --validate
 json_ok "$T/tampered.json" '.error.code == 5 and .error.status == "verify-failed" and (.error.message|test("checksum"))' "tamper error"
 json_ok "$T/tampered.json" '.result.checks[] | select(.check=="files") | .status == "failed" and (.message|length>0)' "files failed"

@@ -48,7 +48,7 @@ pass "validate from sftp:// succeeds and changes nothing"
 
 # A tampered remote archive is caught when read through SFTP.
 cp -a "$R/b1" "$R/flip"; size=$(stat -c %s "$R/flip/config.tzst")
-printf '\xff' | dd of="$R/flip/config.tzst" bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte "$R/flip/config.tzst" $((size / 2))
 expect_fail 5 "does not match its SHA-256 checksum" hb secure-restore rcptcred "$url/flip" --validate "${ssh_opts[@]}"
 rm -rf "$R/flip"
 

@@ -31,7 +31,7 @@ b=$(tcopy extra); printf x >> "$b/cert.tzst"
 expect_fail 5 "'cert.tzst' is" hb secure-restore rcptcred "$b" --validate; unchanged extra
 
 b=$(tcopy flip); size=$(stat -c %s "$b/root.tzst")
-printf '\xff' | dd of="$b/root.tzst" bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte "$b/root.tzst" $((size / 2))
 expect_fail 5 "does not match its SHA-256 checksum" hb secure-restore rcptcred "$b" --validate; unchanged flip
 
 b=$(tcopy added); cp "$b/root.tzst" "$b/root-copy.tzst"

@@ -53,4 +53,14 @@ tree_digest() {
      find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
 
+# flip_byte FILE OFFSET: invert every bit of the byte at OFFSET, so the file
+# always changes (writing a fixed value leaves it as it was when that byte
+# already holds the value: one run in 256).
+flip_byte() {
+  local b
+  b=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+  [ -n "$b" ] || fail "flip_byte: '$1' has no byte at offset $2"
+  printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 finish() { echo "$checks passed, 0 failed"; }
