@@ -20,6 +20,13 @@ typedef struct hb_archive_limits {
     unsigned min_free_percent;     /* extraction stops before the target
                                       filesystem's free space falls under this;
                                       default 5 */
+    /* Paths inside the archive that the restore writes after extraction
+     * (the profile's resets, NULL-terminated; NULL: none): neither they nor
+     * a directory on the way to them may be a symbolic link entry, so walk
+     * (validate) and extract (restore) refuse such an archive alike.
+     * no_links_shown (e.g. the resource's path) prefixes them in messages. */
+    const char *const *no_links;
+    const char *no_links_shown;
 } hb_archive_limits;
 void hb_archive_limits_default(hb_archive_limits *l);
 

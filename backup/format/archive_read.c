@@ -40,6 +40,8 @@ void hb_archive_limits_default(hb_archive_limits *l)
     l->max_expanded_bytes = UINT64_MAX;
     l->max_entries = DEFAULT_MAX_ENTRIES; /* DESIGN §4.3 */
     l->min_free_percent = DEFAULT_MIN_FREE_PERCENT;
+    l->no_links = NULL;
+    l->no_links_shown = "";
 }
 
 /* ---- a set of paths (open addressing, FNV-1a) ---- */
@@ -204,6 +206,26 @@ static hb_status canonical(const checker *c, const char *path, const char *what,
     return HB_OK;
 }
 
+/* A symbolic link entry at canon must not be, nor lead to, a path the
+ * restore writes afterwards (limits.no_links): the restore would write
+ * through it. Said as the restore's own refusal (restore_staging.c). */
+static hb_status check_reset_links(const checker *c, const char *canon, hb_err *err)
+{
+    size_t n = strlen(canon);
+    const char *at = c->lim.no_links_shown != NULL ? c->lim.no_links_shown : "";
+    const char *sep = at[0] != '\0' ? "/" : "";
+    for (const char *const *p = c->lim.no_links; p != NULL && *p != NULL; p++) {
+        if (strncmp(*p, canon, n) != 0 || ((*p)[n] != '\0' && (*p)[n] != '/'))
+            continue;
+        return hb_fail(err, HB_E_REFUSED, "the backup cannot be restored: in its tree, "
+                       "'%s%s%s' is a symbolic link; hsmbak never writes, removes or follows "
+                       "anything through a link beneath a root (on the way to '%s%s%s', which "
+                       "the profile resets to the factory default); the system is unchanged",
+                       at, sep, canon, at, sep, *p);
+    }
+    return HB_OK;
+}
+
 /* No proper prefix of path (nor path itself when it is to be written) may be
  * an earlier symlink entry: that would write through the link. */
 static hb_status check_no_symlink(const checker *c, const char *path, const char *entry,
@@ -253,6 +275,7 @@ static hb_status check_entry(checker *c, struct archive_entry *e, bool *skip, hb
                   "link '%s' points to '%s', which is not an earlier regular file of the "
                   "archive", c->name, path, link);
     } else if (type == AE_IFLNK) {
+        HB_TRY(check_reset_links(c, c->canon, err));
         HB_TRY(pathset_add(&c->symlinks, c->canon, err));
     } else if (type != AE_IFREG && type != AE_IFDIR) {
         const char *kind = type == AE_IFCHR || type == AE_IFBLK ? "a device node"

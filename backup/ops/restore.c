@@ -266,6 +266,10 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     hb_store_reader *in = NULL;
     hb_archive_spec spec = {.backup_id = r->m->id, .name = f->name};
     hb_archive_info info;
+    hb_archive_limits lim = *limits;
+    hb_strlist resets = {0};
+    const char **no_links = NULL; /* resets.items, NULL-terminated */
+    const hb_profile_resource *res = hb_profile_find_resource(r->sys->profile, f->name);
     bool validate = r->req->validate_only;
     progress(r, validate ? "validating" : "restoring", f->name, f->size);
     if (r->req->progress) {
@@ -274,6 +278,16 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     }
     HB_TRY(hb_compression_from_name(f->compression, &spec.compression, err));
     HB_TRY(hb_path_join(file, sizeof file, r->src, f->filename, err));
+    /* The reset files are written after extraction: validate refuses a
+     * link on the way to one just as the restore does (class 1). */
+    HB_TRY(hb_profile_resets_in(r->sys->profile, f->name, &resets, err));
+    if (resets.n > 0) {
+        HB_ALLOC(no_links = calloc(resets.n + 1, sizeof *no_links));
+        for (size_t i = 0; i < resets.n; i++)
+            no_links[i] = resets.items[i];
+        lim.no_links = no_links;
+        lim.no_links_shown = res != NULL ? res->path : f->name;
+    }
     HB_TRY(hb_credentials_file_key(r->cred, r->p, f, dek, err));
     hb_fault_swap("restore-swap-archive", file);
     st = hb_store_get(r->in, f->filename, &in, err);
@@ -282,11 +296,10 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
         goto cleanup;
     }
     if (validate) {
-        HB_TRY(hb_archive_walk_from(hb_store_read, in, file, &spec, dek, limits, &info,
-                                    err));
+        HB_TRY(hb_archive_walk_from(hb_store_read, in, file, &spec, dek, &lim, &info, err));
     } else {
         HB_TRY(hb_restore_staging_dir(r->staging, f->name, dir, sizeof dir, err));
-        HB_TRY(hb_archive_extract_from(hb_store_read, in, file, &spec, dek, dir, limits,
+        HB_TRY(hb_archive_extract_from(hb_store_read, in, file, &spec, dek, dir, &lim,
                                        &info, err));
         hb_fault_point("restore-during-extract");
     }
@@ -301,6 +314,8 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     hb_checks_pass(&r->res->checks, "archive", f->name);
     progress(r, "complete", f->name, f->size);
 cleanup:
+    free(no_links);
+    hb_strlist_free(&resets);
     hb_store_reader_free(in);
     OPENSSL_cleanse(dek, sizeof dek);
     return st;

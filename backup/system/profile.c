@@ -461,3 +461,19 @@ bool hb_profile_is_ignorable(const hb_profile *p, const char *file_name)
             return true;
     return false;
 }
+
+hb_status hb_profile_resets_in(const hb_profile *p, const char *name, hb_strlist *rel,
+                               hb_err *err)
+{
+    const hb_profile_resource *r = hb_profile_find_resource(p, name);
+    size_t n = r != NULL ? strlen(r->path) : 0;
+    for (size_t i = 0; r != NULL && i < p->n_reset; i++) {
+        const char *path = p->reset[i].path;
+        if (strncmp(path, r->path, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
+            continue;
+        hb_status st = hb_strlist_add(rel, path + n + 1, err);
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}

@@ -93,6 +93,11 @@ void hb_profile_free(hb_profile *p);
 
 /* Lookups; NULL / false when absent. */
 const hb_profile_resource *hb_profile_find_resource(const hb_profile *p, const char *name);
+
+/* The reset paths inside resource `name`, relative to its path, into rel
+ * (added; the caller frees). None for an unknown resource. */
+hb_status hb_profile_resets_in(const hb_profile *p, const char *name, hb_strlist *rel,
+                               hb_err *err) HB_MUST_CHECK;
 bool hb_profile_is_ignorable(const hb_profile *p, const char *file_name);
 
 #endif

@@ -59,14 +59,15 @@ tail="hsmbak never writes, removes or follows anything through a link beneath a 
 while IFS='|' read -r defect link; do
   [ -n "$defect" ] || continue
   craft "$defect"
-  hb secure-restore mybackupcred "$T/crafted-$defect" --validate >/dev/null ||
-    fail "$defect: the crafted backup does not validate (the crafting tool is broken)"
+  # validate refuses it as the restore does: a backup that validates restores.
+  must_refuse 6 "hsmbak: the backup cannot be restored: in its tree, '$link' is a symbolic link; $tail" \
+    hb secure-restore mybackupcred "$T/crafted-$defect" --validate
   must_refuse 6 "hsmbak: the backup cannot be restored: in its tree, '$link' is a symbolic link; $tail" \
     hb secure-restore mybackupcred "$T/crafted-$defect"
   [ "$(tree_digest "$HSMBAK_ROOT")" = "$ROOT_DIGEST" ] || fail "$defect: the system root changed"
   if compgen -G "$HSMBAK_ROOT.hsmbak-staging-*" >/dev/null; then fail "$defect: staging tree left"; fi
   outside_intact "$defect"
-  pass "$defect: restore refused naming '$link'; root, decoy and the file beside unchanged"
+  pass "$defect: validate and restore refused naming '$link'; root, decoy and the file beside unchanged"
 done <<'CASES'
 link-users-abs|root/users
 link-users-rel|root/users
