@@ -12,10 +12,25 @@ export HSMBAK_VG_LOG=$HSMBAK_TEST_DIR/vg
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
 . "$HSMBAK_SRC/tests/lib/fixture.sh"
 runs() { ls "$T"/vg.* 2>/dev/null | wc -l; }
+# valgrind 3.19 does not know openat2 (syscall 437): it warns and answers
+# ENOSYS, and hsmbak takes its component-wise walk (common/beneath.c), which
+# is then what runs under memcheck. That warning (5 lines) is not an error;
+# anything else in a log is.
+known_warning() { grep -v -e '^--[0-9]*-- WARNING: unhandled amd64-linux syscall: 437$' \
+  -e '^--[0-9]*-- You may be able to write your own handler\.$' \
+  -e '^--[0-9]*-- Read the file README_MISSING_SYSCALL_OR_IOCTL\.$' \
+  -e '^--[0-9]*-- Nevertheless we consider this a bug\.  Please report$' \
+  -e '^--[0-9]*-- it at http://valgrind.org/support/bug_reports\.html\.$' "$1"; }
 check_logs() {
-  local bad
-  bad=$(find "$T" -maxdepth 1 -name 'vg.*' -size +0 -print)
-  if [ -n "$bad" ]; then cat $bad >&2; fail "valgrind reported errors or leaks ($1)"; fi
+  local bad="" f
+  for f in "$T"/vg.*; do
+    [ -e "$f" ] || continue
+    if known_warning "$f" | grep -q .; then bad="$bad $f"; fi
+  done
+  if [ -n "$bad" ]; then
+    for f in $bad; do known_warning "$f" >&2; done
+    fail "valgrind reported errors or leaks ($1)"
+  fi
 }
 fixture_system
 check_logs "setup"
