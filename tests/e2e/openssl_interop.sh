@@ -20,12 +20,15 @@ OPENSSL_CONF=$HSMBAK_SRC/hsm-config/openssl.cnf openssl pkeyutl -decrypt \
 cmp -s "$T/dek" "$T/dek.provider" || fail "pkcs11-provider decrypted something else"
 pass "stock openssl with hsm-config/openssl.cnf unwraps on the token"
 
-# 2. libp11's engine, an independent PKCS#11 client. Not on the TPM: there
-#    the engine's C_Login fails inside tpm2-pkcs11 1.9 (Esys_StartAuthSession
-#    answers its catch-all error, then CKR_GENERAL_ERROR), with -engine and
-#    also with the engine loaded by configuration and the key named
-#    org.openssl.engine:pkcs11:URI; the cause is not found. OpenSC's
-#    pkcs11-tool (3.) logs in and decrypts with the same key there.
+# 2. libp11's engine, an independent PKCS#11 client. Not on the TPM: the
+#    engine brings EVP_PKEY methods for RSA and EC into the process, and
+#    tpm2-tss, which does its auth-session crypto with the same in-process
+#    OpenSSL, then fails to build the TPM's public key ("fromdata_init:
+#    operation not supported for this keytype", pmeth_gn.c:351), so the
+#    engine's C_Login ends in Esys_StartAuthSession's catch-all error and
+#    CKR_GENERAL_ERROR (with -engine and with the engine loaded by
+#    configuration alike). OpenSC's pkcs11-tool (3.) logs in and decrypts
+#    with the same key there.
 if [ "${HSMBAK_TEST_TOKEN_KIND:-softhsm}" != tpm ]; then
   cat > "$T/engine.cnf" <<CNF
 openssl_conf = openssl_init
