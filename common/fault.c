@@ -13,6 +13,12 @@ void hb_fault_point(const char *name)
         raise(SIGKILL);
 }
 
+bool hb_fault_active(const char *name)
+{
+    const char *want = getenv("HSMBAK_FAULT");
+    return want != NULL && strcmp(want, name) == 0;
+}
+
 void hb_fault_swap(const char *name, const char *path)
 {
     const char *want = getenv("HSMBAK_FAULT");

@@ -7,7 +7,14 @@
 #ifndef HSMBAK_COMMON_FAULT_H
 #define HSMBAK_COMMON_FAULT_H
 
+#include <stdbool.h>
+
 void hb_fault_point(const char *name);
+
+/* True when HSMBAK_FAULT equals name: for a hook that corrupts instead of
+ * killing (provider/sign.c's "bad-token-signature": a token that returns a
+ * wrong signature, as openCryptoki through pkcs11-provider does). */
+bool hb_fault_active(const char *name);
 
 /* Test hook for the "bytes restored are the bytes signed" tests
  * (docs/custody.md): when HSMBAK_FAULT equals "name" and HSMBAK_FAULT_FILE

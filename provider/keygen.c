@@ -103,6 +103,16 @@ static hb_status check_mechanism(const hb_token_session *ts, hb_key_type type, h
     return HB_OK;
 }
 
+/* Whether the module is tpm2-pkcs11 (its CK_INFO manufacturer), which
+ * derives a key's public usage attributes from the TPM object. */
+static bool derives_public_usages(CK_FUNCTION_LIST *f)
+{
+    static const char tpm2[] = "tpm2-software";
+    CK_INFO info;
+    return f->C_GetInfo(&info) == CKR_OK &&
+           memcmp(info.manufacturerID, tpm2, sizeof tpm2 - 1) == 0;
+}
+
 /* C_GenerateKeyPair with the templates of hb_token_keygen (token.h): the
  * private half sensitive and never extractable, the usage split of `usage`.
  * tpm2-pkcs11 1.9 derives the public usage attributes from the TPM object
@@ -161,18 +171,23 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
     };
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
     CK_ULONG npriv = sizeof priv_tmpl / sizeof priv_tmpl[0];
-    CK_RV rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl, npriv, &hpub,
-                                        &hpriv);
-    /* Retry 1 leaves out the FALSE public usages, retry 2 every public usage. */
-    for (int retry = 1; retry <= 2 && rv == CKR_GENERAL_ERROR; retry++) {
+    /* Retry 1 leaves out the FALSE public usages, retry 2 every public usage.
+     * tpm2-pkcs11 is asked retry 1's template at once: it refuses the first
+     * one every time, and prints an "ERROR:" line on stderr when it does. */
+    int first = derives_public_usages(ts->f) ? 1 : 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    for (int retry = 0; retry <= 2 && (retry <= first || rv == CKR_GENERAL_ERROR); retry++) {
         CK_ULONG n = nfixed;
-        for (CK_ULONG i = nfixed; i < npub; i++) {
+        for (CK_ULONG i = nfixed; retry > 0 && i < npub; i++) {
             bool usage_attr = pub_tmpl[i].type == CKA_ENCRYPT || pub_tmpl[i].type == CKA_WRAP ||
                               pub_tmpl[i].type == CKA_VERIFY;
             if (!usage_attr || (retry == 1 && *(CK_BBOOL *)pub_tmpl[i].pValue == CK_TRUE))
                 pub_tmpl[n++] = pub_tmpl[i];
         }
-        npub = n;
+        if (retry > 0)
+            npub = n;
+        if (retry < first)
+            continue;
         rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl, npriv, &hpub,
                                       &hpriv);
     }

@@ -8,11 +8,12 @@
  * digest set: CKM_RSA_PKCS over a DigestInfo), and verified again. A
  * signature that still does not verify is an error, never a manifest.
  *
- * Test hook: HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1 flips one bit of every token
+ * Test hook: HSMBAK_FAULT=bad-token-signature flips one bit of every token
  * signature before the check (tests/e2e/token_matrix.sh proves the check
  * catches it before anything is written). */
 #include "provider/provider_internal.h"
 #include "common/fail.h"
+#include "common/fault.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -132,8 +133,7 @@ static bool verifies(hb_provider *p, EVP_PKEY *pub, bool rsa, const uint8_t *dat
 
 static void test_hook(uint8_t *sig, size_t siglen)
 {
-    const char *bad = getenv("HSMBAK_TEST_BAD_TOKEN_SIGNATURE");
-    if (bad != NULL && strcmp(bad, "1") == 0 && siglen > 0)
+    if (siglen > 0 && hb_fault_active("bad-token-signature"))
         sig[siglen / 2] ^= 0x01;
 }
 

@@ -7,7 +7,7 @@
 #     (rsa-oaep-sha1 on SoftHSM 2.6.1), and a backup wrapped with it is
 #     validated and restored with the token's key
 #   - every token signature is verified in software before use: a forced bad
-#     signature (HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1) is refused and nothing is
+#     signature (HSMBAK_FAULT=bad-token-signature) is refused and nothing is
 #     written; the manifests the token signs verify with stock xmlsec1
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
 . "$HSMBAK_SRC/tests/lib/fixture.sh"
@@ -30,7 +30,7 @@ hb_quiet() {
   "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" "$@"
 }
 
-bad_signature_backup() { HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1 hb_quiet secure-backup rcpt "$1"; }
+bad_signature_backup() { HSMBAK_FAULT=bad-token-signature hb_quiet secure-backup rcpt "$1"; }
 
 hb system init --profile appliance >/dev/null
 fixture_populate

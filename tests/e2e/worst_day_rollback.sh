@@ -35,7 +35,7 @@ pass "backups get sequences 1 and 2; the root records the newest it made"
 # A backup refused before its commit (a bad token signature) changes nothing.
 before=$(digests)
 must_refuse 8 "signature does not verify with the key's own public key" \
-  env HSMBAK_TEST_BAD_TOKEN_SIGNATURE=1 "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-backup rcpt "$T/bad"
+  env HSMBAK_FAULT=bad-token-signature "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-backup rcpt "$T/bad"
 unchanged "refused backup"
 [ ! -e "$T/bad" ] || fail "a refused backup was written"
 pass "a refused backup leaves the sequence state (and the whole root) as it was"
