@@ -27,6 +27,27 @@ export LD_LIBRARY_PATH="$P/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bin=$P/bin/hsmbak
 as_nobody "$bin" --version >/dev/null || fail "the copied hsmbak does not run as uid 65534"
 
+# Every refusal below leaves the system root, a file beside it and a decoy
+# directory outside it byte-identical (unchanged CASE).
+mkdir -p "$T/decoy" && echo decoy > "$T/decoy/file" && echo beside > "$T/beside"
+digests() { echo "$(tree_digest "$HSMBAK_ROOT") $(tree_digest "$T/decoy") $(sha256sum < "$T/beside")"; }
+before=$(digests)
+unchanged() { [ "$(digests)" = "$before" ] || fail "$1: the root, the decoy or the file beside changed"; }
+
+# 0. A PIN file group or others may read: refused naming the mode and the
+#    fix (the CUnit suite has every mode; this is the whole command).
+cp "$PIN_FILE" "$T/pin.open" && chmod 644 "$T/pin.open"
+must_refuse 4 "is accessible by group or others (mode 0644); make it private with 'chmod 600 $T/pin.open'" \
+  "$HSMBAK_BIN" --pin-source "file:$T/pin.open" secure-backup rcpt "$T/never"
+[ ! -e "$T/never" ] || fail "a refused PIN file still let a backup be written"
+unchanged "PIN file 0644"
+chmod 600 "$T/pin.open"
+"$HSMBAK_BIN" --pin-source "file:$T/pin.open" secure-backup rcpt "$T/with-600" >/dev/null ||
+  fail "control: the same PIN file at 0600 was refused"
+rm -rf "$T/with-600"
+pass "a PIN file of mode 0644 is refused naming the mode and 'chmod 600'; at 0600 it works; nothing changed"
+before=$(digests) # the control backup moved the root's backup sequence on
+
 # 1. The root's state unreadable by this user: a permission message.
 "$bin" --root "$P/sys" system init --profile appliance >/dev/null
 chmod 700 "$P/sys/.hsmbak"
@@ -54,7 +75,8 @@ if [ "${HSMBAK_TEST_TOKEN_KIND:-softhsm}" = softhsm ]; then
     *) fail "token list as nobody said: $msg";; esac
   SOFTHSM2_CONF="$P/softhsm2.conf" "$bin" --module "$HSMBAK_TEST_MODULE" token list | grep -q "$TOKEN" ||
     fail "root does not see the tokens through the same configuration"
-  pass "an unreadable SoftHSM configuration or token directory is a permission message naming it; root lists the tokens"
+  unchanged "unreadable token store"
+pass "an unreadable SoftHSM configuration or token directory is a permission message naming it; root lists the tokens; nothing changed"
 fi
 
 # 3. A URI's query attributes are never echoed.
@@ -69,7 +91,8 @@ for cmd in "token list --token pkcs11:token=nosuch?$secretish" \
   [ "$rc" -ne 0 ] || fail "'$cmd' succeeded"
   case "$out" in *query-attribute-marker*) fail "'$cmd' echoed the query: $out";; esac
 done
-pass "messages about a URI never echo its query attributes"
+unchanged "URIs with a query"
+pass "messages about a URI never echo its query attributes; nothing changed"
 
 # 4. factory-reset names the backups under temporary: before it asks.
 rc=0; out=$(script -qec "$(printf '%q ' "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" factory-reset)" /dev/null <<<"no" 2>&1) || rc=$?
