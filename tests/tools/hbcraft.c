@@ -154,26 +154,47 @@ static void add_entry(struct archive *a, const char *path, unsigned type, const 
     archive_entry_free(e);
 }
 
-/* The crafted tar of `defect`, compressed (zstd for the bomb, none
- * otherwise), encrypted under dek into *out. */
-static const char *craft_archive(const char *defect, const char *backup_id, const char *outside,
-                                 const uint8_t dek[HB_DEK_LEN], buf *out)
+/* A pax tar for archive `name` of backup_id, compressed with zstd or not,
+ * encrypted under dek into *out as it is written; tar_close finishes both. */
+static struct archive *tar_open(const char *name, const char *backup_id,
+                                const uint8_t dek[HB_DEK_LEN], bool zstd, buf *out,
+                                hb_stream_writer **w)
 {
     hb_err err;
-    hb_stream_writer *w = NULL;
-    if (hb_stream_writer_new(dek, backup_id, "config", SEG_LOG2, sink_buf, out, &w, &err) != HB_OK)
+    if (hb_stream_writer_new(dek, backup_id, name, SEG_LOG2, sink_buf, out, w, &err) != HB_OK)
         die("stream writer", &err);
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    bool bomb = strcmp(defect, "bomb") == 0;
-    bool zstd = bomb || strcmp(defect, "co-recipient") == 0;
     if (zstd)
         archive_write_add_filter_zstd(a);
     else
         archive_write_add_filter_none(a);
     archive_write_set_bytes_in_last_block(a, 1);
-    if (archive_write_open(a, w, NULL, la_write, NULL) != ARCHIVE_OK)
+    if (archive_write_open(a, *w, NULL, la_write, NULL) != ARCHIVE_OK)
         die(archive_error_string(a), NULL);
+    return a;
+}
+
+static void tar_close(struct archive *a, hb_stream_writer *w)
+{
+    hb_err err;
+    if (archive_write_close(a) != ARCHIVE_OK)
+        die(archive_error_string(a), NULL);
+    archive_write_free(a);
+    if (hb_stream_writer_finish(w, &err) != HB_OK)
+        die("stream finish", &err);
+    hb_stream_writer_free(w);
+}
+
+/* The crafted tar of `defect`, compressed (zstd for the bomb, none
+ * otherwise), encrypted under dek into *out. */
+static const char *craft_archive(const char *defect, const char *backup_id, const char *outside,
+                                 const uint8_t dek[HB_DEK_LEN], buf *out)
+{
+    hb_stream_writer *w = NULL;
+    bool bomb = strcmp(defect, "bomb") == 0;
+    bool zstd = bomb || strcmp(defect, "co-recipient") == 0;
+    struct archive *a = tar_open("config", backup_id, dek, zstd, out, &w);
     static uint8_t data[65536];
     memset(data, 'x', sizeof data);
     char abs_path[PATH_MAX + 32];
@@ -199,12 +220,7 @@ static const char *craft_archive(const char *defect, const char *backup_id, cons
         add_entry(a, "sub", AE_IFDIR, NULL, NULL, NULL, 0);
         add_entry(a, "sub/ok", AE_IFREG, NULL, NULL, data, 10);
     }
-    if (archive_write_close(a) != ARCHIVE_OK)
-        die(archive_error_string(a), NULL);
-    archive_write_free(a);
-    if (hb_stream_writer_finish(w, &err) != HB_OK)
-        die("stream finish", &err);
-    hb_stream_writer_free(w);
+    tar_close(a, w);
     return zstd ? "zstd" : "none";
 }
 
@@ -411,16 +427,8 @@ static const char *craft_link_archive(const char *defect, const char *backup_id,
                                       const char *outside, const uint8_t dek[HB_DEK_LEN],
                                       buf *out)
 {
-    hb_err err;
     hb_stream_writer *w = NULL;
-    if (hb_stream_writer_new(dek, backup_id, "root", SEG_LOG2, sink_buf, out, &w, &err) != HB_OK)
-        die("stream writer", &err);
-    struct archive *a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_add_filter_none(a);
-    archive_write_set_bytes_in_last_block(a, 1);
-    if (archive_write_open(a, w, NULL, la_write, NULL) != ARCHIVE_OK)
-        die(archive_error_string(a), NULL);
+    struct archive *a = tar_open("root", backup_id, dek, false, out, &w);
     static const char cfg[] = "system crafted\n", admin[] = "admin:$6$crafted$hash\n";
     char decoy[PATH_MAX + 8], decoy_admin[PATH_MAX + 16];
     if (snprintf(decoy, sizeof decoy, "%s/decoy", outside) >= (int)sizeof decoy ||
@@ -445,12 +453,7 @@ static const char *craft_link_archive(const char *defect, const char *backup_id,
         add_entry(a, ".hsmbak", AE_IFLNK, decoy, NULL, NULL, 0);
         add_entry(a, "VERSION", AE_IFLNK, decoy_admin, NULL, NULL, 0);
     }
-    if (archive_write_close(a) != ARCHIVE_OK)
-        die(archive_error_string(a), NULL);
-    archive_write_free(a);
-    if (hb_stream_writer_finish(w, &err) != HB_OK)
-        die("stream finish", &err);
-    hb_stream_writer_free(w);
+    tar_close(a, w);
     return "none";
 }
 /* ==== end of issue 11 class 1 block ========================================= */
