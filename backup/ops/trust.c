@@ -41,10 +41,9 @@ hb_status hb_trust_signer(const hb_object_store *store, hb_provider *p, const ch
     hb_err why = {0};
     if (named != NULL) {
         const hb_crypto_object *o = hb_objects_find(store, HB_OBJECT_CERTIFICATE, named);
-        X509 *none = NULL;
-        hb_status st = o != NULL ? vouches(store, p, o, cert, now, &holds, &why)
-                                 : hb_objects_load_certificate(store, p, named, &none, &why);
-        X509_free(none);
+        if (o == NULL)
+            return hb_fail(err, HB_E_NOT_FOUND, "--signer: no certificate named '%s'", named);
+        hb_status st = vouches(store, p, o, cert, now, &holds, &why);
         if (st != HB_OK && !holds) {
             /* Not there, or unreadable: --signer names nothing usable. */
             *err = why;
