@@ -12,7 +12,8 @@
 
 #define MAX_CUSTODIANS 64
 
-enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD };
+enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD,
+       O_NEW_TRANSCRIPT };
 
 typedef struct parsed {
     const char *custodians[MAX_CUSTODIANS];
@@ -21,6 +22,7 @@ typedef struct parsed {
     hb_key_type key_type;
     unsigned days, threshold;
     bool csr;
+    unsigned flags;       /* HB_CEREMONY_* */
 } parsed;
 
 /* The options of any ceremony (each takes those its table lists). */
@@ -44,11 +46,16 @@ static hb_status parse(cli_ctx *ctx, const cli_args *a, parsed *o)
         case O_DAYS: st = cli_parse_number(ctx, "--days", v, 36500, &o->days); break;
         case O_CSR: o->csr = true; break;
         case O_THRESHOLD: st = cli_parse_number(ctx, "--threshold", v, 255, &o->threshold); break;
+        case O_NEW_TRANSCRIPT: o->flags |= HB_CEREMONY_NEW_TRANSCRIPT; break;
         default: break;
         }
     }
     return st;
 }
+
+#define NEW_TRANSCRIPT_OPTION                                                             \
+    {O_NEW_TRANSCRIPT, "new-transcript", NULL, "the transcript is missing while this "        \
+     "system pinned its head: start a new one anyway (its first entry records it)", NULL, 0}
 
 #define CUSTODIAN_OPTION(what)                                                            \
     {O_CUSTODIAN, "custodian", "NAME", "a custodian present at the " what " (recorded in "  \
@@ -115,7 +122,7 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
     hb_enroll_request req = {
         .root = root, .token_uri = o->token, .custodians = o->custodians,
         .n_custodians = o->n_custodians, .name = o->name, .cn = o->cn,
-        .key_type = o->key_type, .days = o->days, .csr = o->csr,
+        .key_type = o->key_type, .days = o->days, .csr = o->csr, .flags = o->flags,
     };
     hb_enroll_result res = {0};
     cli_say(ctx, "ceremony: enrolling a backup recipient key on '%s' (this may take a while)",
@@ -304,7 +311,7 @@ static hb_status do_import_cert(cli_ctx *ctx, const char *root, hb_provider *p,
 {
     char fp[65];
     hb_status st = hb_ceremony_import_cert(p, root, pos[0], pos[1], o->custodians,
-                                           o->n_custodians, fp, &ctx->err);
+                                           o->n_custodians, fp, o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -346,7 +353,7 @@ static hb_status do_retire(cli_ctx *ctx, const char *root, hb_provider *p, const
                            char **pos)
 {
     hb_status st = hb_ceremony_retire(p, root, pos[0], o->custodians, o->n_custodians,
-                                      &ctx->err);
+                                      o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -365,7 +372,7 @@ static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const
         return CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
     hb_status st = hb_ceremony_quorum(p, root, pos[0], o->threshold,
                                       (const char *const *)pos + 1, (size_t)npos - 1,
-                                      o->custodians, o->n_custodians, &ctx->err);
+                                      o->custodians, o->n_custodians, o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -458,6 +465,7 @@ static const cli_option enroll_options[] = {
     {O_CSR, "csr", NULL, "write a certificate signing request for a CA instead of a "
      "self-signed certificate", NULL, 0},
     {O_DAYS, "days", "N", "the self-signed certificate's validity", "730", 0},
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -474,6 +482,7 @@ const cli_spec cli_spec_ceremony_enroll = {
 
 static const cli_option import_options[] = {
     CUSTODIAN_OPTION("import"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -496,6 +505,7 @@ const cli_spec cli_spec_ceremony_import_cert = {
 
 static const cli_option retire_options[] = {
     CUSTODIAN_OPTION("retirement"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -520,6 +530,7 @@ static const cli_option quorum_options[] = {
     {O_THRESHOLD, "threshold", "K", "how many members together open a backup (2 to the "
      "number of members)", NULL, CLI_REQUIRED},
     CUSTODIAN_OPTION("definition"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
