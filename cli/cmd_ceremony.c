@@ -4,6 +4,7 @@
 #include "output.h"
 
 #include "hsmbak/custody.h"
+#include "hsmbak/inspect.h"
 #include "hsmbak/system.h"
 
 #include <stdio.h>
@@ -13,12 +14,13 @@
 #define MAX_CUSTODIANS 64
 
 enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD,
-       O_NEW_TRANSCRIPT };
+       O_NEW_TRANSCRIPT, O_BACKUP };
 
 typedef struct parsed {
     const char *custodians[MAX_CUSTODIANS];
     size_t n_custodians;
     const char *token, *name, *cn;
+    const char *backup;   /* verify-transcript --backup DIR */
     hb_key_type key_type;
     unsigned days, threshold;
     bool csr;
@@ -47,6 +49,7 @@ static hb_status parse(cli_ctx *ctx, const cli_args *a, parsed *o)
         case O_CSR: o->csr = true; break;
         case O_THRESHOLD: st = cli_parse_number(ctx, "--threshold", v, 255, &o->threshold); break;
         case O_NEW_TRANSCRIPT: o->flags |= HB_CEREMONY_NEW_TRANSCRIPT; break;
+        case O_BACKUP: o->backup = v; break;
         default: break;
         }
     }
@@ -177,21 +180,42 @@ static void print_transcript(const json_t *r)
         printf("    hash %s\n", out_get_str(e, "hash"));
     }
     printf("The transcript verifies: %zu entries, chain and signatures intact; head %s\n"
-           "(compare the head with a copy kept elsewhere: dropping entries from the end "
-           "is only visible that way)\n", json_array_size(entries), out_get_str(r, "head"));
+           "It holds the head this system pinned (.hsmbak/transcript-pin; compare with "
+           "--backup DIR against a backup kept elsewhere if .hsmbak could be lost too)\n",
+           json_array_size(entries), out_get_str(r, "head"));
 }
 
-static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
+/* With --backup DIR: that backup's manifest, verified and its signer
+ * trusted (as inspect does), is compared too. */
+static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
 {
     hb_transcript *t = NULL;
     hb_strlist warnings = {0};
-    hb_status st = hb_ceremony_verify_transcript(p, root, &t, &warnings, &ctx->err);
+    hb_inspect_request ireq = {.root = root, .source = o->backup};
+    hb_inspect_result ires = {0};
+    hb_status st = HB_OK;
+    if (o->backup != NULL)
+        st = hb_inspect(&ireq, &ires, &ctx->err);
+    if (st == HB_OK)
+        st = hb_ceremony_verify_transcript_against(p, root, ires.manifest, &t, &warnings,
+                                                   &ctx->err);
     if (st == HB_OK) {
-        describe_transcript(out_record(ctx), t);
+        json_t *r = out_record(ctx);
+        describe_transcript(r, t);
+        if (ires.manifest != NULL) {
+            out_str(r, "compared_backup", hb_manifest_id(ires.manifest));
+            if (hb_manifest_transcript_seq(ires.manifest) > 0)
+                out_u64(r, "compared_seq", hb_manifest_transcript_seq(ires.manifest));
+        }
         if (out_text(ctx))
-            print_transcript(out_record(ctx));
+            print_transcript(r);
+        if (out_text(ctx) && ires.manifest != NULL)
+            printf("It holds the head backup %s pinned%s\n", out_get_str(r, "compared_backup"),
+                   hb_manifest_transcript_seq(ires.manifest) > 0
+                       ? "" : " (none: that backup pins no transcript)");
         print_warnings(ctx, &warnings);
     }
+    hb_inspect_result_free(&ires);
     hb_strlist_free(&warnings);
     hb_transcript_free(t);
     return st;
@@ -414,7 +438,7 @@ static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
     case C_IMPORT_CERT: st = do_import_cert(ctx, root, p, &o, pos); break;
     case C_RETIRE: st = do_retire(ctx, root, p, &o, pos); break;
     case C_QUORUM: st = do_quorum(ctx, root, p, &o, pos, (int)a->n_operands); break;
-    case C_VERIFY: st = do_verify(ctx, root, p); break;
+    case C_VERIFY: st = do_verify(ctx, root, p, &o); break;
     case C_LIST: break;
     }
 cleanup:
@@ -551,11 +575,19 @@ const cli_spec cli_spec_ceremony_quorum = {
     .run = run_quorum,
 };
 
+static const cli_option verify_options[] = {
+    {O_BACKUP, "backup", "DIR", "also compare with the transcript head that backup's signed "
+     "manifest pins", NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
 const cli_spec cli_spec_ceremony_verify_transcript = {
     .cmd = "ceremony",
     .sub = "verify-transcript",
     .purpose = "Verify and print the ceremony transcript",
-    .details = "Checks the transcript's hash chain and every entry's signature.",
+    .details = "Checks the transcript's hash chain and every entry's signature, and that it "
+               "holds the head this system pinned (docs/custody.md).",
+    .options = verify_options,
     .run = run_verify,
 };
 

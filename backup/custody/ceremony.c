@@ -625,12 +625,19 @@ cleanup:
 hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
                                         hb_strlist *warnings, hb_err *err)
 {
+    return hb_ceremony_verify_transcript_against(p, root, NULL, out, warnings, err);
+}
+
+hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root,
+                                                const hb_manifest *kept, hb_transcript **out,
+                                                hb_strlist *warnings, hb_err *err)
+{
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_custody *c = NULL;
     X509 *cert = NULL;
     hb_transcript *t = NULL;
-    hb_transcript_pin pin;
+    hb_transcript_pin pin, kept_pin = {0};
     char path[PATH_MAX];
     if (out != NULL)
         *out = NULL;
@@ -643,11 +650,14 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     HB_TRY(hb_objects_load_certificate(store, p, id->certificate, &cert, err));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
     HB_TRY(hb_transcript_pin_load(root, &pin, err));
+    if (kept != NULL)
+        HB_TRY(hb_transcript_pin_of_manifest(kept, &kept_pin, err));
     st = hb_transcript_verify(path, cert, &t, err);
-    if (st == HB_E_NOT_FOUND && pin.seq > 0)
-        st = hb_transcript_pin_compare(NULL, &pin, err); /* deleted, not "never held" */
+    if (st == HB_E_NOT_FOUND && (pin.seq > 0 || kept_pin.seq > 0)) /* deleted, not "never held" */
+        st = hb_transcript_pin_compare(NULL, pin.seq > 0 ? &pin : &kept_pin, err);
     HB_TRY(st);
     HB_TRY(hb_transcript_pin_compare(t, &pin, err));
+    HB_TRY(hb_transcript_pin_compare(t, &kept_pin, err));
     HB_TRY(hb_custody_load(root, &c, err));
     HB_TRY(hb_custody_expiry_warnings(c, time(NULL), warnings, err));
     if (out != NULL) {

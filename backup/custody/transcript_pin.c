@@ -275,22 +275,41 @@ cleanup:
     return st;
 }
 
+hb_status hb_transcript_pin_of_manifest(const hb_manifest *m, hb_transcript_pin *out,
+                                        hb_err *err)
+{
+    hb_status st = HB_OK;
+    memset(out, 0, sizeof *out);
+    if (m->transcript_seq == 0)
+        return HB_OK;
+    out->seq = m->transcript_seq;
+    out->from_backup = true;
+    memcpy(out->head, m->transcript_head, sizeof out->head);
+    HB_TRY(hb_format(out->backup_id, sizeof out->backup_id, "the transcript pin", err, "%s",
+                     m->id));
+    HB_TRY(hb_format(out->time, sizeof out->time, "the transcript pin", err, "%s", m->created));
+    HB_TRY(hb_format(out->how, sizeof out->how, "the transcript pin", err, "made"));
+cleanup:
+    return st;
+}
+
 hb_status hb_transcript_pin_record_backup(const char *root, const hb_manifest *m,
                                           const char *how, hb_err *err)
 {
+    hb_status st = HB_OK;
+    hb_transcript_pin pin;
     bool restored = strcmp(how, "restored") == 0;
-    if (m->transcript_seq == 0)
-        return restored ? pin_remove(root, err) : HB_OK;
-    hb_transcript_pin pin = {.seq = m->transcript_seq, .from_backup = true};
-    memcpy(pin.head, m->transcript_head, sizeof pin.head);
-    hb_status st = hb_format(pin.backup_id, sizeof pin.backup_id, "the transcript pin", err,
-                             "%s", m->id);
-    if (st == HB_OK)
-        st = hb_format(pin.time, sizeof pin.time, "the transcript pin", err, "%s", m->created);
-    if (st == HB_OK)
-        st = hb_format(pin.how, sizeof pin.how, "the transcript pin", err, "%s",
-                       restored ? "restored" : "made");
-    return st == HB_OK ? pin_store(root, &pin, err) : st;
+    HB_TRY(hb_transcript_pin_of_manifest(m, &pin, err));
+    if (pin.seq == 0) {
+        if (restored)
+            HB_TRY(pin_remove(root, err));
+        goto cleanup;
+    }
+    if (restored)
+        memcpy(pin.how, "restored", sizeof "restored");
+    HB_TRY(pin_store(root, &pin, err));
+cleanup:
+    return st;
 }
 
 /* ---- ceremonies ---- */

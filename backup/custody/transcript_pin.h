@@ -43,6 +43,11 @@ hb_status hb_transcript_pin_load(const char *root, hb_transcript_pin *out,
 hb_status hb_transcript_pin_compare(const hb_transcript *t, const hb_transcript_pin *pin,
                                     hb_err *err) HB_MUST_CHECK;
 
+/* The pin in backup m's manifest, as if this system had recorded it
+ * (seq 0 when it has none). */
+hb_status hb_transcript_pin_of_manifest(const hb_manifest *m, hb_transcript_pin *out,
+                                        hb_err *err) HB_MUST_CHECK;
+
 /* For a backup, before anything is written: the system's transcript
  * (verified, chain and signatures) compared with the system's pin; *seq and
  * head get its entry count and head hash, *seq 0 when there is no

@@ -11,6 +11,7 @@
 #ifndef HSMBAK_CUSTODY_H
 #define HSMBAK_CUSTODY_H
 
+#include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
 
@@ -172,6 +173,16 @@ HB_API void hb_transcript_free(hb_transcript *t);
 HB_API hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root,
                                                hb_transcript **out, hb_strlist *warnings,
                                                hb_err *err) HB_MUST_CHECK;
+
+/* The same, and also against the pin in kept, a backup's manifest the
+ * caller verified and trusts (hb_inspect): what still tells a truncated or
+ * deleted transcript when the root's .hsmbak/ was lost too. A manifest
+ * without a pin adds nothing. */
+HB_API hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root,
+                                                       const hb_manifest *kept,
+                                                       hb_transcript **out,
+                                                       hb_strlist *warnings,
+                                                       hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }

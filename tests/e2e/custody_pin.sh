@@ -84,12 +84,27 @@ refused_everywhere "transcript truncated by its last entry" "$short_msg"
 cp "$T/transcript.1" "$TR"
 refused_everywhere "transcript rolled back to an older copy" "$short_msg"
 
+# .hsmbak lost as well: only a kept backup tells.
+cp "$PIN" "$T/pin.kept"
+rm "$PIN"
+hb ceremony verify-transcript >/dev/null 2>&1 || fail "without a pin the rolled-back transcript should pass"
+expect_fail 5 "$short_msg" hb ceremony verify-transcript --backup temporary:///b1
+rm "$TR"
+expect_fail 5 "there is no ceremony transcript (config/custody-transcript.xml), but backup $b1 (created $c1) pinned entry 2 (head $h2)" \
+  hb ceremony verify-transcript --backup temporary:///b1
+cp "$T/transcript.1" "$TR"
+cp "$T/pin.kept" "$PIN"
+pass "the transcript and .hsmbak/transcript-pin both gone or rolled back: verify-transcript --backup names the kept backup"
+
 # --new-transcript is for a missing transcript only.
 expect_fail 6 "--new-transcript starts a log only where config/custody-transcript.xml is missing; this system has one (1 entry)" \
   hb ceremony enroll --token "pkcs11:token=$TOKEN" --custodian carol --name carol --new-transcript
 cp "$T/transcript.good" "$TR"
 hb ceremony verify-transcript >/dev/null 2>&1 || fail "the whole transcript no longer verifies"
-pass "the transcript put back from the backup verifies again"
+hb ceremony verify-transcript --backup temporary:///b1 > "$T/vb.out" 2>/dev/null ||
+  fail "verify-transcript --backup refuses the whole transcript"
+grep -qx "It holds the head backup $b1 pinned" "$T/vb.out" || fail "verify-transcript --backup does not say so: $(cat "$T/vb.out")"
+pass "the transcript put back from the backup verifies again, also --backup against it"
 
 # ---- --new-transcript: a new log whose first entry says so ----------------
 rm "$TR"
