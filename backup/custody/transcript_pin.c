@@ -281,7 +281,7 @@ hb_status hb_transcript_pin_of_manifest(const hb_manifest *m, hb_transcript_pin 
     hb_status st = HB_OK;
     memset(out, 0, sizeof *out);
     if (m->transcript_seq == 0)
-        return HB_OK;
+        goto cleanup;
     out->seq = m->transcript_seq;
     out->from_backup = true;
     memcpy(out->head, m->transcript_head, sizeof out->head);
