@@ -106,6 +106,14 @@ hb ceremony verify-transcript --backup temporary:///b1 > "$T/vb.out" 2>/dev/null
 grep -qx "It holds the head backup $b1 pinned" "$T/vb.out" || fail "verify-transcript --backup does not say so: $(cat "$T/vb.out")"
 pass "the transcript put back from the backup verifies again, also --backup against it"
 
+# A transcript that does not verify is not pinned into a backup either.
+perl -0777 -pi -e 's{<who>bob</who>}{<who>mallory</who>}' "$TR"
+expect_fail 5 "the ceremony transcript (a backup pins its head): transcript entry 2 (seq 2, 'enroll'" \
+  hb secure-backup alice temporary:///refused
+[ ! -e "$R/temporary/refused" ] || fail "a refused backup left a directory"
+cp "$T/transcript.good" "$TR"
+pass "secure-backup refuses a transcript whose chain or signatures do not verify"
+
 # ---- --new-transcript: a new log whose first entry says so ----------------
 rm "$TR"
 hb ceremony enroll --token "pkcs11:token=$TOKEN" --custodian carol --name carol --new-transcript >/dev/null
