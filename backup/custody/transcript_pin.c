@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PIN_MAGIC "hsmbak-transcript-pin 1"
@@ -119,16 +120,22 @@ hb_status hb_transcript_pin_load(const char *root, hb_transcript_pin *out, hb_er
     int rootfd = -1, fd = -1;
     char text[PIN_CAP + 1], shown[PATH_MAX];
     size_t len = 0;
+    struct stat sb;
     hb_transcript_pin pin = {0};
     memset(out, 0, sizeof *out);
     HB_TRY(hb_path_join(shown, sizeof shown, root, HB_TRANSCRIPT_PIN_STATE, err));
     HB_TRY(hb_beneath_open_top(root, &rootfd, err));
-    st = hb_beneath_open(rootfd, root, HB_TRANSCRIPT_PIN_STATE, O_RDONLY, 0, &fd, err);
+    /* O_NONBLOCK: a FIFO put there opens at once, and is refused below. */
+    st = hb_beneath_open(rootfd, root, HB_TRANSCRIPT_PIN_STATE, O_RDONLY | O_NONBLOCK, 0, &fd,
+                         err);
     if (st == HB_E_NOT_FOUND) {
         st = HB_OK; /* no pin: no transcript yet, or one made before pins */
         goto cleanup;
     }
     HB_TRY(st);
+    HB_ENSURE(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode), HB_E_VERIFY, "'%s' is not a regular "
+              "file, so it is not a transcript pin hsmbak wrote; remove it to forget the "
+              "pinned head (docs/custody.md \"Transcript\")", shown);
     HB_TRY(read_all(fd, shown, text, sizeof text, &len, err));
     HB_ENSURE(len <= PIN_CAP && parse_pin(text, len, &pin), HB_E_VERIFY,
               "'%s' is not a transcript pin hsmbak wrote, so this system cannot tell a "

@@ -160,6 +160,17 @@ hb ceremony retire bob >/dev/null || fail "a ceremony after the rollback restore
 pass "a rollback restore (--allow-rollback) pins the restored backup's head; ceremonies continue its log"
 
 # A pin file hsmbak did not write is refused, not read as "no pin".
+cp "$PIN" "$T/pin.good"
 echo "garbage" > "$PIN"
 expect_fail 5 "is not a transcript pin hsmbak wrote" hb ceremony verify-transcript
+sed '2s/$/ extra/' "$T/pin.good" > "$PIN"
+expect_fail 5 "is not a transcript pin hsmbak wrote" hb ceremony verify-transcript
+rm "$PIN" && mkfifo "$PIN"
+expect_fail 5 "is not a regular file, so it is not a transcript pin hsmbak wrote" \
+  timeout 20 "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" ceremony verify-transcript
+rm "$PIN" && ln -s "$T/pin.good" "$PIN"
+expect_fail 6 "is a symbolic link" hb ceremony verify-transcript
+rm "$PIN" && cp "$T/pin.good" "$PIN"
+hb ceremony verify-transcript >/dev/null 2>&1 || fail "the pin put back is refused"
+pass "a pin file hsmbak did not write (garbage, a trailing word, a FIFO, a link) is refused, never read as no pin"
 finish
