@@ -163,7 +163,8 @@ static hb_status refuse_short(const hb_manifest_quorum *q, const char *const *na
                            "but only %zu %s%s present (%s)%s%s; %zu more needed: add --idcred "
                            "for members holding any of these certificates (SHA-256): %s",
                            q->name, q->threshold, q->n_members, present,
-                           bad != NULL ? "good " : "", present == 1 ? "is" : "are",
+                           bad == NULL ? "" : present == 1 ? "good share " : "good shares ",
+                           present == 1 ? "is" : "are",
                            present ? hb_buf_str(&have) : "none of the idcreds given",
                            bad != NULL ? ": " : "", bad != NULL ? bad : "",
                            (size_t)q->threshold - present,
