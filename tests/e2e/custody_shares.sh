@@ -66,6 +66,20 @@ want="quorum 'vault' needs 2 of its 3 member shares to open this backup, but onl
 must_refuse 5 "$want" hb secure-restore --idcred alice --idcred bob "$T/bad" --validate
 pass "alice + bob: refused (exit 5), naming bob's share and the one more needed (carol)"
 
+# Bob's share wrapped to carol's certificate: bob's token refuses it; it is
+# named with the token's answer and left out the same way.
+HBCRAFT_SHARE_CERT_X=3 "$HSMBAK_CRAFT" bad-share "$T/q" "$T/badkey" \
+  "pkcs11:token=$t1;object=signer;type=private" "$R/cert/signer-sscert.pem" "file:$PIN_FILE" ||
+  fail "hbcraft bad-share (carol's certificate)"
+hb secure-restore --idcred alice --idcred bob --idcred carol "$T/badkey" --validate >/dev/null 2> "$T/key.err" ||
+  fail "alice + bob + carol refused (bob's token refuses his share): $(cat "$T/key.err")"
+grep -qF "hsmbak: warning: validate: quorum 'vault': the share of member bob (SHA-256 $bob_fp, $bob_subject) cannot be used (unwrapping the quorum share of idcred 'bob': the token refused RSA-OAEP decryption" "$T/key.err" ||
+  fail "bob's refused share not named: $(cat "$T/key.err")"
+grep -q "; it is not used$" "$T/key.err" || fail "bob's refused share: $(cat "$T/key.err")"
+must_refuse 5 "but only 1 good share is present (alice): quorum 'vault': the share of member bob (SHA-256 $bob_fp, $bob_subject) cannot be used (" \
+  hb secure-restore --idcred alice --idcred bob "$T/badkey" --validate
+pass "bob's share wrapped to another key: his token refuses it, it is named and left out; alice + bob refused"
+
 # Manifests without commitments (older hsmbak) restore as before.
 "$HSMBAK_CRAFT" no-commitment "$T/q" "$T/old" "pkcs11:token=$t1;object=signer;type=private" \
   "$R/cert/signer-sscert.pem" "file:$PIN_FILE" || fail "hbcraft no-commitment"

@@ -35,7 +35,9 @@
  *   bad-share       a copy of SRC (a quorum backup) whose member x=2 of the first
  *                   quorum holds another share (x=2, random y) wrapped to the
  *                   same certificate, re-signed: its signed share commitment no
- *                   longer matches what its token unwraps (issue 15 item 6)
+ *                   longer matches what its token unwraps (issue 15 item 6);
+ *                   with HBCRAFT_SHARE_CERT_X=3 wrapped to member x=3's
+ *                   certificate instead (member 2's token refuses it)
  *   no-commitment   a copy of SRC with every <share-commitment> removed,
  *                   re-signed (what hsmbak before share commitments wrote)
  *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
@@ -526,9 +528,11 @@ static void edit_quorum(const char *defect, const hb_manifest *m, xmlNodePtr roo
         xmlFree(x);
         if (!two)
             continue;
+        const char *to = getenv("HBCRAFT_SHARE_CERT_X");
+        unsigned to_x = to != NULL && strcmp(to, "3") == 0 ? 3 : 2;
         const hb_manifest_quorum_member *mem = NULL;
         for (size_t k = 0; k < m->quorums[0].n_members; k++)
-            if (m->quorums[0].members[k].x == 2)
+            if (m->quorums[0].members[k].x == to_x)
                 mem = &m->quorums[0].members[k];
         const unsigned char *d = mem ? mem->cert_der : NULL;
         X509 *cert = d ? d2i_X509(NULL, &d, (long)mem->cert_der_len) : NULL;
