@@ -9,6 +9,8 @@
 #include "backup/custody/custody_internal.h"
 #include "backup/custody/objects.h"
 #include "backup/custody/signer.h"
+#include "backup/custody/snapshot.h"
+#include "backup/custody/store_attest.h"
 #include "backup/custody/transcript.h"
 #include "backup/custody/wrap.h"
 #include "backup/format/xml.h"
@@ -31,6 +33,11 @@
 
 /* ---- the backup signer, and the transcript entry it signs ---- */
 
+/* Every ceremony first checks the store against the transcript: a change
+ * made by hand is not carried into the next signed snapshot. */
+#define UNVERIFIED "nothing is appended to a transcript that does not verify"
+
+
 static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, hb_err *err)
 {
     hb_object_store *store = NULL;
@@ -42,14 +49,21 @@ static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, 
     return st;
 }
 
-static hb_status record(const char *root, hb_signer *s, const char *who, const char *what,
-                        const char *detail, const char *const *fps, size_t n, hb_err *err)
+/* One signed v2 entry: what was done, and the custody store c after it. */
+static hb_status record(const char *root, hb_signer *s, const hb_custody *c, const char *who,
+                        const char *what, const char *detail, const char *const *fps, size_t n,
+                        hb_err *err)
 {
+    hb_status st = HB_OK;
+    hb_custody_snapshot snap = {0};
     char path[PATH_MAX];
-    hb_status st = hb_transcript_path(root, path, sizeof path, err);
-    if (st == HB_OK)
-        st = hb_transcript_append(path, hb_signer_cert(s), hb_signer_sign, s, who, what, detail,
-                                  fps, n, err);
+    HB_TRY(hb_transcript_path(root, path, sizeof path, err));
+    HB_TRY(hb_custody_snapshot_of(c, &snap, err));
+    hb_transcript_record r = {.who = who, .what = what, .detail = detail, .fingerprints = fps,
+                              .n_fingerprints = n, .snapshot = &snap};
+    HB_TRY(hb_transcript_append_record(path, hb_signer_cert(s), hb_signer_sign, s, &r, err));
+cleanup:
+    hb_custody_snapshot_free(&snap);
     return st;
 }
 
@@ -377,6 +391,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     }
     /* Everything that could refuse is checked before the token is touched. */
     HB_TRY(hb_custody_load(req->root, &c, err));
+    HB_TRY(hb_store_attest_check(p, req->root, c, UNVERIFIED, err));
     HB_TRY(check_name_free(c, req->root, res->name, err));
     HB_TRY(signer_open(p, req->root, &sg, err));
     HB_TRY(token_of(p, req->token_uri, &e, err));
@@ -391,9 +406,11 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     }
     HB_TRY(fill_result(&e, &kr, req->csr, res, err));
     HB_TRY(enroll_detail(req, &e, &kr, &detail, err));
-    const char *fps[1] = {e.fingerprint};
-    HB_TRY(record(req->root, sg, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
+    char fp[65];
+    memcpy(fp, e.fingerprint, sizeof fp);
+    const char *fps[1] = {fp};
     HB_TRY(hb_custody_add_enrollment(c, &e, err));
+    HB_TRY(record(req->root, sg, c, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-enroll", st, err, "name", res->name, "token", req->token_uri,
@@ -440,6 +457,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
 
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
+    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     hb_enrollment *e = (hb_enrollment *)hb_custody_find(c, name);
     HB_ENSURE(e != NULL, HB_E_NOT_FOUND, "no enrollment named '%s' (see 'hsmbak ceremony "
               "list')", name);
@@ -466,7 +484,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
                                          err));
     HB_TRY(hb_objects_set_idcred(store, e->name, e->name, e->name, &created, err));
     const char *fps[1] = {e->fingerprint};
-    HB_TRY(record(root, sg, who, "import-cert", detail, fps, 1, err));
+    HB_TRY(record(root, sg, c, who, "import-cert", detail, fps, 1, err));
     HB_TRY(hb_objects_save(store, err));
     HB_TRY(hb_custody_save(c, err));
     if (fingerprint_out != NULL)
@@ -495,6 +513,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
     char now[21];
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
+    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     HB_TRY(hb_rfc3339_now(now, err));
     hb_quorum_group *g = (hb_quorum_group *)hb_custody_find_group(c, what);
     hb_enrollment *e = g == NULL ? (hb_enrollment *)hb_custody_find(c, what) : NULL;
@@ -509,7 +528,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                          "is made to it; its members stay out of the default set (a "
                          "backup to one of them alone names it)", g->name, g->threshold,
                          g->n_members));
-        HB_TRY(record(root, sg, who, "retire", detail, NULL, 0, err));
+        HB_TRY(record(root, sg, c, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;
         memcpy(e->retired, now, sizeof now);
@@ -517,7 +536,8 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                          "stays on token '%s' (serial %s) and still opens older backups",
                          e->name, e->token_label, e->token_serial));
         const char *fps[1] = {e->fingerprint};
-        HB_TRY(record(root, sg, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0, err));
+        HB_TRY(record(root, sg, c, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
+                      err));
     }
     HB_TRY(hb_custody_save(c, err));
 cleanup:
@@ -570,6 +590,7 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
               HB_E_USAGE, "a quorum needs 2 <= --threshold (%u) <= members (%zu) <= 255; for "
               "any-one-of-several, back up to the recipients directly", threshold, n_members);
     HB_TRY(hb_custody_load(root, &c, err));
+    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     HB_ENSURE(hb_custody_find_group(c, name) == NULL && hb_custody_find(c, name) == NULL,
               HB_E_REFUSED, "an enrollment or quorum group named '%s' exists", name);
     fps = calloc(n_members, sizeof *fps);
@@ -581,13 +602,41 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     HB_TRY(signer_open(p, root, &sg, err));
     HB_TRY(detail_of(&detail, err, "defined quorum group '%s': any %u of its %zu members "
                      "together open backups made to it", name, threshold, n_members));
-    HB_TRY(record(root, sg, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_add_group(c, &g, err));
+    HB_TRY(record(root, sg, c, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-quorum", st, err, "group", name, (char *)NULL);
     free(g.members);
     free(fps);
+    free(who);
+    free(detail);
+    hb_custody_free(c);
+    hb_signer_free(sg);
+    return st;
+}
+
+/* ---- attest ---- */
+
+/* Record the custody store as it is (issue 15): the migration from a
+ * transcript whose last entry has no snapshot, and the one way to vouch for
+ * a store changed by hand. Whoever holds the backup signer's PIN decides. */
+hb_status hb_ceremony_attest(hb_provider *p, const char *root, const char *const *custodians,
+                             size_t n_custodians, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_signer *sg = NULL;
+    hb_custody *c = NULL;
+    char *who = NULL, *detail = NULL;
+    HB_TRY(who_of(custodians, n_custodians, &who, err));
+    HB_TRY(hb_custody_load(root, &c, err));
+    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(detail_of(&detail, err, "attested the custody store as it is: %zu enrollment(s), "
+                     "%zu quorum group(s); backups to enrolled recipients follow this record",
+                     c->n, c->n_groups));
+    HB_TRY(record(root, sg, c, who, "attest", detail, NULL, 0, err));
+cleanup:
+    hb_audit_log("ceremony-attest", st, err, "root", root, (char *)NULL);
     free(who);
     free(detail);
     hb_custody_free(c);
@@ -603,8 +652,12 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_custody *c = NULL;
+    hb_transcript *t = NULL;
     X509 *cert = NULL;
     char path[PATH_MAX];
+    bool legacy = false;
+    if (out != NULL)
+        *out = NULL;
     HB_TRY(hb_objects_load(root, &store, err));
     const char *name = hb_objects_backup_signer(store);
     const hb_crypto_object *id = name ? hb_objects_find(store, HB_OBJECT_IDCRED, name) : NULL;
@@ -613,11 +666,23 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     /* The certificate only: verifying needs no login. */
     HB_TRY(hb_objects_load_certificate(store, p, id->certificate, &cert, err));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
-    HB_TRY(hb_transcript_verify(path, cert, out, err));
+    HB_TRY(hb_transcript_verify(path, cert, &t, err));
     HB_TRY(hb_custody_load(root, &c, err));
+    /* The store must be what the last entry signed (issue 15). */
+    HB_TRY(hb_store_attest_compare(c, t, path, true, &legacy, err));
+    if (legacy && warnings != NULL)
+        HB_TRY(hb_strlist_addf(warnings, err, "warning: the transcript's last entry was written "
+                               "by an older hsmbak and does not record the custody store: "
+                               "backups to enrolled recipients are refused until 'hsmbak "
+                               "ceremony attest' records it"));
     HB_TRY(hb_custody_expiry_warnings(c, time(NULL), warnings, err));
+    if (out != NULL) {
+        *out = t;
+        t = NULL;
+    }
 cleanup:
     hb_audit_log("ceremony-verify-transcript", st, err, "root", root, (char *)NULL);
+    hb_transcript_free(t);
     X509_free(cert);
     hb_custody_free(c);
     hb_objects_free(store);

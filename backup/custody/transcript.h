@@ -12,9 +12,30 @@
 /* who, what and detail of an entry: 1..HB_TRANSCRIPT_TEXT_MAX bytes each. */
 #define HB_TRANSCRIPT_TEXT_MAX 1024
 
+/* What a new entry says. */
+typedef struct hb_transcript_record {
+    const char *who, *what, *detail;
+    const char *const *fingerprints;
+    size_t n_fingerprints;
+    /* The custody store after the entry's change: a version 2 entry. NULL
+     * writes a legacy version 1 entry (only tests of old logs do). */
+    const hb_custody_snapshot *snapshot;
+    /* Proof of possession (enroll, import-cert): the new key's SPKI (DER)
+     * and a function that signs with that key, called once with the entry's
+     * body; NULL/0 for none. */
+    const uint8_t *pop_spki;
+    size_t pop_spki_len;
+    hb_sign_fn pop_sign;
+    void *pop_ctx;
+} hb_transcript_record;
+
 /* Append an entry to the transcript at path (created, anchored to
  * signer_cert, when absent). The existing transcript is verified first and
  * must be anchored to signer_cert: nothing is appended to a broken log. */
+hb_status hb_transcript_append_record(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                      void *sign_ctx, const hb_transcript_record *r,
+                                      hb_err *err) HB_MUST_CHECK;
+/* The same with no snapshot: a legacy version 1 entry (tests of old logs). */
 hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
                                void *sign_ctx, const char *who, const char *what,
                                const char *detail, const char *const *fingerprints,
