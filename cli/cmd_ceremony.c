@@ -143,6 +143,8 @@ static void describe_transcript(json_t *r, const hb_transcript *t)
         const hb_transcript_entry *e = &t->entries[i];
         json_t *o = out_push_object(entries);
         out_u64(o, "seq", e->seq);
+        out_u64(o, "version", e->version);
+        out_bool(o, "proof_of_possession", e->pop_sig_len > 0);
         out_str(o, "time", e->time);
         out_str(o, "what", e->what);
         out_str(o, "who", e->who);

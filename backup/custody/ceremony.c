@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/encode.h"
 #include "common/fail.h"
+#include "common/fault.h"
 #include "common/ids.h"
 #include "common/names.h"
 #include "common/x509.h"
@@ -59,8 +60,11 @@ static hb_status record(const char *root, hb_signer *s, const hb_custody *c, con
     char path[PATH_MAX];
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
     HB_TRY(hb_custody_snapshot_of(c, &snap, err));
+    /* Test hook (docs/custody.md): a legacy v1 entry, as an older hsmbak
+     * wrote, for the migration tests. */
     hb_transcript_record r = {.who = who, .what = what, .detail = detail, .fingerprints = fps,
-                              .n_fingerprints = n, .snapshot = &snap};
+                              .n_fingerprints = n,
+                              .snapshot = hb_fault_active("transcript-v1") ? NULL : &snap};
     HB_TRY(hb_transcript_append_record(path, hb_signer_cert(s), hb_signer_sign, s, &r, err));
 cleanup:
     hb_custody_snapshot_free(&snap);
