@@ -271,7 +271,8 @@ cleanup:
  * proves possession with a real wrap/unwrap per OAEP hash. The token's own
  * report of the key is checked too. *pub gets the public half. */
 static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const char *name,
-                          const char *cn, hb_keygen_result *kr, EVP_PKEY **pub, hb_err *err)
+                          const char *cn, hb_keygen_pre_seal_fn hook, void *hook_ctx,
+                          hb_keygen_result *kr, EVP_PKEY **pub, hb_err *err)
 {
     hb_status st = HB_OK;
     char *pub_uri = NULL;
@@ -282,7 +283,7 @@ static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const ch
         .days = req->days ? req->days : 730, .csr = req->csr, .file_name = name,
         .gen_object = true, .object_name = name,
     };
-    HB_TRY(hb_keygen(p, &kq, kr, err));
+    HB_TRY(hb_keygen_hooked(p, &kq, hook, hook_ctx, kr, err));
     HB_TRY(hb_token_key_attrs(p, kr->key_uri, &a, err));
     HB_ENSURE(!a.extractable && a.sensitive && !a.sign && (a.decrypt || a.unwrap), HB_E_TOKEN,
               "the token did not keep the new key '%s' as asked (sensitive %d, extractable %d, "
@@ -290,8 +291,6 @@ static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const ch
               a.sensitive, a.extractable, a.sign, a.decrypt);
     HB_TRY(hb_pkcs11_uri_with_type(kr->key_uri, "public", &pub_uri, err));
     HB_TRY(hb_provider_load_public_key(p, pub_uri, pub, err));
-    if (req->csr)
-        HB_TRY(probe_public_key(p, kr->key_uri, *pub, &kr->key_wrap, err));
 cleanup:
     free(pub_uri);
     return st;
@@ -371,6 +370,65 @@ static hb_status enroll_detail(const hb_enroll_request *req, const hb_enrollment
                      req->csr ? kr->csr_url : e->not_after);
 }
 
+/* The enroll entry is made while the new key may still sign: the key signs
+ * the entry's body (proof of possession, issue 15) before it is sealed. */
+typedef struct enroll_hook {
+    hb_provider *p;
+    const hb_enroll_request *req;
+    const char *name, *who, *cn;
+    hb_custody *c;               /* gets the enrollment */
+    hb_enrollment *e;            /* token label and serial set; taken over by c */
+    hb_signer *sg;
+    hb_keygen_result *kr;
+    hb_transcript_pending *pending;
+} enroll_hook;
+
+static hb_status enroll_pre_seal(void *ctx, const hb_keygen_pre_seal *k, hb_err *err)
+{
+    hb_status st = HB_OK;
+    enroll_hook *h = ctx;
+    hb_enrollment *e = h->e;
+    hb_custody_snapshot snap = {0};
+    char *detail = NULL, path[PATH_MAX];
+    h->kr->key_wrap = k->key_wrap;
+    if (h->req->csr)
+        HB_TRY(probe_public_key(h->p, k->key_uri, k->pub, &h->kr->key_wrap, err));
+    HB_TRY(new_enrollment(h->req, h->name, h->kr, k->pub, e, err));
+    if (h->req->csr) {
+        e->subject = strdup(h->cn);
+        HB_ALLOC(e->subject);
+    } else {
+        HB_TRY(set_certificate(e, k->cert, err));
+    }
+    HB_TRY(enroll_detail(h->req, e, h->kr, &detail, err));
+    char fp[65];
+    memcpy(fp, e->fingerprint, sizeof fp);
+    const char *fps[1] = {fp};
+    uint8_t *spki = hb_memdup(e->spki_der, e->spki_der_len);
+    size_t spki_len = e->spki_der_len;
+    HB_ALLOC(spki);
+    st = hb_custody_add_enrollment(h->c, e, err);
+    if (st == HB_OK)
+        st = hb_custody_snapshot_of(h->c, &snap, err);
+    hb_transcript_record r = {.who = h->who, .what = "enroll", .detail = detail,
+                              .fingerprints = fps, .n_fingerprints = h->req->csr ? 0 : 1,
+                              .snapshot = &snap, .pop_spki = spki, .pop_spki_len = spki_len,
+                              .pop_sign = k->sign, .pop_ctx = k->sign_ctx};
+    if (hb_fault_active("transcript-v1")) /* test hook, as in record() */
+        r = (hb_transcript_record){.who = h->who, .what = "enroll", .detail = detail,
+                                   .fingerprints = fps, .n_fingerprints = r.n_fingerprints};
+    if (st == HB_OK)
+        st = hb_transcript_path(h->req->root, path, sizeof path, err);
+    if (st == HB_OK)
+        st = hb_transcript_prepare(path, hb_signer_cert(h->sg), hb_signer_sign, &r,
+                                   &h->pending, err);
+    free(spki);
+cleanup:
+    hb_custody_snapshot_free(&snap);
+    free(detail);
+    return st;
+}
+
 hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_enroll_result *res,
                              hb_err *err)
 {
@@ -379,8 +437,9 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     hb_custody *c = NULL;
     hb_enrollment e = {0};
     EVP_PKEY *pub = NULL;
-    char *who = NULL, *default_cn = NULL, *detail = NULL;
+    char *who = NULL, *default_cn = NULL;
     hb_keygen_result kr;
+    enroll_hook h = {0};
 
     memset(res, 0, sizeof *res);
     memset(&kr, 0, sizeof kr);
@@ -400,30 +459,25 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     HB_TRY(signer_open(p, req->root, &sg, err));
     HB_TRY(token_of(p, req->token_uri, &e, err));
 
-    HB_TRY(make_key(p, req, res->name, cn, &kr, &pub, err));
-    HB_TRY(new_enrollment(req, res->name, &kr, pub, &e, err));
-    if (req->csr) {
-        e.subject = strdup(cn);
-        HB_ALLOC(e.subject);
-    } else {
-        HB_TRY(attach_sscert(p, req->root, &e, err));
-    }
-    HB_TRY(fill_result(&e, &kr, req->csr, res, err));
-    HB_TRY(enroll_detail(req, &e, &kr, &detail, err));
-    char fp[65];
-    memcpy(fp, e.fingerprint, sizeof fp);
-    const char *fps[1] = {fp};
-    HB_TRY(hb_custody_add_enrollment(c, &e, err));
-    HB_TRY(record(req->root, sg, c, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
+    h = (enroll_hook){.p = p, .req = req, .name = res->name, .who = who, .cn = cn, .c = c, .e = &e, .sg = sg,
+                      .kr = &kr};
+    HB_TRY(make_key(p, req, res->name, cn, enroll_pre_seal, &h, &kr, &pub, err));
+    HB_ENSURE(h.pending != NULL && c->n > 0, HB_E_INTERNAL, "the enrollment of '%s' was not "
+              "prepared before its key was sealed", res->name);
+    hb_enrollment *rec = &c->enrollments[c->n - 1];
+    if (!req->csr)
+        HB_TRY(attach_sscert(p, req->root, rec, err));
+    HB_TRY(fill_result(rec, &kr, req->csr, res, err));
+    HB_TRY(hb_transcript_commit(h.pending, hb_signer_sign, sg, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-enroll", st, err, "name", res->name, "token", req->token_uri,
                  "fingerprint", res->fingerprint, (char *)NULL);
+    hb_transcript_pending_free(h.pending);
     hb_enrollment_clear(&e);
     EVP_PKEY_free(pub);
     free(who);
     free(default_cn);
-    free(detail);
     hb_custody_free(c);
     hb_signer_free(sg);
     return st;

@@ -152,6 +152,15 @@ static hb_status verify_pop(const hb_transcript_entry *e, size_t pos, hb_err *er
               HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
               "possession is malformed (the key is not a DER SubjectPublicKeyInfo, or there is "
               "no signature)", pos, e->seq, e->what, e->time);
+    /* The key that proves possession is one the entry's snapshot enrolls. */
+    char h[65];
+    HB_TRY(hb_sha256_hex(e->pop_spki, e->pop_spki_len, h, err));
+    for (size_t k = 0; k < e->snapshot.n && !ok; k++)
+        ok = strcmp(e->snapshot.enrollments[k].spki_sha256, h) == 0;
+    HB_ENSURE(ok, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
+              "possession is by a key (SPKI SHA-256 %s) that its custody state does not "
+              "enroll", pos, e->seq, e->what, e->time, h);
+    ok = false;
     HB_TRY(body(e, &b, err));
     HB_TRY(verify_with(pub, &b, e->pop_sig, e->pop_sig_len, &ok, err));
     HB_ENSURE(ok, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
@@ -351,6 +360,11 @@ static hb_status check(const hb_transcript *t, X509 *signer, hb_err *err)
                   "transcript entry %zu (seq %lu, '%s' at %s): the signature does not verify "
                   "with the anchored signer key (the entry was altered or forged)",
                   i + 1, e->seq, e->what, e->time);
+        /* A v2 enrollment is signed by its own new key, made before the key
+         * lost its signing right (docs/custody.md "Transcript"). */
+        HB_ENSURE(e->version < 2 || strcmp(e->what, "enroll") != 0 || e->pop_sig_len > 0,
+                  HB_E_VERIFY, "transcript entry %zu (seq %lu, 'enroll' at %s) has no proof "
+                  "of possession by the enrolled key", i + 1, e->seq, e->time);
         if (e->pop_spki_len > 0 || e->pop_sig_len > 0)
             HB_TRY(verify_pop(e, i + 1, err));
         HB_ENSURE(e->seq == i + 1, HB_E_VERIFY,
@@ -598,28 +612,63 @@ cleanup:
     return st;
 }
 
-hb_status hb_transcript_append_record(const char *path, X509 *signer_cert, hb_sign_fn sign,
-                                      void *sign_ctx, const hb_transcript_record *r,
-                                      hb_err *err)
+struct hb_transcript_pending {
+    char path[PATH_MAX];
+    hb_transcript *t;                    /* the log with the new, unsigned last entry */
+};
+
+void hb_transcript_pending_free(hb_transcript_pending *pd)
+{
+    if (pd == NULL)
+        return;
+    hb_transcript_free(pd->t);
+    free(pd);
+}
+
+hb_status hb_transcript_prepare(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                const hb_transcript_record *r, hb_transcript_pending **out,
+                                hb_err *err)
 {
     hb_status st = HB_OK;
-    hb_transcript *t = NULL;
     hb_transcript_entry *e = NULL;
+    hb_transcript_pending *pd = calloc(1, sizeof *pd);
+    *out = NULL;
+    HB_ALLOC(pd);
     HB_TRY(check_entry(signer_cert, sign, r, err));
-    st = hb_transcript_verify(path, signer_cert, &t, err);
+    HB_TRY(hb_format(pd->path, sizeof pd->path, "the transcript's path", err, "%s", path));
+    st = hb_transcript_verify(path, signer_cert, &pd->t, err);
     if (st == HB_E_NOT_FOUND) {
-        HB_TRY(new_transcript(signer_cert, &t, err));
+        HB_TRY(new_transcript(signer_cert, &pd->t, err));
     } else if (st != HB_OK) {
         hb_err_prefix(err, "nothing is appended to a transcript that does not verify");
         goto cleanup;
     }
-    HB_TRY(add_entry(t, r, &e, err));
+    HB_TRY(add_entry(pd->t, r, &e, err));
     if (r->pop_sign != NULL)
-        HB_TRY(prove_possession(e, t->n, r, err));
-    HB_TRY(seal_entry(e, sign, sign_ctx, err));
-    HB_TRY(save(path, t, err));
+        HB_TRY(prove_possession(e, pd->t->n, r, err));
+    *out = pd;
+    pd = NULL;
 cleanup:
-    hb_transcript_free(t);
+    hb_transcript_pending_free(pd);
+    return st;
+}
+
+hb_status hb_transcript_commit(hb_transcript_pending *pd, hb_sign_fn sign, void *sign_ctx,
+                               hb_err *err)
+{
+    hb_status st = seal_entry(&pd->t->entries[pd->t->n - 1], sign, sign_ctx, err);
+    return st == HB_OK ? save(pd->path, pd->t, err) : st;
+}
+
+hb_status hb_transcript_append_record(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                      void *sign_ctx, const hb_transcript_record *r,
+                                      hb_err *err)
+{
+    hb_transcript_pending *pd = NULL;
+    hb_status st = hb_transcript_prepare(path, signer_cert, sign, r, &pd, err);
+    if (st == HB_OK)
+        st = hb_transcript_commit(pd, sign, sign_ctx, err);
+    hb_transcript_pending_free(pd);
     return st;
 }
 

@@ -35,6 +35,19 @@ typedef struct hb_transcript_record {
 hb_status hb_transcript_append_record(const char *path, X509 *signer_cert, hb_sign_fn sign,
                                       void *sign_ctx, const hb_transcript_record *r,
                                       hb_err *err) HB_MUST_CHECK;
+/* The same in two steps, for an entry whose proof of possession must be
+ * made while the new key may still sign (before hb_token_key_seal): prepare
+ * verifies the log, makes the entry (time, sequence, snapshot) and calls
+ * r->pop_sign; commit signs it with the backup signer and writes the file.
+ * Nothing is written until commit. sign is only checked by prepare. */
+typedef struct hb_transcript_pending hb_transcript_pending;
+hb_status hb_transcript_prepare(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                const hb_transcript_record *r, hb_transcript_pending **out,
+                                hb_err *err) HB_MUST_CHECK;
+hb_status hb_transcript_commit(hb_transcript_pending *pd, hb_sign_fn sign, void *sign_ctx,
+                               hb_err *err) HB_MUST_CHECK;
+void hb_transcript_pending_free(hb_transcript_pending *pd);
+
 /* The same with no snapshot: a legacy version 1 entry (tests of old logs). */
 hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
                                void *sign_ctx, const char *who, const char *what,

@@ -36,6 +36,13 @@ hb ceremony verify-transcript > "$T/vt.out"
 grep -q "The transcript verifies: 5 entries" "$T/vt.out" || fail "transcript does not verify"
 hb --json ceremony verify-transcript > "$T/vt.json"
 json_ok "$T/vt.json" '[.result.entries[].version] | all(. == 2)' "every ceremony writes v2 entries"
+json_ok "$T/vt.json" '[.result.entries[] | select(.what == "enroll") | .proof_of_possession] | length == 4 and all' \
+  "every enroll entry carries the new key's proof of possession"
+json_ok "$T/vt.json" '[.result.entries[] | select(.what != "enroll") | .proof_of_possession] | any | not' \
+  "only enroll entries carry a proof of possession"
+[ "$(grep -c '<pop>' "$TR")" -eq 4 ] || fail "not four <pop> elements"
+hb token list --token "pkcs11:token=$t2" --login | grep -A2 "private-key  *bob" | grep -q "sign no" ||
+  fail "bob's key can still sign after it signed its enroll entry"
 grep -q '<state>' "$TR" || fail "no custody snapshot in the transcript"
 xmllint --noout --schema "$HSMBAK_SRC/data/schema/transcript.xsd" "$TR" 2>/dev/null ||
   fail "the v2 transcript does not match its schema"
