@@ -504,6 +504,9 @@ static hb_status check_entry(X509 *signer_cert, hb_sign_fn sign, const hb_transc
         return hb_fail(err, HB_E_USAGE, "a proof of possession needs a version 2 entry, the "
                        "key's SubjectPublicKeyInfo (at most %d bytes) and its signing function",
                        TEXT_MAX * 4);
+    if (r->snapshot != NULL && strcmp(r->what, "enroll") == 0 && r->pop_sign == NULL)
+        return hb_fail(err, HB_E_USAGE, "a version 2 enroll entry needs the new key's proof of "
+                       "possession");
     return HB_OK;
 }
 
