@@ -1,9 +1,11 @@
 /* Key custody ceremonies (docs/custody.md): enroll, import-cert, retire,
- * quorum, verify-transcript. Each ceremony that changes the custody store
- * first logs in to the backup signer (so a ceremony that cannot be recorded
- * does not start), then does its work, appends one signed transcript entry,
- * and only then saves the custody store. Every ceremony writes one audit
- * line, whatever its outcome. */
+ * quorum, attest, verify-transcript. Each ceremony that changes the custody
+ * store first checks the store against the transcript's signed snapshot
+ * (store_attest.c; attest excepted: it records the store as it is), logs in
+ * to the backup signer (so a ceremony that cannot be recorded does not
+ * start), then does its work, appends one signed v2 transcript entry with
+ * the store after the change, and only then saves the custody store. Every
+ * ceremony writes one audit line, whatever its outcome. */
 #include "hsmbak/custody.h"
 
 #include "backup/custody/custody_internal.h"

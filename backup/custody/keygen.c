@@ -6,7 +6,10 @@
  * there). So a recipient key is generated with signing allowed, signs those
  * two documents, and then has CKA_SIGN cleared (hb_token_key_seal) before
  * keygen returns; a keygen that fails in between deletes nothing on the token
- * but reports the key as unusable. */
+ * but reports the key as unusable. An enrollment ceremony also has the new
+ * key sign its transcript entry (proof of possession) in that window, through
+ * hb_keygen_hooked's hook; the key is sealed whether or not the hook
+ * succeeds. */
 #include "hsmbak/keygen.h"
 
 #include "backup/custody/custody_internal.h"
