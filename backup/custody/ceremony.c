@@ -14,6 +14,7 @@
 #include "backup/custody/snapshot.h"
 #include "backup/custody/store_attest.h"
 #include "backup/custody/transcript.h"
+#include "backup/custody/transcript_pin.h"
 #include "backup/custody/wrap.h"
 #include "backup/format/xml.h"
 #include "common/audit.h"
@@ -36,12 +37,26 @@
 
 /* ---- the backup signer, and the transcript entry it signs ---- */
 
-/* Every ceremony first checks the store against the transcript: a change
- * made by hand is not carried into the next signed snapshot. */
+/* Every ceremony checks the store against the transcript (after the pin
+ * guard, whose message about a lost transcript names the pinning backup)
+ * before it changes anything: a change made by hand is not carried into the
+ * next signed snapshot. A new log
+ * (--new-transcript, recorded in its first entry) starts from the store as
+ * it is. */
 #define UNVERIFIED "nothing is appended to a transcript that does not verify"
 
+static hb_status store_check(hb_provider *p, const char *root, const hb_custody *c,
+                             unsigned flags, hb_err *err)
+{
+    if (flags & HB_CEREMONY_NEW_TRANSCRIPT)
+        return HB_OK;
+    return hb_store_attest_check(p, root, c, UNVERIFIED, err);
+}
 
-static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, hb_err *err)
+/* The signer, and the transcript checked against the head this system
+ * pinned (transcript_pin.h): before the ceremony writes anything. */
+static hb_status signer_open(hb_provider *p, const char *root, unsigned flags,
+                             hb_pin_guard *guard, hb_signer **out, hb_err *err)
 {
     hb_object_store *store = NULL;
     hb_status st = hb_objects_load(root, &store, err);
@@ -49,33 +64,44 @@ static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, 
         st = hb_signer_open(p, store, "every ceremony is recorded in a transcript signed by it",
                             "backup signer (it signs the ceremony transcript)", out, err);
     hb_objects_free(store);
+    if (st == HB_OK)
+        st = hb_transcript_pin_guard(root, hb_signer_cert(*out),
+                                     (flags & HB_CEREMONY_NEW_TRANSCRIPT) != 0, guard, err);
     return st;
 }
 
-/* One signed v2 entry: what was done, and the custody store c after it. */
-static hb_status record(const char *root, hb_signer *s, const hb_custody *c, const char *who,
-                        const char *what, const char *detail, const char *const *fps, size_t n,
-                        hb_err *err)
+static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4);
+
+/* One signed v2 entry: what was done, and the custody store c after it (a
+ * new log's first one says so, guard->note); then its head is pinned. */
+static hb_status record(const char *root, hb_signer *s, const hb_pin_guard *guard,
+                        const hb_custody *c, const char *who, const char *what,
+                        const char *detail, const char *const *fps, size_t n, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_custody_snapshot snap = {0};
     char path[PATH_MAX];
+    char *noted = NULL;
+    if (guard->note[0] != '\0')
+        HB_TRY(detail_of(&noted, err, "%s; %s", guard->note, detail));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
     HB_TRY(hb_custody_snapshot_of(c, &snap, err));
     /* Test hook (docs/custody.md): a legacy v1 entry, as an older hsmbak
      * wrote, for the migration tests. */
-    hb_transcript_record r = {.who = who, .what = what, .detail = detail, .fingerprints = fps,
+    hb_transcript_record r = {.who = who, .what = what,
+                              .detail = noted != NULL ? noted : detail, .fingerprints = fps,
                               .n_fingerprints = n,
                               .snapshot = hb_fault_active("transcript-v1") ? NULL : &snap};
     HB_TRY(hb_transcript_append_record(path, hb_signer_cert(s), hb_signer_sign, s, &r, err));
+    HB_TRY(hb_transcript_pin_after_append(root, hb_signer_cert(s), err));
 cleanup:
     hb_custody_snapshot_free(&snap);
+    free(noted);
     return st;
 }
 
 /* The detail of a transcript entry (*out malloc'ed): at most
  * HB_TRANSCRIPT_TEXT_MAX bytes, refused when longer, never cut. */
-static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4);
 static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...)
 {
     char *s = NULL;
@@ -381,6 +407,7 @@ typedef struct enroll_hook {
     hb_custody *c;               /* gets the enrollment */
     hb_enrollment *e;            /* token label and serial set; taken over by c */
     hb_signer *sg;
+    const hb_pin_guard *guard;   /* a new log's first entry says so */
     hb_keygen_result *kr;
     hb_transcript_pending *pending;
 } enroll_hook;
@@ -403,6 +430,13 @@ static hb_status enroll_pre_seal(void *ctx, const hb_keygen_pre_seal *k, hb_err 
         HB_TRY(set_certificate(e, k->cert, err));
     }
     HB_TRY(enroll_detail(h->req, e, h->kr, &detail, err));
+    if (h->guard->note[0] != '\0') {
+        char *plain = detail;
+        detail = NULL;
+        st = detail_of(&detail, err, "%s; %s", h->guard->note, plain);
+        free(plain);
+        HB_TRY(st);
+    }
     char fp[65];
     memcpy(fp, e->fingerprint, sizeof fp);
     const char *fps[1] = {fp};
@@ -442,6 +476,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     char *who = NULL, *default_cn = NULL;
     hb_keygen_result kr;
     enroll_hook h = {0};
+    hb_pin_guard guard = {0};
 
     memset(res, 0, sizeof *res);
     memset(&kr, 0, sizeof kr);
@@ -456,13 +491,13 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     }
     /* Everything that could refuse is checked before the token is touched. */
     HB_TRY(hb_custody_load(req->root, &c, err));
-    HB_TRY(hb_store_attest_check(p, req->root, c, UNVERIFIED, err));
     HB_TRY(check_name_free(c, req->root, res->name, err));
-    HB_TRY(signer_open(p, req->root, &sg, err));
+    HB_TRY(signer_open(p, req->root, req->flags, &guard, &sg, err));
+    HB_TRY(store_check(p, req->root, c, req->flags, err));
     HB_TRY(token_of(p, req->token_uri, &e, err));
 
-    h = (enroll_hook){.p = p, .req = req, .name = res->name, .who = who, .cn = cn, .c = c, .e = &e, .sg = sg,
-                      .kr = &kr};
+    h = (enroll_hook){.p = p, .req = req, .name = res->name, .who = who, .cn = cn, .c = c,
+                      .e = &e, .sg = sg, .guard = &guard, .kr = &kr};
     HB_TRY(make_key(p, req, res->name, cn, enroll_pre_seal, &h, &kr, &pub, err));
     HB_ENSURE(h.pending != NULL && c->n > 0, HB_E_INTERNAL, "the enrollment of '%s' was not "
               "prepared before its key was sealed", res->name);
@@ -471,6 +506,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
         HB_TRY(attach_sscert(p, req->root, rec, err));
     HB_TRY(fill_result(rec, &kr, req->csr, res, err));
     HB_TRY(hb_transcript_commit(h.pending, hb_signer_sign, sg, err));
+    HB_TRY(hb_transcript_pin_after_append(req->root, hb_signer_cert(sg), err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-enroll", st, err, "name", res->name, "token", req->token_uri,
@@ -504,7 +540,8 @@ static hb_status check_same_key(const hb_enrollment *e, X509 *cert, const char *
 
 hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
                                   const char *cert_url, const char *const *custodians,
-                                  size_t n_custodians, char fingerprint_out[65], hb_err *err)
+                                  size_t n_custodians, char fingerprint_out[65], unsigned flags,
+                                  hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
@@ -514,10 +551,10 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     char *who = NULL, *detail = NULL;
     char url[PATH_MAX];
     bool created;
+    hb_pin_guard guard = {0};
 
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
-    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     hb_enrollment *e = (hb_enrollment *)hb_custody_find(c, name);
     HB_ENSURE(e != NULL, HB_E_NOT_FOUND, "no enrollment named '%s' (see 'hsmbak ceremony "
               "list')", name);
@@ -528,7 +565,8 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     HB_TRY(hb_objects_read_certificate_url(root, cert_url, &cert, err));
     HB_TRY(check_same_key(e, cert, cert_url, err));
     HB_TRY(hb_recipient_check(cert, false, time(NULL), err));
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     /* The record in memory first: a refusal from here on saves nothing. */
     HB_TRY(set_certificate(e, cert, err));
     e->state = HB_ENROLL_ACTIVE;
@@ -544,7 +582,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
                                          err));
     HB_TRY(hb_objects_set_idcred(store, e->name, e->name, e->name, &created, err));
     const char *fps[1] = {e->fingerprint};
-    HB_TRY(record(root, sg, c, who, "import-cert", detail, fps, 1, err));
+    HB_TRY(record(root, sg, &guard, c, who, "import-cert", detail, fps, 1, err));
     HB_TRY(hb_objects_save(store, err));
     HB_TRY(hb_custody_save(c, err));
     if (fingerprint_out != NULL)
@@ -564,16 +602,17 @@ cleanup:
 /* ---- retire ---- */
 
 hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
-                             const char *const *custodians, size_t n_custodians, hb_err *err)
+                             const char *const *custodians, size_t n_custodians,
+                             unsigned flags, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
     hb_custody *c = NULL;
     char *who = NULL, *detail = NULL;
     char now[21];
+    hb_pin_guard guard = {0};
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
-    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     HB_TRY(hb_rfc3339_now(now, err));
     hb_quorum_group *g = (hb_quorum_group *)hb_custody_find_group(c, what);
     hb_enrollment *e = g == NULL ? (hb_enrollment *)hb_custody_find(c, what) : NULL;
@@ -581,14 +620,15 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
               "fingerprint, at least 8 hex digits, unambiguous) or quorum group '%s'", what);
     HB_ENSURE(!(g != NULL && g->retired) && !(e != NULL && e->state == HB_ENROLL_RETIRED),
               HB_E_REFUSED, "'%s' is already retired", what);
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     if (g != NULL) {
         g->retired = true;
         HB_TRY(detail_of(&detail, err, "retired quorum group '%s' (%u of %zu): no new backup "
                          "is made to it; its members stay out of the default set (a "
                          "backup to one of them alone names it)", g->name, g->threshold,
                          g->n_members));
-        HB_TRY(record(root, sg, c, who, "retire", detail, NULL, 0, err));
+        HB_TRY(record(root, sg, &guard, c, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;
         memcpy(e->retired, now, sizeof now);
@@ -596,7 +636,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                          "stays on token '%s' (serial %s) and still opens older backups",
                          e->name, e->token_label, e->token_serial));
         const char *fps[1] = {e->fingerprint};
-        HB_TRY(record(root, sg, c, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
+        HB_TRY(record(root, sg, &guard, c, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
                       err));
     }
     HB_TRY(hb_custody_save(c, err));
@@ -635,12 +675,14 @@ cleanup:
 
 hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
                              unsigned threshold, const char *const *members, size_t n_members,
-                             const char *const *custodians, size_t n_custodians, hb_err *err)
+                             const char *const *custodians, size_t n_custodians,
+                             unsigned flags, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
     hb_custody *c = NULL;
     hb_quorum_group g = {0};
+    hb_pin_guard guard = {0};
     const char **fps = NULL;
     char *who = NULL, *detail = NULL;
     HB_TRY(who_of(custodians, n_custodians, &who, err));
@@ -650,7 +692,6 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
               HB_E_USAGE, "a quorum needs 2 <= --threshold (%u) <= members (%zu) <= 255; for "
               "any-one-of-several, back up to the recipients directly", threshold, n_members);
     HB_TRY(hb_custody_load(root, &c, err));
-    HB_TRY(hb_store_attest_check(p, root, c, UNVERIFIED, err));
     HB_ENSURE(hb_custody_find_group(c, name) == NULL && hb_custody_find(c, name) == NULL,
               HB_E_REFUSED, "an enrollment or quorum group named '%s' exists", name);
     fps = calloc(n_members, sizeof *fps);
@@ -659,11 +700,12 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     HB_TRY(hb_format(g.name, sizeof g.name, "the quorum group name", err, "%s", name));
     g.threshold = threshold;
     HB_TRY(hb_rfc3339_now(g.created, err));
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     HB_TRY(detail_of(&detail, err, "defined quorum group '%s': any %u of its %zu members "
                      "together open backups made to it", name, threshold, n_members));
     HB_TRY(hb_custody_add_group(c, &g, err));
-    HB_TRY(record(root, sg, c, who, "quorum", detail, fps, n_members, err));
+    HB_TRY(record(root, sg, &guard, c, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-quorum", st, err, "group", name, (char *)NULL);
@@ -682,19 +724,20 @@ cleanup:
  * transcript whose last entry has no snapshot, and the one way to vouch for
  * a store changed by hand. Whoever holds the backup signer's PIN decides. */
 hb_status hb_ceremony_attest(hb_provider *p, const char *root, const char *const *custodians,
-                             size_t n_custodians, hb_err *err)
+                             size_t n_custodians, unsigned flags, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
     hb_custody *c = NULL;
     char *who = NULL, *detail = NULL;
+    hb_pin_guard guard = {0};
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
     HB_TRY(detail_of(&detail, err, "attested the custody store as it is: %zu enrollment(s), "
                      "%zu quorum group(s); backups to enrolled recipients follow this record",
                      c->n, c->n_groups));
-    HB_TRY(record(root, sg, c, who, "attest", detail, NULL, 0, err));
+    HB_TRY(record(root, sg, &guard, c, who, "attest", detail, NULL, 0, err));
 cleanup:
     hb_audit_log("ceremony-attest", st, err, "root", root, (char *)NULL);
     free(who);
@@ -709,11 +752,19 @@ cleanup:
 hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
                                         hb_strlist *warnings, hb_err *err)
 {
+    return hb_ceremony_verify_transcript_against(p, root, NULL, out, warnings, err);
+}
+
+hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root,
+                                                const hb_manifest *kept, hb_transcript **out,
+                                                hb_strlist *warnings, hb_err *err)
+{
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_custody *c = NULL;
-    hb_transcript *t = NULL;
     X509 *cert = NULL;
+    hb_transcript *t = NULL;
+    hb_transcript_pin pin, kept_pin = {0};
     char path[PATH_MAX];
     bool legacy = false;
     if (out != NULL)
@@ -726,7 +777,15 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     /* The certificate only: verifying needs no login. */
     HB_TRY(hb_objects_load_certificate(store, p, id->certificate, &cert, err));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
-    HB_TRY(hb_transcript_verify(path, cert, &t, err));
+    HB_TRY(hb_transcript_pin_load(root, &pin, err));
+    if (kept != NULL)
+        HB_TRY(hb_transcript_pin_of_manifest(kept, &kept_pin, err));
+    st = hb_transcript_verify(path, cert, &t, err);
+    if (st == HB_E_NOT_FOUND && (pin.seq > 0 || kept_pin.seq > 0)) /* deleted, not "never held" */
+        st = hb_transcript_pin_compare(NULL, pin.seq > 0 ? &pin : &kept_pin, err);
+    HB_TRY(st);
+    HB_TRY(hb_transcript_pin_compare(t, &pin, err));
+    HB_TRY(hb_transcript_pin_compare(t, &kept_pin, err));
     HB_TRY(hb_custody_load(root, &c, err));
     /* The store must be what the last entry signed (issue 15). */
     HB_TRY(hb_store_attest_compare(c, t, path, true, &legacy, err));

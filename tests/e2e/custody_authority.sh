@@ -132,9 +132,17 @@ rm "$CS"
 refused_store "store deleted" \
   "custody store and ceremony transcript disagree: $CS has no enrollments or quorum groups (it was deleted or emptied) but the transcript records 4 enrollment(s) and 1 quorum group(s) $HEAD: $ADVICE"
 
+# The transcript deleted: with the head pinned (the control backup pinned
+# it) the pin's message says so; with .hsmbak lost too, the store's.
 rm "$TR"
+must_refuse 5 "no backup is made of a transcript that lost its pinned head: there is no ceremony transcript" \
+  hb secure-backup temporary:///refused-pinned
+[ ! -e "$R/temporary/refused-pinned" ] || fail "a refused backup left a directory"
+mv "$R/.hsmbak/transcript-pin" "$T/pin.kept"
 refused_store "transcript deleted" \
   "custody store and ceremony transcript disagree: $CS holds 4 enrollment(s) and 1 quorum group(s) but there is no ceremony transcript at '$TR' (it was deleted, or the store was written outside a ceremony): restore config/custody-transcript.xml from a backup; nothing was written"
+
+mv "$T/pin.kept" "$R/.hsmbak/transcript-pin"
 
 # A certificate object named from crypto.xml is the operator's own choice:
 # it is not checked against the transcript (docs/custody.md).
