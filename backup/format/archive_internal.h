@@ -7,6 +7,7 @@
 #include "backup/format/stream.h"
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HB_STREAM_SALT_LEN 32
 #define HB_STREAM_PREFIX_LEN 7
@@ -52,5 +53,16 @@ hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
                         hb_err *err) HB_MUST_CHECK;
 hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
 void hb_zstd_writer_free(hb_zstd_writer *z);
+
+/* Hard links on create (link_map.c): (device, inode) -> the path of the
+ * first entry archived for that file, in a few dozen bytes a file. */
+typedef struct hb_link_map hb_link_map;
+hb_status hb_link_map_new(hb_link_map **out, hb_err *err) HB_MUST_CHECK;
+/* *first = NULL: (dev, ino) is new and path (relative, no trailing '/') is
+ * remembered for it; otherwise *first is the path remembered, valid until
+ * the next call. */
+hb_status hb_link_map_see(hb_link_map *m, dev_t dev, uint64_t ino, const char *path,
+                          const char **first, hb_err *err) HB_MUST_CHECK;
+void hb_link_map_free(hb_link_map *m);
 
 #endif
