@@ -2,6 +2,7 @@
 #include "args.h"
 #include "output.h"
 #include "progress.h"
+#include "aws_options.h"
 #include "summary.h"
 
 #include "hsmbak/backup.h"
@@ -104,6 +105,7 @@ static const cli_option options[] = {
      "DEST (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
     {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
      "must be in, for an sftp:// DEST", "~/.ssh/known_hosts", 0},
+    CLI_S3_OPTIONS("DEST"),
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -111,7 +113,7 @@ static const cli_operand operands[] = {
     {"[CERT[,CERT...]]", "certificate objects, enrolled recipients or quorum groups to "
                          "encrypt to (default: every active enrollment and quorum group)"},
     {"DEST", "a new or empty directory: temporary:///NAME, a path or "
-             "sftp://[USER@]HOST[:PORT]/PATH; {date} in its last component becomes the "
+             "sftp://[USER@]HOST[:PORT]/PATH or s3://BUCKET/PREFIX; {date} in its last component becomes the "
              "backup's UTC time"},
     {NULL, NULL},
 };
@@ -161,6 +163,7 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_backup_request *
     req->dest = a->operands[a->n_operands - 1];
     req->ssh_identity = cli_get(a, O_SSH_IDENTITY);
     req->ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS);
+    cli_s3_options(a, &req->s3);
     st = parse_keep(ctx, a, req->dest, &req->keep);
     if (st == HB_OK && a->n_operands == 2) {
         st = split_names(ctx, a->operands[0], copy, names, &req->n_recipients);

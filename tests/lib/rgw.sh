@@ -25,7 +25,11 @@ RGW_DIR=$T/rgw
 RGW_PIDS=()
 
 rgw_stop() {
-  local p
+  local rc=$? p f
+  # A failed test shows the servers' last words (the directory goes with it).
+  if [ "$rc" -ne 0 ] && [ ${#RGW_PIDS[@]} -gt 0 ]; then
+    for f in "$RGW_DIR"/log/*; do echo "--- $f"; tail -n 8 "$f"; done >&2
+  fi
   for p in "${RGW_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${RGW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   RGW_PIDS=()
@@ -98,7 +102,7 @@ rgw_wait() {
     "$@" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  fail "$what did not come up in $((n / 10)) s (logs in $RGW_DIR)"
+  fail "$what did not come up in $((n / 10)) s (the logs' ends above)"
 }
 
 rgw_ceph() { ceph -c "$RGW_DIR/ceph.conf" --connect-timeout 10 "$@"; }
