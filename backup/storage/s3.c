@@ -1054,7 +1054,7 @@ unsigned hb_s3_stale_removed(const hb_s3 *s)
 hb_status hb_s3_stat(hb_s3 *s, const char *name, uint64_t *size, bool *regular, hb_err *err)
 {
     hb_status st = HB_OK;
-    char key[S3_KEY_MAX + 256];
+    char key[S3_KEY_MAX + 256] = "";
     s3_req q;
     req_init(&q, "HEAD", key, "read");
     HB_ENSURE(strchr(name, '/') == NULL, HB_E_USAGE, "'%s' is not a file name of a backup",
