@@ -61,6 +61,8 @@ struct hb_s3 {
     char profile[128];
     char ca[PATH_MAX];            /* "" : the system's trust store */
     bool plain_http;
+    char lock_mode[16];           /* "" or COMPLIANCE / GOVERNANCE */
+    char lock_until[32];          /* RFC 3339 UTC */
     char *userpwd;                /* ACCESS:SECRET (secret; wiped) */
     char *token_header;           /* x-amz-security-token: ... or NULL (secret) */
     CURL *h;
@@ -104,6 +106,8 @@ typedef struct s3_req {
     const char *range;            /* "FIRST-LAST" or NULL */
     const char *if_match;         /* an ETag or NULL */
     const char *what;             /* the operation, in messages */
+    bool lock;                    /* a new object: with the store's Object Lock */
+    bool md5;                     /* with Content-MD5 (S3 wants it for Object Lock) */
     uint8_t *into;                /* the body into this buffer (into_cap bytes) ... */
     size_t into_cap, into_len;
     hb_buf resp;                  /* ... else into this one (S3_XML_CAP) */
@@ -251,6 +255,20 @@ static hb_status configure(hb_s3 *s, const hb_s3_options *o, hb_err *err)
         HB_ENSURE(access(ca, R_OK) == 0, HB_E_NOT_FOUND, "cannot read the CA bundle '%s' "
                   "(AWS_CA_BUNDLE, --aws-ca-bundle): %s", ca, strerror(errno));
         HB_TRY(hb_format(s->ca, sizeof s->ca, "CA bundle", err, "%s", ca));
+    }
+    HB_ENSURE((o->lock_mode == NULL) == (o->retain_days == 0), HB_E_USAGE, "--lock and "
+              "--retain DAYS go together (S3 Object Lock)");
+    if (o->lock_mode != NULL) {
+        bool compliance = strcmp(o->lock_mode, "compliance") == 0;
+        HB_ENSURE(compliance || strcmp(o->lock_mode, "governance") == 0, HB_E_USAGE,
+                  "--lock '%s': write compliance or governance", o->lock_mode);
+        HB_TRY(hb_format(s->lock_mode, sizeof s->lock_mode, "lock", err, "%s",
+                         compliance ? "COMPLIANCE" : "GOVERNANCE"));
+        time_t until = time(NULL) + (time_t)o->retain_days * 86400;
+        struct tm tm;
+        HB_ENSURE(gmtime_r(&until, &tm) != NULL &&
+                  strftime(s->lock_until, sizeof s->lock_until, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0,
+                  HB_E_INTERNAL, "cannot format the retention date");
     }
     const char *cf = setting(o->credentials_file, "AWS_SHARED_CREDENTIALS_FILE", NULL);
     if (cf != NULL) {
@@ -583,6 +601,24 @@ static hb_status s3_request(hb_s3 *s, CURL *h, s3_req *q, hb_err *err)
         HB_TRY(hb_format(hdr, sizeof hdr, "header", err, "If-Match: %s", q->if_match));
         ADD_HEADER(hdr);
     }
+    if (q->md5 || (q->lock && s->lock_mode[0] != '\0')) {
+        /* S3 wants the body's MD5 with an Object Lock. */
+        unsigned char md5[16];
+        char b64[32];
+        HB_ENSURE(EVP_Digest(q->body ? (const void *)q->body : "", q->body_len, md5, NULL,
+                             EVP_md5(), NULL) == 1, HB_E_INTERNAL, "MD5 failed");
+        EVP_EncodeBlock((unsigned char *)b64, md5, sizeof md5);
+        HB_TRY(hb_format(hdr, sizeof hdr, "header", err, "Content-MD5: %s", b64));
+        ADD_HEADER(hdr);
+    }
+    if (q->lock && s->lock_mode[0] != '\0') {
+        HB_TRY(hb_format(hdr, sizeof hdr, "header", err, "x-amz-object-lock-mode: %s",
+                         s->lock_mode));
+        ADD_HEADER(hdr);
+        HB_TRY(hb_format(hdr, sizeof hdr, "header", err, "x-amz-object-lock-retain-until-date: "
+                         "%s", s->lock_until));
+        ADD_HEADER(hdr);
+    }
 #undef ADD_HEADER
     for (unsigned attempt = 0;; attempt++) {
         errbuf[0] = '\0';
@@ -908,6 +944,7 @@ static hb_status send_part(hb_s3_writer *w, hb_err *err)
     req_init(&q, "POST", w->key, "start the upload of");
     if (w->upload_id[0] == '\0') {
         q.query = "uploads=";
+        q.lock = true;
         HB_TRY(s3_request(w->s, w->h, &q, err));
         HB_ENSURE(xml_text(hb_buf_str(&q.resp), NULL, "UploadId", upload, sizeof upload) &&
                   upload[0] != '\0' && strlen(upload) < sizeof w->upload_id, HB_E_IO,
@@ -957,6 +994,28 @@ cleanup:
     return st;
 }
 
+/* RGW 16 ignores the lock headers of a multipart upload's start: the
+ * retention is set on the completed object (the same date, which S3 allows
+ * also in compliance mode). */
+static hb_status set_retention(hb_s3_writer *w, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_buf doc = HB_BUF_INIT(1024);
+    s3_req q;
+    req_init(&q, "PUT", w->key, "lock");
+    HB_TRY(hb_buf_addf(&doc, err, "<Retention><Mode>%s</Mode><RetainUntilDate>%s"
+                       "</RetainUntilDate></Retention>", w->s->lock_mode, w->s->lock_until));
+    q.query = "retention=";
+    q.md5 = true;
+    q.body = (const uint8_t *)doc.data;
+    q.body_len = doc.len;
+    HB_TRY(s3_request(w->s, w->h, &q, err));
+cleanup:
+    hb_buf_free(&q.resp);
+    hb_buf_free(&doc);
+    return st;
+}
+
 hb_status hb_s3_put_commit(hb_s3_writer *w, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -966,6 +1025,7 @@ hb_status hb_s3_put_commit(hb_s3_writer *w, hb_err *err)
     req_init(&q, "PUT", w->key, "upload");
     if (w->upload_id[0] == '\0') {
         /* Smaller than a part: one PUT. */
+        q.lock = true;
         q.body = w->buf;
         q.body_len = w->used;
         HB_TRY(s3_request(s, w->h, &q, err));
@@ -988,6 +1048,8 @@ hb_status hb_s3_put_commit(hb_s3_writer *w, hb_err *err)
             HB_FAIL(HB_E_IO, "cannot complete the upload of 's3://%s/%s' at %s: %s",
                     s->bucket, w->key, s->endpoint, code);
         w->upload_id[0] = '\0';
+        if (s->lock_mode[0] != '\0')
+            HB_TRY(set_retention(w, err));
     }
     pthread_mutex_lock(&s->lock);
     st = hb_strlist_add(&s->written, w->key, err);

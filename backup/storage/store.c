@@ -41,6 +41,10 @@ hb_status hb_store_open(const char *location, const char *shown, const hb_store_
     hb_status st = HB_OK;
     hb_store *s = calloc(1, sizeof *s);
     HB_ALLOC(s);
+    HB_ENSURE(is_s3(location) || opts == NULL ||
+              (opts->s3.lock_mode == NULL && opts->s3.retain_days == 0), HB_E_USAGE,
+              "--lock and --retain are for an s3:// destination (S3 Object Lock); '%s' is not "
+              "one", shown ? shown : location);
     if (is_s3(location))
         HB_TRY(hb_s3_open(location, opts, &s->s3, err));
     else if (hb_store_is_remote(location))

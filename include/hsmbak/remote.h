@@ -14,6 +14,10 @@ typedef struct hb_s3_options {
     const char *profile;          /* AWS_PROFILE; default "default" */
     const char *ca_bundle;        /* AWS_CA_BUNDLE; default the system's trust store */
     bool allow_plain_http;        /* accept an http:// endpoint (unsafe: see the docs) */
+    /* Backup only: S3 Object Lock on every object of the backup, "compliance"
+     * or "governance", for retain_days days from now; NULL: none. */
+    const char *lock_mode;
+    unsigned retain_days;
 } hb_s3_options;
 
 #endif

@@ -153,4 +153,32 @@ hb secure-restore rcptcred "$url/b4" --validate | grep -q "validation is complet
 expect_fail 6 "destination 's3://hsmbak/mqa-1/b4' is not empty" hb secure-backup rcpt "$url/b4"
 objects "" | grep -q "b4.hsmbak-partial" && fail "the dead marker of b4 was not removed"
 pass "killed after the manifest: a complete backup; the next backup there refuses and removes the dead marker"
+# ---- Object Lock ----------------------------------------------------------------
+# A bucket with Object Lock (s3cmd cannot make one: signed with curl).
+E0=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+s3curl() { curl -s --cacert "$RGW_CA" --aws-sigv4 aws:amz:us-east-1:s3 -u "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" -H "x-amz-content-sha256: $E0" "$@"; }
+[ "$(s3curl -o /dev/null -w '%{http_code}' -X PUT -H 'x-amz-bucket-object-lock-enabled: true' "$RGW_HTTPS/locked/")" = 200 ] ||
+  fail "cannot make a bucket with Object Lock"
+hb secure-backup rcpt s3://locked/mqa-1/b1 --lock compliance --retain 1 > "$T/lock.out" 2>&1 || fail "backup with --lock: $(cat "$T/lock.out")"
+hb secure-restore rcptcred s3://locked/mqa-1/b1 --validate | grep -q "validation is complete" || fail "a locked backup does not validate"
+until=$(date -u -d '+1 day' +%Y-%m-%d)
+for f in $(ls "$T/local1"); do
+  s3curl "$RGW_HTTPS/locked/mqa-1/b1/$f?retention=" > "$T/retention.xml"
+  grep -q "<Mode>COMPLIANCE</Mode><RetainUntilDate>$until" "$T/retention.xml" || fail "$f is not locked until $until: $(cat "$T/retention.xml")"
+done
+# The same credentials cannot delete a locked version (a plain DELETE only
+# hides it behind a delete marker; the version stays).
+s3curl "$RGW_HTTPS/locked/?prefix=mqa-1%2Fb1%2Fbackupmanifest.xml&versions=" > "$T/versions.xml"
+vid=$(sed -n 's|.*<VersionId>\([^<]*\)</VersionId>.*|\1|p' "$T/versions.xml" | head -1)
+[ -n "$vid" ] || fail "no version of the manifest: $(cat "$T/versions.xml")"
+code=$(s3curl -o "$T/delete.xml" -w '%{http_code}' -X DELETE "$RGW_HTTPS/locked/mqa-1/b1/backupmanifest.xml?versionId=$vid")
+[ "$code" = 403 ] && grep -q AccessDenied "$T/delete.xml" || fail "a locked version was deletable ($code): $(cat "$T/delete.xml")"
+code=$(s3curl -o "$T/delete.xml" -w '%{http_code}' -X DELETE -H 'x-amz-bypass-governance-retention: true' "$RGW_HTTPS/locked/mqa-1/b1/backupmanifest.xml?versionId=$vid")
+[ "$code" = 403 ] || fail "a COMPLIANCE version was deletable with the governance bypass ($code)"
+hb secure-restore rcptcred s3://locked/mqa-1/b1 --validate | grep -q "validation is complete" || fail "the locked backup is gone"
+pass "--lock compliance --retain 1: every object locked until $until; deleting the manifest's version refused (403 AccessDenied, also with the bypass header); it still validates"
+expect_fail 2 "--lock and --retain DAYS go together" hb secure-backup rcpt s3://locked/mqa-1/b2 --lock compliance
+expect_fail 2 "--lock 'forever': write compliance or governance" hb secure-backup rcpt s3://locked/mqa-1/b2 --lock forever --retain 1
+expect_fail 2 "--lock and --retain are for an s3:// destination" hb secure-backup rcpt "$T/local-locked" --lock governance --retain 1
+[ ! -e "$T/local-locked" ] || fail "a refused --lock backup wrote locally"
 finish
