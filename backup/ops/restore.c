@@ -108,7 +108,8 @@ static hb_status open_manifest(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_store_remote remote = {.ssh_identity = r->req->ssh_identity,
-                              .ssh_known_hosts = r->req->ssh_known_hosts};
+                              .ssh_known_hosts = r->req->ssh_known_hosts,
+                              .s3 = r->req->s3};
     HB_TRY(hb_system_clean_leftovers(r->sys->root, &r->res->leftovers_cleaned, err));
     if (hb_store_is_remote(r->req->source))
         HB_TRY(hb_format(r->src, sizeof r->src, "source", err, "%s", r->req->source));
