@@ -307,6 +307,36 @@ static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert
     return HB_OK;
 }
 
+/* What the token lets the key do, read back and tried once the key is what
+ * it will stay (sealed). A token that ignores CKA_ALLOWED_MECHANISMS is not
+ * refused (openCryptoki 3.8 has no such attribute): one warning says so. */
+static hb_status check_mechanisms(hb_provider *p, const char *priv_uri, const char *token_uri,
+                                  hb_key_usage usage, hb_keygen_result *res, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_key_mechanisms m;
+    HB_TRY(hb_token_key_mechanisms(p, priv_uri, &m, err));
+    _Static_assert(sizeof res->allowed_mechanisms == sizeof m.allowed, "mechanism list sizes");
+    memcpy(res->allowed_mechanisms, m.allowed, sizeof res->allowed_mechanisms);
+    HB_TRY(hb_format(res->mechanisms_limit, sizeof res->mechanisms_limit, "the limit", err,
+                     "%s", hb_mech_limit_name(m.limit)));
+    if (m.limit == HB_MECH_LIMITED)
+        goto cleanup;
+    const char *can = usage == HB_USAGE_SIGNER
+                          ? "raw RSA signatures (CKM_RSA_X_509) with any hash"
+                          : "raw RSA (CKM_RSA_X_509: valid signatures) and PKCS#1 v1.5 "
+                            "decryption (a padding oracle)";
+    HB_TRY(hb_format(res->mechanisms_warning, sizeof res->mechanisms_warning, "the warning", err,
+                     "%s %s: with the PIN, the key can still do %s; only its usage flags "
+                     "limit it", token_uri,
+                     m.limit == HB_MECH_UNLIMITED
+                         ? "ignores CKA_ALLOWED_MECHANISMS"
+                         : "does not enforce the CKA_ALLOWED_MECHANISMS it was given",
+                     can));
+cleanup:
+    return st;
+}
+
 /* The certificate onto the token and into cert: (and temporary:), the CSR
  * into temporary:, and the crypto objects naming them. */
 static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
@@ -369,6 +399,7 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
     if (must_sign)
         HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, &cert, &csr,
                               err));
+    HB_TRY(check_mechanisms(p, priv_uri, req->token_uri, req->usage, res, err));
     if (cert != NULL && req->usage == HB_USAGE_RECIPIENT)
         HB_TRY(probe_key_wrap(p, priv_uri, cert, res, err));
     HB_TRY(write_outputs(p, req, file_name, priv_uri, cert, csr, store, res, err));
@@ -379,6 +410,7 @@ cleanup:
                  req->usage == HB_USAGE_SIGNER ? "signer" : "recipient",
                  "fingerprint", res->fingerprint,
                  "key_wrap", res->key_wrap ? hb_oaep_hash_name(res->key_wrap) : NULL,
+                 "mechanisms", res->mechanisms_limit[0] ? res->mechanisms_limit : NULL,
                  (const char *)NULL);
     hb_objects_free(store);
     X509_free(cert);
