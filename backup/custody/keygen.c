@@ -365,6 +365,8 @@ static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
             HB_TRY(hb_objects_set_key_wrap_probe(store, res->object_name, res->fingerprint,
                                                  res->key_wraps_accepted, err));
         HB_TRY(hb_objects_set_key(store, res->object_name, priv_uri, &created, err));
+        HB_TRY(hb_objects_set_key_mechanisms(store, res->object_name, res->mechanisms_limit,
+                                             res->allowed_mechanisms, err));
         HB_TRY(hb_objects_save(store, err));
     }
 cleanup:
