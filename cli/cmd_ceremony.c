@@ -4,6 +4,7 @@
 #include "output.h"
 
 #include "hsmbak/custody.h"
+#include "hsmbak/inspect.h"
 #include "hsmbak/objects.h"
 #include "hsmbak/system.h"
 
@@ -13,15 +14,18 @@
 
 #define MAX_CUSTODIANS 64
 
-enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD };
+enum { O_TOKEN = 1, O_CUSTODIAN, O_NAME, O_CN, O_TYPE, O_DAYS, O_CSR, O_THRESHOLD,
+       O_NEW_TRANSCRIPT, O_BACKUP };
 
 typedef struct parsed {
     const char *custodians[MAX_CUSTODIANS];
     size_t n_custodians;
     const char *token, *name, *cn;
+    const char *backup;   /* verify-transcript --backup DIR */
     hb_key_type key_type;
     unsigned days, threshold;
     bool csr;
+    unsigned flags;       /* HB_CEREMONY_* */
 } parsed;
 
 /* The options of any ceremony (each takes those its table lists). */
@@ -45,11 +49,17 @@ static hb_status parse(cli_ctx *ctx, const cli_args *a, parsed *o)
         case O_DAYS: st = cli_parse_number(ctx, "--days", v, 36500, &o->days); break;
         case O_CSR: o->csr = true; break;
         case O_THRESHOLD: st = cli_parse_number(ctx, "--threshold", v, 255, &o->threshold); break;
+        case O_NEW_TRANSCRIPT: o->flags |= HB_CEREMONY_NEW_TRANSCRIPT; break;
+        case O_BACKUP: o->backup = v; break;
         default: break;
         }
     }
     return st;
 }
+
+#define NEW_TRANSCRIPT_OPTION                                                             \
+    {O_NEW_TRANSCRIPT, "new-transcript", NULL, "the transcript is missing while this "        \
+     "system pinned its head: start a new one anyway (its first entry records it)", NULL, 0}
 
 #define CUSTODIAN_OPTION(what)                                                            \
     {O_CUSTODIAN, "custodian", "NAME", "a custodian present at the " what " (recorded in "  \
@@ -123,7 +133,7 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
     hb_enroll_request req = {
         .root = root, .token_uri = o->token, .custodians = o->custodians,
         .n_custodians = o->n_custodians, .name = o->name, .cn = o->cn,
-        .key_type = o->key_type, .days = o->days, .csr = o->csr,
+        .key_type = o->key_type, .days = o->days, .csr = o->csr, .flags = o->flags,
     };
     hb_enroll_result res = {0};
     cli_say(ctx, "ceremony: enrolling a backup recipient key on '%s' (this may take a while)",
@@ -180,21 +190,42 @@ static void print_transcript(const json_t *r)
         printf("    hash %s\n", out_get_str(e, "hash"));
     }
     printf("The transcript verifies: %zu entries, chain and signatures intact; head %s\n"
-           "(compare the head with a copy kept elsewhere: dropping entries from the end "
-           "is only visible that way)\n", json_array_size(entries), out_get_str(r, "head"));
+           "It holds the head this system pinned (.hsmbak/transcript-pin; compare with "
+           "--backup DIR against a backup kept elsewhere if .hsmbak could be lost too)\n",
+           json_array_size(entries), out_get_str(r, "head"));
 }
 
-static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p)
+/* With --backup DIR: that backup's manifest, verified and its signer
+ * trusted (as inspect does), is compared too. */
+static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
 {
     hb_transcript *t = NULL;
     hb_strlist warnings = {0};
-    hb_status st = hb_ceremony_verify_transcript(p, root, &t, &warnings, &ctx->err);
+    hb_inspect_request ireq = {.root = root, .source = o->backup};
+    hb_inspect_result ires = {0};
+    hb_status st = HB_OK;
+    if (o->backup != NULL)
+        st = hb_inspect(&ireq, &ires, &ctx->err);
+    if (st == HB_OK)
+        st = hb_ceremony_verify_transcript_against(p, root, ires.manifest, &t, &warnings,
+                                                   &ctx->err);
     if (st == HB_OK) {
-        describe_transcript(out_record(ctx), t);
+        json_t *r = out_record(ctx);
+        describe_transcript(r, t);
+        if (ires.manifest != NULL) {
+            out_str(r, "compared_backup", hb_manifest_id(ires.manifest));
+            if (hb_manifest_transcript_seq(ires.manifest) > 0)
+                out_u64(r, "compared_seq", hb_manifest_transcript_seq(ires.manifest));
+        }
         if (out_text(ctx))
-            print_transcript(out_record(ctx));
+            print_transcript(r);
+        if (out_text(ctx) && ires.manifest != NULL)
+            printf("It holds the head backup %s pinned%s\n", out_get_str(r, "compared_backup"),
+                   hb_manifest_transcript_seq(ires.manifest) > 0
+                       ? "" : " (none: that backup pins no transcript)");
         print_warnings(ctx, &warnings);
     }
+    hb_inspect_result_free(&ires);
     hb_strlist_free(&warnings);
     hb_transcript_free(t);
     return st;
@@ -334,7 +365,7 @@ static hb_status do_import_cert(cli_ctx *ctx, const char *root, hb_provider *p,
 {
     char fp[65];
     hb_status st = hb_ceremony_import_cert(p, root, pos[0], pos[1], o->custodians,
-                                           o->n_custodians, fp, &ctx->err);
+                                           o->n_custodians, fp, o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -376,7 +407,7 @@ static hb_status do_retire(cli_ctx *ctx, const char *root, hb_provider *p, const
                            char **pos)
 {
     hb_status st = hb_ceremony_retire(p, root, pos[0], o->custodians, o->n_custodians,
-                                      &ctx->err);
+                                      o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -395,7 +426,7 @@ static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const
         return CLI_USAGE_ERROR(ctx, "ceremony quorum needs --threshold K");
     hb_status st = hb_ceremony_quorum(p, root, pos[0], o->threshold,
                                       (const char *const *)pos + 1, (size_t)npos - 1,
-                                      o->custodians, o->n_custodians, &ctx->err);
+                                      o->custodians, o->n_custodians, o->flags, &ctx->err);
     if (st != HB_OK)
         return st;
     json_t *r = out_record(ctx);
@@ -437,7 +468,7 @@ static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
     case C_IMPORT_CERT: st = do_import_cert(ctx, root, p, &o, pos); break;
     case C_RETIRE: st = do_retire(ctx, root, p, &o, pos); break;
     case C_QUORUM: st = do_quorum(ctx, root, p, &o, pos, (int)a->n_operands); break;
-    case C_VERIFY: st = do_verify(ctx, root, p); break;
+    case C_VERIFY: st = do_verify(ctx, root, p, &o); break;
     case C_LIST: break;
     }
 cleanup:
@@ -488,6 +519,7 @@ static const cli_option enroll_options[] = {
     {O_CSR, "csr", NULL, "write a certificate signing request for a CA instead of a "
      "self-signed certificate", NULL, 0},
     {O_DAYS, "days", "N", "the self-signed certificate's validity", "730", 0},
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -504,6 +536,7 @@ const cli_spec cli_spec_ceremony_enroll = {
 
 static const cli_option import_options[] = {
     CUSTODIAN_OPTION("import"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -526,6 +559,7 @@ const cli_spec cli_spec_ceremony_import_cert = {
 
 static const cli_option retire_options[] = {
     CUSTODIAN_OPTION("retirement"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -550,6 +584,7 @@ static const cli_option quorum_options[] = {
     {O_THRESHOLD, "threshold", "K", "how many members together open a backup (2 to the "
      "number of members)", NULL, CLI_REQUIRED},
     CUSTODIAN_OPTION("definition"),
+    NEW_TRANSCRIPT_OPTION,
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -570,11 +605,19 @@ const cli_spec cli_spec_ceremony_quorum = {
     .run = run_quorum,
 };
 
+static const cli_option verify_options[] = {
+    {O_BACKUP, "backup", "DIR", "also compare with the transcript head that backup's signed "
+     "manifest pins", NULL, 0},
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
 const cli_spec cli_spec_ceremony_verify_transcript = {
     .cmd = "ceremony",
     .sub = "verify-transcript",
     .purpose = "Verify and print the ceremony transcript",
-    .details = "Checks the transcript's hash chain and every entry's signature.",
+    .details = "Checks the transcript's hash chain and every entry's signature, and that it "
+               "holds the head this system pinned (docs/custody.md).",
+    .options = verify_options,
     .run = run_verify,
 };
 

@@ -285,6 +285,14 @@ void out_manifest(json_t *r, const hb_manifest *m)
         out_u64(r, "sequence", hb_manifest_sequence(m));
     else
         json_object_set_new(r, "sequence", json_null());
+    /* null: no transcript pin (docs/FORMAT.md §10, docs/json.md). */
+    if (hb_manifest_transcript_seq(m) > 0) {
+        json_t *pin = out_object(r, "transcript");
+        out_u64(pin, "seq", hb_manifest_transcript_seq(m));
+        out_str(pin, "head", hb_manifest_transcript_head(m));
+    } else {
+        json_object_set_new(r, "transcript", json_null());
+    }
     out_str(r, "tool", hb_manifest_tool(m));
     json_t *sys = out_object(r, "system");
     out_str(sys, "version", hb_manifest_version(m));

@@ -59,6 +59,13 @@ void print_summary(const json_t *r, unsigned what)
     } else if (json_object_get(r, "sequence") != NULL) {
         line("sequence", "none (made by an hsmbak before sequence numbers)");
     }
+    const json_t *pin = json_object_get(r, "transcript");
+    if (json_is_object(pin)) {
+        char text[128];
+        if (snprintf(text, sizeof text, "entry %lld, head %s", out_get_int(pin, "seq"),
+                     out_get_str(pin, "head")) < (int)sizeof text)
+            line("transcript", text);
+    }
     if (what & SUMMARY_TOOL)
         line("tool", out_get_str(r, "tool"));
     if (snprintf(sys, sizeof sys, "%s (%s profile)", out_get_str(system, "version"),

@@ -5,6 +5,7 @@
  *    backup id   0c6c...
  *    created     2026-11-29T19:00:00Z
  *    sequence    42
+ *    transcript  entry 7, head 3f1c...   (the ceremony transcript's pinned head)
  *    system      9.3.5.0 (appliance profile)
  *    signer      CN=Backup Signer (SHA-256 ab12...)
  *    recipient   CN=My Backup Cert (rsa-oaep-sha1, SHA-256 cd34...)

@@ -10,6 +10,7 @@
 #include "backup/custody/objects.h"
 #include "backup/custody/signer.h"
 #include "backup/custody/transcript.h"
+#include "backup/custody/transcript_pin.h"
 #include "backup/custody/wrap.h"
 #include "backup/format/xml.h"
 #include "common/audit.h"
@@ -31,7 +32,10 @@
 
 /* ---- the backup signer, and the transcript entry it signs ---- */
 
-static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, hb_err *err)
+/* The signer, and the transcript checked against the head this system
+ * pinned (transcript_pin.h): before the ceremony writes anything. */
+static hb_status signer_open(hb_provider *p, const char *root, unsigned flags,
+                             hb_pin_guard *guard, hb_signer **out, hb_err *err)
 {
     hb_object_store *store = NULL;
     hb_status st = hb_objects_load(root, &store, err);
@@ -39,23 +43,36 @@ static hb_status signer_open(hb_provider *p, const char *root, hb_signer **out, 
         st = hb_signer_open(p, store, "every ceremony is recorded in a transcript signed by it",
                             "backup signer (it signs the ceremony transcript)", out, err);
     hb_objects_free(store);
+    if (st == HB_OK)
+        st = hb_transcript_pin_guard(root, hb_signer_cert(*out),
+                                     (flags & HB_CEREMONY_NEW_TRANSCRIPT) != 0, guard, err);
     return st;
 }
 
-static hb_status record(const char *root, hb_signer *s, const char *who, const char *what,
-                        const char *detail, const char *const *fps, size_t n, hb_err *err)
+static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4);
+
+/* Append the entry (a new log's first one says so, guard->note), then pin
+ * its head. */
+static hb_status record(const char *root, hb_signer *s, const hb_pin_guard *guard,
+                        const char *who, const char *what, const char *detail,
+                        const char *const *fps, size_t n, hb_err *err)
 {
+    hb_status st = HB_OK;
     char path[PATH_MAX];
-    hb_status st = hb_transcript_path(root, path, sizeof path, err);
-    if (st == HB_OK)
-        st = hb_transcript_append(path, hb_signer_cert(s), hb_signer_sign, s, who, what, detail,
-                                  fps, n, err);
+    char *noted = NULL;
+    if (guard->note[0] != '\0')
+        HB_TRY(detail_of(&noted, err, "%s; %s", guard->note, detail));
+    HB_TRY(hb_transcript_path(root, path, sizeof path, err));
+    HB_TRY(hb_transcript_append(path, hb_signer_cert(s), hb_signer_sign, s, who, what,
+                                noted != NULL ? noted : detail, fps, n, err));
+    HB_TRY(hb_transcript_pin_after_append(root, hb_signer_cert(s), err));
+cleanup:
+    free(noted);
     return st;
 }
 
 /* The detail of a transcript entry (*out malloc'ed): at most
  * HB_TRANSCRIPT_TEXT_MAX bytes, refused when longer, never cut. */
-static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4);
 static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...)
 {
     char *s = NULL;
@@ -371,6 +388,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     EVP_PKEY *pub = NULL;
     char *who = NULL, *default_cn = NULL, *detail = NULL;
     hb_keygen_result kr;
+    hb_pin_guard guard = {0};
 
     memset(res, 0, sizeof *res);
     memset(&kr, 0, sizeof kr);
@@ -386,7 +404,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     /* Everything that could refuse is checked before the token is touched. */
     HB_TRY(hb_custody_load(req->root, &c, err));
     HB_TRY(check_name_free(c, req->root, res->name, err));
-    HB_TRY(signer_open(p, req->root, &sg, err));
+    HB_TRY(signer_open(p, req->root, req->flags, &guard, &sg, err));
     HB_TRY(token_of(p, req->token_uri, &e, err));
 
     HB_TRY(make_key(p, req, res->name, cn, &kr, &pub, err));
@@ -400,7 +418,7 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     HB_TRY(fill_result(&e, &kr, req->csr, res, err));
     HB_TRY(enroll_detail(req, &e, &kr, &detail, err));
     const char *fps[1] = {e.fingerprint};
-    HB_TRY(record(req->root, sg, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
+    HB_TRY(record(req->root, sg, &guard, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
     HB_TRY(hb_custody_add_enrollment(c, &e, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
@@ -435,7 +453,8 @@ static hb_status check_same_key(const hb_enrollment *e, X509 *cert, const char *
 
 hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
                                   const char *cert_url, const char *const *custodians,
-                                  size_t n_custodians, char fingerprint_out[65], hb_err *err)
+                                  size_t n_custodians, char fingerprint_out[65], unsigned flags,
+                                  hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
@@ -445,6 +464,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     char *who = NULL, *detail = NULL;
     char url[PATH_MAX];
     bool created;
+    hb_pin_guard guard = {0};
 
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
@@ -458,7 +478,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     HB_TRY(hb_objects_read_certificate_url(root, cert_url, &cert, err));
     HB_TRY(check_same_key(e, cert, cert_url, err));
     HB_TRY(hb_recipient_check(cert, false, time(NULL), err));
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
     /* The record in memory first: a refusal from here on saves nothing. */
     HB_TRY(set_certificate(e, cert, err));
     e->state = HB_ENROLL_ACTIVE;
@@ -474,7 +494,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
                                          err));
     HB_TRY(hb_objects_set_idcred(store, e->name, e->name, e->name, &created, err));
     const char *fps[1] = {e->fingerprint};
-    HB_TRY(record(root, sg, who, "import-cert", detail, fps, 1, err));
+    HB_TRY(record(root, sg, &guard, who, "import-cert", detail, fps, 1, err));
     HB_TRY(hb_objects_save(store, err));
     HB_TRY(hb_custody_save(c, err));
     if (fingerprint_out != NULL)
@@ -494,13 +514,15 @@ cleanup:
 /* ---- retire ---- */
 
 hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
-                             const char *const *custodians, size_t n_custodians, hb_err *err)
+                             const char *const *custodians, size_t n_custodians,
+                             unsigned flags, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
     hb_custody *c = NULL;
     char *who = NULL, *detail = NULL;
     char now[21];
+    hb_pin_guard guard = {0};
     HB_TRY(who_of(custodians, n_custodians, &who, err));
     HB_TRY(hb_custody_load(root, &c, err));
     HB_TRY(hb_rfc3339_now(now, err));
@@ -510,14 +532,14 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
               "fingerprint, at least 8 hex digits, unambiguous) or quorum group '%s'", what);
     HB_ENSURE(!(g != NULL && g->retired) && !(e != NULL && e->state == HB_ENROLL_RETIRED),
               HB_E_REFUSED, "'%s' is already retired", what);
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
     if (g != NULL) {
         g->retired = true;
         HB_TRY(detail_of(&detail, err, "retired quorum group '%s' (%u of %zu): no new backup "
                          "is made to it; its members stay out of the default set (a "
                          "backup to one of them alone names it)", g->name, g->threshold,
                          g->n_members));
-        HB_TRY(record(root, sg, who, "retire", detail, NULL, 0, err));
+        HB_TRY(record(root, sg, &guard, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;
         memcpy(e->retired, now, sizeof now);
@@ -525,7 +547,8 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                          "stays on token '%s' (serial %s) and still opens older backups",
                          e->name, e->token_label, e->token_serial));
         const char *fps[1] = {e->fingerprint};
-        HB_TRY(record(root, sg, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0, err));
+        HB_TRY(record(root, sg, &guard, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
+                      err));
     }
     HB_TRY(hb_custody_save(c, err));
 cleanup:
@@ -563,12 +586,14 @@ cleanup:
 
 hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
                              unsigned threshold, const char *const *members, size_t n_members,
-                             const char *const *custodians, size_t n_custodians, hb_err *err)
+                             const char *const *custodians, size_t n_custodians,
+                             unsigned flags, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_signer *sg = NULL;
     hb_custody *c = NULL;
     hb_quorum_group g = {0};
+    hb_pin_guard guard = {0};
     const char **fps = NULL;
     char *who = NULL, *detail = NULL;
     HB_TRY(who_of(custodians, n_custodians, &who, err));
@@ -586,10 +611,10 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     HB_TRY(hb_format(g.name, sizeof g.name, "the quorum group name", err, "%s", name));
     g.threshold = threshold;
     HB_TRY(hb_rfc3339_now(g.created, err));
-    HB_TRY(signer_open(p, root, &sg, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
     HB_TRY(detail_of(&detail, err, "defined quorum group '%s': any %u of its %zu members "
                      "together open backups made to it", name, threshold, n_members));
-    HB_TRY(record(root, sg, who, "quorum", detail, fps, n_members, err));
+    HB_TRY(record(root, sg, &guard, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_add_group(c, &g, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
@@ -608,11 +633,22 @@ cleanup:
 hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_transcript **out,
                                         hb_strlist *warnings, hb_err *err)
 {
+    return hb_ceremony_verify_transcript_against(p, root, NULL, out, warnings, err);
+}
+
+hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root,
+                                                const hb_manifest *kept, hb_transcript **out,
+                                                hb_strlist *warnings, hb_err *err)
+{
     hb_status st = HB_OK;
     hb_object_store *store = NULL;
     hb_custody *c = NULL;
     X509 *cert = NULL;
+    hb_transcript *t = NULL;
+    hb_transcript_pin pin, kept_pin = {0};
     char path[PATH_MAX];
+    if (out != NULL)
+        *out = NULL;
     HB_TRY(hb_objects_load(root, &store, err));
     const char *name = hb_objects_backup_signer(store);
     const hb_crypto_object *id = name ? hb_objects_find(store, HB_OBJECT_IDCRED, name) : NULL;
@@ -621,11 +657,24 @@ hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root, hb_tra
     /* The certificate only: verifying needs no login. */
     HB_TRY(hb_objects_load_certificate(store, p, id->certificate, &cert, err));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
-    HB_TRY(hb_transcript_verify(path, cert, out, err));
+    HB_TRY(hb_transcript_pin_load(root, &pin, err));
+    if (kept != NULL)
+        HB_TRY(hb_transcript_pin_of_manifest(kept, &kept_pin, err));
+    st = hb_transcript_verify(path, cert, &t, err);
+    if (st == HB_E_NOT_FOUND && (pin.seq > 0 || kept_pin.seq > 0)) /* deleted, not "never held" */
+        st = hb_transcript_pin_compare(NULL, pin.seq > 0 ? &pin : &kept_pin, err);
+    HB_TRY(st);
+    HB_TRY(hb_transcript_pin_compare(t, &pin, err));
+    HB_TRY(hb_transcript_pin_compare(t, &kept_pin, err));
     HB_TRY(hb_custody_load(root, &c, err));
     HB_TRY(hb_custody_expiry_warnings(c, time(NULL), warnings, err));
+    if (out != NULL) {
+        *out = t;
+        t = NULL;
+    }
 cleanup:
     hb_audit_log("ceremony-verify-transcript", st, err, "root", root, (char *)NULL);
+    hb_transcript_free(t);
     X509_free(cert);
     hb_custody_free(c);
     hb_objects_free(store);

@@ -162,6 +162,19 @@ hb_status hb_manifest_set_sequence(hb_manifest *m, uint64_t sequence, hb_err *er
     return HB_OK;
 }
 
+hb_status hb_manifest_set_transcript(hb_manifest *m, uint64_t seq, const char *head,
+                                     hb_err *err)
+{
+    if (seq == 0 || seq > HB_MANIFEST_SEQUENCE_MAX || head == NULL ||
+        strlen(head) != 64 || !hb_hex_lower_ok(head, 64))
+        return hb_fail(err, HB_E_USAGE, "a transcript pin needs an entry count 1..%llu and a "
+                       "head of 64 lowercase hex digits",
+                       (unsigned long long)HB_MANIFEST_SEQUENCE_MAX);
+    m->transcript_seq = seq;
+    memcpy(m->transcript_head, head, 65);
+    return HB_OK;
+}
+
 hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char *profile,
                                  const char *build, const char *machine_type,
                                  const char *serial, hb_err *err)
@@ -493,6 +506,11 @@ const char *hb_manifest_id(const hb_manifest *m) { return m->id; }
 const char *hb_manifest_created(const hb_manifest *m) { return m->created; }
 const char *hb_manifest_tool(const hb_manifest *m) { return m->tool; }
 uint64_t hb_manifest_sequence(const hb_manifest *m) { return m->sequence; }
+uint64_t hb_manifest_transcript_seq(const hb_manifest *m) { return m->transcript_seq; }
+const char *hb_manifest_transcript_head(const hb_manifest *m)
+{
+    return m->transcript_seq > 0 ? m->transcript_head : NULL;
+}
 const char *hb_manifest_version(const hb_manifest *m) { return m->version; }
 const char *hb_manifest_profile(const hb_manifest *m) { return m->profile; }
 size_t hb_manifest_n_recipients(const hb_manifest *m) { return m->n_recipients; }

@@ -20,6 +20,9 @@ struct hb_manifest {
     char *created;        /* RFC 3339 UTC, "2026-11-29T19:00:00Z" */
     uint64_t sequence;    /* the system's backup counter, 1..HB_MANIFEST_SEQUENCE_MAX;
                              0: none (a manifest made before sequences, docs/FORMAT.md) */
+    uint64_t transcript_seq;   /* the ceremony transcript's entries when the backup was
+                                  made, 1..HB_MANIFEST_SEQUENCE_MAX; 0: no pin */
+    char transcript_head[65];  /* the hash of its last entry (hex); "" with no pin */
     char *tool;           /* "hsmbak 0.1.0" */
     char *version;        /* system version V.R.M.F */
     char *profile;        /* profile name */
@@ -52,6 +55,13 @@ hb_status hb_manifest_set_backup(hb_manifest *m, const char *id, const char *cre
  * manifest without one (0, the default) is what hsmbak before sequence
  * numbers wrote. */
 hb_status hb_manifest_set_sequence(hb_manifest *m, uint64_t sequence, hb_err *err) HB_MUST_CHECK;
+
+/* The transcript pin (<transcript>, docs/FORMAT.md §10): the ceremony
+ * transcript held seq entries (1..2^63-1), the last one's hash head (64
+ * lowercase hex digits). A manifest without one (the default) is a system
+ * without a transcript, or hsmbak before pins. */
+hb_status hb_manifest_set_transcript(hb_manifest *m, uint64_t seq, const char *head,
+                                     hb_err *err) HB_MUST_CHECK;
 
 /* version V.R.M.F; profile a profile name; build, machine_type, serial may be NULL. */
 hb_status hb_manifest_set_system(hb_manifest *m, const char *version, const char *profile,

@@ -99,6 +99,31 @@ cleanup:
     return st;
 }
 
+/* <transcript><seq/><head/></transcript> (docs/FORMAT.md §10), checked
+ * again here as <sequence> is. Absent: no pin. */
+static hb_status read_transcript_pin(const xmlNode *backup, hb_manifest *m, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *s = NULL, *head = NULL, *end = NULL;
+    xmlNodePtr pin = hb_xml_child(backup, HB_MANIFEST_NS, "transcript");
+    if (pin == NULL)
+        goto cleanup;
+    HB_TRY(text_of(pin, "seq", true, &s, err));
+    HB_TRY(text_of(pin, "head", true, &head, err));
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    HB_ENSURE(s[0] >= '1' && s[0] <= '9' && strlen(s) <= 19 && *end == '\0' && errno == 0 &&
+              v <= HB_MANIFEST_SEQUENCE_MAX && strlen(head) == 64 &&
+              hb_hex_lower_ok(head, 64), HB_E_VERIFY,
+              INVALID "transcript pin '%.32s' '%.70s' is not an entry count 1..2^63-1 and a "
+              "SHA-256 in hex", line_of(pin), s, head);
+    HB_TRY(invalid_at(hb_manifest_set_transcript(m, (uint64_t)v, head, err), pin, err));
+cleanup:
+    free(s);
+    free(head);
+    return st;
+}
+
 /* The certificate of a recipient or quorum member: base64 of one DER
  * certificate whose SHA-256 is the fingerprint written beside it. */
 static hb_status read_cert(const xmlNode *n, const char *who, const char *b64,
@@ -325,6 +350,7 @@ static hb_status read_fields(const xmlNode *root, hb_manifest *m, hb_err *err)
     HB_TRY(text_of(backup, "id", true, &m->id, err));
     HB_TRY(text_of(backup, "created", true, &m->created, err));
     HB_TRY(read_sequence(backup, m, err));
+    HB_TRY(read_transcript_pin(backup, m, err));
     HB_TRY(text_of(backup, "tool", true, &m->tool, err));
     HB_TRY(text_of(sys, "version", true, &m->version, err));
     HB_TRY(text_of(sys, "profile", true, &m->profile, err));
@@ -362,13 +388,14 @@ cleanup:
  * declarations (4 allowed); every element is in one of the two, no
  * attribute in any.
  * Depth: backupmanifest > Signature > SignedInfo > Reference > Transforms >
- * Transform is 6 (recipients > quorum > member > certificate is 5): 8.
+ * Transform is 6 (recipients > quorum > member > certificate is 5; backup >
+ * transcript > seq, the transcript pin, is 4): 8.
  * Attributes on one element: <quorum> has 5 (id name threshold
  * secret-sharing key-wrap), every other element 2 at most: 8.
  * Size: one <file> per resource, and a profile has at most 1000 resources
  * and 1000 excluded items (profile.xsd; the shipped ones have 7 and 1).
  * Take F = 1000 files and K = 16 recipients and quorum groups, X = 1000:
- *   elements   F x (6 + K) + 5K + X + 30 (header, signature)   ~ 23,100
+ *   elements   F x (6 + K) + 5K + X + 33 (header with the transcript pin, signature)   ~ 23,100
  *   attributes F x (1 + K) + 2K + X + 10                       ~ 18,000
  *   nodes      (elements, text and whitespace nodes, and 2 per attribute,
  *              its value being a text node) per file 20 + 5 per wrapped

@@ -152,15 +152,24 @@ cleanup:
 static hb_status write_header(xmlNodePtr root, xmlNsPtr ns, const hb_manifest *m, hb_err *err)
 {
     hb_status st = HB_OK;
-    char seq[32];
+    char seq[32], tseq[32];
     HB_TRY(hb_format(seq, sizeof seq, "a sequence number", err, "%" PRIu64, m->sequence));
+    HB_TRY(hb_format(tseq, sizeof tseq, "a sequence number", err, "%" PRIu64,
+                     m->transcript_seq));
     xmlNodePtr backup = hb_xml_add(root, ns, "backup", NULL, 1);
     /* <sequence> only when set: 0 is "none", which the schema spells by
      * leaving the element out (manifests made before sequence numbers). */
     bool ok = backup != NULL && hb_xml_add(backup, ns, "id", m->id, 2) != NULL &&
               hb_xml_add(backup, ns, "created", m->created, 2) != NULL &&
-              (m->sequence == 0 || hb_xml_add(backup, ns, "sequence", seq, 2) != NULL) &&
-              hb_xml_add(backup, ns, "tool", m->tool, 2) != NULL && hb_xml_indent(backup, 1);
+              (m->sequence == 0 || hb_xml_add(backup, ns, "sequence", seq, 2) != NULL);
+    /* <transcript> likewise only with a pin (docs/FORMAT.md §10). */
+    xmlNodePtr pin = ok && m->transcript_seq > 0 ? hb_xml_add(backup, ns, "transcript", NULL, 2)
+                                                 : NULL;
+    ok = ok && (m->transcript_seq == 0 ||
+                (pin != NULL && hb_xml_add(pin, ns, "seq", tseq, 3) != NULL &&
+                 hb_xml_add(pin, ns, "head", m->transcript_head, 3) != NULL &&
+                 hb_xml_indent(pin, 2))) &&
+         hb_xml_add(backup, ns, "tool", m->tool, 2) != NULL && hb_xml_indent(backup, 1);
     HB_ENSURE(ok, HB_E_INTERNAL, OUT_OF_MEMORY, "backup");
     xmlNodePtr sys = hb_xml_add(root, ns, "system", NULL, 1);
     ok = sys != NULL && hb_xml_add(sys, ns, "version", m->version, 2) != NULL &&

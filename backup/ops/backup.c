@@ -23,6 +23,7 @@
 #include "backup/custody/quorum.h"
 #include "backup/custody/recipients.h"
 #include "backup/custody/signer.h"
+#include "backup/custody/transcript_pin.h"
 #include "backup/custody/wrap.h"
 #include "backup/format/archive.h"
 #include "backup/ops/audit.h"
@@ -330,6 +331,19 @@ cleanup:
     return st;
 }
 
+/* The ceremony transcript's head, signed into the manifest (docs/FORMAT.md
+ * §10), checked against the head this system pinned before anything is
+ * written: a transcript that lost its pinned head is refused here. */
+static hb_status pin_transcript(backup_run *b, hb_err *err)
+{
+    uint64_t seq = 0;
+    char head[65];
+    hb_status st = hb_transcript_pin_for_backup(b->sys->root, &seq, head, err);
+    if (st == HB_OK && seq > 0)
+        st = hb_manifest_set_transcript(b->m, seq, head, err);
+    return st;
+}
+
 static hb_status start_manifest(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -341,6 +355,7 @@ static hb_status start_manifest(backup_run *b, hb_err *err)
     HB_TRY(hb_manifest_set_system(b->m, b->sys->version, b->sys->profile->name, build,
                                   machine, serial, err));
     HB_TRY(add_recipients(b, err));
+    HB_TRY(pin_transcript(b, err));
 cleanup:
     free(build);
     free(machine);
@@ -581,6 +596,13 @@ static hb_status commit(backup_run *b, hb_err *err)
         HB_OK)
         HB_TRY(hb_strlist_addf(&b->res->warnings, err, "warning: the backup is complete, but "
                                "this system could not record it as its newest: %s", sub.msg));
+    /* Its transcript head becomes the one this system pinned; likewise a
+     * warning when that cannot be written. */
+    hb_err_clear(&sub);
+    if (hb_transcript_pin_record_backup(b->sys->root, b->m, "made", &sub) != HB_OK)
+        HB_TRY(hb_strlist_addf(&b->res->warnings, err, "warning: the backup is complete, but "
+                               "this system could not pin its ceremony transcript's head: %s",
+                               sub.msg));
 cleanup:
     return st;
 }

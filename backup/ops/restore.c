@@ -21,6 +21,7 @@
 #include "hsmbak/backup.h"
 
 #include "backup/custody/credentials.h"
+#include "backup/custody/transcript_pin.h"
 #include "backup/format/archive.h"
 #include "backup/ops/audit.h"
 #include "backup/ops/backup_dir.h"
@@ -347,6 +348,9 @@ static hb_status swap_in(restore_run *r, hb_err *err)
     hb_status st = HB_OK;
     HB_TRY(hb_sequence_record(r->sys, r->m->sequence, r->m->id, r->m->created, "restored",
                               err));
+    /* Likewise the transcript's head: the restored config's transcript is
+     * the backup's, so its pin becomes the system's (also on a rollback). */
+    HB_TRY(hb_transcript_pin_record_backup(r->sys->root, r->m, "restored", err));
     HB_TRY(hb_restore_staging_swap(r->staging, err));
     passed(r, "swap");
 cleanup:

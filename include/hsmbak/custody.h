@@ -11,6 +11,7 @@
 #ifndef HSMBAK_CUSTODY_H
 #define HSMBAK_CUSTODY_H
 
+#include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
 #include "hsmbak/status.h"
 
@@ -87,6 +88,12 @@ HB_API hb_status hb_custody_expiry_warnings(const hb_custody *c, time_t now, hb_
 
 /* ---- ceremonies (each appends one signed transcript entry) ---------------- */
 
+/* Ceremony flags. HB_CEREMONY_NEW_TRANSCRIPT: the system's transcript is
+ * missing while a pinned head exists (docs/custody.md "Transcript"); start
+ * a new log anyway, its first entry saying so. Refused when a transcript
+ * is there. */
+#define HB_CEREMONY_NEW_TRANSCRIPT 1u
+
 typedef struct hb_enroll_request {
     const char *root;
     const char *token_uri;               /* pkcs11:token=LABEL */
@@ -97,6 +104,7 @@ typedef struct hb_enroll_request {
     hb_key_type key_type;                /* RSA only */
     unsigned days;                       /* self-signed validity; 0 = 730 */
     bool csr;                            /* CSR for a CA instead of a self-signed cert */
+    unsigned flags;                      /* HB_CEREMONY_* */
 } hb_enroll_request;
 
 typedef struct hb_enroll_result {
@@ -123,19 +131,20 @@ HB_API hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req
 HB_API hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *name,
                                          const char *cert_url, const char *const *custodians,
                                          size_t n_custodians, char fingerprint_out[65],
-                                         hb_err *err) HB_MUST_CHECK;
+                                         unsigned flags, hb_err *err) HB_MUST_CHECK;
 
 /* Retire an enrollment (name or fingerprint) or a quorum group (name). */
 HB_API hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                                     const char *const *custodians, size_t n_custodians,
-                                    hb_err *err) HB_MUST_CHECK;
+                                    unsigned flags, hb_err *err) HB_MUST_CHECK;
 
 /* Define quorum group `name`: threshold of the listed enrollments (names or
  * fingerprints, all active, 2 <= threshold <= n <= 255). */
 HB_API hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
                                     unsigned threshold, const char *const *members,
                                     size_t n_members, const char *const *custodians,
-                                    size_t n_custodians, hb_err *err) HB_MUST_CHECK;
+                                    size_t n_custodians, unsigned flags,
+                                    hb_err *err) HB_MUST_CHECK;
 
 /* ---- transcript ------------------------------------------------------------ */
 
@@ -162,10 +171,21 @@ typedef struct hb_transcript {
 
 HB_API void hb_transcript_free(hb_transcript *t);
 
-/* Verify the system's transcript against its backup signer's certificate. */
+/* Verify the system's transcript against its backup signer's certificate
+ * and against the head this system pinned (.hsmbak/transcript-pin). */
 HB_API hb_status hb_ceremony_verify_transcript(hb_provider *p, const char *root,
                                                hb_transcript **out, hb_strlist *warnings,
                                                hb_err *err) HB_MUST_CHECK;
+
+/* The same, and also against the pin in kept, a backup's manifest the
+ * caller verified and trusts (hb_inspect): what still tells a truncated or
+ * deleted transcript when the root's .hsmbak/ was lost too. A manifest
+ * without a pin adds nothing. */
+HB_API hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root,
+                                                       const hb_manifest *kept,
+                                                       hb_transcript **out,
+                                                       hb_strlist *warnings,
+                                                       hb_err *err) HB_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,12 @@ HB_API const char *hb_manifest_tool(const hb_manifest *m);     /* "hsmbak 0.1.0"
  * refuses one older than the newest this system knows (docs/reliability.md
  * "Rollback"). */
 HB_API uint64_t hb_manifest_sequence(const hb_manifest *m);
+/* The ceremony transcript's pin (<transcript>, docs/FORMAT.md §10): how many
+ * entries the system's transcript held when the backup was made, and the
+ * last one's hash (64 hex digits); 0 and NULL when the manifest has none
+ * (no transcript then, or made by hsmbak before pins). */
+HB_API uint64_t hb_manifest_transcript_seq(const hb_manifest *m);
+HB_API const char *hb_manifest_transcript_head(const hb_manifest *m);
 HB_API const char *hb_manifest_version(const hb_manifest *m);  /* system V.R.M.F */
 HB_API const char *hb_manifest_profile(const hb_manifest *m);
 HB_API size_t hb_manifest_n_recipients(const hb_manifest *m);

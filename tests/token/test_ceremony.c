@@ -274,20 +274,20 @@ static void test_enroll_csr_and_import(void)
     ca_sign("temporary/dave.csr", other, "temporary/other.pem");
     EVP_PKEY_free(other);
     HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///other.pem",
-                                               DAVE, 1, fp, &err), HB_E_REFUSED, &err,
+                                               DAVE, 1, fp, 0, &err), HB_E_REFUSED, &err,
                        "not for the key enrolled as 'dave'");
     assert_audited("ceremony-import-cert", "outcome=refused");
     CU_ASSERT_FALSE(exists("cert/dave-cert.pem"));
     HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "alice",
-                                               "temporary:///other.pem", ALICE, 1, fp, &err),
+                                               "temporary:///other.pem", ALICE, 1, fp, 0, &err),
                        HB_E_REFUSED, &err, "is active, not waiting for a certificate");
     HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "nobody",
-                                               "temporary:///other.pem", ALICE, 1, fp, &err),
+                                               "temporary:///other.pem", ALICE, 1, fp, 0, &err),
                        HB_E_NOT_FOUND, &err, "no enrollment named 'nobody'");
 
     ca_sign("temporary/dave.csr", NULL, "temporary/dave.pem");
     HBTEST_ASSERT_OK(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///dave.pem",
-                                             DAVE, 1, fp, &err), &err);
+                                             DAVE, 1, fp, 0, &err), &err);
     CU_ASSERT_EQUAL(strlen(fp), 64);
     CU_ASSERT_TRUE(exists("cert/dave-cert.pem"));
     c = custody();
@@ -306,24 +306,24 @@ static void test_quorum(void)
     hb_err err = {0};
     const char *three[] = {"alice", "bob", "carol"};
     /* A threshold above the members, or below two: no quorum. */
-    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 4, three, 3, ALICE, 1, &err),
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 4, three, 3, ALICE, 1, 0, &err),
                        HB_E_USAGE, &err, "2 <= --threshold (4) <= members (3)");
     assert_audited("ceremony-quorum", "group=vault");
     HBTEST_ASSERT_STATUS(hb_ceremony_quorum(app.prov, app.root, "vault", 1, three, 3, ALICE, 1,
-                                            &err), HB_E_USAGE, &err);
+                                            0, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "Vault!", 2, three, 3, ALICE, 1,
-                                          &err),
+                                          0, &err),
                        HB_E_USAGE, &err, "must match [a-z0-9][a-z0-9-]*");
     const char *twice[] = {"alice", "bob", "alice"};
-    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, twice, 3, ALICE, 1, &err),
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, twice, 3, ALICE, 1, 0, &err),
                        HB_E_USAGE, &err, "quorum member 'alice' is named twice");
     const char *ghost[] = {"alice", "ghost"};
-    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, ghost, 2, ALICE, 1, &err),
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, ghost, 2, ALICE, 1, 0, &err),
                        HB_E_NOT_FOUND, &err, "quorum member 'ghost' is not an enrollment");
     HBTEST_ASSERT_STATUS(hb_ceremony_quorum(app.prov, app.root, "alice", 2, three, 3, ALICE, 1,
-                                            &err), HB_E_REFUSED, &err);
+                                            0, &err), HB_E_REFUSED, &err);
 
-    HBTEST_ASSERT_OK(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, &err),
+    HBTEST_ASSERT_OK(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, 0, &err),
                      &err);
     hb_custody *c = custody();
     const hb_quorum_group *g = hb_custody_find_group(c, "vault");
@@ -333,7 +333,7 @@ static void test_quorum(void)
     CU_ASSERT_STRING_EQUAL(g->members[2], hb_custody_find(c, "carol")->fingerprint);
     CU_ASSERT_FALSE(g->retired);
     hb_custody_free(c);
-    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, &err),
+    HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "vault", 2, three, 3, ALICE, 1, 0, &err),
                        HB_E_REFUSED, &err, "named 'vault' exists");
     /* The default recipients: the group, and dave (in no group). */
     hb_recipient_set rs = {0};
@@ -348,20 +348,20 @@ static void test_retire(void)
 {
     hb_err err = {0};
     char fp[65];
-    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, 0, &err), &err);
     assert_audited("ceremony-retire", "outcome=ok");
-    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, &err), HB_E_REFUSED,
+    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "dave", DAVE, 1, 0, &err), HB_E_REFUSED,
                        &err, "'dave' is already retired");
     assert_audited("ceremony-retire", "outcome=refused");
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "nobody", DAVE, 1, &err),
+    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "nobody", DAVE, 1, 0, &err),
                          HB_E_NOT_FOUND, &err);
     /* A retired enrollment: no quorum member, no new certificate, no backups. */
     const char *with_dave[] = {"alice", "dave"};
     HBTEST_ASSERT_FAIL(hb_ceremony_quorum(app.prov, app.root, "pair", 2, with_dave, 2, ALICE, 1,
-                                          &err), HB_E_REFUSED, &err,
+                                          0, &err), HB_E_REFUSED, &err,
                        "quorum member 'dave' is retired, not active");
     HBTEST_ASSERT_FAIL(hb_ceremony_import_cert(app.prov, app.root, "dave", "temporary:///dave.pem",
-                                               DAVE, 1, fp, &err), HB_E_REFUSED, &err,
+                                               DAVE, 1, fp, 0, &err), HB_E_REFUSED, &err,
                        "is retired, not waiting for a certificate");
     hb_recipient_set rs = {0};
     const char *names[] = {"dave"};
@@ -382,11 +382,11 @@ static void test_retire(void)
     CU_ASSERT_EQUAL(strlen(hb_custody_find(c, "dave")->retired), 20);
     hb_custody_free(c);
 
-    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, &err), &err);
+    HBTEST_ASSERT_OK(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, 0, &err), &err);
     c = custody();
     CU_ASSERT_TRUE(hb_custody_find_group(c, "vault")->retired);
     hb_custody_free(c);
-    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, &err),
+    HBTEST_ASSERT_STATUS(hb_ceremony_retire(app.prov, app.root, "vault", ALICE, 1, 0, &err),
                          HB_E_REFUSED, &err);
 }
 
@@ -427,7 +427,7 @@ static void test_verify_transcript(void)
     HBTEST_ASSERT_MSG(&err, "was altered");
     CU_ASSERT_PTR_NULL(t);
     assert_audited("ceremony-verify-transcript", "outcome=failed");
-    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "alice", ALICE, 1, &err), HB_E_VERIFY,
+    HBTEST_ASSERT_FAIL(hb_ceremony_retire(app.prov, app.root, "alice", ALICE, 1, 0, &err), HB_E_VERIFY,
                        &err, "nothing is appended to a transcript that does not verify");
     hb_custody *c = custody();
     CU_ASSERT_EQUAL(hb_custody_find(c, "alice")->state, HB_ENROLL_ACTIVE);

@@ -542,6 +542,10 @@ int main(int argc, char **argv)
     if (m->sequence > 0 && strcmp(defect, "no-sequence") != 0 &&
         hb_manifest_set_sequence(n, m->sequence, &err) != HB_OK)
         die("sequence", &err);
+    /* Likewise its transcript pin (docs/FORMAT.md §10). */
+    if (m->transcript_seq > 0 &&
+        hb_manifest_set_transcript(n, m->transcript_seq, m->transcript_head, &err) != HB_OK)
+        die("transcript pin", &err);
     /* ---- end of issue 11 class 5 --------------------------------------------- */
     /* no-recipient drops the last recipient (put the one that restores last). */
     size_t n_rcpt = m->n_recipients - (strcmp(defect, "no-recipient") == 0 ? 1 : 0);

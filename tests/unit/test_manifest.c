@@ -202,6 +202,8 @@ static void assert_same(const hb_manifest *a, const hb_manifest *b)
     CU_ASSERT_STRING_EQUAL(a->created, b->created);
     CU_ASSERT_STRING_EQUAL(a->tool, b->tool);
     CU_ASSERT_EQUAL(a->sequence, b->sequence);
+    CU_ASSERT_EQUAL(a->transcript_seq, b->transcript_seq);
+    CU_ASSERT_STRING_EQUAL(a->transcript_head, b->transcript_head);
     CU_ASSERT_STRING_EQUAL(a->version, b->version);
     CU_ASSERT_STRING_EQUAL(a->profile, b->profile);
     CU_ASSERT(same_opt(a->build, b->build));
@@ -760,6 +762,72 @@ static void test_sequence(void)
                              "</sequence>", "does not match the schema");
 }
 
+/* <transcript> (docs/FORMAT.md §10): written when set, between <sequence>
+ * and <tool>, read back, signed; absent reads as no pin; anything but an
+ * entry count 1..2^63-1 and 64 lowercase hex digits refused. */
+static void test_transcript_pin(void)
+{
+    static const char head[] = "3f1c0000000000000000000000000000000000000000000000000000000000ab";
+    hb_err err = {0};
+    hb_manifest *back = NULL;
+    setup_keys();
+    hb_manifest *m = sample();
+    CU_ASSERT_EQUAL(hb_manifest_transcript_seq(m), 0);
+    CU_ASSERT_PTR_NULL(hb_manifest_transcript_head(m));
+    HBTEST_ASSERT_OK(hb_manifest_set_sequence(m, 42, &err), &err);
+    HBTEST_ASSERT_OK(hb_manifest_set_transcript(m, 7, head, &err), &err);
+    char *xml = write_signed(m, &rsa_signer);
+    CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<sequence>42</sequence>\n    <transcript>\n      "
+                                       "<seq>7</seq>\n      <head>3f1c"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(xml, "ab</head>\n    </transcript>\n    <tool>"));
+    HBTEST_ASSERT_OK(read_str(xml, &back, NULL, &err), &err);
+    CU_ASSERT_EQUAL(hb_manifest_transcript_seq(back), 7);
+    CU_ASSERT_STRING_EQUAL(hb_manifest_transcript_head(back), head);
+    assert_same(m, back);
+    hb_manifest_free(back);
+    back = NULL;
+    expect_edit_rejected(xml, "<seq>7<", "<seq>6<", "digest mismatch");
+    expect_edit_rejected(xml, "<head>3f1c", "<head>3f1d", "digest mismatch");
+    free(xml);
+    /* None: not written, read as no pin. */
+    xml = sample_xml(&rsa_signer);
+    CU_ASSERT_PTR_NULL(strstr(xml, "<transcript>"));
+    HBTEST_ASSERT_OK(read_str(xml, &back, NULL, &err), &err);
+    CU_ASSERT_EQUAL(hb_manifest_transcript_seq(back), 0);
+    CU_ASSERT_PTR_NULL(hb_manifest_transcript_head(back));
+    hb_manifest_free(back);
+    free(xml);
+
+    HBTEST_ASSERT_STATUS(hb_manifest_set_transcript(m, 0, head, &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_STATUS(hb_manifest_set_transcript(m, 1, "3F1C", &err), HB_E_USAGE, &err);
+    HBTEST_ASSERT_STATUS(hb_manifest_set_transcript(m, 1, NULL, &err), HB_E_USAGE, &err);
+    hb_manifest_free(m);
+
+    /* Signed, but not a pin the schema allows. */
+    char to[256];
+    static const char *const bad_seq[] = {"0", "007", "-1", "", "9223372036854775808", "x"};
+    for (size_t i = 0; i < sizeof bad_seq / sizeof bad_seq[0]; i++) {
+        snprintf(to, sizeof to, "</created><transcript><seq>%s</seq><head>%s</head></transcript>",
+                 bad_seq[i], head);
+        expect_resigned_rejected("</created>", to, "does not match the schema");
+    }
+    snprintf(to, sizeof to, "</created><transcript><seq>1</seq><head>%.63s</head></transcript>",
+             head);
+    expect_resigned_rejected("</created>", to, "does not match the schema");
+    snprintf(to, sizeof to, "</created><transcript><seq>1</seq><head>3F1C%s</head></transcript>",
+             head + 4);
+    expect_resigned_rejected("</created>", to, "does not match the schema");
+    expect_resigned_rejected("</created>", "</created><transcript><seq>1</seq></transcript>",
+                             "does not match the schema");
+    /* The schema collapses whitespace around an integer; the reader does not. */
+    snprintf(to, sizeof to, "</created><transcript><seq> 5</seq><head>%s</head></transcript>",
+             head);
+    expect_resigned_rejected("</created>", to, "manifest is invalid: line 5: transcript pin ' 5' '3f1c");
+    /* In the wrong place. */
+    snprintf(to, sizeof to, "</tool><transcript><seq>5</seq><head>%s</head></transcript>", head);
+    expect_resigned_rejected("</tool>", to, "does not match the schema");
+}
+
 static void teardown_keys(void)
 {
     sigtest_free(&rsa_signer);
@@ -792,6 +860,7 @@ int main(void)
         {"builder rejections", test_builder_rejects},
         {"ECDSA signature length", test_ecdsa_length_checked},
         {"sequence: written, read, absent, refused", test_sequence},
+        {"transcript pin: written, read, signed, absent, refused", test_transcript_pin},
         {NULL, NULL},
     };
     return hbtest_run(&(hbtest_suite){"manifest", cases, .teardown = teardown_keys});
