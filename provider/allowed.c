@@ -104,9 +104,10 @@ static bool lets(const hb_token_session *ts, CK_OBJECT_HANDLE o, bool decrypt,
     if (ts->f->C_OpenSession(ts->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
         return true;
     CK_RV rv = decrypt ? ts->f->C_DecryptInit(s, &mech, o) : ts->f->C_SignInit(s, &mech, o);
+    /* tpm2-pkcs11 checks a raw signature's mechanism at C_Sign, not at init. */
     if (rv == CKR_OK)
         rv = decrypt ? ts->f->C_Decrypt(s, in, modlen, out, &outlen)
-                     : ts->f->C_Sign(s, in, m == CKM_RSA_X_509 ? modlen : 51, out, &outlen);
+                     : ts->f->C_Sign(s, in, modlen, out, &outlen);
     (void)ts->f->C_CloseSession(s);
     /* A refused mechanism or key function; a v1.5 decryption that got as
      * far as checking the padding was let through (that is the oracle). */

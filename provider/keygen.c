@@ -114,7 +114,9 @@ static bool derives_public_usages(CK_FUNCTION_LIST *f)
 }
 
 /* C_GenerateKeyPair with the templates of hb_token_keygen (token.h): the
- * private half sensitive and never extractable, the usage split of `usage`.
+ * private half sensitive and never extractable, the usage split of `usage`
+ * and its CKA_ALLOWED_MECHANISMS (allowed.c), left out where the token has
+ * no such attribute (CKR_ATTRIBUTE_TYPE_INVALID: openCryptoki 3.8).
  * tpm2-pkcs11 1.9 derives the public usage attributes from the TPM object
  * and answers CKR_GENERAL_ERROR ("attr mismatch") to an explicit FALSE, so
  * on that answer the pair is asked for again with the public template's

@@ -55,7 +55,9 @@ hb_status hb_provider_sign_sha256(hb_provider *p, EVP_PKEY *key, const uint8_t *
 
 /* Generate a key pair on the token that token_uri selects (by token label or
  * serial), labelled `label`, with CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=TRUE,
- * CKA_EXTRACTABLE=FALSE and the usage split of hb_key_usage. Refuses a label
+ * CKA_EXTRACTABLE=FALSE, the usage split of hb_key_usage and the
+ * CKA_ALLOWED_MECHANISMS of that usage (allowed.c; left out on a token that
+ * has no such attribute). Refuses a label
  * that is already taken. *private_uri / *public_uri (malloc'ed) name the new
  * objects, e.g. "pkcs11:token=backup;object=label;type=private". Recipient
  * keys must be RSA (EC is for signers). */

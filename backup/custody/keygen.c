@@ -6,7 +6,9 @@
  * there). So a recipient key is generated with signing allowed, signs those
  * two documents, and then has CKA_SIGN cleared (hb_token_key_seal) before
  * keygen returns; a keygen that fails in between deletes nothing on the token
- * but reports the key as unusable. */
+ * but reports the key as unusable. What the token then lets the key do
+ * (CKA_ALLOWED_MECHANISMS, provider/allowed.c) is read back, tried, reported
+ * and recorded on the key object (docs/custody.md "Allowed mechanisms"). */
 #include "hsmbak/keygen.h"
 
 #include "backup/custody/custody_internal.h"
