@@ -7,8 +7,8 @@
  * A signer: raw RSA refused, SHA-256 signatures still made. On a token
  * without CKA_ALLOWED_MECHANISMS (openCryptoki 3.8) the key is reported
  * unlimited with a warning naming the token instead (docs/custody.md
- * "Allowed mechanisms"). Runs on SoftHSM in ctest; HSMBAK_TEST_TOKEN=tpm or
- * opencryptoki with-token runs it on the others. */
+ * "Allowed mechanisms"). ctest runs it on SoftHSM (token/test_key_mechanisms)
+ * and on the TPM and openCryptoki (token/test_key_mechanisms_KIND). */
 #include "token_helpers.h"
 
 #include "hbfixture.h"
