@@ -240,6 +240,12 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request 
 static void say_done(cli_ctx *ctx, const hb_restore_request *req, const hb_restore_result *res)
 {
     json_t *r = out_record(ctx);
+    /* Quorum shares present but left out (the idcred check's finding). */
+    for (size_t i = 0; i < res->checks.n; i++)
+        if (res->checks.checks[i].status == HB_CHECK_WARNING &&
+            strcmp(res->checks.checks[i].name, "idcred") == 0)
+            out_warning(ctx, "%s: %s", req->validate_only ? "validate" : "secure-restore",
+                        res->checks.checks[i].message);
     if (res->history.rollback && res->history.message != NULL)
         out_warning(ctx, "%s: %s", req->validate_only ? "validate" : "secure-restore",
                     res->history.message);

@@ -25,6 +25,7 @@ struct hb_credentials {
     /* ...or a quorum group's key (kept in the secure heap with the struct). */
     const hb_manifest_quorum *quorum;        /* into the manifest */
     uint8_t g[HB_QUORUM_KEY_LEN];
+    char *bad_shares;                        /* the shares not used, said; NULL: none */
 };
 
 /* ---- certificates: which idcreds are which recipients (no login) --------- */
@@ -138,7 +139,8 @@ static size_t match_members(const hb_manifest_quorum *q, X509 *const *certs, siz
  * and which certificates could help. A shortened list is harmless here (the
  * message itself ends in "..." when cut). */
 static hb_status refuse_short(const hb_manifest_quorum *q, const char *const *names, size_t n,
-                              const size_t *member_of, size_t present, hb_err *err)
+                              const size_t *member_of, size_t present, const size_t *bad_of,
+                              const char *bad, hb_err *err)
 {
     hb_buf have = HB_BUF_INIT(1024), helpers = HB_BUF_INIT(2048);
     hb_err ignored;
@@ -149,18 +151,22 @@ static hb_status refuse_short(const hb_manifest_quorum *q, const char *const *na
     for (size_t k = 0; k < q->n_members; k++) {
         bool mine = false;
         for (size_t i = 0; i < n; i++)
-            mine = mine || member_of[i] == k;
+            mine = mine || member_of[i] == k || (bad_of != NULL && bad_of[i] == k);
         if (!mine && hb_buf_addf(&helpers, &ignored, "%s%s (%s)", helpers.len ? ", " : "",
                                  q->members[k].fingerprint, q->members[k].subject) != HB_OK)
             break;
     }
-    hb_status st = hb_fail(err, HB_E_REFUSED,
+    /* A share that does not match the signed manifest is an integrity
+     * failure (5); too few members given is a refusal (6). */
+    hb_status st = hb_fail(err, bad != NULL ? HB_E_VERIFY : HB_E_REFUSED,
                            "quorum '%s' needs %u of its %zu member shares to open this backup, "
-                           "but only %zu %s present (%s); %zu more needed: add --idcred for "
-                           "members holding any of these certificates (SHA-256): %s",
+                           "but only %zu %s%s present (%s)%s%s; %zu more needed: add --idcred "
+                           "for members holding any of these certificates (SHA-256): %s",
                            q->name, q->threshold, q->n_members, present,
+                           bad == NULL ? "" : present == 1 ? "good share " : "good shares ",
                            present == 1 ? "is" : "are",
                            present ? hb_buf_str(&have) : "none of the idcreds given",
+                           bad != NULL ? ": " : "", bad != NULL ? bad : "",
                            (size_t)q->threshold - present,
                            helpers.len ? hb_buf_str(&helpers) : "(none left)");
     hb_buf_free(&have);
@@ -188,11 +194,13 @@ static hb_status load_key(const hb_object_store *s, hb_provider *p, const char *
     }
 }
 
-/* Unwrap member mem's share with idcred name's key, then let go of the key. */
+/* Unwrap member mem's share with idcred name's key, then let go of the key.
+ * *share_bad: the failure is the share's (the token refused it, or it is not
+ * a share for mem's x), not the key's or the token's. */
 static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
                               const hb_manifest_quorum_member *mem, const char *name,
                               hb_insert_token_fn insert, void *insert_ctx,
-                              uint8_t share[HB_QUORUM_SHARE_LEN], hb_err *err)
+                              uint8_t share[HB_QUORUM_SHARE_LEN], bool *share_bad, hb_err *err)
 {
     hb_status st = HB_OK;
     X509 *cert = NULL;
@@ -200,6 +208,7 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
     uint8_t *plain = NULL;
     size_t plain_cap = 0, len = 0;
     hb_oaep_hash hash;
+    *share_bad = false;
     HB_TRY(hb_oaep_hash_from_name(mem->key_wrap, &hash, err));
     HB_TRY(load_key(s, p, name, insert, insert_ctx, &cert, &key, err));
     int size = EVP_PKEY_get_size(key);
@@ -208,6 +217,7 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
     plain_cap = (size_t)size;
     plain = OPENSSL_secure_malloc(plain_cap);
     HB_ALLOC(plain);
+    *share_bad = true;
     st = hb_provider_decrypt_oaep(p, key, hash, mem->wrapped_share, mem->wrapped_share_len,
                                   plain, &len, err);
     if (st != HB_OK) {
@@ -218,6 +228,7 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
               "the quorum share of idcred '%s' is not a share for x = %u (%zu bytes): the "
               "manifest was not made by hsmbak", name, mem->x, len);
     memcpy(share, plain, HB_QUORUM_SHARE_LEN);
+    *share_bad = false;
 cleanup:
     OPENSSL_secure_clear_free(plain, plain_cap);
     X509_free(cert);
@@ -225,36 +236,100 @@ cleanup:
     return st;
 }
 
-/* G of the quorum the idcreds cover best, from threshold or more shares. */
+/* "quorum 'vault': the share of member bob (SHA-256 FP, CN=...) WHY; it is
+ * not used", appended to the notes (joined by "; "). */
+static hb_status note_bad_share(hb_buf *notes, const hb_manifest_quorum *q,
+                                const hb_manifest_quorum_member *mem, const char *name,
+                                const char *why, hb_err *err)
+{
+    return hb_buf_addf(notes, err, "%squorum '%s': the share of member %s (SHA-256 %s, %s) %s; "
+                       "it is not used", notes->len ? "; " : "", q->name, name, mem->fingerprint,
+                       mem->subject, why);
+}
+
+/* Whether q's manifest entries carry share commitments (all or none, the
+ * builder sees to it). */
+static bool has_commitments(const hb_manifest_quorum *q)
+{
+    return q->n_members > 0 && q->members[0].has_commitment;
+}
+
+/* G of the quorum the idcreds cover best, from threshold or more shares.
+ * With share commitments (docs/FORMAT.md §8.2) each share is compared with
+ * its signed commitment as it is unwrapped; one that does not match, or
+ * that its token refuses, is named and left out, and the first threshold
+ * good shares open the backup (later idcreds' tokens are not asked). Without
+ * them (older manifests) every present share is used, as before. */
 static hb_status recover_group_key(hb_credentials *c, const hb_object_store *s, hb_provider *p,
                                    const hb_manifest *m, const char *const *names, size_t n,
                                    hb_insert_token_fn insert, void *insert_ctx, hb_err *err)
 {
     hb_status st = HB_OK;
     X509 **certs = NULL;
-    size_t *member_of = NULL, have = 0;
+    size_t *member_of = NULL, *bad_of = NULL, have = 0;
     uint8_t(*shares)[HB_QUORUM_SHARE_LEN] = NULL;
+    uint8_t commitment[HB_QUORUM_COMMITMENT_LEN];
+    hb_buf notes = HB_BUF_INIT(8192);
     HB_TRY(load_certs(s, p, names, n, &certs, err));
     const hb_manifest_quorum *q = best_quorum(m, certs, n);
     HB_ENSURE(q != NULL, HB_E_REFUSED, "none of the idcreds is a recipient of this backup");
     member_of = calloc(n ? n : 1, sizeof *member_of);
+    bad_of = calloc(n ? n : 1, sizeof *bad_of);
     HB_ALLOC(member_of);
+    HB_ALLOC(bad_of);
     shares = OPENSSL_secure_zalloc((n ? n : 1) * HB_QUORUM_SHARE_LEN);
     HB_ALLOC(shares);
     size_t present = match_members(q, certs, n, member_of);
     if (present < q->threshold) {
-        st = refuse_short(q, names, n, member_of, present, err);
+        st = refuse_short(q, names, n, member_of, present, NULL, NULL, err);
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++)
-        if (member_of[i] != SIZE_MAX)
-            HB_TRY(unwrap_share(s, p, &q->members[member_of[i]], names[i], insert, insert_ctx,
-                                shares[have++], err));
+    bool checked = has_commitments(q);
+    for (size_t i = 0; i < n; i++) {
+        bad_of[i] = SIZE_MAX;
+        if (member_of[i] == SIZE_MAX || (checked && have == q->threshold))
+            continue;
+        const hb_manifest_quorum_member *mem = &q->members[member_of[i]];
+        bool share_bad = false;
+        st = unwrap_share(s, p, mem, names[i], insert, insert_ctx, shares[have], &share_bad,
+                          err);
+        if (st != HB_OK && !(checked && share_bad))
+            goto cleanup;
+        const char *why = NULL;
+        char refused[sizeof err->msg + 64];
+        if (st != HB_OK) {
+            HB_TRY(hb_format(refused, sizeof refused, "a message", err, "cannot be used (%s)",
+                             err->msg));
+            why = refused;
+            st = HB_OK;
+        } else if (checked) {
+            HB_TRY(hb_quorum_share_commitment(m->id, q->name, shares[have], commitment, err));
+            if (CRYPTO_memcmp(commitment, mem->commitment, sizeof commitment) != 0)
+                why = "does not match the signed manifest";
+        }
+        if (why != NULL) {
+            OPENSSL_cleanse(shares[have], HB_QUORUM_SHARE_LEN);
+            HB_TRY(note_bad_share(&notes, q, mem, names[i], why, err));
+            bad_of[i] = member_of[i];
+            member_of[i] = SIZE_MAX;
+            continue;
+        }
+        have++;
+    }
+    if (have < q->threshold) {
+        st = refuse_short(q, names, n, member_of, have, bad_of, hb_buf_str(&notes), err);
+        goto cleanup;
+    }
     HB_TRY(hb_quorum_combine((const uint8_t(*)[HB_QUORUM_SHARE_LEN])shares, have, c->g, err));
+    if (notes.len > 0)
+        HB_ALLOC(c->bad_shares = strdup(hb_buf_str(&notes)));
     c->quorum = q;
 cleanup:
+    OPENSSL_cleanse(commitment, sizeof commitment);
     OPENSSL_secure_clear_free(shares, (n ? n : 1) * HB_QUORUM_SHARE_LEN);
+    hb_buf_free(&notes);
     free(member_of);
+    free(bad_of);
     free_certs(certs, n);
     return st;
 }
@@ -333,10 +408,16 @@ hb_status hb_credentials_file_key(const hb_credentials *c, hb_provider *p,
     return st;
 }
 
+const char *hb_credentials_bad_shares(const hb_credentials *c)
+{
+    return c != NULL ? c->bad_shares : NULL;
+}
+
 void hb_credentials_free(hb_credentials *c)
 {
     if (c == NULL)
         return;
+    free(c->bad_shares);
     X509_free(c->cert);
     EVP_PKEY_free(c->key);
     OPENSSL_secure_clear_free(c, sizeof *c);

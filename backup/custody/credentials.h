@@ -39,6 +39,11 @@ hb_status hb_credentials_file_key(const hb_credentials *c, hb_provider *p,
                                   const hb_manifest_file *f, uint8_t dek[HB_DEK_LEN],
                                   hb_err *err) HB_MUST_CHECK;
 
+/* The quorum shares that were present but not used (a share that does not
+ * match its signed commitment, or that its token refused), each named, as
+ * one message; NULL when none. Points into c. */
+const char *hb_credentials_bad_shares(const hb_credentials *c);
+
 /* Wipes G; frees the key and certificate. NULL is fine. */
 void hb_credentials_free(hb_credentials *c);
 

@@ -159,6 +159,41 @@ hb_status hb_quorum_unwrap_dek(const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t
     return st;
 }
 
+/* ---- share commitments ------------------------------------------------------ */
+
+/* A hash of a share whose y is 32 uniformly random bytes (given fewer than k
+ * other shares) gives a holder of k-1 shares only what every wrapped DEK
+ * already gives: a way to test a guess of G, over 2^256 guesses (the hash
+ * covers all 32 bytes at once, not byte by byte). The backup id and group
+ * name make it useless in any other backup. The separators are unambiguous:
+ * neither the id (a UUID) nor the name ([a-z0-9-]) holds a 0x00. */
+hb_status hb_quorum_share_commitment(const char *backup_id, const char *group_name,
+                                     const uint8_t share[HB_QUORUM_SHARE_LEN],
+                                     uint8_t out[HB_QUORUM_COMMITMENT_LEN], hb_err *err)
+{
+    static const char label[] = "hsmbak-share-v1";
+    static const uint8_t zero = 0;
+    hb_status st = HB_OK;
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    HB_ENSURE(backup_id != NULL && group_name != NULL && share != NULL, HB_E_USAGE,
+              "a share commitment needs the backup id, the group name and the share");
+    HB_ALLOC(md);
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, label, sizeof label - 1) != 1 ||
+        EVP_DigestUpdate(md, &zero, 1) != 1 ||
+        EVP_DigestUpdate(md, backup_id, strlen(backup_id)) != 1 ||
+        EVP_DigestUpdate(md, &zero, 1) != 1 ||
+        EVP_DigestUpdate(md, group_name, strlen(group_name)) != 1 ||
+        EVP_DigestUpdate(md, &zero, 1) != 1 ||
+        EVP_DigestUpdate(md, share, HB_QUORUM_SHARE_LEN) != 1 ||
+        EVP_DigestFinal_ex(md, out, &len) != 1 || len != HB_QUORUM_COMMITMENT_LEN)
+        HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 of a quorum share failed");
+cleanup:
+    EVP_MD_CTX_free(md);
+    return st;
+}
+
 /* ---- backup side -------------------------------------------------------------- */
 
 /* RSA-OAEP of a 33-byte share (hb_wrap_dek takes exactly a DEK). */
@@ -181,9 +216,11 @@ hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const 
 {
     hb_status st = HB_OK;
     uint8_t (*shares)[HB_QUORUM_SHARE_LEN] = NULL;
-    uint8_t *wrapped = NULL;
+    uint8_t *wrapped = NULL, commitment[HB_QUORUM_COMMITMENT_LEN];
     size_t wrapped_len = 0;
     HB_ENSURE(n >= 2 && n <= 255, HB_E_USAGE, "quorum '%s' has %zu members (2..255)", name, n);
+    HB_ENSURE(m->id != NULL, HB_E_USAGE, "quorum '%s': the backup id is set first (the share "
+              "commitments bind it)", name);
     shares = OPENSSL_secure_zalloc(n * sizeof *shares);
     HB_ALLOC(shares);
     HB_TRY(hb_quorum_new_key(g, err));
@@ -191,8 +228,10 @@ hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const 
     HB_TRY(hb_manifest_add_quorum(m, name, threshold, qid, err));
     for (size_t i = 0; i < n; i++) {
         HB_TRY(wrap_share(libctx, certs[i], hashes[i], shares[i], &wrapped, &wrapped_len, err));
+        HB_TRY(hb_quorum_share_commitment(m->id, name, shares[i], commitment, err));
         HB_TRY(hb_manifest_add_quorum_member(m, *qid, certs[i], hb_oaep_hash_name(hashes[i]),
-                                             shares[i][0], wrapped, wrapped_len, err));
+                                             shares[i][0], wrapped, wrapped_len, commitment,
+                                             err));
         free(wrapped);
         wrapped = NULL;
     }

@@ -42,8 +42,18 @@ hb_status hb_quorum_wrap_dek(const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t d
 hb_status hb_quorum_unwrap_dek(const uint8_t g[HB_QUORUM_KEY_LEN], const uint8_t *in,
                                size_t in_len, uint8_t dek[HB_DEK_LEN], hb_err *err) HB_MUST_CHECK;
 
-/* Add a quorum group to m: draws G (returned, the caller wipes it), splits
- * it and wraps share i to certs[i] with hashes[i]. */
+#define HB_QUORUM_COMMITMENT_LEN 32
+
+/* The share commitment (docs/FORMAT.md §8.2): SHA-256("hsmbak-share-v1" 0x00
+ * || backup_id 0x00 || group_name 0x00 || share), share = x || y. */
+hb_status hb_quorum_share_commitment(const char *backup_id, const char *group_name,
+                                     const uint8_t share[HB_QUORUM_SHARE_LEN],
+                                     uint8_t out[HB_QUORUM_COMMITMENT_LEN],
+                                     hb_err *err) HB_MUST_CHECK;
+
+/* Add a quorum group to m (its backup id set): draws G (returned, the caller
+ * wipes it), splits it, wraps share i to certs[i] with hashes[i] and records
+ * each share's commitment. */
 hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const char *name,
                                     unsigned threshold, X509 *const *certs,
                                     const hb_oaep_hash *hashes, size_t n,

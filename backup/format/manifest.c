@@ -290,7 +290,7 @@ cleanup:
 hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X509 *cert,
                                         const char *key_wrap, unsigned x,
                                         const uint8_t *wrapped_share, size_t wrapped_len,
-                                        hb_err *err)
+                                        const uint8_t *commitment, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_manifest_quorum_member mem = {0}, *slot = NULL;
@@ -304,6 +304,11 @@ hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X
     for (size_t i = 0; i < q->n_members; i++)
         HB_ENSURE(q->members[i].x != x, HB_E_USAGE, "quorum '%s': x coordinate %u is used "
                   "twice", q->name, x);
+    /* All or none: a reader that checks commitments must not be handed a
+     * member it cannot check beside ones it can. */
+    HB_ENSURE(q->n_members == 0 || q->members[0].has_commitment == (commitment != NULL),
+              HB_E_USAGE, "quorum '%s': some members have a share commitment and some do not",
+              q->name);
     HB_TRY(cert_fields(cert, "quorum member's certificate", &mem.cert_der, &mem.cert_der_len,
                        mem.fingerprint, &mem.subject, err));
     for (size_t i = 0; i < q->n_members; i++)
@@ -313,6 +318,10 @@ hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X
     HB_TRY(dup_str(key_wrap, &mem.key_wrap, err));
     HB_ALLOC(mem.wrapped_share = hb_memdup(wrapped_share, wrapped_len));
     mem.wrapped_share_len = wrapped_len;
+    if (commitment != NULL) {
+        mem.has_commitment = true;
+        memcpy(mem.commitment, commitment, sizeof mem.commitment);
+    }
     HB_PUSH_MOVE(slot, q->members, q->n_members, HB_QUORUM_MAX_MEMBERS, mem);
 cleanup:
     member_clear(&mem);

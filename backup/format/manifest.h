@@ -76,10 +76,13 @@ hb_status hb_manifest_add_recipient(hb_manifest *m, X509 *cert, const char *key_
 /* Add a quorum group (no members yet); *id_out (may be NULL) points into m. */
 hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned threshold,
                                  const char **id_out, hb_err *err) HB_MUST_CHECK;
-/* Add a member with its wrapped share to quorum quorum_id. */
+/* Add a member with its wrapped share to quorum quorum_id; commitment (32
+ * bytes, docs/FORMAT.md §8.2) may be NULL (a manifest made before share
+ * commitments). All members of a quorum have one, or none does. */
 hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X509 *cert,
                                         const char *key_wrap, unsigned x,
                                         const uint8_t *wrapped_share, size_t wrapped_len,
+                                        const uint8_t *commitment,
                                         hb_err *err) HB_MUST_CHECK;
 const hb_manifest_quorum *hb_manifest_find_quorum(const hb_manifest *m, const char *id);
 

@@ -179,9 +179,9 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
 {
     hb_status st = HB_OK;
     char *xs = NULL, *fp = NULL, *wrap = NULL, *cert_b64 = NULL, *share_b64 = NULL;
-    char *subject = NULL;
+    char *subject = NULL, *commit_hex = NULL;
     char who[128]; /* "quorum '<id of at most 64>': member <x>'s" */
-    uint8_t *der = NULL, *share = NULL;
+    uint8_t *der = NULL, *share = NULL, commitment[32];
     size_t der_len = 0, share_len = 0;
     X509 *cert = NULL;
     unsigned x = 0;
@@ -194,6 +194,7 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
     HB_TRY(text_of(mn, "key-wrap", true, &wrap, err));
     HB_TRY(text_of(mn, "certificate", true, &cert_b64, err));
     HB_TRY(text_of(mn, "wrapped-share", true, &share_b64, err));
+    HB_TRY(text_of(mn, "share-commitment", false, &commit_hex, err)); /* older: none */
     HB_ENSURE(hb_hex_lower_ok(fp, 64) && hb_manifest_key_wrap_ok(wrap), HB_E_VERIFY,
               INVALID "quorum '%s': a member has a bad fingerprint or key-wrap", line_of(mn),
               qid);
@@ -202,9 +203,16 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
     HB_TRY(read_cert(mn, who, cert_b64, fp, &der, &der_len, &cert, err));
     HB_ENSURE(hb_base64_decode(share_b64, &share, &share_len, err) == HB_OK && share_len > 0,
               HB_E_VERIFY, INVALID "%s wrapped share is not base64", line_of(mn), who);
+    HB_ENSURE(commit_hex == NULL || (hb_hex_lower_ok(commit_hex, 64) &&
+                                     hb_hex_decode(commit_hex, commitment, sizeof commitment,
+                                                   err) == HB_OK),
+              HB_E_VERIFY, INVALID "%s share commitment is not 64 lowercase hex digits",
+              line_of(mn), who);
     HB_TRY(invalid_at(hb_manifest_add_quorum_member(m, qid, cert, wrap, x, share, share_len,
+                                                    commit_hex != NULL ? commitment : NULL,
                                                     err), mn, err));
 cleanup:
+    free(commit_hex);
     free(xs);
     free(subject);
     free(fp);
@@ -388,8 +396,8 @@ cleanup:
  * declarations (4 allowed); every element is in one of the two, no
  * attribute in any.
  * Depth: backupmanifest > Signature > SignedInfo > Reference > Transforms >
- * Transform is 6 (recipients > quorum > member > certificate is 5; backup >
- * transcript > seq, the transcript pin, is 4): 8.
+ * Transform is 6 (recipients > quorum > member > certificate or share-commitment
+ * is 5; backup > transcript > seq, the transcript pin, is 4): 8.
  * Attributes on one element: <quorum> has 5 (id name threshold
  * secret-sharing key-wrap), every other element 2 at most: 8.
  * Size: one <file> per resource, and a profile has at most 1000 resources
@@ -399,10 +407,10 @@ cleanup:
  *   attributes F x (1 + K) + 2K + X + 10                       ~ 18,000
  *   nodes      (elements, text and whitespace nodes, and 2 per attribute,
  *              its value being a text node) per file 20 + 5 per wrapped
- *              key, 19 per recipient, 22 per quorum member, 5 per excluded
+ *              key, 19 per recipient, 27 per quorum member, 5 per excluded
  *              item: F x (20 + 5K) + 19K + 5X + 80              ~ 105,400
  * so 40,000 elements, 40,000 attributes and 120,000 nodes (a 255-member
- * quorum is 5,600 nodes). A refused document's tree stays under ~20 MiB
+ * quorum is 6,900 nodes). A refused document's tree stays under ~20 MiB
  * (libxml2 spends ~160 bytes a node).
  * Text: the longest is a certificate's base64; a certificate file is at
  * most 1 MiB (HB_CERT_FILE_MAX), 4/3 of that in base64: 2 MiB per node.

@@ -8,6 +8,7 @@
 #include "backup/format/manifest_internal.h"
 #include "backup/format/xml.h"
 #include "common/buf.h"
+#include "common/encode.h"
 #include "common/fail.h"
 
 #include <inttypes.h>
@@ -116,8 +117,15 @@ static hb_status write_quorum(xmlNodePtr recips, xmlNsPtr ns, const hb_manifest_
         HB_TRY(add_cert(mn, ns, mem->subject, mem->fingerprint, mem->key_wrap, mem->cert_der,
                         mem->cert_der_len, 4, err));
         HB_ENSURE(hb_xml_add_b64(mn, ns, "wrapped-share", mem->wrapped_share,
-                                 mem->wrapped_share_len, 4) != NULL && hb_xml_indent(mn, 3),
-                  HB_E_INTERNAL, OUT_OF_MEMORY, "member");
+                                 mem->wrapped_share_len, 4) != NULL, HB_E_INTERNAL,
+                  OUT_OF_MEMORY, "member");
+        if (mem->has_commitment) {
+            char hex[65];
+            hb_hex_encode(mem->commitment, sizeof mem->commitment, hex);
+            HB_ENSURE(add_attr(hb_xml_add(mn, ns, "share-commitment", hex, 4), "algorithm",
+                               "sha256"), HB_E_INTERNAL, OUT_OF_MEMORY, "member");
+        }
+        HB_ENSURE(hb_xml_indent(mn, 3), HB_E_INTERNAL, OUT_OF_MEMORY, "member");
     }
     HB_ENSURE(hb_xml_indent(qn, 2), HB_E_INTERNAL, OUT_OF_MEMORY, "quorum");
 cleanup:

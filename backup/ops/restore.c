@@ -217,6 +217,11 @@ static hb_status choose_credentials(restore_run *r, hb_err *err)
     size_t n = req->n_idcreds ? req->n_idcreds : 1;
     HB_TRY(hb_credentials_open(r->store, r->p, r->m, names, n, req->insert_token,
                                req->insert_ctx, &r->cred, err));
+    /* A quorum share left out (docs/custody.md "Restore with several
+     * idcreds"): the check passed, with the finding. */
+    if (hb_credentials_bad_shares(r->cred) != NULL)
+        HB_TRY(hb_checks_warn(&r->res->checks, "idcred", hb_credentials_bad_shares(r->cred),
+                              err));
     passed(r, "idcred");
     HB_TRY(hb_credentials_check_recipient(r->cred, r->m, err));
     passed(r, "recipient");

@@ -12,6 +12,7 @@
 
 #include "hsmbak/status.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,8 @@ typedef struct hb_manifest_quorum_member {
     size_t cert_der_len;
     uint8_t *wrapped_share; /* RSA-OAEP(x || y) */
     size_t wrapped_share_len;
+    bool has_commitment;    /* false in manifests made before share commitments */
+    uint8_t commitment[32]; /* SHA-256 share commitment (docs/FORMAT.md §8.2) */
 } hb_manifest_quorum_member;
 
 typedef struct hb_manifest_quorum {

@@ -32,6 +32,14 @@
  *                   numbers wrote it; issue 11 class 5)
  *   (any defect)    with HBCRAFT_SIGNER_DAYS=FROM,TO: signed by a re-issued
  *                   signer certificate of that validity (signer_validity)
+ *   bad-share       a copy of SRC (a quorum backup) whose member x=2 of the first
+ *                   quorum holds another share (x=2, random y) wrapped to the
+ *                   same certificate, re-signed: its signed share commitment no
+ *                   longer matches what its token unwraps (issue 15 item 6);
+ *                   with HBCRAFT_SHARE_CERT_X=3 wrapped to member x=3's
+ *                   certificate instead (member 2's token refuses it)
+ *   no-commitment   a copy of SRC with every <share-commitment> removed,
+ *                   re-signed (what hsmbak before share commitments wrote)
  *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
  *                   under SRC's own config DEK, unwrapped with the recipient
  *                   key $HBCRAFT_RECIPIENT_KEY (what any co-recipient can
@@ -480,6 +488,117 @@ static void signer_validity(X509 *cert)
         die(out, NULL);
 }
 
+/* ---- issue 15 item 6: quorum share commitments --------------------------
+ * bad-share and no-commitment edit SRC's own signed manifest (hbcraft's
+ * rebuild does not carry quorum groups), copy every archive as it is, and
+ * sign again with the test's signer. */
+static void replace_text(xmlNodePtr n, const char *text)
+{
+    xmlNodeSetContent(n, NULL);
+    xmlNodeAddContent(n, BAD_CAST text);
+}
+
+static void edit_quorum(const char *defect, const hb_manifest *m, xmlNodePtr root)
+{
+    hb_err err;
+    xmlNodePtr recips = hb_xml_child(root, HB_MANIFEST_NS, "recipients");
+    xmlNodePtr q = NULL;
+    for (xmlNodePtr r = recips ? hb_xml_first_elem(recips) : NULL; r; r = hb_xml_next_elem(r))
+        if (q == NULL && xmlStrcmp(r->name, BAD_CAST "quorum") == 0)
+            q = r;
+    if (q == NULL || m->n_quorums == 0)
+        die("the source backup has no quorum group", NULL);
+    for (xmlNodePtr mn = hb_xml_first_elem(q); mn; mn = hb_xml_next_elem(mn)) {
+        xmlNodePtr c = hb_xml_child(mn, HB_MANIFEST_NS, "share-commitment");
+        if (strcmp(defect, "no-commitment") == 0) {
+            if (c == NULL)
+                die("the source backup has no share commitments", NULL);
+            /* The indentation before it goes too. */
+            if (c->prev != NULL && c->prev->type == XML_TEXT_NODE) {
+                xmlNodePtr ws = c->prev;
+                xmlUnlinkNode(ws);
+                xmlFreeNode(ws);
+            }
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+            continue;
+        }
+        xmlChar *x = xmlGetNoNsProp(mn, BAD_CAST "x");
+        bool two = x != NULL && strcmp((const char *)x, "2") == 0;
+        xmlFree(x);
+        if (!two)
+            continue;
+        const char *to = getenv("HBCRAFT_SHARE_CERT_X");
+        unsigned to_x = to != NULL && strcmp(to, "3") == 0 ? 3 : 2;
+        const hb_manifest_quorum_member *mem = NULL;
+        for (size_t k = 0; k < m->quorums[0].n_members; k++)
+            if (m->quorums[0].members[k].x == to_x)
+                mem = &m->quorums[0].members[k];
+        const unsigned char *d = mem ? mem->cert_der : NULL;
+        X509 *cert = d ? d2i_X509(NULL, &d, (long)mem->cert_der_len) : NULL;
+        uint8_t share[33];
+        share[0] = 2;
+        hb_oaep_hash h;
+        uint8_t *wrapped = NULL;
+        size_t wlen = 0;
+        char *b64 = NULL;
+        if (cert == NULL || RAND_bytes(share + 1, 32) != 1 ||
+            hb_oaep_hash_from_name(mem->key_wrap, &h, &err) != HB_OK ||
+            hb_oaep_encrypt(hb_provider_libctx(prov), X509_get0_pubkey(cert), h, share,
+                            sizeof share, &wrapped, &wlen, &err) != HB_OK ||
+            hb_base64_encode(wrapped, wlen, &b64, &err) != HB_OK)
+            die("bad-share", &err);
+        replace_text(hb_xml_child(mn, HB_MANIFEST_NS, "wrapped-share"), b64);
+        free(b64);
+        free(wrapped);
+        X509_free(cert);
+        return;
+    }
+    if (strcmp(defect, "bad-share") == 0)
+        die("the first quorum has no member x=2", NULL);
+}
+
+static int quorum_defect(const char *defect, const char *src, const char *out,
+                         const hb_manifest *m, X509 *cert)
+{
+    hb_err err;
+    char path[PATH_MAX];
+    buf data = {0};
+    for (size_t i = 0; i < m->n_files; i++) {
+        if (hb_path_join(path, sizeof path, src, m->files[i].filename, &err) != HB_OK)
+            die("path", &err);
+        read_all(path, &data);
+        write_out(out, m->files[i].filename, data.p, data.len);
+        free(data.p);
+        data = (buf){0};
+    }
+    if (hb_path_join(path, sizeof path, src, HB_MANIFEST_FILENAME, &err) != HB_OK)
+        die("path", &err);
+    read_all(path, &data);
+    xmlDocPtr doc = xmlReadMemory((const char *)data.p, (int)data.len, "m.xml", NULL,
+                                  XML_PARSE_NONET);
+    free(data.p);
+    if (doc == NULL)
+        die("cannot parse the manifest", NULL);
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr sig = hb_xml_child(root, HB_XMLDSIG_NS, "Signature");
+    if (sig) {
+        xmlUnlinkNode(sig);
+        xmlFreeNode(sig);
+    }
+    edit_quorum(defect, m, root);
+    if (hb_xmldsig_sign(doc, cert, sign_cb, NULL, &err) != HB_OK)
+        die("sign", &err);
+    xmlChar *xml = NULL;
+    int n = 0;
+    xmlDocDumpMemoryEnc(doc, &xml, &n, "UTF-8");
+    write_out(out, HB_MANIFEST_FILENAME, xml, (size_t)n);
+    xmlFree(xml);
+    xmlFreeDoc(doc);
+    return 0;
+}
+/* ---- end of issue 15 item 6 ---------------------------------------------- */
+
 int main(int argc, char **argv)
 {
     if (argc < 7) {
@@ -495,7 +614,8 @@ int main(int argc, char **argv)
     static const char *const known[] = {"none", "swap", "replay", "no-recipient", "sys-version",
                                         "format-version", "unknown-element", "dtd",
                                         "no-signature", "bad-signature", "entry-edit",
-                                        "co-recipient", "no-sequence", NULL};
+                                        "co-recipient", "no-sequence", "bad-share",
+                                        "no-commitment", NULL};
     if (!is(defect, tar_defects) && !is(defect, known) && !is(defect, link_defects)) {
         fprintf(stderr, "hbcraft: unknown defect '%s'\n", defect);
         return 2;
@@ -523,6 +643,15 @@ int main(int argc, char **argv)
     hb_manifest *m = read_manifest(src), *m2 = argc > 7 ? read_manifest(argv[7]) : NULL;
     if (strcmp(defect, "co-recipient") == 0) {
         int rc = co_recipient(m, out, outside);
+        hb_manifest_free(m);
+        hb_manifest_free(m2);
+        X509_free(signer_cert);
+        EVP_PKEY_free(signer_key);
+        hb_provider_free(prov);
+        return rc;
+    }
+    if (strcmp(defect, "bad-share") == 0 || strcmp(defect, "no-commitment") == 0) {
+        int rc = quorum_defect(defect, src, out, m, signer_cert);
         hb_manifest_free(m);
         hb_manifest_free(m2);
         X509_free(signer_cert);

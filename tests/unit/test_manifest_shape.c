@@ -24,7 +24,8 @@ static void test_biggest_real_manifest(void)
     uint8_t *xml = NULL;
     size_t len = 0;
     const char *rid[RECIPIENTS], *qid[QUORUMS];
-    static const uint8_t rsa_key[256] = {1}, quorum_key[40] = {2}, share[256] = {3};
+    static const uint8_t rsa_key[256] = {1}, quorum_key[40] = {2}, share[256] = {3},
+                         commitment[32] = {4};
     sigtest_key sg = sigtest_make("p256", "Signer");
     sigtest_key r1 = sigtest_make("rsa2048", "Recipient One");
     sigtest_key r2 = sigtest_make("rsa2048", "Recipient Two");
@@ -46,7 +47,8 @@ static void test_biggest_real_manifest(void)
         for (unsigned x = 1; x <= RECIPIENTS; x++)
             HBTEST_ASSERT_OK(hb_manifest_add_quorum_member(m, qid[q], certs[x - 1],
                                                            "rsa-oaep-sha1", x, share,
-                                                           sizeof share, &err), &err);
+                                                           sizeof share, commitment, &err),
+                             &err);
     }
     for (int f = 0; f < FILES; f++) {
         char name[16], filename[32];

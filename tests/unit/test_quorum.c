@@ -195,6 +195,40 @@ static void test_one_share_is_not_enough(void)
     CU_ASSERT_EQUAL(opened, 0);
 }
 
+/* ---- share commitments (docs/FORMAT.md §8.2) ---------------------------- */
+
+static void test_share_commitment(void)
+{
+    hb_err err = {0};
+    static const char id[] = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    uint8_t share[33], c[32], other[32];
+    share[0] = 2;
+    for (int i = 0; i < 32; i++)
+        share[1 + i] = (uint8_t)i;
+    /* Python: hashlib.sha256(b'hsmbak-share-v1\0' + id + b'\0vault\0' +
+     * bytes([2]) + bytes(range(32))) */
+    static const uint8_t want[32] = {
+        0x06, 0x49, 0x60, 0x57, 0x32, 0xdf, 0x77, 0x9a, 0xf0, 0x4a, 0x8f, 0x25, 0x8a, 0x91, 0x36,
+        0xb9, 0x60, 0xf3, 0xc0, 0xd3, 0xf9, 0xdc, 0x6a, 0x46, 0x27, 0x8a, 0x81, 0xa8, 0xa6, 0xd7,
+        0x8b, 0xb0};
+    HBTEST_ASSERT_OK(hb_quorum_share_commitment(id, "vault", share, c, &err), &err);
+    CU_ASSERT_EQUAL(memcmp(c, want, 32), 0);
+    /* Bound to the backup, the group, x and every byte of y. */
+    HBTEST_ASSERT_OK(hb_quorum_share_commitment("0f8fad5b-d9cb-469f-a165-70867728950f", "vault",
+                                                share, other, &err), &err);
+    CU_ASSERT_NOT_EQUAL(memcmp(c, other, 32), 0);
+    HBTEST_ASSERT_OK(hb_quorum_share_commitment(id, "vaulT", share, other, &err), &err);
+    CU_ASSERT_NOT_EQUAL(memcmp(c, other, 32), 0);
+    for (int i = 0; i < 33; i++) {
+        share[i] ^= 1;
+        HBTEST_ASSERT_OK(hb_quorum_share_commitment(id, "vault", share, other, &err), &err);
+        CU_ASSERT_NOT_EQUAL(memcmp(c, other, 32), 0);
+        share[i] ^= 1;
+    }
+    HBTEST_ASSERT_STATUS(hb_quorum_share_commitment(NULL, "vault", share, other, &err),
+                         HB_E_USAGE, &err);
+}
+
 /* ---- manifest with a quorum: round trip, xmlsec1, open in software ---- */
 
 static sigtest_key signer, m1, m2, m3, solo;
@@ -291,7 +325,15 @@ static void test_manifest_quorum(void)
         CU_ASSERT_FATAL(open_share(keys[i + 1], mem->key_wrap, mem->wrapped_share,
                                    mem->wrapped_share_len, shares[i]));
         CU_ASSERT_EQUAL(shares[i][0], mem->x);
+        /* Its signed commitment is the one of the share it holds. */
+        uint8_t c[32];
+        CU_ASSERT_FATAL(mem->has_commitment);
+        HBTEST_ASSERT_OK(hb_quorum_share_commitment(back->id, "vault", shares[i], c, &err),
+                         &err);
+        CU_ASSERT_EQUAL(memcmp(c, mem->commitment, 32), 0);
     }
+    CU_ASSERT(q->members[0].has_commitment);
+    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)xml, "<share-commitment algorithm=\"sha256\">"));
     gf_interpolate((const uint8_t(*)[33])shares, 2, g2);
     const hb_manifest_wrapped_key *wk = hb_manifest_find_wrapped_key(&back->files[0], "q1");
     CU_ASSERT_PTR_NOT_NULL_FATAL(wk);
@@ -320,6 +362,16 @@ static void test_manifest_quorum(void)
     HBTEST_ASSERT_STATUS(hb_manifest_read((const uint8_t *)tampered, strlen(tampered), NULL,
                                           &none, NULL, &err), HB_E_VERIFY, &err);
     free(tampered);
+    /* A commitment is signed like the rest. */
+    char *cm = strstr((char *)xml, "<share-commitment algorithm=\"sha256\">");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cm);
+    char *flipped = strdup((const char *)xml);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(flipped);
+    char *digit = flipped + (cm - (char *)xml) + strlen("<share-commitment algorithm=\"sha256\">");
+    *digit = *digit == '0' ? '1' : '0';
+    HBTEST_ASSERT_STATUS(hb_manifest_read((const uint8_t *)flipped, strlen(flipped), NULL,
+                                          &none, NULL, &err), HB_E_VERIFY, &err);
+    free(flipped);
     hbtest_rmtree(dir);
     free(dir);
 
@@ -346,13 +398,20 @@ static void test_builder_rejects(void)
     HBTEST_ASSERT_STATUS(hb_manifest_add_quorum(m, "ok", 1, &qid, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_OK(hb_manifest_add_quorum(m, "ok", 2, &qid, &err), &err);
     HBTEST_ASSERT_STATUS(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 0, share,
-                                                       256, &err), HB_E_USAGE, &err);
+                                                       256, NULL, &err), HB_E_USAGE, &err);
     HBTEST_ASSERT_OK(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 1, share,
-                                                   256, &err), &err);
+                                                   256, NULL, &err), &err);
     HBTEST_ASSERT_FAIL(hb_manifest_add_quorum_member(m, qid, k.cert, "rsa-oaep-sha1", 2, share, 256,
-                                                     &err), HB_E_USAGE, &err, "listed twice");
+                                                     NULL, &err), HB_E_USAGE, &err, "listed twice");
     HBTEST_ASSERT_STATUS(hb_manifest_add_quorum_member(m, "q9", k.cert, "rsa-oaep-sha1", 2,
-                                                       share, 256, &err), HB_E_USAGE, &err);
+                                                       share, 256, NULL, &err), HB_E_USAGE, &err);
+    /* All members have a commitment or none does. */
+    sigtest_key k2 = sigtest_make("rsa2048", "K2");
+    uint8_t commitment[32] = {7};
+    HBTEST_ASSERT_FAIL(hb_manifest_add_quorum_member(m, qid, k2.cert, "rsa-oaep-sha1", 2, share,
+                                                     256, commitment, &err), HB_E_USAGE, &err,
+                       "some members have a share commitment and some do not");
+    sigtest_free(&k2);
     hb_manifest_free(m);
     sigtest_free(&k);
 }
@@ -364,6 +423,7 @@ int main(void)
         {"split and combine refuse bad parameters", test_split_rejects},
         {"RFC 5649 wrap: round trip, AIV per RFC 3394 unwrap, wrong key", test_rfc5649},
         {"one share plus a guess at every x never unwraps", test_one_share_is_not_enough},
+        {"share commitment: vector, bound to backup, group, x and y", test_share_commitment},
         {"manifest quorum: round trip, open in software, xmlsec1", test_manifest_quorum},
         {"manifest quorum builder rejections", test_builder_rejects},
         {NULL, NULL},
