@@ -1,4 +1,4 @@
-/* hsmbak ceremony enroll|import-cert|retire|quorum|verify-transcript|list
+/* hsmbak ceremony enroll|import-cert|retire|quorum|attest|verify-transcript|list
  * (docs/custody.md). */
 #include "args.h"
 #include "output.h"
@@ -163,6 +163,8 @@ static void describe_transcript(json_t *r, const hb_transcript *t)
         const hb_transcript_entry *e = &t->entries[i];
         json_t *o = out_push_object(entries);
         out_u64(o, "seq", e->seq);
+        out_u64(o, "version", e->version);
+        out_bool(o, "proof_of_possession", e->pop_sig_len > 0);
         out_str(o, "time", e->time);
         out_str(o, "what", e->what);
         out_str(o, "who", e->who);
@@ -440,9 +442,26 @@ static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const
     return HB_OK;
 }
 
+/* The store is printed first: what is signed is what the operator saw. */
+static hb_status do_attest(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
+{
+    hb_status st = do_list(ctx, root);
+    if (st != HB_OK)
+        return st;
+    st = hb_ceremony_attest(p, root, o->custodians, o->n_custodians, o->flags, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    out_bool(out_record(ctx), "attested", true);
+    cli_say(ctx, "ceremony: the custody store above is recorded in the transcript, signed by "
+            "the backup signer; backups to enrolled recipients follow it");
+    return HB_OK;
+}
+
 /* ---- the commands ------------------------------------------------------------- */
 
-typedef enum ceremony { C_ENROLL, C_IMPORT_CERT, C_RETIRE, C_QUORUM, C_VERIFY, C_LIST } ceremony;
+typedef enum ceremony {
+    C_ENROLL, C_IMPORT_CERT, C_RETIRE, C_QUORUM, C_ATTEST, C_VERIFY, C_LIST
+} ceremony;
 
 static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
 {
@@ -468,6 +487,7 @@ static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
     case C_IMPORT_CERT: st = do_import_cert(ctx, root, p, &o, pos); break;
     case C_RETIRE: st = do_retire(ctx, root, p, &o, pos); break;
     case C_QUORUM: st = do_quorum(ctx, root, p, &o, pos, (int)a->n_operands); break;
+    case C_ATTEST: st = do_attest(ctx, root, p, &o); break;
     case C_VERIFY: st = do_verify(ctx, root, p, &o); break;
     case C_LIST: break;
     }
@@ -494,6 +514,11 @@ static hb_status run_retire(cli_ctx *ctx, const cli_args *a)
 static hb_status run_quorum(cli_ctx *ctx, const cli_args *a)
 {
     return run_ceremony(ctx, a, C_QUORUM);
+}
+
+static hb_status run_attest(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_ATTEST);
 }
 
 static hb_status run_verify(cli_ctx *ctx, const cli_args *a)
@@ -603,6 +628,24 @@ const cli_spec cli_spec_ceremony_quorum = {
     .min_operands = 3,
     .max_operands = 256,
     .run = run_quorum,
+};
+
+static const cli_option attest_options[] = {
+    CUSTODIAN_OPTION("attestation"),
+    NEW_TRANSCRIPT_OPTION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+const cli_spec cli_spec_ceremony_attest = {
+    .cmd = "ceremony",
+    .sub = "attest",
+    .purpose = "Print the custody store and record it in the transcript",
+    .details = "secure-backup takes enrolled recipients only from a custody store the "
+               "transcript's last entry records; attest records the store as it is (after a "
+               "transcript written by an older hsmbak, or to accept a change made by hand), "
+               "signed by the backup signer (its PIN is asked).",
+    .options = attest_options,
+    .run = run_attest,
 };
 
 static const cli_option verify_options[] = {
