@@ -378,6 +378,14 @@ static hb_status fill_result(const hb_enrollment *e, const hb_keygen_result *kr,
         HB_TRY(hb_enrollment_expiry_warning(e, time(NULL), &res->warnings, err));
     }
     res->key_wrap = e->key_wrap;
+    /* What the token lets the key do, read back by hb_keygen. */
+    _Static_assert(sizeof res->mechanisms_warning == sizeof kr->mechanisms_warning &&
+                       sizeof res->allowed_mechanisms == sizeof kr->allowed_mechanisms &&
+                       sizeof res->mechanisms_limit == sizeof kr->mechanisms_limit,
+                   "mechanism fields");
+    memcpy(res->mechanisms_limit, kr->mechanisms_limit, sizeof res->mechanisms_limit);
+    memcpy(res->allowed_mechanisms, kr->allowed_mechanisms, sizeof res->allowed_mechanisms);
+    memcpy(res->mechanisms_warning, kr->mechanisms_warning, sizeof res->mechanisms_warning);
     memcpy(res->token_label, e->token_label, sizeof res->token_label);
     memcpy(res->token_serial, e->token_serial, sizeof res->token_serial);
 cleanup:

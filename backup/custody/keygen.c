@@ -9,7 +9,9 @@
  * but reports the key as unusable. An enrollment ceremony also has the new
  * key sign its transcript entry (proof of possession) in that window, through
  * hb_keygen_hooked's hook; the key is sealed whether or not the hook
- * succeeds. */
+ * succeeds. What the token then lets the key do (CKA_ALLOWED_MECHANISMS,
+ * provider/allowed.c) is read back, tried, reported and recorded on the key
+ * object (docs/custody.md "Allowed mechanisms"). */
 #include "hsmbak/keygen.h"
 
 #include "backup/custody/custody_internal.h"
@@ -360,6 +362,36 @@ static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert
     return HB_OK;
 }
 
+/* What the token lets the key do, read back and tried once the key is what
+ * it will stay (sealed). A token that ignores CKA_ALLOWED_MECHANISMS is not
+ * refused (openCryptoki 3.8 has no such attribute): one warning says so. */
+static hb_status check_mechanisms(hb_provider *p, const char *priv_uri, const char *token_uri,
+                                  hb_key_usage usage, hb_keygen_result *res, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_key_mechanisms m;
+    HB_TRY(hb_token_key_mechanisms(p, priv_uri, &m, err));
+    _Static_assert(sizeof res->allowed_mechanisms == sizeof m.allowed, "mechanism list sizes");
+    memcpy(res->allowed_mechanisms, m.allowed, sizeof res->allowed_mechanisms);
+    HB_TRY(hb_format(res->mechanisms_limit, sizeof res->mechanisms_limit, "the limit", err,
+                     "%s", hb_mech_limit_name(m.limit)));
+    if (m.limit == HB_MECH_LIMITED)
+        goto cleanup;
+    const char *can = usage == HB_USAGE_SIGNER
+                          ? "raw RSA signatures (CKM_RSA_X_509) with any hash"
+                          : "raw RSA (CKM_RSA_X_509: valid signatures) and PKCS#1 v1.5 "
+                            "decryption (a padding oracle)";
+    HB_TRY(hb_format(res->mechanisms_warning, sizeof res->mechanisms_warning, "the warning", err,
+                     "%s %s: with the PIN, the key can still do %s; only its usage flags "
+                     "limit it", token_uri,
+                     m.limit == HB_MECH_UNLIMITED
+                         ? "ignores CKA_ALLOWED_MECHANISMS"
+                         : "does not enforce the CKA_ALLOWED_MECHANISMS it was given",
+                     can));
+cleanup:
+    return st;
+}
+
 /* The certificate onto the token and into cert: (and temporary:), the CSR
  * into temporary:, and the crypto objects naming them. */
 static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
@@ -388,6 +420,8 @@ static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
             HB_TRY(hb_objects_set_key_wrap_probe(store, res->object_name, res->fingerprint,
                                                  res->key_wraps_accepted, err));
         HB_TRY(hb_objects_set_key(store, res->object_name, priv_uri, &created, err));
+        HB_TRY(hb_objects_set_key_mechanisms(store, res->object_name, res->mechanisms_limit,
+                                             res->allowed_mechanisms, err));
         HB_TRY(hb_objects_save(store, err));
     }
 cleanup:
@@ -429,6 +463,7 @@ hb_status hb_keygen_hooked(hb_provider *p, const hb_keygen_request *req,
     if (must_sign)
         HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, hook,
                               hook_ctx, &cert, &csr, res, err));
+    HB_TRY(check_mechanisms(p, priv_uri, req->token_uri, req->usage, res, err));
     if (cert != NULL && req->usage == HB_USAGE_RECIPIENT && res->key_wrap == HB_OAEP_UNPROBED)
         HB_TRY(probe_key_wrap(p, priv_uri, cert, res, err));
     HB_TRY(write_outputs(p, req, file_name, priv_uri, cert, csr, store, res, err));
@@ -439,6 +474,7 @@ cleanup:
                  req->usage == HB_USAGE_SIGNER ? "signer" : "recipient",
                  "fingerprint", res->fingerprint,
                  "key_wrap", res->key_wrap ? hb_oaep_hash_name(res->key_wrap) : NULL,
+                 "mechanisms", res->mechanisms_limit[0] ? res->mechanisms_limit : NULL,
                  (const char *)NULL);
     hb_objects_free(store);
     X509_free(cert);

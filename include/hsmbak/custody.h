@@ -115,6 +115,9 @@ typedef struct hb_enroll_result {
     char csr_url[PATH_MAX];              /* temporary:///NAME.csr with csr */
     hb_oaep_hash key_wrap;
     char token_label[33], token_serial[17];
+    /* CKA_ALLOWED_MECHANISMS read back (hb_keygen_result): */
+    char mechanisms_limit[16], allowed_mechanisms[96];
+    char mechanisms_warning[320];        /* "" unless the token ignores it */
     hb_strlist warnings;
 } hb_enroll_result;
 HB_API void hb_enroll_result_free(hb_enroll_result *res);
