@@ -53,4 +53,21 @@ hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
 hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
 void hb_zstd_writer_free(hb_zstd_writer *z);
 
+/* Checked entries onto disk beneath a staging directory, from directory
+ * fds (disk_writer.c). canon, canon_link: the checker's canonical paths
+ * (canon_link NULL unless a hard link); cb: the read callback's hb_err,
+ * for a failure while the entry's data is read. Directory attributes are
+ * set when the writer leaves them, the root's by close. */
+struct archive_entry;
+typedef struct hb_disk_writer hb_disk_writer;
+hb_status hb_disk_writer_open(const char *root, const char *name, hb_disk_writer **out,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_root(hb_disk_writer *w, struct archive_entry *e,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_entry(hb_disk_writer *w, struct archive *a, const hb_err *cb,
+                               struct archive_entry *e, const char *canon,
+                               const char *canon_link, hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_close(hb_disk_writer *w, hb_err *err) HB_MUST_CHECK;
+void hb_disk_writer_free(hb_disk_writer *w);
+
 #endif
