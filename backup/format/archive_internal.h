@@ -53,6 +53,18 @@ hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
 hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
 void hb_zstd_writer_free(hb_zstd_writer *z);
 
+/* The stream decrypted ahead of its reader on a thread of its own
+ * (read_ahead.c): next gives the plaintext hb_stream_read would give, in
+ * order, in pieces of at most cap bytes, valid until the next call; len 0
+ * at the end (the final segment verified). free stops and joins the thread
+ * (the stream reader and its source are the thread's until then). */
+typedef struct hb_read_ahead hb_read_ahead;
+hb_status hb_read_ahead_start(hb_stream_reader *r, size_t cap, hb_read_ahead **out,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_read_ahead_next(hb_read_ahead *ra, const uint8_t **buf, size_t *len,
+                             hb_err *err) HB_MUST_CHECK;
+void hb_read_ahead_free(hb_read_ahead *ra);
+
 /* Checked entries onto disk beneath a staging directory, from directory
  * fds (disk_writer.c). canon, canon_link: the checker's canonical paths
  * (canon_link NULL unless a hard link); cb: the read callback's hb_err,

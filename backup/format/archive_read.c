@@ -123,7 +123,7 @@ typedef struct in_file {
     hb_stream_reader *r;
     EVP_MD_CTX *md;     /* SHA-256 of the encrypted file, for hb_archive_info */
     const hb_archive_spec *spec; /* for byte progress */
-    uint8_t *buf;
+    hb_read_ahead *ra;  /* decrypts ahead of libarchive, on its own thread */
     bool eof;
     hb_err err;         /* why tar_read_cb failed, for hb_archive_fail */
 } in_file;
@@ -147,15 +147,17 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 {
     in_file *in = ctx;
     size_t got = 0;
-    *out = in->buf;
+    const uint8_t *buf = NULL;
+    *out = NULL;
     if (in->eof)
         return 0;
-    if (hb_stream_read(in->r, in->buf, READ_BUF, &got, &in->err) != HB_OK) {
+    if (hb_read_ahead_next(in->ra, &buf, &got, &in->err) != HB_OK) {
         archive_set_error(a, EIO, "%s", in->err.msg);
         return -1;
     }
     if (got == 0)
         in->eof = true; /* the final segment verified */
+    *out = buf;
     return (la_ssize_t)got;
 }
 
@@ -352,13 +354,12 @@ typedef struct reader {
 static void reader_close(reader *rd)
 {
     archive_read_free(rd->a);
+    hb_read_ahead_free(rd->in.ra); /* joins its thread before the stream goes */
     hb_disk_writer_free(rd->disk);
     hb_stream_reader_free(rd->in.r);
     EVP_MD_CTX_free(rd->in.md);
     if (rd->in.fd >= 0)
         close(rd->in.fd);
-    if (rd->in.buf != NULL)
-        OPENSSL_clear_free(rd->in.buf, READ_BUF);
     if (rd->c != NULL) {
         pathset_clear(&rd->c->files);
         pathset_clear(&rd->c->symlinks);
@@ -378,7 +379,6 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
     hb_status st = HB_OK;
     const hb_archive_spec *spec = rd->spec;
     HB_ALLOC(rd->c = calloc(1, sizeof *rd->c));
-    HB_ALLOC(rd->in.buf = malloc(READ_BUF));
     rd->c->name = spec->name;
     if (limits != NULL)
         rd->c->lim = *limits;
@@ -403,6 +403,7 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
     HB_TRY(hb_stream_reader_new(dek, spec->backup_id, spec->name, fd_source, &rd->in,
                                 &rd->in.r, err));
+    HB_TRY(hb_read_ahead_start(rd->in.r, READ_BUF, &rd->in.ra, err));
 
     rd->a = archive_read_new();
     HB_ENSURE(rd->a != NULL && archive_read_support_format_tar(rd->a) == ARCHIVE_OK &&
@@ -472,9 +473,12 @@ static hb_status finish(reader *rd, hb_archive_info *info, hb_err *err)
     uint8_t digest[32];
     while (!rd->in.eof) {
         size_t n = 0;
-        HB_TRY(hb_stream_read(rd->in.r, rd->in.buf, READ_BUF, &n, err));
+        const uint8_t *buf;
+        HB_TRY(hb_read_ahead_next(rd->in.ra, &buf, &n, err));
         rd->in.eof = n == 0;
     }
+    hb_read_ahead_free(rd->in.ra); /* its thread joined: the digest and size are final */
+    rd->in.ra = NULL;
     if (rd->disk != NULL)
         HB_TRY(hb_disk_writer_close(rd->disk, err)); /* directory modes, times */
     if (EVP_DigestFinal_ex(rd->in.md, digest, NULL) != 1)
