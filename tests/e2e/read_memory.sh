@@ -5,6 +5,9 @@
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
 . "$HSMBAK_SRC/tests/lib/fixture.sh"
 LIMIT_KIB=$((64 * 1024))
+# AddressSanitizer's shadow memory and quarantine are not the program's:
+# the limit is for real builds; a sanitized one still runs the restore.
+if ldd "$HSMBAK_BIN" | grep -q libasan; then LIMIT_KIB=$((1024 * 1024)); fi
 
 make_system
 python3 - "$HSMBAK_ROOT/local/many" <<'PY'
@@ -35,9 +38,9 @@ peak() { # CMD...: runs it, prints its peak RSS in KiB
 }
 v=$(peak "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-restore rcptcred "$T/b" --validate)
 [ "$v" -lt "$LIMIT_KIB" ] || fail "validate of $n entries peaked at $v KiB (limit $LIMIT_KIB)"
-pass "validate of $n entries: peak RSS $((v / 1024)) MiB < 64 MiB"
+pass "validate of $n entries: peak RSS $((v / 1024)) MiB < $((LIMIT_KIB / 1024)) MiB"
 x=$(peak "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" secure-restore rcptcred "$T/b")
 [ "$x" -lt "$LIMIT_KIB" ] || fail "restore of $n entries peaked at $x KiB (limit $LIMIT_KIB)"
 [ "$(tree_digest "$HSMBAK_ROOT/local")" = "$want" ] || fail "the restored local/ differs"
-pass "restore of $n entries: peak RSS $((x / 1024)) MiB < 64 MiB, tree identical"
+pass "restore of $n entries: peak RSS $((x / 1024)) MiB < $((LIMIT_KIB / 1024)) MiB, tree identical"
 finish
