@@ -18,8 +18,8 @@
 #include "common/fail.h"
 #include "common/fileio.h"
 #include "common/ids.h"
+#include "common/words.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,42 +34,6 @@
 
 /* ---- the state file ---- */
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    char tmp[24];
-    if (n == 0 || n > 19 || s[0] < '1' || s[0] > '9')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    errno = 0;
-    unsigned long long v = strtoull(tmp, NULL, 10);
-    if (errno != 0 || v > SEQ_MAX)
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
-/* The next space-separated word of [*p, end) into out (cap bytes, NUL). */
-static bool word(const char **p, const char *end, char *out, size_t cap)
-{
-    const char *s = *p;
-    const char *e = s < end ? memchr(s, ' ', (size_t)(end - s)) : NULL;
-    if (s >= end)
-        return false;
-    if (e == NULL)
-        e = end;
-    size_t n = (size_t)(e - s);
-    if (n == 0 || n >= cap)
-        return false;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    *p = e < end ? e + 1 : e;
-    return true;
-}
-
 static bool parse_pin(const char *text, size_t len, hb_transcript_pin *pin)
 {
     const char *end = text + len, *p;
@@ -81,20 +45,22 @@ static bool parse_pin(const char *text, size_t len, hb_transcript_pin *pin)
     end--; /* the last newline */
     if (memchr(p, '\n', (size_t)(end - p)) != NULL || (end > p && end[-1] == ' '))
         return false;
-    if (!word(&p, end, w, sizeof w) || strcmp(w, "pin") != 0 || !word(&p, end, w, sizeof w) ||
-        !parse_u64(w, strlen(w), &pin->seq) || !word(&p, end, pin->head, sizeof pin->head) ||
+    if (!hb_word_copy(&p, end, w, sizeof w) || strcmp(w, "pin") != 0 ||
+        !hb_word_copy(&p, end, w, sizeof w) || !hb_word_u64(w, strlen(w), SEQ_MAX, &pin->seq) ||
+        pin->seq == 0 || !hb_word_copy(&p, end, pin->head, sizeof pin->head) ||
         strlen(pin->head) != 64 || !hb_hex_lower_ok(pin->head, 64) ||
-        !word(&p, end, w, sizeof w))
+        !hb_word_copy(&p, end, w, sizeof w))
         return false;
     pin->from_backup = strcmp(w, "backup") == 0;
     if (!pin->from_backup && strcmp(w, "ceremony") != 0)
         return false;
     if (pin->from_backup &&
-        (!word(&p, end, pin->backup_id, sizeof pin->backup_id) || !hb_uuid_ok(pin->backup_id)))
+        (!hb_word_copy(&p, end, pin->backup_id, sizeof pin->backup_id) ||
+         !hb_uuid_ok(pin->backup_id)))
         return false;
-    if (!word(&p, end, pin->time, sizeof pin->time) || !hb_rfc3339_ok(pin->time))
+    if (!hb_word_copy(&p, end, pin->time, sizeof pin->time) || !hb_rfc3339_ok(pin->time))
         return false;
-    if (pin->from_backup && (!word(&p, end, pin->how, sizeof pin->how) ||
+    if (pin->from_backup && (!hb_word_copy(&p, end, pin->how, sizeof pin->how) ||
                              (strcmp(pin->how, "made") != 0 && strcmp(pin->how, "restored") != 0)))
         return false;
     return p == end;

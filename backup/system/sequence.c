@@ -15,6 +15,7 @@
 #include "common/fail.h"
 #include "common/fileio.h"
 #include "common/ids.h"
+#include "common/words.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,65 +41,28 @@ static hb_status state_path(const hb_system *sys, char *out, size_t cap, hb_err 
     return hb_path_join(out, cap, sys->root, HB_SEQUENCE_STATE, err);
 }
 
-/* A decimal 0..SEQ_MAX, digits only, no sign, no leading zero but "0". */
-static bool parse_seq(const char *s, size_t n, uint64_t *out)
-{
-    char tmp[24];
-    if (n == 0 || n > 19 || (n > 1 && s[0] == '0'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    errno = 0;
-    unsigned long long v = strtoull(tmp, NULL, 10);
-    if (errno != 0 || v > SEQ_MAX)
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
-/* The next space-separated word of line [*p, end): *w, *wn. */
-static bool word(const char **p, const char *end, const char **w, size_t *wn)
-{
-    const char *s = *p;
-    if (s >= end)
-        return false;
-    const char *e = memchr(s, ' ', (size_t)(end - s));
-    if (e == NULL)
-        e = end;
-    *w = s;
-    *wn = (size_t)(e - s);
-    *p = e < end ? e + 1 : e;
-    return *wn > 0;
-}
-
-static bool is_word(const char *w, size_t n, const char *lit)
-{
-    return n == strlen(lit) && memcmp(w, lit, n) == 0;
-}
-
 /* "newest none" or "newest SEQ ID CREATED HOW". */
 static bool parse_newest(const char *p, const char *end, hb_sequence_state *s)
 {
     const char *w;
     size_t n;
-    if (!word(&p, end, &w, &n) || !is_word(w, n, "newest") || !word(&p, end, &w, &n))
+    if (!hb_word_next(&p, end, &w, &n) || !hb_word_is(w, n, "newest") ||
+        !hb_word_next(&p, end, &w, &n))
         return false;
-    if (is_word(w, n, "none"))
+    if (hb_word_is(w, n, "none"))
         return p == end;
-    if (!parse_seq(w, n, &s->newest) || s->newest == 0)
+    if (!hb_word_u64(w, n, SEQ_MAX, &s->newest) || s->newest == 0)
         return false;
-    if (!word(&p, end, &w, &n) || n != 36)
+    if (!hb_word_next(&p, end, &w, &n) || n != 36)
         return false;
     memcpy(s->newest_id, w, n);
     s->newest_id[n] = '\0';
-    if (!word(&p, end, &w, &n) || n != 20)
+    if (!hb_word_next(&p, end, &w, &n) || n != 20)
         return false;
     memcpy(s->newest_created, w, n);
     s->newest_created[n] = '\0';
-    if (!word(&p, end, &w, &n) || !(is_word(w, n, "made") || is_word(w, n, "restored")))
+    if (!hb_word_next(&p, end, &w, &n) ||
+        !(hb_word_is(w, n, "made") || hb_word_is(w, n, "restored")))
         return false;
     memcpy(s->newest_how, w, n);
     s->newest_how[n] = '\0';
@@ -114,7 +78,7 @@ static bool parse_state(const char *text, size_t len, hb_sequence_state *s)
         const char *nl = memchr(p, '\n', (size_t)(stop - p));
         if (nl == NULL)
             return false;
-        /* Words are separated by single spaces (word() refuses an empty
+        /* Words are separated by single spaces (hb_word_next refuses an empty
          * one); a line never ends in one. */
         if (nl > p && nl[-1] == ' ')
             return false;
@@ -126,8 +90,9 @@ static bool parse_state(const char *text, size_t len, hb_sequence_state *s)
         memcmp(line[0], STATE_MAGIC, strlen(STATE_MAGIC)) != 0)
         return false;
     p = line[1];
-    if (!word(&p, end[1], &w, &n) || !is_word(w, n, "counter") || !word(&p, end[1], &w, &n) ||
-        !parse_seq(w, n, &s->counter) || p != end[1])
+    if (!hb_word_next(&p, end[1], &w, &n) || !hb_word_is(w, n, "counter") ||
+        !hb_word_next(&p, end[1], &w, &n) || !hb_word_u64(w, n, SEQ_MAX, &s->counter) ||
+        p != end[1])
         return false;
     return parse_newest(line[2], end[2], s);
 }

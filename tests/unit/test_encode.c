@@ -2,6 +2,7 @@
 #include "hbtest.h"
 
 #include "common/encode.h"
+#include "common/words.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,33 @@ static void test_err_prefix_and_truncation(void)
     CU_ASSERT_STRING_EQUAL(hb_status_name(HB_E_VERIFY), "verify-failed");
 }
 
+/* The state files' words: single spaces, strict decimals up to a cap. */
+static void test_state_file_words(void)
+{
+    const char line[] = "pin 42 x", *p = line, *end = line + strlen(line), *w;
+    size_t n;
+    uint64_t v = 7;
+    char out[4];
+    CU_ASSERT_TRUE(hb_word_next(&p, end, &w, &n) && hb_word_is(w, n, "pin"));
+    CU_ASSERT_TRUE(hb_word_next(&p, end, &w, &n) && hb_word_u64(w, n, 100, &v) && v == 42);
+    CU_ASSERT_TRUE(hb_word_copy(&p, end, out, sizeof out) && strcmp(out, "x") == 0);
+    CU_ASSERT_FALSE(hb_word_next(&p, end, &w, &n)); /* the end */
+    const char two[] = "a  b", *q = two;
+    CU_ASSERT_TRUE(hb_word_next(&q, two + 4, &w, &n));
+    CU_ASSERT_FALSE(hb_word_next(&q, two + 4, &w, &n)); /* an empty word */
+    const char big[] = "toolong", *r = big;
+    CU_ASSERT_FALSE(hb_word_copy(&r, big + 7, out, sizeof out));
+    CU_ASSERT_TRUE(hb_word_u64("0", 1, 5, &v) && v == 0);
+    CU_ASSERT_TRUE(hb_word_u64("9223372036854775807", 19, INT64_MAX, &v) && v == INT64_MAX);
+    CU_ASSERT_FALSE(hb_word_u64("9223372036854775808", 19, INT64_MAX, &v));
+    CU_ASSERT_TRUE(hb_word_u64("18446744073709551615", 20, UINT64_MAX, &v) && v == UINT64_MAX);
+    CU_ASSERT_FALSE(hb_word_u64("18446744073709551616", 20, UINT64_MAX, &v)); /* overflow */
+    CU_ASSERT_FALSE(hb_word_u64("6", 1, 5, &v));
+    CU_ASSERT_FALSE(hb_word_u64("01", 2, 5, &v));
+    CU_ASSERT_FALSE(hb_word_u64("+1", 2, 5, &v));
+    CU_ASSERT_FALSE(hb_word_u64("", 0, 5, &v));
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -91,6 +119,7 @@ int main(void)
         {"base64 whitespace and rejects", test_base64_whitespace_and_rejects},
         {"sha256 hex known answer", test_sha256_hex},
         {"error prefix and truncation", test_err_prefix_and_truncation},
+        {"state file words", test_state_file_words},
         {NULL, NULL},
     };
     return hbtest_main("encode", cases);
