@@ -686,6 +686,9 @@ int main(int argc, char **argv)
         if (c == NULL || hb_manifest_add_recipient(n, c, m->recipients[i].key_wrap, &id,
                                                    &err) != HB_OK)
             die("recipient", &err);
+        /* Kept as SRC says: swap and replay then move labelled wraps. */
+        if (m->recipients[i].oaep_label && hb_manifest_set_recipient_label(n, id, &err) != HB_OK)
+            die("recipient label", &err);
         if (strcmp(id, m->recipients[i].id) != 0)
             die("recipient ids shifted; put the removed recipient last", NULL);
         X509_free(c);
@@ -715,12 +718,17 @@ int main(int argc, char **argv)
                 const unsigned char *d = n->recipients[r].cert_der;
                 X509 *c = d2i_X509(NULL, &d, (long)n->recipients[r].cert_der_len);
                 hb_oaep_hash h;
+                hb_wrap_label label;
                 uint8_t *wrapped = NULL;
                 size_t wlen = 0;
                 if (c == NULL ||
                     hb_oaep_hash_from_name(n->recipients[r].key_wrap, &h, &err) != HB_OK ||
-                    hb_wrap_dek(hb_provider_libctx(prov), c, h, dek, &wrapped, &wlen, &err) !=
-                        HB_OK ||
+                    (n->recipients[r].oaep_label &&
+                     hb_wrap_label_make("dek", m->id, f->name, n->recipients[r].fingerprint,
+                                        &label, &err) != HB_OK) ||
+                    hb_wrap_dek_labelled(hb_provider_libctx(prov), c, h,
+                                         n->recipients[r].oaep_label ? &label : NULL, dek,
+                                         &wrapped, &wlen, &err) != HB_OK ||
                     hb_manifest_add_wrapped_key(n, f->name, n->recipients[r].id, wrapped, wlen,
                                                 &err) != HB_OK)
                     die("wrap", &err);

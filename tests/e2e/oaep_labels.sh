@@ -1,0 +1,85 @@
+# OAEP labels bound to purpose (issue 15 item 6, docs/custody.md "OAEP
+# labels"), once per token implementation (ctest: e2e/oaep_labels_KIND):
+#   - the keygen probe records whether the token takes a label
+#     (oaep-labels-probed in crypto.xml): openCryptoki does, SoftHSM 2.6.1
+#     and tpm2-pkcs11 1.9 do not; on the TPM the key still unwraps after the
+#     refused labelled probe (the backup's self-check and the restore)
+#   - a backup to an openCryptoki recipient is labelled, signed
+#     (oaep-label="hsmbak-v1" on its <recipient>), validates and restores;
+#     SoftHSM and TPM recipients stay unlabelled and restore (control)
+#   - a wrapped key moved to another archive entry (hbcraft swap) or taken
+#     from another backup (hbcraft replay), the manifest re-signed by the
+#     signer, is refused by the openCryptoki token itself, naming the archive
+#     (elsewhere the key commitment refuses it, later)
+. "$HSMBAK_SRC/tests/lib/e2e.sh"
+. "$HSMBAK_SRC/tests/lib/fixture.sh"
+kind=${HSMBAK_TEST_TOKEN_KIND:?run through hsm-config/with-token}
+case "$kind" in
+  opencryptoki) want_probe="rsa-oaep-sha1 rsa-oaep-sha256" labelled=yes ;;
+  *) want_probe=none labelled=no ;;
+esac
+
+make_system
+# The probe's answer, kept with the certificate it asked about.
+line=$(grep '<certificate name="rcpt"' "$HSMBAK_ROOT/config/crypto.xml") ||
+  fail "$kind: no rcpt certificate in crypto.xml"
+case "$line" in *"oaep-labels-probed=\"$want_probe\""*) ;;
+  *) fail "$kind: the probe recorded '$line', want oaep-labels-probed=\"$want_probe\"";; esac
+pass "$kind: the keygen probe records oaep-labels-probed=\"$want_probe\""
+
+# b2 first: the other backup a wrapped key is taken from; b1 is the newest.
+hb secure-backup rcpt temporary:///b2 >/dev/null 2>&1 || fail "$kind: the other backup"
+hb secure-backup rcpt temporary:///b1 >/dev/null 2>"$T/b1.err" ||
+  fail "$kind: backup: $(cat "$T/b1.err")"
+M=$HSMBAK_ROOT/temporary/b1/backupmanifest.xml
+if [ "$labelled" = yes ]; then
+  grep -q '<recipient id="r1" oaep-label="hsmbak-v1">' "$M" ||
+    fail "$kind: the manifest does not say the wrap is labelled: $(grep '<recipient' "$M")"
+  pass "$kind: the backup's signed manifest says its wraps are labelled (oaep-label=\"hsmbak-v1\")"
+else
+  grep -q 'oaep-label' "$M" && fail "$kind: an unlabelled recipient was marked labelled"
+  grep -q '<recipient id="r1">' "$M" || fail "$kind: no plain <recipient id=\"r1\">"
+  pass "$kind: the recipient's token takes no label: its wraps stay unlabelled, as before"
+fi
+# The self-check unwrapped the first archive's key on the token after the
+# probe (on the TPM: the refused labelled probe left it usable).
+grep -q "self-check skipped" "$T/b1.err" && fail "$kind: self-check skipped: $(cat "$T/b1.err")"
+hb secure-restore rcptcred temporary:///b1 --validate >/dev/null || fail "$kind: validate"
+pass "$kind: the backup validates (every archive key unwrapped on the token)"
+
+# Moved wraps, re-signed by the signer (what only the signer's key could do).
+craft() {
+  "$HSMBAK_CRAFT" "$1" "$HSMBAK_ROOT/temporary/b1" "$HSMBAK_ROOT/temporary/$2" \
+    "pkcs11:token=$TOKEN;object=signer;type=private" "$HSMBAK_ROOT/cert/signer-sscert.pem" \
+    "file:$PIN_FILE" ${3:+"$3"} 2>"$T/craft.err" || fail "hbcraft $1: $(cat "$T/craft.err")"
+}
+craft swap moved
+craft replay replayed "$HSMBAK_ROOT/temporary/b2"
+if [ "$labelled" = yes ]; then
+  grep -q 'oaep-label="hsmbak-v1"' "$HSMBAK_ROOT/temporary/moved/backupmanifest.xml" ||
+    fail "$kind: hbcraft dropped the label mark"
+  refusal="unwrapping the key of 'cert.tzst': the token refused RSA-OAEP decryption with rsa-oaep-sha256 and this wrap's label: the wrapped key was made for another archive, backup, group or key (moved here), or was altered"
+  expect_fail 8 "$refusal" hb secure-restore rcptcred temporary:///moved --validate
+  refusal="unwrapping the key of 'config.tzst': the token refused RSA-OAEP decryption with rsa-oaep-sha256 and this wrap's label"
+  expect_fail 8 "$refusal" hb secure-restore rcptcred temporary:///replayed --validate
+else
+  # Control: without labels the token unwraps the moved key; the key
+  # commitment refuses the archive afterwards.
+  expect_fail 5 "archive 'cert': key commitment mismatch" \
+    hb secure-restore rcptcred temporary:///moved --validate
+  expect_fail 5 "archive 'config': key commitment mismatch" \
+    hb secure-restore rcptcred temporary:///replayed --validate
+fi
+
+# The restore itself, with the token's key; the root as it was.
+orig=$(tree_digest "$HSMBAK_ROOT/config")
+mkdir -p "$T/fixture" && cp "$HSMBAK_ROOT/config/crypto.xml" "$T/fixture/" &&
+  cp "$HSMBAK_ROOT"/cert/*-sscert.pem "$T/fixture/"
+cp -a "$HSMBAK_ROOT/temporary/b1" "$T/download-b1"
+fixture_factory
+cp -a "$T/download-b1" "$HSMBAK_ROOT/temporary/b1"
+hb secure-restore rcptcred temporary:///b1 >/dev/null 2>"$T/r.err" ||
+  fail "$kind: restore: $(cat "$T/r.err")"
+[ "$(tree_digest "$HSMBAK_ROOT/config")" = "$orig" ] || fail "$kind: restored config differs"
+pass "$kind: the $( [ "$labelled" = yes ] && echo labelled || echo unlabelled ) backup restores, config byte-identical"
+finish
