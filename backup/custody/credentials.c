@@ -212,7 +212,7 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p, const hb
     hb_oaep_hash hash;
     *share_bad = false;
     HB_TRY(hb_oaep_hash_from_name(mem->key_wrap, &hash, err));
-    /* The label from the signed manifest's own fields (FORMAT.md §2.3). */
+    /* The label from the signed manifest's own fields (FORMAT.md §2.1). */
     if (mem->oaep_label)
         HB_TRY(hb_wrap_label_make("share", hb_manifest_id(m), q->name, mem->fingerprint, &label,
                                   err));
@@ -409,7 +409,7 @@ hb_status hb_credentials_file_key(const hb_credentials *c, hb_provider *p,
         return hb_fail(err, HB_E_VERIFY, "the manifest has no key of '%s' for recipient %s",
                        f->filename, rid);
     /* The label from the signed manifest's own fields: this backup's id,
-     * this file's name, the recipient's fingerprint (FORMAT.md §2.3). A key
+     * this file's name, the recipient's fingerprint (FORMAT.md §2.1). A key
      * moved here from another file or backup fails on the token. */
     hb_wrap_label label;
     bool labelled = c->quorum == NULL && c->recipient->oaep_label;

@@ -30,7 +30,7 @@ hb_status hb_unwrap_dek(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
                         hb_err *err) HB_MUST_CHECK;
 
 /* The OAEP label of a wrap to a recipient whose token takes labels
- * (docs/FORMAT.md §2.3): "hsmbak-v1" 0 purpose 0 backup-id 0 name 0 and the
+ * (docs/FORMAT.md §2.1): "hsmbak-v1" 0 purpose 0 backup-id 0 name 0 and the
  * recipient certificate's SHA-256 as 32 raw bytes. purpose "dek" with the
  * archive's name, or "share" with the quorum group's name. No field holds a
  * NUL (C strings), so the encoding is unambiguous. */

@@ -301,7 +301,7 @@ static hb_status open_signer(backup_run *b, hb_err *err)
                           "backup signer", &b->signer, err);
 }
 
-/* Whether the wraps to cert with hash get the OAEP label of FORMAT.md §2.3:
+/* Whether the wraps to cert with hash get the OAEP label of FORMAT.md §2.1:
  * only when its token was probed and took one (docs/custody.md "OAEP
  * labels"), never assumed. */
 static hb_status takes_labels(const backup_run *b, X509 *cert, hb_oaep_hash hash, bool *out,

@@ -1,4 +1,4 @@
-/* The OAEP label of a wrap (backup/custody/wrap.c, docs/FORMAT.md §2.3):
+/* The OAEP label of a wrap (backup/custody/wrap.c, docs/FORMAT.md §2.1):
  * its exact bytes against an independently built vector; a labelled wrap
  * opens in plain OpenSSL (default provider) with that label only, not with
  * the label of another archive, backup, purpose or recipient, nor with the
