@@ -555,6 +555,13 @@ hb_key_wrap_state hb_objects_key_wrap_state(const hb_crypto_object *o, const cha
                                                        : HB_KEY_WRAP_REFUSED;
 }
 
+bool hb_objects_oaep_labels(const hb_crypto_object *o)
+{
+    return o != NULL && o->type == HB_OBJECT_CERTIFICATE && o->probed_fingerprint[0] != '\0' &&
+           o->key_wrap != HB_OAEP_UNPROBED &&
+           (o->key_wraps_accepted & HB_OAEP_LABELS_BIT(o->key_wrap));
+}
+
 bool hb_objects_takes_labels(const hb_object_store *s, const char *fingerprint,
                              hb_oaep_hash h)
 {

@@ -28,12 +28,19 @@ line=$(grep '<certificate name="rcpt"' "$HSMBAK_ROOT/config/crypto.xml") ||
   fail "$kind: no rcpt certificate in crypto.xml"
 case "$line" in *"oaep-labels-probed=\"$want_probe\""*) ;;
   *) fail "$kind: the probe recorded '$line', want oaep-labels-probed=\"$want_probe\"";; esac
-pass "$kind: the keygen probe records oaep-labels-probed=\"$want_probe\""
+hb --json crypto show > "$T/show.json"
+if [ "$labelled" = yes ]; then want_json=true; else want_json=false; fi
+json_ok "$T/show.json" ".result.objects[] | select(.type == \"certificate\" and .name == \"rcpt\") |
+  .key_wrap_state == \"probed\" and .oaep_labels == $want_json" "crypto show oaep_labels"
+pass "$kind: the keygen probe records oaep-labels-probed=\"$want_probe\" (crypto show: oaep_labels $want_json)"
 
 # b2 first: the other backup a wrapped key is taken from; b1 is the newest.
 hb secure-backup rcpt temporary:///b2 >/dev/null 2>&1 || fail "$kind: the other backup"
-hb secure-backup rcpt temporary:///b1 >/dev/null 2>"$T/b1.err" ||
+hb --json secure-backup rcpt temporary:///b1 >"$T/b1.json" 2>"$T/b1.err" ||
   fail "$kind: backup: $(cat "$T/b1.err")"
+if [ "$labelled" = yes ]; then want_json='"hsmbak-v1"'; else want_json=null; fi
+json_ok "$T/b1.json" ".result.recipients[0].oaep_label == $want_json and .result.self_checked == 1" \
+  "secure-backup --json: oaep_label, and the self-check unwrapped on the token"
 M=$HSMBAK_ROOT/temporary/b1/backupmanifest.xml
 if [ "$labelled" = yes ]; then
   grep -q '<recipient id="r1" oaep-label="hsmbak-v1">' "$M" ||
@@ -42,6 +49,10 @@ if [ "$labelled" = yes ]; then
 else
   grep -q 'oaep-label' "$M" && fail "$kind: an unlabelled recipient was marked labelled"
   grep -q '<recipient id="r1">' "$M" || fail "$kind: no plain <recipient id=\"r1\">"
+fi
+xmllint --noout --schema "$HSMBAK_SRC/data/schema/manifest.xsd" "$M" 2>/dev/null ||
+  fail "$kind: the manifest does not match the schema"
+if [ "$labelled" = no ]; then
   pass "$kind: the recipient's token takes no label: its wraps stay unlabelled, as before"
 fi
 # The self-check unwrapped the first archive's key on the token after the
