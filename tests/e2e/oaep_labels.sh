@@ -120,4 +120,24 @@ for pair in "alice bob" "bob carol"; do
     fail "$kind: the quorum does not open with $1 and $2"
 done
 pass "$kind: quorum shares: $want_marked of 3 members' wraps labelled; any two open the backup"
+
+# Bob's wrapped share taken from another backup to the same group (q2),
+# re-signed: on openCryptoki his token refuses it (its label names q2's
+# backup); elsewhere it unwraps and its signed commitment catches it. Named
+# either way, and alice + bob + carol still open the backup.
+hb secure-backup vault temporary:///q2 >/dev/null 2>&1 || fail "$kind: second quorum backup"
+"$HSMBAK_CRAFT" share-replay "$HSMBAK_ROOT/temporary/q" "$HSMBAK_ROOT/temporary/qr" \
+  "pkcs11:token=$TOKEN;object=signer;type=private" "$HSMBAK_ROOT/cert/signer-sscert.pem" \
+  "file:$PIN_FILE" "$HSMBAK_ROOT/temporary/q2" 2>"$T/craft.err" ||
+  fail "hbcraft share-replay: $(cat "$T/craft.err")"
+hb secure-restore --idcred alice --idcred bob --idcred carol temporary:///qr --validate \
+  >/dev/null 2>"$T/qr.err" || fail "$kind: alice + bob + carol: $(cat "$T/qr.err")"
+bob_fp=$(openssl x509 -in "$HSMBAK_ROOT/cert/bob-sscert.pem" -outform DER | sha256sum | cut -d' ' -f1)
+if [ "$labelled" = yes ]; then
+  note="quorum 'vault': the share of member bob (SHA-256 $bob_fp, CN=hsmbak backup recipient bob) cannot be used (unwrapping the quorum share of idcred 'bob': the token refused RSA-OAEP decryption with rsa-oaep-sha256 and this wrap's label"
+else
+  note="quorum 'vault': the share of member bob (SHA-256 $bob_fp, CN=hsmbak backup recipient bob) does not match the signed manifest; it is not used"
+fi
+grep -qF "$note" "$T/qr.err" || fail "$kind: bob's replayed share not named: $(cat "$T/qr.err")"
+pass "$kind: a share replayed from another backup is named ($( [ "$labelled" = yes ] && echo "refused by the token: its label" || echo "its commitment")); the other two open the backup"
 finish
