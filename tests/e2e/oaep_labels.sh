@@ -28,6 +28,13 @@ line=$(grep '<certificate name="rcpt"' "$HSMBAK_ROOT/config/crypto.xml") ||
   fail "$kind: no rcpt certificate in crypto.xml"
 case "$line" in *"oaep-labels-probed=\"$want_probe\""*) ;;
   *) fail "$kind: the probe recorded '$line', want oaep-labels-probed=\"$want_probe\"";; esac
+# crypto certificate asks the token the same way (a second object, same
+# certificate).
+hb crypto certificate again cert:///rcpt-sscert.pem >/dev/null 2>&1 || fail "$kind: crypto certificate"
+line=$(grep '<certificate name="again"' "$HSMBAK_ROOT/config/crypto.xml")
+case "$line" in *"oaep-labels-probed=\"$want_probe\""*) ;;
+  *) fail "$kind: crypto certificate recorded '$line', want oaep-labels-probed=\"$want_probe\"";; esac
+hb crypto delete certificate again >/dev/null 2>&1 || fail "$kind: delete the second object"
 hb --json crypto show > "$T/show.json"
 if [ "$labelled" = yes ]; then want_json=true; else want_json=false; fi
 json_ok "$T/show.json" ".result.objects[] | select(.type == \"certificate\" and .name == \"rcpt\") |
