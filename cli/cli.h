@@ -43,6 +43,7 @@ extern const struct cli_spec cli_spec_token_list, cli_spec_crypto_keygen,
     cli_spec_crypto_delete, cli_spec_secure_backup, cli_spec_secure_restore, cli_spec_inspect,
     cli_spec_dir, cli_spec_factory_reset, cli_spec_system_init, cli_spec_ceremony_enroll,
     cli_spec_ceremony_import_cert, cli_spec_ceremony_retire, cli_spec_ceremony_quorum,
+    cli_spec_ceremony_attest,
     cli_spec_ceremony_verify_transcript, cli_spec_ceremony_list;
 
 /* A usage error (exit 2) with its message, for `return CLI_USAGE_ERROR(...)`. */

@@ -2,6 +2,7 @@
 #include "args.h"
 #include "output.h"
 #include "progress.h"
+#include "aws_options.h"
 #include "summary.h"
 
 #include "hsmbak/backup.h"
@@ -88,7 +89,7 @@ static hb_status split_names(cli_ctx *ctx, const char *list, char **copy, const 
     return HB_OK;
 }
 
-enum { O_COMPRESSION = 1, O_JOBS, O_KEEP };
+enum { O_COMPRESSION = 1, O_JOBS, O_KEEP, O_LOCK, O_RETAIN };
 
 /* For an sftp:// DEST (docs/remote.md). */
 enum { O_SSH_IDENTITY = 100, O_SSH_KNOWN_HOSTS };
@@ -104,6 +105,11 @@ static const cli_option options[] = {
      "DEST (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
     {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
      "must be in, for an sftp:// DEST", "~/.ssh/known_hosts", 0},
+    CLI_S3_OPTIONS("DEST"),
+    {O_LOCK, "lock", "compliance|governance", "S3 Object Lock on every object of the backup "
+     "(the bucket must have Object Lock enabled); needs --retain", "no lock", 0},
+    {O_RETAIN, "retain", "DAYS", "with --lock: the objects cannot be deleted or replaced for "
+     "DAYS days", NULL, 0},
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -111,7 +117,7 @@ static const cli_operand operands[] = {
     {"[CERT[,CERT...]]", "certificate objects, enrolled recipients or quorum groups to "
                          "encrypt to (default: every active enrollment and quorum group)"},
     {"DEST", "a new or empty directory: temporary:///NAME, a path or "
-             "sftp://[USER@]HOST[:PORT]/PATH; {date} in its last component becomes the "
+             "sftp://[USER@]HOST[:PORT]/PATH or s3://BUCKET/PREFIX; {date} in its last component becomes the "
              "backup's UTC time"},
     {NULL, NULL},
 };
@@ -161,6 +167,12 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_backup_request *
     req->dest = a->operands[a->n_operands - 1];
     req->ssh_identity = cli_get(a, O_SSH_IDENTITY);
     req->ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS);
+    cli_s3_options(a, &req->s3);
+    req->s3.lock_mode = cli_get(a, O_LOCK);
+    if (st == HB_OK && (v = cli_get(a, O_RETAIN)) != NULL)
+        st = cli_parse_number(ctx, "--retain", v, 36500, &req->s3.retain_days);
+    if (st != HB_OK)
+        return st;
     st = parse_keep(ctx, a, req->dest, &req->keep);
     if (st == HB_OK && a->n_operands == 2) {
         st = split_names(ctx, a->operands[0], copy, names, &req->n_recipients);

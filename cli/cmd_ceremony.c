@@ -1,10 +1,11 @@
-/* hsmbak ceremony enroll|import-cert|retire|quorum|verify-transcript|list
+/* hsmbak ceremony enroll|import-cert|retire|quorum|attest|verify-transcript|list
  * (docs/custody.md). */
 #include "args.h"
 #include "output.h"
 
 #include "hsmbak/custody.h"
 #include "hsmbak/inspect.h"
+#include "hsmbak/objects.h"
 #include "hsmbak/system.h"
 
 #include <stdio.h>
@@ -99,6 +100,9 @@ static void describe_enrolled(json_t *r, const hb_enroll_result *res)
     out_str(r, "fingerprint_sha256", res->fingerprint[0] ? res->fingerprint : NULL);
     out_str(r, "certificate", res->cert_url[0] ? res->cert_url : NULL);
     out_str(r, "csr", res->csr_url[0] ? res->csr_url : NULL);
+    out_str(r, "mechanisms", res->mechanisms_limit[0] ? res->mechanisms_limit : NULL);
+    out_str(r, "allowed_mechanisms",
+            res->allowed_mechanisms[0] ? res->allowed_mechanisms : NULL);
 }
 
 static void print_enrolled(const cli_ctx *ctx, const json_t *r)
@@ -110,6 +114,10 @@ static void print_enrolled(const cli_ctx *ctx, const json_t *r)
             "decrypt/unwrap only)", out_get_str(r, "key_uri"));
     cli_say(ctx, "ceremony: the token unwraps with %s (proved by a test wrap/unwrap)",
             out_get_str(r, "key_wrap"));
+    const char *mechs = out_get_str(r, "mechanisms");
+    if (mechs != NULL && strcmp(mechs, "limited") == 0)
+        cli_say(ctx, "ceremony: the token allows the key %s only (CKA_ALLOWED_MECHANISMS, "
+                "checked)", out_get_str(r, "allowed_mechanisms"));
     if (out_get_str(r, "fingerprint_sha256") != NULL)
         cli_say(ctx, "ceremony: certificate %s, SHA-256 fingerprint %s",
                 out_get_str(r, "certificate"), out_get_str(r, "fingerprint_sha256"));
@@ -134,6 +142,8 @@ static hb_status do_enroll(cli_ctx *ctx, const char *root, hb_provider *p, const
     if (st == HB_OK) {
         describe_enrolled(out_record(ctx), &res);
         print_enrolled(ctx, out_record(ctx));
+        if (res.mechanisms_warning[0] != '\0')
+            out_warning(ctx, "%s", res.mechanisms_warning);
         print_store_warnings(ctx, root); /* includes res.warnings */
     }
     hb_enroll_result_free(&res);
@@ -153,6 +163,8 @@ static void describe_transcript(json_t *r, const hb_transcript *t)
         const hb_transcript_entry *e = &t->entries[i];
         json_t *o = out_push_object(entries);
         out_u64(o, "seq", e->seq);
+        out_u64(o, "version", e->version);
+        out_bool(o, "proof_of_possession", e->pop_sig_len > 0);
         out_str(o, "time", e->time);
         out_str(o, "what", e->what);
         out_str(o, "who", e->who);
@@ -223,8 +235,12 @@ static hb_status do_verify(cli_ctx *ctx, const char *root, hb_provider *p, const
 
 /* ---- list -------------------------------------------------------------------- */
 
-static void describe_enrollment(json_t *o, const hb_enrollment *e)
+/* store (may be NULL) holds the key object keygen made for the enrollment,
+ * with what the token let that key do. */
+static void describe_enrollment(json_t *o, const hb_enrollment *e, const hb_object_store *store)
 {
+    const hb_crypto_object *key = store != NULL ? hb_objects_find(store, HB_OBJECT_KEY, e->name)
+                                                : NULL;
     static const char *const states[] = {"pending", "active", "retired"};
     out_str(o, "name", e->name);
     out_str(o, "state", states[e->state]);
@@ -236,6 +252,11 @@ static void describe_enrollment(json_t *o, const hb_enrollment *e)
     out_str(o, "enrolled", e->enrolled);
     out_str(o, "expires", e->not_after[0] ? e->not_after : NULL);
     out_str(o, "retired", e->retired[0] ? e->retired : NULL);
+    if (key != NULL && key->mechanisms[0] != '\0') {
+        out_str(o, "mechanisms", key->mechanisms);
+        out_str(o, "allowed_mechanisms",
+                key->allowed_mechanisms[0] ? key->allowed_mechanisms : NULL);
+    }
     json_t *cs = out_array(o, "custodians");
     for (size_t k = 0; k < e->n_custodians; k++)
         out_push_str(cs, e->custodians[k]);
@@ -270,6 +291,12 @@ static void print_enrollment(const json_t *o)
     print_line("enrolled", out_get_str(o, "enrolled"));
     print_line("expires", out_get_str(o, "expires"));
     print_line("retired", out_get_str(o, "retired"));
+    const char *mechs = out_get_str(o, "mechanisms"), *allowed = out_get_str(o, "allowed_mechanisms");
+    if (mechs != NULL)
+        printf("  %-11s %s%s%s%s\n", "mechanisms", mechs, allowed ? " (" : "",
+               allowed ? allowed : "", allowed ? ")"
+               : strcmp(mechs, "unlimited") == 0 ? ": the token ignores CKA_ALLOWED_MECHANISMS"
+                                                 : "");
     size_t k;
     json_t *c;
     json_array_foreach(json_object_get(o, "custodians"), k, c)
@@ -310,8 +337,13 @@ static hb_status do_list(cli_ctx *ctx, const char *root)
         return st;
     json_t *r = out_record(ctx);
     json_t *je = out_array(r, "enrollments"), *jq = out_array(r, "quorums");
+    hb_object_store *store = NULL;
+    hb_err ignored = {0}; /* no crypto objects: nothing known of the keys */
+    if (hb_objects_load(root, &store, &ignored) != HB_OK)
+        store = NULL;
     for (size_t i = 0; i < hb_custody_n_enrollments(c); i++)
-        describe_enrollment(out_push_object(je), hb_custody_enrollment_at(c, i));
+        describe_enrollment(out_push_object(je), hb_custody_enrollment_at(c, i), store);
+    hb_objects_free(store);
     for (size_t i = 0; i < hb_custody_n_groups(c); i++)
         describe_group(out_push_object(jq), hb_custody_group_at(c, i));
     if (out_text(ctx)) {
@@ -410,9 +442,26 @@ static hb_status do_quorum(cli_ctx *ctx, const char *root, hb_provider *p, const
     return HB_OK;
 }
 
+/* The store is printed first: what is signed is what the operator saw. */
+static hb_status do_attest(cli_ctx *ctx, const char *root, hb_provider *p, const parsed *o)
+{
+    hb_status st = do_list(ctx, root);
+    if (st != HB_OK)
+        return st;
+    st = hb_ceremony_attest(p, root, o->custodians, o->n_custodians, o->flags, &ctx->err);
+    if (st != HB_OK)
+        return st;
+    out_bool(out_record(ctx), "attested", true);
+    cli_say(ctx, "ceremony: the custody store above is recorded in the transcript, signed by "
+            "the backup signer; backups to enrolled recipients follow it");
+    return HB_OK;
+}
+
 /* ---- the commands ------------------------------------------------------------- */
 
-typedef enum ceremony { C_ENROLL, C_IMPORT_CERT, C_RETIRE, C_QUORUM, C_VERIFY, C_LIST } ceremony;
+typedef enum ceremony {
+    C_ENROLL, C_IMPORT_CERT, C_RETIRE, C_QUORUM, C_ATTEST, C_VERIFY, C_LIST
+} ceremony;
 
 static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
 {
@@ -438,6 +487,7 @@ static hb_status run_ceremony(cli_ctx *ctx, const cli_args *a, ceremony which)
     case C_IMPORT_CERT: st = do_import_cert(ctx, root, p, &o, pos); break;
     case C_RETIRE: st = do_retire(ctx, root, p, &o, pos); break;
     case C_QUORUM: st = do_quorum(ctx, root, p, &o, pos, (int)a->n_operands); break;
+    case C_ATTEST: st = do_attest(ctx, root, p, &o); break;
     case C_VERIFY: st = do_verify(ctx, root, p, &o); break;
     case C_LIST: break;
     }
@@ -464,6 +514,11 @@ static hb_status run_retire(cli_ctx *ctx, const cli_args *a)
 static hb_status run_quorum(cli_ctx *ctx, const cli_args *a)
 {
     return run_ceremony(ctx, a, C_QUORUM);
+}
+
+static hb_status run_attest(cli_ctx *ctx, const cli_args *a)
+{
+    return run_ceremony(ctx, a, C_ATTEST);
 }
 
 static hb_status run_verify(cli_ctx *ctx, const cli_args *a)
@@ -573,6 +628,24 @@ const cli_spec cli_spec_ceremony_quorum = {
     .min_operands = 3,
     .max_operands = 256,
     .run = run_quorum,
+};
+
+static const cli_option attest_options[] = {
+    CUSTODIAN_OPTION("attestation"),
+    NEW_TRANSCRIPT_OPTION,
+    {0, NULL, NULL, NULL, NULL, 0},
+};
+
+const cli_spec cli_spec_ceremony_attest = {
+    .cmd = "ceremony",
+    .sub = "attest",
+    .purpose = "Print the custody store and record it in the transcript",
+    .details = "secure-backup takes enrolled recipients only from a custody store the "
+               "transcript's last entry records; attest records the store as it is (after a "
+               "transcript written by an older hsmbak, or to accept a change made by hand), "
+               "signed by the backup signer (its PIN is asked).",
+    .options = attest_options,
+    .run = run_attest,
 };
 
 static const cli_option verify_options[] = {

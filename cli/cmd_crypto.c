@@ -229,6 +229,11 @@ static void describe_object(json_t *j, const hb_object_store *s, hb_provider *p,
         break;
     case HB_OBJECT_KEY:
         out_str(j, "uri", o->uri);
+        /* Only what keygen recorded: a key defined by hand has neither. */
+        if (o->mechanisms[0] != '\0')
+            out_str(j, "mechanisms", o->mechanisms);
+        if (o->allowed_mechanisms[0] != '\0')
+            out_str(j, "allowed_mechanisms", o->allowed_mechanisms);
         break;
     case HB_OBJECT_IDCRED: {
         out_str(j, "key", o->key);

@@ -2,6 +2,7 @@
  * (include/hsmbak/inspect.h). */
 #include "args.h"
 #include "output.h"
+#include "aws_options.h"
 #include "summary.h"
 
 #include "hsmbak/inspect.h"
@@ -20,12 +21,13 @@ static const cli_option options[] = {
      "SOURCE (readable by its owner only)", "~/.ssh/id_ed25519, then ~/.ssh/id_rsa", 0},
     {O_SSH_KNOWN_HOSTS, "ssh-known-hosts", "PATH", "the known hosts file the server's key "
      "must be in, for an sftp:// SOURCE", "~/.ssh/known_hosts", 0},
+    CLI_S3_OPTIONS("SOURCE"),
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
 static const cli_operand operands[] = {
     {"SOURCE", "the backup directory: temporary:///NAME, a path or "
-               "sftp://[USER@]HOST[:PORT]/PATH"},
+               "sftp://[USER@]HOST[:PORT]/PATH or s3://BUCKET/PREFIX"},
     {NULL, NULL},
 };
 
@@ -69,6 +71,7 @@ static hb_status run_inspect(cli_ctx *ctx, const cli_args *a)
                               .ssh_identity = cli_get(a, O_SSH_IDENTITY),
                               .ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS)};
     hb_inspect_result res;
+    cli_s3_options(a, &req.s3);
     if (req.root != NULL && *req.root == '\0')
         req.root = NULL;
     out_str(out_result(ctx), "source", req.source);

@@ -70,6 +70,9 @@ static void describe_keygen(json_t *r, const hb_keygen_request *req,
     out_str(r, "fingerprint_sha256", res->fingerprint[0] ? res->fingerprint : NULL);
     out_str(r, "key_wrap", res->key_wrap ? hb_oaep_hash_name(res->key_wrap) : NULL);
     out_str(r, "object_name", res->object_name[0] ? res->object_name : NULL);
+    out_str(r, "mechanisms", res->mechanisms_limit[0] ? res->mechanisms_limit : NULL);
+    out_str(r, "allowed_mechanisms",
+            res->allowed_mechanisms[0] ? res->allowed_mechanisms : NULL);
 }
 
 /* What was saved where, in the appliance's words; one line per field that
@@ -92,6 +95,10 @@ static void print_keygen(const cli_ctx *ctx, const json_t *r)
                 "for it with --key-wrap %s", v, v);
     if ((v = out_get_str(r, "object_name")) != NULL)
         cli_say(ctx, "keygen: Created crypto objects certificate and key '%s'", v);
+    if ((v = out_get_str(r, "allowed_mechanisms")) != NULL &&
+        strcmp(out_get_str(r, "mechanisms"), "limited") == 0)
+        cli_say(ctx, "keygen: The token allows the key %s only (CKA_ALLOWED_MECHANISMS, "
+                "checked)", v);
 }
 
 static hb_status parse_keygen(cli_ctx *ctx, const cli_args *a, hb_keygen_request *req)
@@ -155,6 +162,8 @@ static hb_status cmd_keygen(cli_ctx *ctx, const cli_args *a)
     HB_TRY(hb_keygen(p, &req, &res, &ctx->err));
     describe_keygen(out_record(ctx), &req, &res);
     print_keygen(ctx, out_record(ctx));
+    if (res.mechanisms_warning[0] != '\0')
+        out_warning(ctx, "%s", res.mechanisms_warning);
 cleanup:
     hb_system_close(sys);
     return st;

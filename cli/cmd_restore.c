@@ -3,6 +3,7 @@
 #include "args.h"
 #include "output.h"
 #include "progress.h"
+#include "aws_options.h"
 #include "summary.h"
 
 #include "hsmbak/backup.h"
@@ -164,6 +165,7 @@ static const cli_option options[] = {
     {O_ALLOW_ROLLBACK, "allow-rollback", NULL,
      "restore a backup older than the newest this system made or restored",
      "such a restore is refused, naming the newer backup", 0},
+    CLI_S3_OPTIONS("SOURCE"),
     {0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -171,7 +173,7 @@ static const cli_operand operands[] = {
     {"IDCRED", "the idcred whose certificate is a recipient of the backup (leave it out "
                "with --idcred)"},
     {"SOURCE", "the backup directory: temporary:///NAME, a path or "
-               "sftp://[USER@]HOST[:PORT]/PATH"},
+               "sftp://[USER@]HOST[:PORT]/PATH or s3://BUCKET/PREFIX"},
     {NULL, NULL},
 };
 
@@ -231,6 +233,7 @@ static hb_status parse_args(cli_ctx *ctx, const cli_args *a, hb_restore_request 
     req->n_idcreds = n_idcreds;
     req->insert_token = insert_token;
     req->ssh_identity = cli_get(a, O_SSH_IDENTITY);
+    cli_s3_options(a, &req->s3);
     req->ssh_known_hosts = cli_get(a, O_SSH_KNOWN_HOSTS);
     return HB_OK;
 }

@@ -21,6 +21,7 @@ const cli_spec *const cli_specs[] = {
     &cli_spec_ceremony_import_cert,
     &cli_spec_ceremony_retire,
     &cli_spec_ceremony_quorum,
+    &cli_spec_ceremony_attest,
     &cli_spec_ceremony_verify_transcript,
     &cli_spec_ceremony_list,
 };

@@ -159,9 +159,9 @@ _hsmbak() {
             [ "$cmd" = inspect ] && _hsmbak_add_urls
             return ;;
         --idcred) _hsmbak_add_objects idcred; return ;;
-        --ssh-identity|--ssh-known-hosts)
+        --ssh-identity|--ssh-known-hosts|--aws-shared-credentials-file|--aws-ca-bundle)
             _filedir 2>/dev/null || COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --custodian|--jobs|--keep|--days|--threshold|--cn|--o|--ou|--c|--st|--l|--file-name|--object-name|--name|--max-size|--token|--version)
+        --aws-endpoint-url|--aws-region|--aws-profile|--custodian|--jobs|--keep|--days|--threshold|--cn|--o|--ou|--c|--st|--l|--file-name|--object-name|--name|--max-size|--token|--version)
             [ -n "$cmd" ] && return ;;
     esac
 

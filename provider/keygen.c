@@ -114,7 +114,9 @@ static bool derives_public_usages(CK_FUNCTION_LIST *f)
 }
 
 /* C_GenerateKeyPair with the templates of hb_token_keygen (token.h): the
- * private half sensitive and never extractable, the usage split of `usage`.
+ * private half sensitive and never extractable, the usage split of `usage`
+ * and its CKA_ALLOWED_MECHANISMS (allowed.c), left out where the token has
+ * no such attribute (CKR_ATTRIBUTE_TYPE_INVALID: openCryptoki 3.8).
  * tpm2-pkcs11 1.9 derives the public usage attributes from the TPM object
  * and answers CKR_GENERAL_ERROR ("attr mismatch") to an explicit FALSE, so
  * on that answer the pair is asked for again with the public template's
@@ -136,6 +138,7 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
     CK_BYTE exponent[] = {0x01, 0x00, 0x01};
     CK_MECHANISM mech = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_ULONG lablen = strlen(label);
+    CK_MECHANISM_TYPE allowed[HB_ALLOWED_MAX];
 
     CK_ATTRIBUTE pub_tmpl[10];
     CK_ULONG npub = 0;
@@ -168,9 +171,13 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
         {CKA_SIGN, &may_sign, sizeof may_sign},
         {CKA_SIGN_RECOVER, &no, sizeof no},
         {CKA_DERIVE, &no, sizeof no},
+        {CKA_ALLOWED_MECHANISMS, allowed, 0}, /* last: left out where unknown */
     };
+    CK_ULONG nallowed = hb_allowed_for(ts, rsa, usage, allowed);
+    priv_tmpl[sizeof priv_tmpl / sizeof priv_tmpl[0] - 1].ulValueLen =
+        nallowed * sizeof allowed[0];
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-    CK_ULONG npriv = sizeof priv_tmpl / sizeof priv_tmpl[0];
+    CK_ULONG npriv = sizeof priv_tmpl / sizeof priv_tmpl[0] - (nallowed == 0 ? 1 : 0);
     /* Retry 1 leaves out the FALSE public usages, retry 2 every public usage.
      * tpm2-pkcs11 is asked retry 1's template at once: it refuses the first
      * one every time, and prints an "ERROR:" line on stderr when it does. */
@@ -190,6 +197,13 @@ static hb_status generate_pair(hb_provider *p, const hb_token_session *ts, const
             continue;
         rv = ts->f->C_GenerateKeyPair(ts->s, &mech, pub_tmpl, npub, priv_tmpl, npriv, &hpub,
                                       &hpriv);
+        /* openCryptoki 3.8 has no CKA_ALLOWED_MECHANISMS: asked again
+         * without it; hb_token_key_mechanisms reports such a key. */
+        if (rv == CKR_ATTRIBUTE_TYPE_INVALID && npriv == sizeof priv_tmpl / sizeof *priv_tmpl) {
+            npriv--;
+            retry--;
+            rv = CKR_GENERAL_ERROR;
+        }
     }
     if (rv != CKR_OK)
         return hb_fail(err, HB_E_TOKEN, "%s refused to generate the %s key pair '%s': %s (0x%lx)",
@@ -301,7 +315,22 @@ hb_status hb_token_key_seal(hb_provider *p, const char *private_uri, hb_err *err
     HB_TRY(hb_object_read_attrs(ts.f, ts.s, o, &attrs, err));
     HB_ENSURE(!attrs.sign, HB_E_TOKEN, "the token still lets '%s' sign after CKA_SIGN was "
               "cleared; delete that key", private_uri);
+    hb_allowed_narrow(&ts, o);
 cleanup:
+    hb_token_session_close(&ts);
+    return st;
+}
+
+hb_status hb_token_key_mechanisms(hb_provider *p, const char *private_uri,
+                                  hb_key_mechanisms *out, hb_err *err)
+{
+    hb_token_session ts = {.s = CK_INVALID_HANDLE};
+    CK_OBJECT_HANDLE o;
+    if (out == NULL)
+        return hb_fail(err, HB_E_USAGE, "key mechanisms: missing argument");
+    hb_status st = open_key_object(p, private_uri, false, &ts, &o, err);
+    if (st == HB_OK)
+        st = hb_allowed_read(&ts, o, out, err);
     hb_token_session_close(&ts);
     return st;
 }

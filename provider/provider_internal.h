@@ -137,6 +137,20 @@ hb_status hb_token_session_open(const hb_provider *p, const char *uri, bool rw, 
 /* Close the session (never logs out) and free the URI; accepts a closed one. */
 void hb_token_session_close(hb_token_session *ts);
 
+/* ---- allowed mechanisms (allowed.c) ---------------------------------------- */
+
+#define HB_ALLOWED_MAX 4
+/* The CKA_ALLOWED_MECHANISMS a new key of that kind and usage is made
+ * with: a recipient RSA-OAEP only, plus until it is sealed the sign-only
+ * mechanism its self-signature uses; a signer its signing mechanisms. */
+CK_ULONG hb_allowed_for(const hb_token_session *ts, bool rsa, hb_key_usage usage,
+                        CK_MECHANISM_TYPE out[HB_ALLOWED_MAX]);
+/* Narrow o's list to RSA-OAEP where the token lets it (seal). */
+void hb_allowed_narrow(const hb_token_session *ts, CK_OBJECT_HANDLE o);
+/* Read o's list back and try what it should refuse (hb_key_mechanisms). */
+hb_status hb_allowed_read(const hb_token_session *ts, CK_OBJECT_HANDLE o,
+                          hb_key_mechanisms *out, hb_err *err) HB_MUST_CHECK;
+
 /* ---- objects (module.c) -------------------------------------------------- */
 
 /* Find exactly one object matching the attributes; HB_E_NOT_FOUND naming

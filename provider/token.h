@@ -67,7 +67,9 @@ hb_status hb_provider_sign_sha256(hb_provider *p, EVP_PKEY *key, const uint8_t *
 
 /* Generate a key pair on the token that token_uri selects (by token label or
  * serial), labelled `label`, with CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE=TRUE,
- * CKA_EXTRACTABLE=FALSE and the usage split of hb_key_usage. Refuses a label
+ * CKA_EXTRACTABLE=FALSE, the usage split of hb_key_usage and the
+ * CKA_ALLOWED_MECHANISMS of that usage (allowed.c; left out on a token that
+ * has no such attribute). Refuses a label
  * that is already taken. *private_uri / *public_uri (malloc'ed) name the new
  * objects, e.g. "pkcs11:token=backup;object=label;type=private". Recipient
  * keys must be RSA (EC is for signers). */
@@ -76,7 +78,9 @@ hb_status hb_token_keygen(hb_provider *p, const char *token_uri, const char *lab
                           char **public_uri, hb_err *err) HB_MUST_CHECK;
 
 /* Clear CKA_SIGN on the private key at private_uri (made with
- * HB_USAGE_RECIPIENT_UNSEALED) and check that the token kept it cleared. */
+ * HB_USAGE_RECIPIENT_UNSEALED) and check that the token kept it cleared;
+ * narrow its CKA_ALLOWED_MECHANISMS to RSA-OAEP where the token lets it
+ * (hb_token_key_mechanisms tells what it was left with). */
 hb_status hb_token_key_seal(hb_provider *p, const char *private_uri, hb_err *err) HB_MUST_CHECK;
 
 /* Store a certificate object (CKO_CERTIFICATE, X.509) on the token with the
@@ -103,6 +107,27 @@ hb_status hb_token_find_key_of(hb_provider *p, X509 *cert, char **private_uri,
 
 hb_status hb_token_key_attrs(hb_provider *p, const char *private_uri, hb_key_attrs *out,
                              hb_err *err) HB_MUST_CHECK;
+
+/* What the token lets the key at private_uri do beyond its usage flags
+ * (allowed.c, docs/custody.md "Allowed mechanisms"). */
+typedef enum hb_mech_limit {
+    HB_MECH_LIMITED,      /* CKA_ALLOWED_MECHANISMS lists only what the key is
+                             for, and the token refused raw RSA sign and
+                             decrypt and PKCS#1 v1.5 decryption when tried */
+    HB_MECH_UNLIMITED,    /* no such attribute on the token, or an empty
+                             list: every mechanism the usage flags permit */
+    HB_MECH_NOT_ENFORCED, /* a list, but wider than asked, or the token let
+                             one of those operations through */
+} hb_mech_limit;
+typedef struct hb_key_mechanisms {
+    hb_mech_limit limit;
+    char allowed[96];     /* as the token lists them: "rsa-oaep,sha256-rsa-pkcs";
+                             "" for none */
+} hb_key_mechanisms;
+hb_status hb_token_key_mechanisms(hb_provider *p, const char *private_uri,
+                                  hb_key_mechanisms *out, hb_err *err) HB_MUST_CHECK;
+/* "limited", "unlimited", "not-enforced". */
+const char *hb_mech_limit_name(hb_mech_limit l);
 
 /* How many objects on its token the URI names (match.c): its object, id and
  * type attributes, searched without login (private objects are not seen:

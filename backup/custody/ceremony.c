@@ -1,14 +1,18 @@
 /* Key custody ceremonies (docs/custody.md): enroll, import-cert, retire,
- * quorum, verify-transcript. Each ceremony that changes the custody store
- * first logs in to the backup signer (so a ceremony that cannot be recorded
- * does not start), then does its work, appends one signed transcript entry,
- * and only then saves the custody store. Every ceremony writes one audit
- * line, whatever its outcome. */
+ * quorum, attest, verify-transcript. Each ceremony that changes the custody
+ * store first checks the store against the transcript's signed snapshot
+ * (store_attest.c; attest excepted: it records the store as it is), logs in
+ * to the backup signer (so a ceremony that cannot be recorded does not
+ * start), then does its work, appends one signed v2 transcript entry with
+ * the store after the change, and only then saves the custody store. Every
+ * ceremony writes one audit line, whatever its outcome. */
 #include "hsmbak/custody.h"
 
 #include "backup/custody/custody_internal.h"
 #include "backup/custody/objects.h"
 #include "backup/custody/signer.h"
+#include "backup/custody/snapshot.h"
+#include "backup/custody/store_attest.h"
 #include "backup/custody/transcript.h"
 #include "backup/custody/transcript_pin.h"
 #include "backup/custody/wrap.h"
@@ -17,6 +21,7 @@
 #include "common/buf.h"
 #include "common/encode.h"
 #include "common/fail.h"
+#include "common/fault.h"
 #include "common/ids.h"
 #include "common/names.h"
 #include "common/x509.h"
@@ -31,6 +36,22 @@
 #include <string.h>
 
 /* ---- the backup signer, and the transcript entry it signs ---- */
+
+/* Every ceremony checks the store against the transcript (after the pin
+ * guard, whose message about a lost transcript names the pinning backup)
+ * before it changes anything: a change made by hand is not carried into the
+ * next signed snapshot. A new log
+ * (--new-transcript, recorded in its first entry) starts from the store as
+ * it is. */
+#define UNVERIFIED "nothing is appended to a transcript that does not verify"
+
+static hb_status store_check(hb_provider *p, const char *root, const hb_custody *c,
+                             unsigned flags, hb_err *err)
+{
+    if (flags & HB_CEREMONY_NEW_TRANSCRIPT)
+        return HB_OK;
+    return hb_store_attest_check(p, root, c, UNVERIFIED, err);
+}
 
 /* The signer, and the transcript checked against the head this system
  * pinned (transcript_pin.h): before the ceremony writes anything. */
@@ -51,22 +72,30 @@ static hb_status signer_open(hb_provider *p, const char *root, unsigned flags,
 
 static hb_status detail_of(char **out, hb_err *err, const char *fmt, ...) HB_PRINTF(3, 4);
 
-/* Append the entry (a new log's first one says so, guard->note), then pin
- * its head. */
+/* One signed v2 entry: what was done, and the custody store c after it (a
+ * new log's first one says so, guard->note); then its head is pinned. */
 static hb_status record(const char *root, hb_signer *s, const hb_pin_guard *guard,
-                        const char *who, const char *what, const char *detail,
-                        const char *const *fps, size_t n, hb_err *err)
+                        const hb_custody *c, const char *who, const char *what,
+                        const char *detail, const char *const *fps, size_t n, hb_err *err)
 {
     hb_status st = HB_OK;
+    hb_custody_snapshot snap = {0};
     char path[PATH_MAX];
     char *noted = NULL;
     if (guard->note[0] != '\0')
         HB_TRY(detail_of(&noted, err, "%s; %s", guard->note, detail));
     HB_TRY(hb_transcript_path(root, path, sizeof path, err));
-    HB_TRY(hb_transcript_append(path, hb_signer_cert(s), hb_signer_sign, s, who, what,
-                                noted != NULL ? noted : detail, fps, n, err));
+    HB_TRY(hb_custody_snapshot_of(c, &snap, err));
+    /* Test hook (docs/custody.md): a legacy v1 entry, as an older hsmbak
+     * wrote, for the migration tests. */
+    hb_transcript_record r = {.who = who, .what = what,
+                              .detail = noted != NULL ? noted : detail, .fingerprints = fps,
+                              .n_fingerprints = n,
+                              .snapshot = hb_fault_active("transcript-v1") ? NULL : &snap};
+    HB_TRY(hb_transcript_append_record(path, hb_signer_cert(s), hb_signer_sign, s, &r, err));
     HB_TRY(hb_transcript_pin_after_append(root, hb_signer_cert(s), err));
 cleanup:
+    hb_custody_snapshot_free(&snap);
     free(noted);
     return st;
 }
@@ -270,7 +299,8 @@ cleanup:
  * proves possession with a real wrap/unwrap per OAEP hash. The token's own
  * report of the key is checked too. *pub gets the public half. */
 static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const char *name,
-                          const char *cn, hb_keygen_result *kr, EVP_PKEY **pub, hb_err *err)
+                          const char *cn, hb_keygen_pre_seal_fn hook, void *hook_ctx,
+                          hb_keygen_result *kr, EVP_PKEY **pub, hb_err *err)
 {
     hb_status st = HB_OK;
     char *pub_uri = NULL;
@@ -281,7 +311,7 @@ static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const ch
         .days = req->days ? req->days : 730, .csr = req->csr, .file_name = name,
         .gen_object = true, .object_name = name,
     };
-    HB_TRY(hb_keygen(p, &kq, kr, err));
+    HB_TRY(hb_keygen_hooked(p, &kq, hook, hook_ctx, kr, err));
     HB_TRY(hb_token_key_attrs(p, kr->key_uri, &a, err));
     HB_ENSURE(!a.extractable && a.sensitive && !a.sign && (a.decrypt || a.unwrap), HB_E_TOKEN,
               "the token did not keep the new key '%s' as asked (sensitive %d, extractable %d, "
@@ -289,8 +319,6 @@ static hb_status make_key(hb_provider *p, const hb_enroll_request *req, const ch
               a.sensitive, a.extractable, a.sign, a.decrypt);
     HB_TRY(hb_pkcs11_uri_with_type(kr->key_uri, "public", &pub_uri, err));
     HB_TRY(hb_provider_load_public_key(p, pub_uri, pub, err));
-    if (req->csr)
-        HB_TRY(probe_public_key(p, kr->key_uri, *pub, &kr->key_wrap, err));
 cleanup:
     free(pub_uri);
     return st;
@@ -350,6 +378,14 @@ static hb_status fill_result(const hb_enrollment *e, const hb_keygen_result *kr,
         HB_TRY(hb_enrollment_expiry_warning(e, time(NULL), &res->warnings, err));
     }
     res->key_wrap = e->key_wrap;
+    /* What the token lets the key do, read back by hb_keygen. */
+    _Static_assert(sizeof res->mechanisms_warning == sizeof kr->mechanisms_warning &&
+                       sizeof res->allowed_mechanisms == sizeof kr->allowed_mechanisms &&
+                       sizeof res->mechanisms_limit == sizeof kr->mechanisms_limit,
+                   "mechanism fields");
+    memcpy(res->mechanisms_limit, kr->mechanisms_limit, sizeof res->mechanisms_limit);
+    memcpy(res->allowed_mechanisms, kr->allowed_mechanisms, sizeof res->allowed_mechanisms);
+    memcpy(res->mechanisms_warning, kr->mechanisms_warning, sizeof res->mechanisms_warning);
     memcpy(res->token_label, e->token_label, sizeof res->token_label);
     memcpy(res->token_serial, e->token_serial, sizeof res->token_serial);
 cleanup:
@@ -370,6 +406,73 @@ static hb_status enroll_detail(const hb_enroll_request *req, const hb_enrollment
                      req->csr ? kr->csr_url : e->not_after);
 }
 
+/* The enroll entry is made while the new key may still sign: the key signs
+ * the entry's body (proof of possession, issue 15) before it is sealed. */
+typedef struct enroll_hook {
+    hb_provider *p;
+    const hb_enroll_request *req;
+    const char *name, *who, *cn;
+    hb_custody *c;               /* gets the enrollment */
+    hb_enrollment *e;            /* token label and serial set; taken over by c */
+    hb_signer *sg;
+    const hb_pin_guard *guard;   /* a new log's first entry says so */
+    hb_keygen_result *kr;
+    hb_transcript_pending *pending;
+} enroll_hook;
+
+static hb_status enroll_pre_seal(void *ctx, const hb_keygen_pre_seal *k, hb_err *err)
+{
+    hb_status st = HB_OK;
+    enroll_hook *h = ctx;
+    hb_enrollment *e = h->e;
+    hb_custody_snapshot snap = {0};
+    char *detail = NULL, path[PATH_MAX];
+    h->kr->key_wrap = k->key_wrap;
+    if (h->req->csr)
+        HB_TRY(probe_public_key(h->p, k->key_uri, k->pub, &h->kr->key_wrap, err));
+    HB_TRY(new_enrollment(h->req, h->name, h->kr, k->pub, e, err));
+    if (h->req->csr) {
+        e->subject = strdup(h->cn);
+        HB_ALLOC(e->subject);
+    } else {
+        HB_TRY(set_certificate(e, k->cert, err));
+    }
+    HB_TRY(enroll_detail(h->req, e, h->kr, &detail, err));
+    if (h->guard->note[0] != '\0') {
+        char *plain = detail;
+        detail = NULL;
+        st = detail_of(&detail, err, "%s; %s", h->guard->note, plain);
+        free(plain);
+        HB_TRY(st);
+    }
+    char fp[65];
+    memcpy(fp, e->fingerprint, sizeof fp);
+    const char *fps[1] = {fp};
+    uint8_t *spki = hb_memdup(e->spki_der, e->spki_der_len);
+    size_t spki_len = e->spki_der_len;
+    HB_ALLOC(spki);
+    st = hb_custody_add_enrollment(h->c, e, err);
+    if (st == HB_OK)
+        st = hb_custody_snapshot_of(h->c, &snap, err);
+    hb_transcript_record r = {.who = h->who, .what = "enroll", .detail = detail,
+                              .fingerprints = fps, .n_fingerprints = h->req->csr ? 0 : 1,
+                              .snapshot = &snap, .pop_spki = spki, .pop_spki_len = spki_len,
+                              .pop_sign = k->sign, .pop_ctx = k->sign_ctx};
+    if (hb_fault_active("transcript-v1")) /* test hook, as in record() */
+        r = (hb_transcript_record){.who = h->who, .what = "enroll", .detail = detail,
+                                   .fingerprints = fps, .n_fingerprints = r.n_fingerprints};
+    if (st == HB_OK)
+        st = hb_transcript_path(h->req->root, path, sizeof path, err);
+    if (st == HB_OK)
+        st = hb_transcript_prepare(path, hb_signer_cert(h->sg), hb_signer_sign, &r,
+                                   &h->pending, err);
+    free(spki);
+cleanup:
+    hb_custody_snapshot_free(&snap);
+    free(detail);
+    return st;
+}
+
 hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_enroll_result *res,
                              hb_err *err)
 {
@@ -378,8 +481,9 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     hb_custody *c = NULL;
     hb_enrollment e = {0};
     EVP_PKEY *pub = NULL;
-    char *who = NULL, *default_cn = NULL, *detail = NULL;
+    char *who = NULL, *default_cn = NULL;
     hb_keygen_result kr;
+    enroll_hook h = {0};
     hb_pin_guard guard = {0};
 
     memset(res, 0, sizeof *res);
@@ -397,30 +501,29 @@ hb_status hb_ceremony_enroll(hb_provider *p, const hb_enroll_request *req, hb_en
     HB_TRY(hb_custody_load(req->root, &c, err));
     HB_TRY(check_name_free(c, req->root, res->name, err));
     HB_TRY(signer_open(p, req->root, req->flags, &guard, &sg, err));
+    HB_TRY(store_check(p, req->root, c, req->flags, err));
     HB_TRY(token_of(p, req->token_uri, &e, err));
 
-    HB_TRY(make_key(p, req, res->name, cn, &kr, &pub, err));
-    HB_TRY(new_enrollment(req, res->name, &kr, pub, &e, err));
-    if (req->csr) {
-        e.subject = strdup(cn);
-        HB_ALLOC(e.subject);
-    } else {
-        HB_TRY(attach_sscert(p, req->root, &e, err));
-    }
-    HB_TRY(fill_result(&e, &kr, req->csr, res, err));
-    HB_TRY(enroll_detail(req, &e, &kr, &detail, err));
-    const char *fps[1] = {e.fingerprint};
-    HB_TRY(record(req->root, sg, &guard, who, "enroll", detail, fps, req->csr ? 0 : 1, err));
-    HB_TRY(hb_custody_add_enrollment(c, &e, err));
+    h = (enroll_hook){.p = p, .req = req, .name = res->name, .who = who, .cn = cn, .c = c,
+                      .e = &e, .sg = sg, .guard = &guard, .kr = &kr};
+    HB_TRY(make_key(p, req, res->name, cn, enroll_pre_seal, &h, &kr, &pub, err));
+    HB_ENSURE(h.pending != NULL && c->n > 0, HB_E_INTERNAL, "the enrollment of '%s' was not "
+              "prepared before its key was sealed", res->name);
+    hb_enrollment *rec = &c->enrollments[c->n - 1];
+    if (!req->csr)
+        HB_TRY(attach_sscert(p, req->root, rec, err));
+    HB_TRY(fill_result(rec, &kr, req->csr, res, err));
+    HB_TRY(hb_transcript_commit(h.pending, hb_signer_sign, sg, err));
+    HB_TRY(hb_transcript_pin_after_append(req->root, hb_signer_cert(sg), err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-enroll", st, err, "name", res->name, "token", req->token_uri,
                  "fingerprint", res->fingerprint, (char *)NULL);
+    hb_transcript_pending_free(h.pending);
     hb_enrollment_clear(&e);
     EVP_PKEY_free(pub);
     free(who);
     free(default_cn);
-    free(detail);
     hb_custody_free(c);
     hb_signer_free(sg);
     return st;
@@ -471,6 +574,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
     HB_TRY(check_same_key(e, cert, cert_url, err));
     HB_TRY(hb_recipient_check(cert, false, time(NULL), err));
     HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     /* The record in memory first: a refusal from here on saves nothing. */
     HB_TRY(set_certificate(e, cert, err));
     e->state = HB_ENROLL_ACTIVE;
@@ -486,7 +590,7 @@ hb_status hb_ceremony_import_cert(hb_provider *p, const char *root, const char *
                                          err));
     HB_TRY(hb_objects_set_idcred(store, e->name, e->name, e->name, &created, err));
     const char *fps[1] = {e->fingerprint};
-    HB_TRY(record(root, sg, &guard, who, "import-cert", detail, fps, 1, err));
+    HB_TRY(record(root, sg, &guard, c, who, "import-cert", detail, fps, 1, err));
     HB_TRY(hb_objects_save(store, err));
     HB_TRY(hb_custody_save(c, err));
     if (fingerprint_out != NULL)
@@ -525,13 +629,14 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
     HB_ENSURE(!(g != NULL && g->retired) && !(e != NULL && e->state == HB_ENROLL_RETIRED),
               HB_E_REFUSED, "'%s' is already retired", what);
     HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     if (g != NULL) {
         g->retired = true;
         HB_TRY(detail_of(&detail, err, "retired quorum group '%s' (%u of %zu): no new backup "
                          "is made to it; its members stay out of the default set (a "
                          "backup to one of them alone names it)", g->name, g->threshold,
                          g->n_members));
-        HB_TRY(record(root, sg, &guard, who, "retire", detail, NULL, 0, err));
+        HB_TRY(record(root, sg, &guard, c, who, "retire", detail, NULL, 0, err));
     } else {
         e->state = HB_ENROLL_RETIRED;
         memcpy(e->retired, now, sizeof now);
@@ -539,7 +644,7 @@ hb_status hb_ceremony_retire(hb_provider *p, const char *root, const char *what,
                          "stays on token '%s' (serial %s) and still opens older backups",
                          e->name, e->token_label, e->token_serial));
         const char *fps[1] = {e->fingerprint};
-        HB_TRY(record(root, sg, &guard, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
+        HB_TRY(record(root, sg, &guard, c, who, "retire", detail, fps, e->fingerprint[0] ? 1 : 0,
                       err));
     }
     HB_TRY(hb_custody_save(c, err));
@@ -604,15 +709,45 @@ hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char *name,
     g.threshold = threshold;
     HB_TRY(hb_rfc3339_now(g.created, err));
     HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(store_check(p, root, c, flags, err));
     HB_TRY(detail_of(&detail, err, "defined quorum group '%s': any %u of its %zu members "
                      "together open backups made to it", name, threshold, n_members));
-    HB_TRY(record(root, sg, &guard, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_add_group(c, &g, err));
+    HB_TRY(record(root, sg, &guard, c, who, "quorum", detail, fps, n_members, err));
     HB_TRY(hb_custody_save(c, err));
 cleanup:
     hb_audit_log("ceremony-quorum", st, err, "group", name, (char *)NULL);
     free(g.members);
     free(fps);
+    free(who);
+    free(detail);
+    hb_custody_free(c);
+    hb_signer_free(sg);
+    return st;
+}
+
+/* ---- attest ---- */
+
+/* Record the custody store as it is (issue 15): the migration from a
+ * transcript whose last entry has no snapshot, and the one way to vouch for
+ * a store changed by hand. Whoever holds the backup signer's PIN decides. */
+hb_status hb_ceremony_attest(hb_provider *p, const char *root, const char *const *custodians,
+                             size_t n_custodians, unsigned flags, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_signer *sg = NULL;
+    hb_custody *c = NULL;
+    char *who = NULL, *detail = NULL;
+    hb_pin_guard guard = {0};
+    HB_TRY(who_of(custodians, n_custodians, &who, err));
+    HB_TRY(hb_custody_load(root, &c, err));
+    HB_TRY(signer_open(p, root, flags, &guard, &sg, err));
+    HB_TRY(detail_of(&detail, err, "attested the custody store as it is: %zu enrollment(s), "
+                     "%zu quorum group(s); backups to enrolled recipients follow this record",
+                     c->n, c->n_groups));
+    HB_TRY(record(root, sg, &guard, c, who, "attest", detail, NULL, 0, err));
+cleanup:
+    hb_audit_log("ceremony-attest", st, err, "root", root, (char *)NULL);
     free(who);
     free(detail);
     hb_custody_free(c);
@@ -639,6 +774,7 @@ hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root
     hb_transcript *t = NULL;
     hb_transcript_pin pin, kept_pin = {0};
     char path[PATH_MAX];
+    bool legacy = false;
     if (out != NULL)
         *out = NULL;
     HB_TRY(hb_objects_load(root, &store, err));
@@ -659,6 +795,13 @@ hb_status hb_ceremony_verify_transcript_against(hb_provider *p, const char *root
     HB_TRY(hb_transcript_pin_compare(t, &pin, err));
     HB_TRY(hb_transcript_pin_compare(t, &kept_pin, err));
     HB_TRY(hb_custody_load(root, &c, err));
+    /* The store must be what the last entry signed (issue 15). */
+    HB_TRY(hb_store_attest_compare(c, t, path, true, &legacy, err));
+    if (legacy && warnings != NULL)
+        HB_TRY(hb_strlist_addf(warnings, err, "warning: the transcript's last entry was written "
+                               "by an older hsmbak and does not record the custody store: "
+                               "backups to enrolled recipients are refused until 'hsmbak "
+                               "ceremony attest' records it"));
     HB_TRY(hb_custody_expiry_warnings(c, time(NULL), warnings, err));
     if (out != NULL) {
         *out = t;

@@ -3,6 +3,7 @@
 #define HSMBAK_BACKUP_CUSTODY_INTERNAL_H
 
 #include "hsmbak/custody.h"
+#include "hsmbak/keygen.h"
 
 #include "common/buf.h"
 
@@ -55,6 +56,31 @@ hb_status hb_enrollment_expiry_warning(const hb_enrollment *e, time_t now, hb_st
  * SHA-256 where the token takes it, else SHA-1; HB_OAEP_UNPROBED when
  * neither round-trips. */
 hb_oaep_hash hb_key_wrap_of(unsigned accepted);
+
+/* ---- keygen's last step before a recipient key is sealed (keygen.c) ---- */
+
+/* What a hook sees while the new recipient key may still sign: its
+ * certificate (NULL with a CSR), public key, the probed key-wrap (with a
+ * certificate; HB_OAEP_UNPROBED with a CSR), and sign/sign_ctx, which make a
+ * SHA-256 signature with the new key on the token (the path that signed its
+ * certificate or CSR; the result is verified with the public key). */
+typedef struct hb_keygen_pre_seal {
+    X509 *cert;
+    EVP_PKEY *pub;
+    const char *key_uri;
+    hb_oaep_hash key_wrap;
+    hb_status (*sign)(void *ctx, const uint8_t *data, size_t len, uint8_t **sig, size_t *siglen,
+                      hb_err *err);
+    void *sign_ctx;
+} hb_keygen_pre_seal;
+typedef hb_status (*hb_keygen_pre_seal_fn)(void *ctx, const hb_keygen_pre_seal *k, hb_err *err);
+
+/* hb_keygen, with hook (may be NULL) called once for a recipient key that
+ * signs its own certificate or CSR, after those and the OAEP probe, before
+ * hb_token_key_seal. When the hook fails the key is still sealed. */
+hb_status hb_keygen_hooked(hb_provider *p, const hb_keygen_request *req,
+                           hb_keygen_pre_seal_fn hook, void *hook_ctx, hb_keygen_result *res,
+                           hb_err *err) HB_MUST_CHECK;
 
 /* ---- PEM files under the system root (pemfile.c) ---- */
 

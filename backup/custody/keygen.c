@@ -6,7 +6,12 @@
  * there). So a recipient key is generated with signing allowed, signs those
  * two documents, and then has CKA_SIGN cleared (hb_token_key_seal) before
  * keygen returns; a keygen that fails in between deletes nothing on the token
- * but reports the key as unusable. */
+ * but reports the key as unusable. An enrollment ceremony also has the new
+ * key sign its transcript entry (proof of possession) in that window, through
+ * hb_keygen_hooked's hook; the key is sealed whether or not the hook
+ * succeeds. What the token then lets the key do (CKA_ALLOWED_MECHANISMS,
+ * provider/allowed.c) is read back, tried, reported and recorded on the key
+ * object (docs/custody.md "Allowed mechanisms"). */
 #include "hsmbak/keygen.h"
 
 #include "backup/custody/custody_internal.h"
@@ -266,24 +271,74 @@ cleanup:
     return st;
 }
 
+/* The pre-seal signing path for a hook (hb_keygen_pre_seal): the new key
+ * on the token, as for its certificate's fallback, checked with pub. */
+typedef struct pre_seal_signer {
+    hb_provider *p;
+    EVP_PKEY *key, *pub;
+} pre_seal_signer;
+
+static hb_status pre_seal_sign(void *ctx, const uint8_t *data, size_t len, uint8_t **sig,
+                               size_t *siglen, hb_err *err)
+{
+    pre_seal_signer *s = ctx;
+    hb_status st = hb_provider_sign_sha256(s->p, s->key, data, len, sig, siglen, err);
+    if (st != HB_OK)
+        return st;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md != NULL &&
+              EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, "provider=default", s->pub,
+                                      NULL) == 1 &&
+              EVP_DigestVerify(md, *sig, *siglen, data, len) == 1;
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    if (!ok) {
+        OPENSSL_free(*sig);
+        *sig = NULL;
+        return hb_fail(err, HB_E_TOKEN, "the new key's signature does not verify with its "
+                       "public key (check the token and its PKCS#11 module)");
+    }
+    return HB_OK;
+}
+
+static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert,
+                                hb_keygen_result *res, hb_err *err);
+
 /* The self-signed certificate and/or CSR, signed on the token by the new
- * key; an unsealed recipient key loses its signing right right after. */
+ * key; then, for a hook, the probe and the hook; an unsealed recipient key
+ * loses its signing right right after (also when the hook failed). */
 static hb_status sign_documents(hb_provider *p, const hb_keygen_request *req,
                                 const char *priv_uri, const char *pub_uri, unsigned days,
-                                bool want_csr, hb_key_usage gen_usage, X509 **cert,
-                                X509_REQ **csr, hb_err *err)
+                                bool want_csr, hb_key_usage gen_usage, hb_keygen_pre_seal_fn hook,
+                                void *hook_ctx, X509 **cert, X509_REQ **csr,
+                                hb_keygen_result *res, hb_err *err)
 {
     hb_status st = HB_OK;
     EVP_PKEY *key = NULL, *pub = NULL;
+    bool unsealed = gen_usage == HB_USAGE_RECIPIENT_UNSEALED;
     HB_TRY(hb_provider_load_private_key(p, priv_uri, &key, err));
     HB_TRY(hb_provider_load_public_key(p, pub_uri, &pub, err));
     if (req->gen_sscert)
         HB_TRY(make_sscert(p, key, pub, &req->dn, days, req->usage, cert, err));
     if (want_csr)
         HB_TRY(make_csr(p, key, pub, &req->dn, csr, err));
-    if (gen_usage == HB_USAGE_RECIPIENT_UNSEALED)
+    if (hook != NULL && unsealed) {
+        pre_seal_signer ps = {.p = p, .key = key, .pub = pub};
+        if (*cert != NULL)
+            HB_TRY(probe_key_wrap(p, priv_uri, *cert, res, err));
+        hb_keygen_pre_seal k = {.cert = *cert, .pub = pub, .key_uri = priv_uri,
+                                .key_wrap = res->key_wrap, .sign = pre_seal_sign,
+                                .sign_ctx = &ps};
+        HB_TRY(hook(hook_ctx, &k, err));
+    }
+    if (unsealed)
         HB_TRY(hb_token_key_seal(p, priv_uri, err));
+    unsealed = false;
 cleanup:
+    if (unsealed && st != HB_OK) {
+        hb_err ignored; /* the first failure is the one reported */
+        (void)!hb_token_key_seal(p, priv_uri, &ignored);
+    }
     EVP_PKEY_free(key);
     EVP_PKEY_free(pub);
     return st;
@@ -305,6 +360,36 @@ static hb_status probe_key_wrap(hb_provider *p, const char *priv_uri, X509 *cert
         return hb_fail(err, HB_E_TOKEN, "the token cannot unwrap with the new key using "
                        "RSA-OAEP (neither SHA-256 nor SHA-1); it cannot hold a backup key");
     return HB_OK;
+}
+
+/* What the token lets the key do, read back and tried once the key is what
+ * it will stay (sealed). A token that ignores CKA_ALLOWED_MECHANISMS is not
+ * refused (openCryptoki 3.8 has no such attribute): one warning says so. */
+static hb_status check_mechanisms(hb_provider *p, const char *priv_uri, const char *token_uri,
+                                  hb_key_usage usage, hb_keygen_result *res, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_key_mechanisms m;
+    HB_TRY(hb_token_key_mechanisms(p, priv_uri, &m, err));
+    _Static_assert(sizeof res->allowed_mechanisms == sizeof m.allowed, "mechanism list sizes");
+    memcpy(res->allowed_mechanisms, m.allowed, sizeof res->allowed_mechanisms);
+    HB_TRY(hb_format(res->mechanisms_limit, sizeof res->mechanisms_limit, "the limit", err,
+                     "%s", hb_mech_limit_name(m.limit)));
+    if (m.limit == HB_MECH_LIMITED)
+        goto cleanup;
+    const char *can = usage == HB_USAGE_SIGNER
+                          ? "raw RSA signatures (CKM_RSA_X_509) with any hash"
+                          : "raw RSA (CKM_RSA_X_509: valid signatures) and PKCS#1 v1.5 "
+                            "decryption (a padding oracle)";
+    HB_TRY(hb_format(res->mechanisms_warning, sizeof res->mechanisms_warning, "the warning", err,
+                     "%s %s: with the PIN, the key can still do %s; only its usage flags "
+                     "limit it", token_uri,
+                     m.limit == HB_MECH_UNLIMITED
+                         ? "ignores CKA_ALLOWED_MECHANISMS"
+                         : "does not enforce the CKA_ALLOWED_MECHANISMS it was given",
+                     can));
+cleanup:
+    return st;
 }
 
 /* The certificate onto the token and into cert: (and temporary:), the CSR
@@ -335,6 +420,8 @@ static hb_status write_outputs(hb_provider *p, const hb_keygen_request *req,
             HB_TRY(hb_objects_set_key_wrap_probe(store, res->object_name, res->fingerprint,
                                                  res->key_wraps_accepted, err));
         HB_TRY(hb_objects_set_key(store, res->object_name, priv_uri, &created, err));
+        HB_TRY(hb_objects_set_key_mechanisms(store, res->object_name, res->mechanisms_limit,
+                                             res->allowed_mechanisms, err));
         HB_TRY(hb_objects_save(store, err));
     }
 cleanup:
@@ -343,6 +430,13 @@ cleanup:
 
 hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,
                     hb_err *err)
+{
+    return hb_keygen_hooked(p, req, NULL, NULL, res, err);
+}
+
+hb_status hb_keygen_hooked(hb_provider *p, const hb_keygen_request *req,
+                           hb_keygen_pre_seal_fn hook, void *hook_ctx, hb_keygen_result *res,
+                           hb_err *err)
 {
     hb_status st = HB_OK;
     char file_name[HB_OBJECT_NAME_MAX + 1] = "";
@@ -367,9 +461,10 @@ hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_resu
     res->bits = key_bits(req->key_type);
     HB_TRY(hb_format(res->key_uri, sizeof res->key_uri, "the key URI", err, "%s", priv_uri));
     if (must_sign)
-        HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, &cert, &csr,
-                              err));
-    if (cert != NULL && req->usage == HB_USAGE_RECIPIENT)
+        HB_TRY(sign_documents(p, req, priv_uri, pub_uri, days, want_csr, gen_usage, hook,
+                              hook_ctx, &cert, &csr, res, err));
+    HB_TRY(check_mechanisms(p, priv_uri, req->token_uri, req->usage, res, err));
+    if (cert != NULL && req->usage == HB_USAGE_RECIPIENT && res->key_wrap == HB_OAEP_UNPROBED)
         HB_TRY(probe_key_wrap(p, priv_uri, cert, res, err));
     HB_TRY(write_outputs(p, req, file_name, priv_uri, cert, csr, store, res, err));
 cleanup:
@@ -379,6 +474,7 @@ cleanup:
                  req->usage == HB_USAGE_SIGNER ? "signer" : "recipient",
                  "fingerprint", res->fingerprint,
                  "key_wrap", res->key_wrap ? hb_oaep_hash_name(res->key_wrap) : NULL,
+                 "mechanisms", res->mechanisms_limit[0] ? res->mechanisms_limit : NULL,
                  (const char *)NULL);
     hb_objects_free(store);
     X509_free(cert);

@@ -246,6 +246,13 @@ static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypt
         break;
     case HB_OBJECT_KEY:
         HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "uri", true, s->path, &o->uri, err));
+        /* The schema bounds both below their fields. */
+        probed = prop(node, "mechanisms");
+        probed_fp = prop(node, "allowed-mechanisms");
+        if (probed != NULL && strlen(probed) < sizeof o->mechanisms)
+            memcpy(o->mechanisms, probed, strlen(probed) + 1);
+        if (probed_fp != NULL && strlen(probed_fp) < sizeof o->allowed_mechanisms)
+            memcpy(o->allowed_mechanisms, probed_fp, strlen(probed_fp) + 1);
         break;
     case HB_OBJECT_IDCRED:
         HB_TRY(read_name_field(s, node, "key", o, o->key, err));
@@ -381,6 +388,10 @@ static hb_status write_object(xmlNodePtr root, xmlNsPtr ns, const hb_crypto_obje
         HB_TRY(add_text_child(node, ns, "file-name", o->file_name, err));
         break;
     case HB_OBJECT_KEY:
+        if (o->mechanisms[0] != '\0')
+            HB_TRY(set_prop(node, "mechanisms", o->mechanisms, err));
+        if (o->allowed_mechanisms[0] != '\0')
+            HB_TRY(set_prop(node, "allowed-mechanisms", o->allowed_mechanisms, err));
         HB_TRY(add_text_child(node, ns, "uri", o->uri, err));
         break;
     case HB_OBJECT_IDCRED:
@@ -601,12 +612,32 @@ static hb_status check_key_uri(const char *uri, hb_err *err)
 hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
                              bool *created, hb_err *err)
 {
-    hb_crypto_object *o = NULL;
+    hb_crypto_object *o = find_mutable(s, HB_OBJECT_KEY, name);
+    /* What a token said of one key is not said of another. */
+    bool same_key = o != NULL && uri != NULL && strcmp(o->uri, uri) == 0;
     hb_status st = check_name("key", name, err);
     if (st == HB_OK)
         st = check_key_uri(uri, err);
     if (st == HB_OK)
         st = define_text(s, HB_OBJECT_KEY, name, uri, created, &o, err);
+    if (st == HB_OK && !same_key) {
+        o->mechanisms[0] = '\0';
+        o->allowed_mechanisms[0] = '\0';
+    }
+    return st;
+}
+
+hb_status hb_objects_set_key_mechanisms(hb_object_store *s, const char *name,
+                                        const char *limit, const char *allowed, hb_err *err)
+{
+    hb_crypto_object *o = find_mutable(s, HB_OBJECT_KEY, name);
+    if (o == NULL)
+        return hb_fail(err, HB_E_NOT_FOUND, "no key named '%s'", name);
+    hb_status st = hb_format(o->mechanisms, sizeof o->mechanisms, "the key's mechanisms", err,
+                             "%s", limit != NULL ? limit : "");
+    if (st == HB_OK)
+        st = hb_format(o->allowed_mechanisms, sizeof o->allowed_mechanisms,
+                       "the key's allowed mechanisms", err, "%s", allowed != NULL ? allowed : "");
     return st;
 }
 

@@ -5,6 +5,8 @@
 #include "backup/custody/recipients.h"
 
 #include "backup/custody/objects.h"
+#include "backup/custody/store_attest.h"
+#include "backup/custody/transcript_pin.h"
 #include "common/buf.h"
 #include "common/fail.h"
 #include "common/x509.h"
@@ -201,6 +203,16 @@ static hb_status add_cert_object(hb_recipient_set *s, const hb_object_store *sto
     return add_single(s, cert, o->key_wrap, o->ignore_expiration, label, err);
 }
 
+/* Some name is a quorum group or an enrollment of the custody store (a
+ * certificate object named from crypto.xml is the operator's own choice). */
+static bool names_in_store(const hb_custody *c, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (hb_custody_find_group(c, names[i]) != NULL || hb_custody_find(c, names[i]) != NULL)
+            return true;
+    return false;
+}
+
 hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char *const *names,
                                    size_t n, hb_recipient_set *out, hb_err *err)
 {
@@ -209,6 +221,18 @@ hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char 
     hb_object_store *store = NULL;
     hb_recipient_set s = {0};
     HB_TRY(hb_custody_load(root, &c, err));
+    /* Recipients from the store only as far as the signed transcript says
+     * the store is (issue 15): checked before any is used. The transcript
+     * against its pinned head first: that message names the pinning
+     * backup. */
+    if (n == 0 || names_in_store(c, names, n)) {
+        uint64_t seq;
+        char head[65];
+        HB_TRY(hb_transcript_pin_for_backup(root, &seq, head, err));
+        HB_TRY(hb_store_attest_check(p, root, c, "the custody store is checked against the "
+                                     "ceremony transcript, which does not verify; nothing "
+                                     "was written", err));
+    }
     if (n == 0) {
         for (size_t i = 0; i < c->n_groups; i++) {
             if (c->groups[i].retired)

@@ -3,8 +3,8 @@
  *
  *   <transcript xmlns="urn:hsmbak:transcript:1" format="1">
  *     <anchor fingerprint="HEX"><certificate>B64 DER</certificate></anchor>
- *     <entry seq="1"><time/><who/><what/><detail/><fingerprint/>*
- *            <previous/><hash/><signature/></entry> ...
+ *     <entry seq="1" version="2"><time/><who/><what/><detail/><fingerprint/>*
+ *            <previous/><state/>? <pop/>? <hash/><signature/></entry> ...
  *   </transcript>
  *
  * An entry's signed bytes (its "canonical form") are a length-prefixed
@@ -12,11 +12,18 @@
  *   "hsmbak-transcript-v1" 0x00 || u64be(seq) || str(time) || str(who) ||
  *   str(what) || str(detail) || u32be(count) || str(fingerprint)... ||
  *   str(previous)                     with str(s) = u32be(len(s)) || s
+ * Version 2 (every entry written now) starts "hsmbak-transcript-v2" 0x00,
+ * has the same fields, then (its "body" ends here)
+ *   snapshot (snapshot.h: the custody store after the entry's change) ||
+ *   str(pop-spki)                     the enrolled key's SPKI, or empty
+ * and then str(pop-signature): the new key's signature over the body
+ * (enroll, import-cert), or empty.
  * hash = SHA-256(canonical form); previous = the hash of the entry before,
  * or for entry 1 the anchor: SHA-256 of the signer certificate (DER). */
 #include "backup/custody/transcript.h"
 
 #include "backup/custody/custody_internal.h"
+#include "backup/custody/snapshot.h"
 #include "backup/format/xml.h"
 #include "common/buf.h"
 #include "common/encode.h"
@@ -51,6 +58,9 @@ void hb_transcript_free(hb_transcript *t)
         free(t->entries[i].detail);
         free(t->entries[i].fingerprints);
         free(t->entries[i].sig);
+        hb_custody_snapshot_free(&t->entries[i].snapshot);
+        free(t->entries[i].pop_spki);
+        free(t->entries[i].pop_sig);
     }
     free(t->entries);
     free(t->signer_subject);
@@ -65,28 +75,23 @@ hb_status hb_transcript_path(const char *root, char *out, size_t cap, hb_err *er
 
 /* ---- canonical form ---- */
 
-static hb_status put_u32(hb_buf *b, uint32_t v, hb_err *err)
-{
-    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    return hb_buf_add(b, x, 4, err);
-}
+#define put_u32 hb_canon_u32
+#define put_str hb_canon_str
 
-static hb_status put_str(hb_buf *b, const char *s, hb_err *err)
-{
-    size_t n = strlen(s);
-    hb_status st = put_u32(b, (uint32_t)n, err);
-    return st == HB_OK ? hb_buf_add(b, s, n, err) : st;
-}
-
-/* The entry's signed bytes, appended to out (see the top of this file). */
-static hb_status canonical(const hb_transcript_entry *e, hb_buf *out, hb_err *err)
+/* The entry's body (v2: what the proof of possession signs), appended to
+ * out (see the top of this file); for v1 the whole signed bytes. */
+static hb_status body(const hb_transcript_entry *e, hb_buf *out, hb_err *err)
 {
     hb_status st = HB_OK;
-    static const char magic[] = "hsmbak-transcript-v1"; /* and its NUL */
+    static const char magic1[] = "hsmbak-transcript-v1"; /* and its NUL */
+    static const char magic2[] = "hsmbak-transcript-v2";
     uint8_t s8[8];
     for (int i = 0; i < 8; i++)
         s8[i] = (uint8_t)((uint64_t)e->seq >> (56 - 8 * i));
-    HB_TRY(hb_buf_add(out, magic, sizeof magic, err));
+    if (e->version == 2)
+        HB_TRY(hb_buf_add(out, magic2, sizeof magic2, err));
+    else
+        HB_TRY(hb_buf_add(out, magic1, sizeof magic1, err));
     HB_TRY(hb_buf_add(out, s8, sizeof s8, err));
     HB_TRY(put_str(out, e->time, err));
     HB_TRY(put_str(out, e->who, err));
@@ -96,15 +101,27 @@ static hb_status canonical(const hb_transcript_entry *e, hb_buf *out, hb_err *er
     for (size_t i = 0; i < e->n_fingerprints; i++)
         HB_TRY(put_str(out, e->fingerprints[i], err));
     HB_TRY(put_str(out, e->prev, err));
+    if (e->version == 2) {
+        HB_TRY(hb_snapshot_encode(&e->snapshot, out, err));
+        HB_TRY(hb_canon_bytes(out, e->pop_spki, e->pop_spki_len, err));
+    }
 cleanup:
     return st;
 }
 
-static hb_status verify_sig(X509 *signer, const hb_buf *data, const uint8_t *sig, size_t siglen,
-                            bool *ok, hb_err *err)
+/* The entry's signed bytes: its body, and for v2 the proof of possession. */
+static hb_status canonical(const hb_transcript_entry *e, hb_buf *out, hb_err *err)
+{
+    hb_status st = body(e, out, err);
+    if (st == HB_OK && e->version == 2)
+        st = hb_canon_bytes(out, e->pop_sig, e->pop_sig_len, err);
+    return st;
+}
+
+static hb_status verify_with(EVP_PKEY *pub, const hb_buf *data, const uint8_t *sig,
+                             size_t siglen, bool *ok, hb_err *err)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_PKEY *pub = X509_get0_pubkey(signer);
     if (md == NULL || pub == NULL ||
         EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, "provider=default", pub, NULL) != 1) {
         EVP_MD_CTX_free(md);
@@ -114,6 +131,46 @@ static hb_status verify_sig(X509 *signer, const hb_buf *data, const uint8_t *sig
     ERR_clear_error();
     EVP_MD_CTX_free(md);
     return HB_OK;
+}
+
+static hb_status verify_sig(X509 *signer, const hb_buf *data, const uint8_t *sig, size_t siglen,
+                            bool *ok, hb_err *err)
+{
+    return verify_with(X509_get0_pubkey(signer), data, sig, siglen, ok, err);
+}
+
+/* The proof of possession of a v2 entry: the new key's signature over the
+ * entry's body, checked with the SPKI the entry carries. */
+static hb_status verify_pop(const hb_transcript_entry *e, size_t pos, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_buf b = HB_BUF_INIT(TRANSCRIPT_CAP);
+    const unsigned char *q = e->pop_spki;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &q, (long)e->pop_spki_len);
+    bool ok = false;
+    HB_ENSURE(pub != NULL && q == e->pop_spki + e->pop_spki_len && e->pop_sig_len > 0,
+              HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
+              "possession is malformed (the key is not a DER SubjectPublicKeyInfo, or there is "
+              "no signature)", pos, e->seq, e->what, e->time);
+    /* The key that proves possession is one the entry's snapshot enrolls. */
+    char h[65];
+    HB_TRY(hb_sha256_hex(e->pop_spki, e->pop_spki_len, h, err));
+    for (size_t k = 0; k < e->snapshot.n && !ok; k++)
+        ok = strcmp(e->snapshot.enrollments[k].spki_sha256, h) == 0;
+    HB_ENSURE(ok, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
+              "possession is by a key (SPKI SHA-256 %s) that its custody state does not "
+              "enroll", pos, e->seq, e->what, e->time, h);
+    ok = false;
+    HB_TRY(body(e, &b, err));
+    HB_TRY(verify_with(pub, &b, e->pop_sig, e->pop_sig_len, &ok, err));
+    HB_ENSURE(ok, HB_E_VERIFY, "transcript entry %zu (seq %lu, '%s' at %s): its proof of "
+              "possession does not verify: the enrolled key did not sign this entry",
+              pos, e->seq, e->what, e->time);
+cleanup:
+    ERR_clear_error();
+    EVP_PKEY_free(pub);
+    hb_buf_free(&b);
+    return st;
 }
 
 static hb_status add_fingerprint(hb_transcript_entry *e, const char *fp, hb_err *err)
@@ -143,11 +200,48 @@ static hb_status read_seq(const xmlNode *en, size_t pos, unsigned long *out, hb_
     return HB_OK;
 }
 
+/* version="2", or none: a legacy v1 entry. */
+static hb_status read_version(const xmlNode *en, hb_transcript_entry *e, hb_err *err)
+{
+    xmlChar *v = xmlGetNoNsProp(en, BAD_CAST "version");
+    bool ok = v == NULL || strcmp((const char *)v, "2") == 0;
+    e->version = v == NULL ? 1 : 2;
+    xmlFree(v);
+    return ok ? HB_OK : hb_fail(err, HB_E_VERIFY, "transcript entry %lu has an unknown version",
+                                e->seq);
+}
+
+/* A v2 entry's custody snapshot (required) and proof of possession. */
+static hb_status read_v2(const xmlNode *en, hb_transcript_entry *e, hb_err *err)
+{
+    hb_status st = HB_OK;
+    char *spki = NULL, *sig = NULL;
+    xmlNodePtr state = hb_xml_child(en, TRANSCRIPT_NS, "state");
+    xmlNodePtr pop = hb_xml_child(en, TRANSCRIPT_NS, "pop");
+    HB_ENSURE(state != NULL, HB_E_VERIFY, "transcript entry %lu (version 2) has no custody "
+              "state", e->seq);
+    HB_TRY(hb_snapshot_read_xml(state, TRANSCRIPT_NS, e->seq, &e->snapshot, err));
+    if (pop == NULL)
+        goto cleanup;
+    HB_TRY(hb_xml_child_text(pop, TRANSCRIPT_NS, "spki", true, WHAT, &spki, err));
+    HB_TRY(hb_xml_child_text(pop, TRANSCRIPT_NS, "signature", true, WHAT, &sig, err));
+    if (hb_base64_decode(spki, &e->pop_spki, &e->pop_spki_len, err) != HB_OK ||
+        hb_base64_decode(sig, &e->pop_sig, &e->pop_sig_len, err) != HB_OK ||
+        e->pop_spki_len == 0 || e->pop_sig_len == 0)
+        HB_FAIL(HB_E_VERIFY, "transcript entry %lu: its proof of possession is not base64",
+                e->seq);
+cleanup:
+    free(spki);
+    free(sig);
+    return st;
+}
+
 static hb_status read_entry(const xmlNode *en, hb_transcript_entry *e, size_t pos, hb_err *err)
 {
     hb_status st = HB_OK;
     char *t = NULL, *prev = NULL, *hash = NULL, *sig = NULL, *fp = NULL;
     HB_TRY(read_seq(en, pos, &e->seq, err));
+    HB_TRY(read_version(en, e, err));
     HB_TRY(hb_xml_child_text(en, TRANSCRIPT_NS, "time", true, WHAT, &t, err));
     bool time_ok = strlen(t) == 20 && hb_rfc3339_ok(t);
     if (time_ok)
@@ -173,6 +267,8 @@ static hb_status read_entry(const xmlNode *en, hb_transcript_entry *e, size_t po
                   "transcript entry %lu has a malformed fingerprint", e->seq);
         HB_TRY(add_fingerprint(e, fp, err));
     }
+    if (e->version == 2)
+        HB_TRY(read_v2(en, e, err));
 cleanup:
     free(t);
     free(prev);
@@ -264,6 +360,13 @@ static hb_status check(const hb_transcript *t, X509 *signer, hb_err *err)
                   "transcript entry %zu (seq %lu, '%s' at %s): the signature does not verify "
                   "with the anchored signer key (the entry was altered or forged)",
                   i + 1, e->seq, e->what, e->time);
+        /* A v2 enrollment is signed by its own new key, made before the key
+         * lost its signing right (docs/custody.md "Transcript"). */
+        HB_ENSURE(e->version < 2 || strcmp(e->what, "enroll") != 0 || e->pop_sig_len > 0,
+                  HB_E_VERIFY, "transcript entry %zu (seq %lu, 'enroll' at %s) has no proof "
+                  "of possession by the enrolled key", i + 1, e->seq, e->time);
+        if (e->pop_spki_len > 0 || e->pop_sig_len > 0)
+            HB_TRY(verify_pop(e, i + 1, err));
         HB_ENSURE(e->seq == i + 1, HB_E_VERIFY,
                   "transcript entry %zu in file order has sequence number %lu: entries were "
                   "deleted, inserted or reordered%s",
@@ -328,14 +431,24 @@ static bool write_entry(xmlNodePtr root, xmlNsPtr ns, const hb_transcript_entry 
     bool ok = en != NULL && hb_format(seq, sizeof seq, "a sequence number", NULL, "%lu",
                                       e->seq) == HB_OK &&
               xmlNewProp(en, BAD_CAST "seq", BAD_CAST seq) != NULL &&
+              (e->version != 2 || xmlNewProp(en, BAD_CAST "version", BAD_CAST "2") != NULL) &&
               hb_xml_add(en, ns, "time", e->time, 2) != NULL &&
               hb_xml_add(en, ns, "who", e->who, 2) != NULL &&
               hb_xml_add(en, ns, "what", e->what, 2) != NULL &&
               hb_xml_add(en, ns, "detail", e->detail, 2) != NULL;
     for (size_t k = 0; ok && k < e->n_fingerprints; k++)
         ok = hb_xml_add(en, ns, "fingerprint", e->fingerprints[k], 2) != NULL;
-    return ok && hb_xml_add(en, ns, "previous", e->prev, 2) != NULL &&
-           hb_xml_add(en, ns, "hash", e->hash, 2) != NULL &&
+    ok = ok && hb_xml_add(en, ns, "previous", e->prev, 2) != NULL;
+    if (ok && e->version == 2)
+        ok = hb_snapshot_write_xml(en, ns, &e->snapshot, 2);
+    if (ok && e->pop_spki_len > 0) {
+        xmlNodePtr pop = hb_xml_add(en, ns, "pop", NULL, 2);
+        ok = pop != NULL &&
+             hb_xml_add_b64(pop, ns, "spki", e->pop_spki, e->pop_spki_len, 3) != NULL &&
+             hb_xml_add_b64(pop, ns, "signature", e->pop_sig, e->pop_sig_len, 3) != NULL &&
+             hb_xml_indent(pop, 2);
+    }
+    return ok && hb_xml_add(en, ns, "hash", e->hash, 2) != NULL &&
            hb_xml_add(en, ns, "signature", sig_b64, 2) != NULL && hb_xml_indent(en, 1);
 }
 
@@ -372,22 +485,28 @@ static bool text_ok(const char *s)
 }
 
 /* What a new entry may say; nothing is read or written before this holds. */
-static hb_status check_entry(X509 *signer_cert, hb_sign_fn sign, const char *who,
-                             const char *what, const char *detail,
-                             const char *const *fingerprints, size_t n_fingerprints,
+static hb_status check_entry(X509 *signer_cert, hb_sign_fn sign, const hb_transcript_record *r,
                              hb_err *err)
 {
-    if (signer_cert == NULL || sign == NULL || !text_ok(who) || !text_ok(what) ||
-        !text_ok(detail))
+    if (signer_cert == NULL || sign == NULL || !text_ok(r->who) || !text_ok(r->what) ||
+        !text_ok(r->detail))
         return hb_fail(err, HB_E_USAGE, "a transcript entry needs a signer, and who, what and "
                        "detail as 1..%d characters of printable UTF-8", TEXT_MAX);
-    if (n_fingerprints > HB_QUORUM_MAX_MEMBERS)
+    if (r->n_fingerprints > HB_QUORUM_MAX_MEMBERS)
         return hb_fail(err, HB_E_USAGE, "a transcript entry names at most %d fingerprints",
                        HB_QUORUM_MAX_MEMBERS);
-    for (size_t i = 0; i < n_fingerprints; i++)
-        if (!hb_hex_lower_ok(fingerprints[i], 64))
+    for (size_t i = 0; i < r->n_fingerprints; i++)
+        if (!hb_hex_lower_ok(r->fingerprints[i], 64))
             return hb_fail(err, HB_E_USAGE, "transcript fingerprint '%s' is not 64 lowercase "
-                           "hex digits", fingerprints[i]);
+                           "hex digits", r->fingerprints[i]);
+    if ((r->pop_sign != NULL) != (r->pop_spki_len > 0) ||
+        (r->pop_sign != NULL && r->snapshot == NULL) || r->pop_spki_len > TEXT_MAX * 4)
+        return hb_fail(err, HB_E_USAGE, "a proof of possession needs a version 2 entry, the "
+                       "key's SubjectPublicKeyInfo (at most %d bytes) and its signing function",
+                       TEXT_MAX * 4);
+    if (r->snapshot != NULL && strcmp(r->what, "enroll") == 0 && r->pop_sign == NULL)
+        return hb_fail(err, HB_E_USAGE, "a version 2 enroll entry needs the new key's proof of "
+                       "possession");
     return HB_OK;
 }
 
@@ -413,28 +532,61 @@ cleanup:
     return st;
 }
 
-/* A new last entry (seq, time, text, chained to the one before), not yet
- * hashed or signed. */
-static hb_status add_entry(hb_transcript *t, const char *who, const char *what,
-                           const char *detail, const char *const *fingerprints,
-                           size_t n_fingerprints, hb_transcript_entry **out, hb_err *err)
+/* A new last entry (seq, time, text, snapshot, chained to the one before),
+ * not yet hashed or signed. */
+static hb_status add_entry(hb_transcript *t, const hb_transcript_record *r,
+                           hb_transcript_entry **out, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_transcript_entry *e;
     HB_PUSH(e, t->entries, t->n, ENTRIES_MAX);
     e->seq = t->n;
+    e->version = r->snapshot != NULL ? 2 : 1;
     memcpy(e->prev, t->n == 1 ? t->anchor : t->entries[t->n - 2].hash, 65);
     HB_TRY(hb_rfc3339_now(e->time, err));
-    e->who = strdup(who);
-    e->what = strdup(what);
-    e->detail = strdup(detail);
+    e->who = strdup(r->who);
+    e->what = strdup(r->what);
+    e->detail = strdup(r->detail);
     HB_ALLOC(e->who);
     HB_ALLOC(e->what);
     HB_ALLOC(e->detail);
-    for (size_t i = 0; i < n_fingerprints; i++)
-        HB_TRY(add_fingerprint(e, fingerprints[i], err));
+    for (size_t i = 0; i < r->n_fingerprints; i++)
+        HB_TRY(add_fingerprint(e, r->fingerprints[i], err));
+    if (r->snapshot != NULL)
+        HB_TRY(hb_snapshot_copy(r->snapshot, &e->snapshot, err));
+    if (r->pop_spki_len > 0) {
+        e->pop_spki = hb_memdup(r->pop_spki, r->pop_spki_len);
+        HB_ALLOC(e->pop_spki);
+        e->pop_spki_len = r->pop_spki_len;
+    }
     *out = e;
 cleanup:
+    return st;
+}
+
+/* The new key's signature over the entry's body, checked with the SPKI the
+ * entry carries before the backup signer signs anything. */
+static hb_status prove_possession(hb_transcript_entry *e, size_t pos,
+                                  const hb_transcript_record *r, hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_buf b = HB_BUF_INIT(TRANSCRIPT_CAP);
+    uint8_t *sig = NULL;
+    size_t siglen = 0;
+    HB_TRY(body(e, &b, err));
+    st = r->pop_sign(r->pop_ctx, (const uint8_t *)b.data, b.len, &sig, &siglen, err);
+    if (st != HB_OK) {
+        hb_err_prefix(err, "signing the transcript entry with the enrolled key (proof of "
+                      "possession)");
+        goto cleanup;
+    }
+    e->pop_sig = hb_memdup(sig, siglen);
+    HB_ALLOC(e->pop_sig);
+    e->pop_sig_len = siglen;
+    HB_TRY(verify_pop(e, pos, err));
+cleanup:
+    OPENSSL_free(sig);
+    hb_buf_free(&b);
     return st;
 }
 
@@ -463,27 +615,72 @@ cleanup:
     return st;
 }
 
+struct hb_transcript_pending {
+    char path[PATH_MAX];
+    hb_transcript *t;                    /* the log with the new, unsigned last entry */
+};
+
+void hb_transcript_pending_free(hb_transcript_pending *pd)
+{
+    if (pd == NULL)
+        return;
+    hb_transcript_free(pd->t);
+    free(pd);
+}
+
+hb_status hb_transcript_prepare(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                const hb_transcript_record *r, hb_transcript_pending **out,
+                                hb_err *err)
+{
+    hb_status st = HB_OK;
+    hb_transcript_entry *e = NULL;
+    hb_transcript_pending *pd = calloc(1, sizeof *pd);
+    *out = NULL;
+    HB_ALLOC(pd);
+    HB_TRY(check_entry(signer_cert, sign, r, err));
+    HB_TRY(hb_format(pd->path, sizeof pd->path, "the transcript's path", err, "%s", path));
+    st = hb_transcript_verify(path, signer_cert, &pd->t, err);
+    if (st == HB_E_NOT_FOUND) {
+        HB_TRY(new_transcript(signer_cert, &pd->t, err));
+    } else if (st != HB_OK) {
+        hb_err_prefix(err, "nothing is appended to a transcript that does not verify");
+        goto cleanup;
+    }
+    HB_TRY(add_entry(pd->t, r, &e, err));
+    if (r->pop_sign != NULL)
+        HB_TRY(prove_possession(e, pd->t->n, r, err));
+    *out = pd;
+    pd = NULL;
+cleanup:
+    hb_transcript_pending_free(pd);
+    return st;
+}
+
+hb_status hb_transcript_commit(hb_transcript_pending *pd, hb_sign_fn sign, void *sign_ctx,
+                               hb_err *err)
+{
+    hb_status st = seal_entry(&pd->t->entries[pd->t->n - 1], sign, sign_ctx, err);
+    return st == HB_OK ? save(pd->path, pd->t, err) : st;
+}
+
+hb_status hb_transcript_append_record(const char *path, X509 *signer_cert, hb_sign_fn sign,
+                                      void *sign_ctx, const hb_transcript_record *r,
+                                      hb_err *err)
+{
+    hb_transcript_pending *pd = NULL;
+    hb_status st = hb_transcript_prepare(path, signer_cert, sign, r, &pd, err);
+    if (st == HB_OK)
+        st = hb_transcript_commit(pd, sign, sign_ctx, err);
+    hb_transcript_pending_free(pd);
+    return st;
+}
+
 hb_status hb_transcript_append(const char *path, X509 *signer_cert, hb_sign_fn sign,
                                void *sign_ctx, const char *who, const char *what,
                                const char *detail, const char *const *fingerprints,
                                size_t n_fingerprints, hb_err *err)
 {
-    hb_status st = HB_OK;
-    hb_transcript *t = NULL;
-    hb_transcript_entry *e = NULL;
-    HB_TRY(check_entry(signer_cert, sign, who, what, detail, fingerprints, n_fingerprints,
-                       err));
-    st = hb_transcript_verify(path, signer_cert, &t, err);
-    if (st == HB_E_NOT_FOUND) {
-        HB_TRY(new_transcript(signer_cert, &t, err));
-    } else if (st != HB_OK) {
-        hb_err_prefix(err, "nothing is appended to a transcript that does not verify");
-        goto cleanup;
-    }
-    HB_TRY(add_entry(t, who, what, detail, fingerprints, n_fingerprints, &e, err));
-    HB_TRY(seal_entry(e, sign, sign_ctx, err));
-    HB_TRY(save(path, t, err));
-cleanup:
-    hb_transcript_free(t);
-    return st;
+    hb_transcript_record r = {.who = who, .what = what, .detail = detail,
+                              .fingerprints = fingerprints, .n_fingerprints = n_fingerprints};
+    return hb_transcript_append_record(path, signer_cert, sign, sign_ctx, &r, err);
 }

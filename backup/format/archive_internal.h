@@ -7,6 +7,7 @@
 #include "backup/format/stream.h"
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HB_STREAM_SALT_LEN 32
 #define HB_STREAM_PREFIX_LEN 7
@@ -52,5 +53,45 @@ hb_status hb_zstd_write(hb_zstd_writer *z, const void *buf, size_t len,
                         hb_err *err) HB_MUST_CHECK;
 hb_status hb_zstd_finish(hb_zstd_writer *z, hb_err *err) HB_MUST_CHECK;
 void hb_zstd_writer_free(hb_zstd_writer *z);
+
+/* Hard links on create (link_map.c): (device, inode) -> the path of the
+ * first entry archived for that file, in a few dozen bytes a file. */
+typedef struct hb_link_map hb_link_map;
+hb_status hb_link_map_new(hb_link_map **out, hb_err *err) HB_MUST_CHECK;
+/* *first = NULL: (dev, ino) is new and path (relative, no trailing '/') is
+ * remembered for it; otherwise *first is the path remembered, valid until
+ * the next call. */
+hb_status hb_link_map_see(hb_link_map *m, dev_t dev, uint64_t ino, const char *path,
+                          const char **first, hb_err *err) HB_MUST_CHECK;
+void hb_link_map_free(hb_link_map *m);
+
+/* The stream decrypted ahead of its reader on a thread of its own
+ * (read_ahead.c): next gives the plaintext hb_stream_read would give, in
+ * order, in pieces of at most cap bytes, valid until the next call; len 0
+ * at the end (the final segment verified). free stops and joins the thread
+ * (the stream reader and its source are the thread's until then). */
+typedef struct hb_read_ahead hb_read_ahead;
+hb_status hb_read_ahead_start(hb_stream_reader *r, size_t cap, hb_read_ahead **out,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_read_ahead_next(hb_read_ahead *ra, const uint8_t **buf, size_t *len,
+                             hb_err *err) HB_MUST_CHECK;
+void hb_read_ahead_free(hb_read_ahead *ra);
+
+/* Checked entries onto disk beneath a staging directory, from directory
+ * fds (disk_writer.c). canon, canon_link: the checker's canonical paths
+ * (canon_link NULL unless a hard link); cb: the read callback's hb_err,
+ * for a failure while the entry's data is read. Directory attributes are
+ * set when the writer leaves them, the root's by close. */
+struct archive_entry;
+typedef struct hb_disk_writer hb_disk_writer;
+hb_status hb_disk_writer_open(const char *root, const char *name, hb_disk_writer **out,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_root(hb_disk_writer *w, struct archive_entry *e,
+                              hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_entry(hb_disk_writer *w, struct archive *a, const hb_err *cb,
+                               struct archive_entry *e, const char *canon,
+                               const char *canon_link, hb_err *err) HB_MUST_CHECK;
+hb_status hb_disk_writer_close(hb_disk_writer *w, hb_err *err) HB_MUST_CHECK;
+void hb_disk_writer_free(hb_disk_writer *w);
 
 #endif

@@ -123,7 +123,7 @@ typedef struct in_file {
     hb_stream_reader *r;
     EVP_MD_CTX *md;     /* SHA-256 of the encrypted file, for hb_archive_info */
     const hb_archive_spec *spec; /* for byte progress */
-    uint8_t *buf;
+    hb_read_ahead *ra;  /* decrypts ahead of libarchive, on its own thread */
     bool eof;
     hb_err err;         /* why tar_read_cb failed, for hb_archive_fail */
 } in_file;
@@ -147,15 +147,17 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 {
     in_file *in = ctx;
     size_t got = 0;
-    *out = in->buf;
+    const uint8_t *buf = NULL;
+    *out = NULL;
     if (in->eof)
         return 0;
-    if (hb_stream_read(in->r, in->buf, READ_BUF, &got, &in->err) != HB_OK) {
+    if (hb_read_ahead_next(in->ra, &buf, &got, &in->err) != HB_OK) {
         archive_set_error(a, EIO, "%s", in->err.msg);
         return -1;
     }
     if (got == 0)
         in->eof = true; /* the final segment verified */
+    *out = buf;
     return (la_ssize_t)got;
 }
 
@@ -167,6 +169,8 @@ typedef struct checker {
     pathset files;           /* regular files so far: valid hard-link targets */
     pathset symlinks;        /* nothing may be written through or over these */
     uint64_t entries, expanded;
+    uint64_t space_budget;   /* bytes that may still be written unchecked */
+    unsigned space_unchecked; /* entries since the last statvfs */
     char canon[PATH_MAX];
     char canon_link[PATH_MAX];
 } checker;
@@ -297,13 +301,26 @@ cleanup:
 }
 
 /* Refuse before free space on the staging filesystem would fall under the
- * floor (DESIGN §4.3). */
-static hb_status check_space(const checker *c, const char *dir, const char *entry,
-                             uint64_t bytes, hb_err *err)
+ * floor (DESIGN §4.3). statvfs is asked again only once half the headroom
+ * it last showed is used (each entry charged its size plus a block for its
+ * inode and directory entry) or after SPACE_RECHECK entries, whichever comes
+ * first: one statfs per entry was 3 % of a restore's system time
+ * (docs/benchmarks.md), and the halving leaves room for what others write
+ * meanwhile. */
+#define SPACE_RECHECK 1024
+#define SPACE_ENTRY_OVERHEAD 4096
+static hb_status check_space(checker *c, const char *dir, const char *entry, uint64_t bytes,
+                             hb_err *err)
 {
     struct statvfs vfs;
     if (c->lim.min_free_percent == 0)
         return HB_OK;
+    uint64_t charge = bytes + SPACE_ENTRY_OVERHEAD;
+    if (charge <= c->space_budget && c->space_unchecked < SPACE_RECHECK) {
+        c->space_budget -= charge;
+        c->space_unchecked++;
+        return HB_OK;
+    }
     if (statvfs(dir, &vfs) != 0)
         return hb_fail(err, HB_E_IO, "archive '%s': cannot check free space on '%s': %s",
                        c->name, dir, strerror(errno));
@@ -315,6 +332,8 @@ static hb_status check_space(const checker *c, const char *dir, const char *entr
                        "leave less than %u%% free on the filesystem of '%s'; free space "
                        "first", c->name, entry, (unsigned long long)bytes,
                        c->lim.min_free_percent, dir);
+    c->space_budget = (avail - bytes - min_free) / 2;
+    c->space_unchecked = 0;
     return HB_OK;
 }
 
@@ -328,29 +347,24 @@ typedef struct reader {
     struct stat sb;          /* of the archive file */
     struct archive *a;
     checker *c;
-    struct archive *disk;    /* NULL when walking */
+    hb_disk_writer *disk;    /* NULL when walking */
     char *root;              /* canonical staging directory; NULL when walking */
-    char *target;            /* root/entry, 2 * PATH_MAX */
-    struct timespec root_times[2];
-    bool have_root_times;
 } reader;
 
 static void reader_close(reader *rd)
 {
     archive_read_free(rd->a);
-    archive_write_free(rd->disk);
+    hb_read_ahead_free(rd->in.ra); /* joins its thread before the stream goes */
+    hb_disk_writer_free(rd->disk);
     hb_stream_reader_free(rd->in.r);
     EVP_MD_CTX_free(rd->in.md);
     if (rd->in.fd >= 0)
         close(rd->in.fd);
-    if (rd->in.buf != NULL)
-        OPENSSL_clear_free(rd->in.buf, READ_BUF);
     if (rd->c != NULL) {
         pathset_clear(&rd->c->files);
         pathset_clear(&rd->c->symlinks);
         free(rd->c);
     }
-    free(rd->target);
     free(rd->root);
 }
 
@@ -365,8 +379,6 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
     hb_status st = HB_OK;
     const hb_archive_spec *spec = rd->spec;
     HB_ALLOC(rd->c = calloc(1, sizeof *rd->c));
-    HB_ALLOC(rd->in.buf = malloc(READ_BUF));
-    HB_ALLOC(rd->target = malloc(2 * PATH_MAX));
     rd->c->name = spec->name;
     if (limits != NULL)
         rd->c->lim = *limits;
@@ -391,6 +403,7 @@ static hb_status open_archive(reader *rd, const char *path, const uint8_t dek[HB
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 is not available");
     HB_TRY(hb_stream_reader_new(dek, spec->backup_id, spec->name, fd_source, &rd->in,
                                 &rd->in.r, err));
+    HB_TRY(hb_read_ahead_start(rd->in.r, READ_BUF, &rd->in.ra, err));
 
     rd->a = archive_read_new();
     HB_ENSURE(rd->a != NULL && archive_read_support_format_tar(rd->a) == ARCHIVE_OK &&
@@ -410,76 +423,16 @@ cleanup:
     return st;
 }
 
-/* Extraction only: libarchive's disk writer, as strict as it goes. */
-static hb_status open_disk(reader *rd, hb_err *err)
-{
-    hb_status st = HB_OK;
-    rd->disk = archive_write_disk_new();
-    /* Our own root prefix makes every path absolute, so libarchive's
-     * NOABSOLUTEPATHS cannot be used; check_entry refuses absolute
-     * entry paths before the prefix is added. */
-    int flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-                ARCHIVE_EXTRACT_ACL;
-    if (geteuid() == 0)
-        flags |= ARCHIVE_EXTRACT_OWNER;
-    HB_ENSURE(rd->disk != NULL && archive_write_disk_set_options(rd->disk, flags) == ARCHIVE_OK &&
-              archive_write_disk_set_standard_lookup(rd->disk) == ARCHIVE_OK, HB_E_INTERNAL,
-              "libarchive cannot extract");
-cleanup:
-    return st;
-}
-
-/* The root entry ("."): its mode and owner go to the staging directory
- * itself; its times are set last (finish), after everything inside it. */
-static hb_status restore_root(reader *rd, struct archive_entry *e, hb_err *err)
-{
-    hb_status st = HB_OK;
-    rd->root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-    rd->root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-    rd->have_root_times = archive_entry_mtime_is_set(e);
-    archive_entry_copy_pathname(e, rd->root);
-    HB_ENSURE(archive_write_header(rd->disk, e) >= ARCHIVE_WARN &&
-              archive_write_finish_entry(rd->disk) >= ARCHIVE_WARN, HB_E_IO,
-              "archive '%s': cannot restore the attributes of its root directory: %s",
-              rd->spec->name, archive_error_string(rd->disk));
-cleanup:
-    return st;
-}
-
 /* One checked entry onto disk, under the root, with its data. */
 static hb_status extract_entry(reader *rd, struct archive_entry *e, hb_err *err)
 {
     hb_status st = HB_OK;
-    const char *name = rd->spec->name;
-    const checker *c = rd->c;
+    checker *c = rd->c;
     int64_t size = archive_entry_size(e);
     HB_TRY(check_space(c, rd->root, archive_entry_pathname(e), size > 0 ? (uint64_t)size : 0,
                        err));
-    HB_TRY(hb_path_join(rd->target, 2 * PATH_MAX, rd->root, c->canon, err));
-    archive_entry_copy_pathname(e, rd->target);
-    if (archive_entry_hardlink(e) != NULL) {
-        HB_TRY(hb_path_join(rd->target, 2 * PATH_MAX, rd->root, c->canon_link, err));
-        archive_entry_copy_hardlink(e, rd->target);
-    }
-    HB_ENSURE(archive_write_header(rd->disk, e) >= ARCHIVE_WARN,
-              archive_errno(rd->disk) == ENOSPC ? HB_E_IO : HB_E_VERIFY,
-              "archive '%s': cannot extract '%s': %s", name, c->canon,
-              archive_error_string(rd->disk));
-    const void *buf;
-    size_t len;
-    la_int64_t off;
-    int r;
-    while ((r = archive_read_data_block(rd->a, &buf, &len, &off)) == ARCHIVE_OK)
-        HB_ENSURE(archive_write_data_block(rd->disk, buf, len, off) >= ARCHIVE_WARN, HB_E_IO,
-                  "archive '%s': cannot write '%s': %s", name, c->canon,
-                  archive_error_string(rd->disk));
-    if (r != ARCHIVE_EOF)
-        HB_TRY(hb_archive_fail(err, &rd->in.err, rd->a, HB_E_VERIFY, "archive '%s': bad tar "
-                               "data", name));
-    HB_ENSURE(archive_write_finish_entry(rd->disk) >= ARCHIVE_WARN, HB_E_IO,
-              "archive '%s': cannot finish '%s': %s", name, c->canon,
-              archive_error_string(rd->disk));
+    HB_TRY(hb_disk_writer_entry(rd->disk, rd->a, &rd->in.err, e, c->canon,
+                                archive_entry_hardlink(e) != NULL ? c->canon_link : NULL, err));
 cleanup:
     return st;
 }
@@ -501,7 +454,7 @@ static hb_status next_entry(reader *rd, bool *done, hb_err *err)
                                "entry", rd->spec->name));
     HB_TRY(check_entry(rd->c, e, &skip, err));
     if (rd->disk != NULL && skip)
-        HB_TRY(restore_root(rd, e, err));
+        HB_TRY(hb_disk_writer_root(rd->disk, e, err));
     else if (rd->disk != NULL)
         HB_TRY(extract_entry(rd, e, err));
     else if (archive_read_data_skip(rd->a) != ARCHIVE_OK)
@@ -517,21 +470,17 @@ cleanup:
 static hb_status finish(reader *rd, hb_archive_info *info, hb_err *err)
 {
     hb_status st = HB_OK;
-    const char *name = rd->spec->name;
     uint8_t digest[32];
     while (!rd->in.eof) {
         size_t n = 0;
-        HB_TRY(hb_stream_read(rd->in.r, rd->in.buf, READ_BUF, &n, err));
+        const uint8_t *buf;
+        HB_TRY(hb_read_ahead_next(rd->in.ra, &buf, &n, err));
         rd->in.eof = n == 0;
     }
-    if (rd->disk != NULL) {
-        HB_ENSURE(archive_write_close(rd->disk) == ARCHIVE_OK, HB_E_IO, /* directory modes, times */
-                  "archive '%s': cannot finish extraction: %s", name,
-                  archive_error_string(rd->disk));
-        HB_ENSURE(!rd->have_root_times || utimensat(AT_FDCWD, rd->root, rd->root_times, 0) == 0,
-                  HB_E_IO, "archive '%s': cannot set the times of '%s': %s", name, rd->root,
-                  strerror(errno));
-    }
+    hb_read_ahead_free(rd->in.ra); /* its thread joined: the digest and size are final */
+    rd->in.ra = NULL;
+    if (rd->disk != NULL)
+        HB_TRY(hb_disk_writer_close(rd->disk, err)); /* directory modes, times */
     if (EVP_DigestFinal_ex(rd->in.md, digest, NULL) != 1)
         HB_FAIL_OSSL(HB_E_INTERNAL, "SHA-256 failed");
     if (info != NULL) {
@@ -557,7 +506,7 @@ static hb_status run(const char *path, hb_source_fn source, void *source_ctx,
               dek != NULL, HB_E_USAGE, "reading an archive: missing argument");
     HB_TRY(open_archive(&rd, path, dek, staging_dir, limits, err));
     if (rd.root != NULL)
-        HB_TRY(open_disk(&rd, err));
+        HB_TRY(hb_disk_writer_open(rd.root, spec->name, &rd.disk, err));
     for (bool done = false; !done;)
         HB_TRY(next_entry(&rd, &done, err));
     HB_TRY(finish(&rd, info, err));

@@ -93,14 +93,13 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
     hb_status st = HB_OK;
     struct archive *disk = archive_read_disk_new();
     struct archive_entry *entry = archive_entry_new();
-    struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+    hb_link_map *links = NULL;
     uint8_t *buf = malloc(COPY_BUF);
     size_t root_len = strlen(src);
     HB_ALLOC(disk);
     HB_ALLOC(entry);
-    HB_ALLOC(links);
     HB_ALLOC(buf);
-    archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+    HB_TRY(hb_link_map_new(&links, err));
     /* Physical walk: symlinks are stored as links, never followed. Sparse
      * detection off: sparse files are stored whole (DESIGN §4.1). */
     if (archive_read_disk_set_symlink_physical(disk) != ARCHIVE_OK ||
@@ -135,8 +134,19 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
         HB_ALLOC(relcopy);
         archive_entry_copy_pathname(entry, relcopy);
         free(relcopy);
-        struct archive_entry *e = entry, *spare = NULL;
-        archive_entry_linkify(links, &e, &spare); /* tar strategy: never defers */
+        struct archive_entry *e = entry;
+        /* A later name of a regular file already archived is a hard link to
+         * the first; symlinks with several names are stored as symlinks each
+         * time (a reader refuses hard links to non-regular entries). */
+        if (type == AE_IFREG && archive_entry_nlink(e) > 1) {
+            const char *first = NULL;
+            HB_TRY(hb_link_map_see(links, archive_entry_dev(e), archive_entry_ino64(e),
+                                   archive_entry_pathname(e), &first, err));
+            if (first != NULL) {
+                archive_entry_copy_hardlink(e, first);
+                archive_entry_set_size(e, 0);
+            }
+        }
         if (archive_write_header(out, e) < ARCHIVE_WARN)
             HB_TRY(hb_archive_fail(err, &o->err, out, HB_E_INTERNAL, "cannot archive '%s'", full));
         info->entries++;
@@ -156,7 +166,7 @@ static hb_status add_tree(struct archive *out, out_file *o, const char *src,
 cleanup:
     if (buf != NULL)
         OPENSSL_clear_free(buf, COPY_BUF);
-    archive_entry_linkresolver_free(links);
+    hb_link_map_free(links);
     archive_entry_free(entry);
     archive_read_free(disk);
     return st;

@@ -269,8 +269,9 @@ static hb_status name_destination(backup_run *b, hb_err *err)
               "--keep needs a dated destination such as /var/backups/hsmbak/NAME/backup-%s",
               HB_DATE_PLACEHOLDER);
     HB_ENSURE(b->req->keep == 0 || !hb_store_is_remote(dest), HB_E_USAGE, "--keep is not "
-              "supported for an sftp:// destination yet (docs/remote.md): remove old backups "
-              "on the server by hand, or leave --keep and HSMBAK_KEEP unset");
+              "supported for an %s destination yet (docs/remote.md): remove old backups "
+              "on the server by hand, or leave --keep and HSMBAK_KEEP unset",
+              strncmp(dest, "s3://", 5) == 0 ? "s3://" : "sftp://");
     progress(b, "destination", b->dated, 0);
 cleanup:
     return st;
@@ -398,7 +399,8 @@ static hb_status prepare_destination(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_store_remote remote = {.ssh_identity = b->req->ssh_identity,
-                              .ssh_known_hosts = b->req->ssh_known_hosts};
+                              .ssh_known_hosts = b->req->ssh_known_hosts,
+                              .s3 = b->req->s3};
     if (hb_store_is_remote(b->dated)) {
         /* Not a path: no appliance folder, not inside a resource. */
         HB_TRY(hb_format(b->dest, sizeof b->dest, "destination", err, "%s", b->dated));

@@ -157,7 +157,8 @@ hb_status hb_inspect(const hb_inspect_request *req, hb_inspect_result *res, hb_e
     X509 *signer = NULL;
     hb_store *in = NULL; /* a remote backup (sftp://) */
     hb_store_remote remote = {.ssh_identity = req->ssh_identity,
-                              .ssh_known_hosts = req->ssh_known_hosts};
+                              .ssh_known_hosts = req->ssh_known_hosts,
+                              .s3 = req->s3};
     memset(res, 0, sizeof *res);
     HB_ENSURE(req->source != NULL && *req->source != '\0', HB_E_USAGE, "inspect needs SOURCE, "
               "the backup directory");

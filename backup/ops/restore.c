@@ -42,8 +42,10 @@
 
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The checks of a restore, in the order the stages make them; "archive"
  * checks (one per file) go in before "swap" once the files are known. */
@@ -64,27 +66,34 @@ typedef struct restore_run {
     hb_object_store *store;
     hb_credentials *cred;
     hb_restore_staging *staging;   /* restore only */
+    /* Archives are read by a pool of threads (read_archives): `say` guards
+     * the progress callback and the result, `token` the provider (one
+     * token operation at a time, as the serial path did). */
+    pthread_mutex_t say, token;
 } restore_run;
 
 /* A check passed: in the report, and as a "check" progress event. */
 static void passed(restore_run *r, const char *check)
 {
+    pthread_mutex_lock(&r->say);
     hb_checks_pass(&r->res->checks, check, NULL);
     if (r->req->progress)
         r->req->progress(r->req->progress_ctx, "check", check, 0);
+    pthread_mutex_unlock(&r->say);
 }
 
-static void progress(const restore_run *r, const char *event, const char *name, uint64_t n)
+static void progress(restore_run *r, const char *event, const char *name, uint64_t n)
 {
+    pthread_mutex_lock(&r->say);
     if (r->req->progress)
         r->req->progress(r->req->progress_ctx, event, name, n);
+    pthread_mutex_unlock(&r->say);
 }
 
 /* hb_bytes_fn: encrypted bytes read, forwarded to the request's callback. */
 static void forward_bytes(void *ctx, const char *name, uint64_t n)
 {
-    const hb_restore_request *req = ctx;
-    req->progress(req->progress_ctx, "bytes", name, n);
+    progress(ctx, "bytes", name, n);
 }
 
 /* Every check, not run yet; validate leaves the system alone. */
@@ -108,7 +117,8 @@ static hb_status open_manifest(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_store_remote remote = {.ssh_identity = r->req->ssh_identity,
-                              .ssh_known_hosts = r->req->ssh_known_hosts};
+                              .ssh_known_hosts = r->req->ssh_known_hosts,
+                              .s3 = r->req->s3};
     HB_TRY(hb_system_clean_leftovers(r->sys->root, &r->res->leftovers_cleaned, err));
     if (hb_store_is_remote(r->req->source))
         HB_TRY(hb_format(r->src, sizeof r->src, "source", err, "%s", r->req->source));
@@ -280,7 +290,7 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
     progress(r, validate ? "validating" : "restoring", f->name, f->size);
     if (r->req->progress) {
         spec.on_bytes = forward_bytes;
-        spec.on_bytes_ctx = (void *)r->req;
+        spec.on_bytes_ctx = r;
     }
     HB_TRY(hb_compression_from_name(f->compression, &spec.compression, err));
     HB_TRY(hb_path_join(file, sizeof file, r->src, f->filename, err));
@@ -294,7 +304,11 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
         lim.no_links = no_links;
         lim.no_links_shown = res != NULL ? res->path : f->name;
     }
-    HB_TRY(hb_credentials_file_key(r->cred, r->p, f, dek, err));
+    pthread_mutex_lock(&r->token);
+    st = hb_credentials_file_key(r->cred, r->p, f, dek, err);
+    pthread_mutex_unlock(&r->token);
+    if (st != HB_OK)
+        goto cleanup;
     hb_fault_swap("restore-swap-archive", file);
     st = hb_store_get(r->in, f->filename, &in, err);
     if (st != HB_OK) {
@@ -315,10 +329,13 @@ static hb_status read_archive(restore_run *r, const hb_manifest_file *f,
      * after every archive passed). The check of the files before (by path)
      * does not cover a file swapped in between. */
     HB_TRY(same_bytes(f, file, &info, err));
+    pthread_mutex_lock(&r->say);
     r->res->entries += info.entries;
     r->res->expanded_bytes += info.expanded_bytes;
     hb_checks_pass(&r->res->checks, "archive", f->name);
-    progress(r, "complete", f->name, f->size);
+    if (r->req->progress)
+        r->req->progress(r->req->progress_ctx, "complete", f->name, f->size);
+    pthread_mutex_unlock(&r->say);
 cleanup:
     free(no_links);
     hb_strlist_free(&resets);
@@ -327,18 +344,102 @@ cleanup:
     return st;
 }
 
+/* The archives of one backup, read by a pool of threads (issue 16): jobs
+ * are taken in manifest order; after a failure no further job starts, the
+ * ones running finish, and the failure of the lowest index is the one
+ * reported, so the outcome and its message are those of the serial loop
+ * (every archive before it passed). Locking: `next`, `failed_at` and
+ * `first` are guarded by `lock`. */
+typedef struct archive_pool {
+    restore_run *r;
+    const hb_archive_limits *limits;
+    pthread_mutex_t lock;
+    size_t next;
+    size_t failed_at;  /* n_files while none failed */
+    hb_err first;
+} archive_pool;
+
+static void *archive_worker(void *arg)
+{
+    archive_pool *pool = arg;
+    size_t n = pool->r->m->n_files;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        size_t i = pool->next;
+        bool go = i < n && i < pool->failed_at;
+        if (go)
+            pool->next++;
+        pthread_mutex_unlock(&pool->lock);
+        if (!go)
+            break;
+        hb_err e = {0};
+        if (read_archive(pool->r, &pool->r->m->files[i], pool->limits, &e) != HB_OK) {
+            pthread_mutex_lock(&pool->lock);
+            if (i < pool->failed_at) {
+                pool->failed_at = i;
+                pool->first = e;
+            }
+            pthread_mutex_unlock(&pool->lock);
+        }
+    }
+    return NULL;
+}
+
+/* HSMBAK_READ_WORKERS: how many archives are read at once; unset or 0, one
+ * per online CPU. A remote store is one connection: one at a time. */
+static unsigned read_workers(const restore_run *r)
+{
+    const char *env = getenv("HSMBAK_READ_WORKERS");
+    char *end = NULL;
+    unsigned long n = env != NULL ? strtoul(env, &end, 10) : 0;
+    if (env == NULL || end == env || *end != '\0' || n > 64)
+        n = 0;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (unsigned long)cpus : 1;
+    }
+    if (hb_store_is_remote(r->src))
+        n = 1;
+    if (n > r->m->n_files)
+        n = r->m->n_files;
+    return (unsigned)n;
+}
+
 static hb_status read_archives(restore_run *r, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_archive_limits limits;
+    archive_pool pool = {.r = r, .limits = &limits, .failed_at = r->m->n_files};
+    pthread_t tids[64];
+    unsigned started = 0, workers = read_workers(r);
+    bool locked = false;
     hb_archive_limits_default(&limits);
     if (r->req->max_size)
         limits.max_expanded_bytes = r->req->max_size;
     if (!r->req->validate_only)
         HB_TRY(hb_restore_staging_open(r->sys, r->m, &r->staging, err));
-    for (size_t i = 0; i < r->m->n_files; i++)
-        HB_TRY(read_archive(r, &r->m->files[i], &limits, err));
+    if (workers <= 1) {
+        for (size_t i = 0; i < r->m->n_files; i++)
+            HB_TRY(read_archive(r, &r->m->files[i], &limits, err));
+        goto cleanup;
+    }
+    HB_ENSURE(pthread_mutex_init(&pool.lock, NULL) == 0, HB_E_INTERNAL, "cannot create a mutex");
+    locked = true;
+    for (; started < workers; started++)
+        if (pthread_create(&tids[started], NULL, archive_worker, &pool) != 0)
+            break; /* run with the threads we have */
+    if (started == 0)
+        archive_worker(&pool);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    if (pool.failed_at < r->m->n_files) {
+        if (err != NULL)
+            *err = pool.first;
+        st = pool.first.status;
+    }
 cleanup:
+    if (locked)
+        pthread_mutex_destroy(&pool.lock);
     return st;
 }
 
@@ -368,7 +469,8 @@ hb_status hb_secure_restore(hb_system *sys, hb_provider *p, const hb_restore_req
                             hb_restore_result *res, hb_err *err)
 {
     hb_status st = HB_OK;
-    restore_run r = {.sys = sys, .p = p, .req = req, .res = res};
+    restore_run r = {.sys = sys, .p = p, .req = req, .res = res,
+                     .say = PTHREAD_MUTEX_INITIALIZER, .token = PTHREAD_MUTEX_INITIALIZER};
     memset(res, 0, sizeof *res);
     res->post_restore_status = -1;
     HB_TRY(plan_checks(&res->checks, req->validate_only, err));

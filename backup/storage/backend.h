@@ -1,5 +1,5 @@
 /* The backends behind storage.h (store.c dispatches to them): the local
- * directory (local.c) and SFTP (sftp.c). Each has the same operations with
+ * directory (local.c), SFTP (sftp.c) and S3 (s3.c). Each has the same operations with
  * the meaning storage.h gives them; only store.c calls these. */
 #ifndef HSMBAK_STORAGE_BACKEND_H
 #define HSMBAK_STORAGE_BACKEND_H
@@ -58,5 +58,33 @@ hb_status hb_sftp_stat(hb_sftp *s, const char *name, uint64_t *size, bool *regul
                        hb_err *err) HB_MUST_CHECK;
 hb_status hb_sftp_list(hb_sftp *s, hb_store_name_fn fn, void *ctx, hb_err *err) HB_MUST_CHECK;
 void hb_sftp_free(hb_sftp *s);
+
+typedef struct hb_s3 hb_s3;
+typedef struct hb_s3_writer hb_s3_writer;
+typedef struct hb_s3_reader hb_s3_reader;
+
+/* url is an s3:// URL; reads the configuration and the credentials (no
+ * request is made before begin, get, stat or list). */
+hb_status hb_s3_open(const char *url, const hb_store_remote *opts, hb_s3 **out,
+                     hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_begin(hb_s3 *s, hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_put(hb_s3 *s, const char *name, hb_s3_writer **out, hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_write(void *writer, const uint8_t *buf, size_t len, hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_put_commit(hb_s3_writer *w, hb_err *err) HB_MUST_CHECK;
+void hb_s3_put_abort(hb_s3_writer *w);
+hb_status hb_s3_finish(hb_s3 *s, hb_err *err) HB_MUST_CHECK;
+const char *hb_s3_location(const hb_s3 *s);
+unsigned hb_s3_stale_removed(const hb_s3 *s);
+hb_status hb_s3_get(hb_s3 *s, const char *name, hb_s3_reader **out, hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_read(void *reader, uint8_t *buf, size_t cap, size_t *got,
+                     hb_err *err) HB_MUST_CHECK;
+void hb_s3_reader_free(hb_s3_reader *r);
+hb_status hb_s3_stat(hb_s3 *s, const char *name, uint64_t *size, bool *regular,
+                     hb_err *err) HB_MUST_CHECK;
+hb_status hb_s3_list(hb_s3 *s, hb_store_name_fn fn, void *ctx, hb_err *err) HB_MUST_CHECK;
+void hb_s3_free(hb_s3 *s);
+
+/* This machine in partial names on shared stores (machine.c). */
+const char *hb_storage_machine_tag(void);
 
 #endif

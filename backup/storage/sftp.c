@@ -441,26 +441,6 @@ cleanup:
     return st;
 }
 
-/* This machine, in partial names: 16 hex digits of SHA-256 over
- * /etc/machine-id (else the host name), so that the partials of several
- * machines writing to one server are told apart without naming them. */
-static const char *machine_tag(void)
-{
-    static char tag[17];
-    char id[256] = "", digest[65];
-    hb_err ignored;
-    FILE *f = fopen("/etc/machine-id", "re");
-    if (f == NULL || fgets(id, sizeof id, f) == NULL)
-        (void)gethostname(id, sizeof id - 1);
-    if (f != NULL)
-        fclose(f);
-    if (hb_sha256_hex(id, strlen(id), digest, &ignored) != HB_OK)
-        memset(digest, '0', 16);
-    memcpy(tag, digest, 16);
-    tag[16] = '\0';
-    return tag;
-}
-
 /* A killed or cut-off backup of this machine leaves PREFIX-PID beside its
  * destination; remove those whose process is gone (a live one is another
  * backup; other machines' partials are theirs). The caller holds the lock. */
@@ -509,7 +489,7 @@ hb_status hb_sftp_begin(hb_sftp *s, hb_err *err)
     }
     HB_TRY(remote_mkdirs(s, s->parent, err));
     HB_TRY(hb_format(prefix, sizeof prefix, "name", err, ".%s.hsmbak-partial-%s-", s->base,
-                     machine_tag()));
+                     hb_storage_machine_tag()));
     s->stale_removed = remove_stale_partials(s, prefix);
     HB_TRY(hb_format(s->partial, sizeof s->partial, "destination path", err,
                      "%s%s%s%ld", s->parent, strcmp(s->parent, "/") ? "/" : "", prefix,

@@ -9,13 +9,13 @@
  * whole backup visible at once. Until then hb_store_free removes what was
  * written. Reading: hb_store_get streams a published file.
  *
- * Backends: the local directory (local.c) and SFTP (sftp.c), chosen by
- * hb_store_open from the location's form (store.c); S3 is to come (issue 14,
- * docs/remote.md). */
+ * Backends: the local directory (local.c), SFTP (sftp.c) and S3 (s3.c),
+ * chosen by hb_store_open from the location's form (store.c; docs/remote.md). */
 #ifndef HSMBAK_STORAGE_STORAGE_H
 #define HSMBAK_STORAGE_STORAGE_H
 
 #include "common/buf.h"
+#include "hsmbak/remote.h"
 #include "hsmbak/status.h"
 
 #include <stdbool.h>
@@ -31,14 +31,16 @@ typedef struct hb_store_reader hb_store_reader;
 typedef struct hb_store_remote {
     const char *ssh_identity;      /* private key file; default ~/.ssh/id_ed25519, id_rsa */
     const char *ssh_known_hosts;   /* default ~/.ssh/known_hosts */
+    hb_s3_options s3;              /* for s3:// */
 } hb_store_remote;
 
-/* True when location names a remote store (sftp://...): it is not a path,
+/* True when location names a remote store (sftp://, s3://): it is not a path,
  * and no appliance URL resolution applies to it. */
 bool hb_store_is_remote(const char *location);
 
 /* The store at location: an sftp:// URL (connected, host key checked and
- * logged in before this returns; opts may be NULL), else a local directory
+ * logged in before this returns; opts may be NULL), an s3:// URL
+ * (configured, credentials read; nothing sent yet), else a local directory
  * path (absolute or relative; its parent is created on begin). shown names it
  * in messages. */
 hb_status hb_store_open(const char *location, const char *shown, const hb_store_remote *opts,

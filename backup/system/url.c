@@ -46,11 +46,12 @@ hb_status hb_url_resolve(const char *root, const char *url, char *out, size_t ca
         return hb_fail(err, HB_E_USAGE, "empty URL or path");
     size_t n = scheme_length(url);
     if (n == 0) {
-        if (strncmp(url, "sftp://", 7) == 0)
+        if (strncmp(url, "sftp://", 7) == 0 || strncmp(url, "s3://", 5) == 0)
             return hb_fail(err, HB_E_USAGE,
-                           "'%s': an sftp:// location is taken only by secure-backup (without "
+                           "'%s': an %s location is taken only by secure-backup (without "
                            "--keep), secure-restore (and --validate) and inspect so far; give a "
-                           "local directory here (docs/remote.md)", url);
+                           "local directory here (docs/remote.md)", url,
+                           url[0] == 's' && url[1] == '3' ? "s3://" : "sftp://");
         if (strstr(url, "://") != NULL)
             return hb_fail(err, HB_E_USAGE,
                            "unknown URL '%s': use cert:///, sharedcert:///, local:///, "

@@ -6,6 +6,7 @@
 #include "hsmbak/compression.h"
 #include "hsmbak/manifest.h"
 #include "hsmbak/provider.h"
+#include "hsmbak/remote.h"
 #include "hsmbak/rotate.h"
 #include "hsmbak/status.h"
 #include "hsmbak/system.h"
@@ -62,6 +63,7 @@ typedef struct hb_backup_request {
      * id_rsa) and ~/.ssh/known_hosts. */
     const char *ssh_identity;
     const char *ssh_known_hosts;
+    hb_s3_options s3;              /* for an s3:// dest (docs/remote.md) */
 } hb_backup_request;
 
 typedef struct hb_backup_result {
@@ -114,6 +116,7 @@ typedef struct hb_restore_request {
     /* For an sftp:// source, as in hb_backup_request. */
     const char *ssh_identity;
     const char *ssh_known_hosts;
+    hb_s3_options s3;              /* for an s3:// source */
 } hb_restore_request;
 
 /* What this system knew of its backups when the run began, and whether the

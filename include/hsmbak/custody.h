@@ -115,6 +115,9 @@ typedef struct hb_enroll_result {
     char csr_url[PATH_MAX];              /* temporary:///NAME.csr with csr */
     hb_oaep_hash key_wrap;
     char token_label[33], token_serial[17];
+    /* CKA_ALLOWED_MECHANISMS read back (hb_keygen_result): */
+    char mechanisms_limit[16], allowed_mechanisms[96];
+    char mechanisms_warning[320];        /* "" unless the token ignores it */
     hb_strlist warnings;
 } hb_enroll_result;
 HB_API void hb_enroll_result_free(hb_enroll_result *res);
@@ -143,10 +146,45 @@ HB_API hb_status hb_ceremony_quorum(hb_provider *p, const char *root, const char
                                     size_t n_custodians, unsigned flags,
                                     hb_err *err) HB_MUST_CHECK;
 
+/* Record the custody store as it is in a signed transcript entry (the
+ * migration from a transcript whose last entry has no custody snapshot, or
+ * the deliberate acceptance of a store changed by hand). */
+HB_API hb_status hb_ceremony_attest(hb_provider *p, const char *root,
+                                    const char *const *custodians, size_t n_custodians,
+                                    unsigned flags, hb_err *err) HB_MUST_CHECK;
+
 /* ---- transcript ------------------------------------------------------------ */
+
+/* The recipient-relevant custody state a v2 transcript entry signs (the
+ * store after the entry's change; docs/custody.md "Transcript"). */
+typedef struct hb_snapshot_enrollment {
+    char name[HB_CUSTODY_NAME_MAX + 1];
+    char fingerprint[65];                /* certificate SHA-256; "" pending */
+    char spki_sha256[65];                /* SHA-256 of the key's SubjectPublicKeyInfo */
+    hb_enrollment_state state;
+    hb_oaep_hash key_wrap;
+} hb_snapshot_enrollment;
+
+typedef struct hb_snapshot_group {
+    char name[HB_CUSTODY_NAME_MAX + 1];
+    unsigned threshold;
+    bool retired;
+    char (*members)[65];                 /* in group order (the shares' x order) */
+    size_t n_members;
+} hb_snapshot_group;
+
+typedef struct hb_custody_snapshot {
+    hb_snapshot_enrollment *enrollments; /* sorted by name */
+    size_t n;
+    hb_snapshot_group *groups;           /* sorted by name */
+    size_t n_groups;
+} hb_custody_snapshot;
+
+HB_API void hb_custody_snapshot_free(hb_custody_snapshot *s);
 
 typedef struct hb_transcript_entry {
     unsigned long seq;                   /* 1, 2, ... */
+    unsigned version;                    /* 1 (legacy) or 2 (with a snapshot) */
     char time[21];
     char *who, *what, *detail;
     char (*fingerprints)[65];
@@ -155,6 +193,11 @@ typedef struct hb_transcript_entry {
     char hash[65];                       /* SHA-256 of this entry's signed bytes */
     uint8_t *sig;                        /* by the anchor's key over the same bytes */
     size_t sig_len;
+    hb_custody_snapshot snapshot;        /* v2: the store after this entry */
+    uint8_t *pop_spki;                   /* v2 enroll/import-cert: the new key (DER) */
+    size_t pop_spki_len;
+    uint8_t *pop_sig;                    /* by that key over the entry's body */
+    size_t pop_sig_len;
 } hb_transcript_entry;
 
 typedef struct hb_transcript {

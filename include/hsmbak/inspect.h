@@ -6,6 +6,7 @@
 #define HSMBAK_INSPECT_H
 
 #include "hsmbak/manifest.h"
+#include "hsmbak/remote.h"
 #include "hsmbak/status.h"
 
 #include <stdbool.h>
@@ -25,6 +26,7 @@ typedef struct hb_inspect_request {
     /* For an sftp:// source, as in hb_restore_request (include/hsmbak/backup.h). */
     const char *ssh_identity;
     const char *ssh_known_hosts;
+    hb_s3_options s3;      /* for an s3:// source */
 } hb_inspect_request;
 
 typedef struct hb_inspect_result {

@@ -46,6 +46,11 @@ typedef struct hb_keygen_result {
     hb_oaep_hash key_wrap;            /* recipient keys: the OAEP hash the token
                                          really unwraps with (probed), 0 if not probed */
     unsigned key_wraps_accepted;      /* the probe's answer, 1u << hash per hash */
+    /* CKA_ALLOWED_MECHANISMS read back from the token once the key is what
+     * it will stay (docs/custody.md "Allowed mechanisms"): */
+    char allowed_mechanisms[96];      /* "rsa-oaep,sha256-rsa-pkcs"; "" none */
+    char mechanisms_limit[16];        /* "limited", "unlimited", "not-enforced" */
+    char mechanisms_warning[320];     /* one line when not "limited", else "" */
 } hb_keygen_result;
 
 HB_API hb_status hb_keygen(hb_provider *p, const hb_keygen_request *req, hb_keygen_result *res,

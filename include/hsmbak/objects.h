@@ -48,6 +48,12 @@ typedef struct hb_crypto_object {
     unsigned key_wraps_accepted;
     /* key */
     char *uri;                 /* pkcs11: URI of the private key */
+    /* What the token let that key do when crypto keygen made it
+     * (docs/custody.md "Allowed mechanisms"): "limited", "unlimited",
+     * "not-enforced", "" = not known (a key defined by hand); and its
+     * CKA_ALLOWED_MECHANISMS as read back. Dropped when the URI changes. */
+    char mechanisms[16];
+    char allowed_mechanisms[96];
     /* idcred */
     char key[HB_OBJECT_NAME_MAX + 1];
     char certificate[HB_OBJECT_NAME_MAX + 1];
@@ -129,6 +135,10 @@ HB_API hb_status hb_objects_set_certificate(hb_object_store *s, const char *name
                                             bool ignore_expiration, bool disabled,
                                             hb_oaep_hash key_wrap, bool *created,
                                             hb_err *err) HB_MUST_CHECK;
+/* Record what keygen read back of key `name` (hb_crypto_object.mechanisms). */
+HB_API hb_status hb_objects_set_key_mechanisms(hb_object_store *s, const char *name,
+                                               const char *limit, const char *allowed,
+                                               hb_err *err) HB_MUST_CHECK;
 HB_API hb_status hb_objects_set_key(hb_object_store *s, const char *name, const char *uri,
                                     bool *created, hb_err *err) HB_MUST_CHECK;
 HB_API hb_status hb_objects_set_idcred(hb_object_store *s, const char *name, const char *key,

@@ -36,7 +36,7 @@ pass "completion: subcommands, options, values and object names"
 mkdir -p "$HSMBAK_ROOT/temporary/backup-1" "$HSMBAK_ROOT/temporary/backup-2" "$HSMBAK_ROOT/temporary/other"
 hb crypto keygen --cn thekey --token "pkcs11:token=$TOKEN" --file-name thekey --gen-sscert --gen-object >/dev/null
 [ "$(complete_words hsmbak ceremony l)" = "list " ] || fail "ceremony list: '$(complete_words hsmbak ceremony l)'"
-[ "$(complete_words hsmbak ceremony "")" = "enroll import-cert list quorum retire verify-transcript " ] || fail "ceremony subcommands: '$(complete_words hsmbak ceremony "")'"
+[ "$(complete_words hsmbak ceremony "")" = "attest enroll import-cert list quorum retire verify-transcript " ] || fail "ceremony subcommands: '$(complete_words hsmbak ceremony "")'"
 [ "$(complete_words hsmbak ins)" = "inspect " ] || fail "inspect command"
 [ "$(complete_words hsmbak inspect temporary:///back)" = "temporary:///backup-1/ temporary:///backup-2/ " ] || fail "inspect SOURCE: '$(complete_words hsmbak inspect temporary:///back)'"
 [ "$(complete_words hsmbak inspect tem)" = "temporary:/// " ] || fail "inspect temporary:///"

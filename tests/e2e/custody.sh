@@ -97,15 +97,15 @@ tampered_refused 's{<who>bob, Bob Deputy</who>}{<who>mallory</who>}' \
 # Nothing is appended to a transcript that does not verify.
 expect_fail 5 "nothing is appended to a transcript that does not verify" hb ceremony retire dave
 # A forged hash over altered content: the signature (and the chain) give it away.
-tampered_refused 's{(<entry seq="3">.*?<hash>)[0-9a-f]{64}}{${1}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}s' \
+tampered_refused 's{(<entry seq="3".*?<hash>)[0-9a-f]{64}}{${1}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}s' \
   "transcript entry 3 (seq 3, 'enroll'"
-tampered_refused 's{\n  <entry seq="2">.*?</entry>}{}s' \
+tampered_refused 's{\n  <entry seq="2".*?</entry>}{}s' \
   "transcript entry 2 in file order has sequence number 3"
-tampered_refused 's{(\n  <entry seq="2">.*?</entry>)(\n  <entry seq="3">.*?</entry>)}{$2$1}s' \
+tampered_refused 's{(\n  <entry seq="2".*?</entry>)(\n  <entry seq="3".*?</entry>)}{$2$1}s' \
   "transcript entry 2 in file order has sequence number 3"
-tampered_refused 's{\n  <entry seq="1">.*?</entry>}{}s' "(the start of the log is missing)"
+tampered_refused 's{\n  <entry seq="1".*?</entry>}{}s' "(the start of the log is missing)"
 # Renumbering after a deletion changes the signed bytes of every later entry.
-tampered_refused 's{\n  <entry seq="2">.*?</entry>}{}s; s{<entry seq="3">}{<entry seq="2">}; s{<entry seq="4">}{<entry seq="3">}; s{<entry seq="5">}{<entry seq="4">}' \
+tampered_refused 's{\n  <entry seq="2".*?</entry>}{}s; s{<entry seq="3"}{<entry seq="2"}; s{<entry seq="4"}{<entry seq="3"}; s{<entry seq="5"}{<entry seq="4"}' \
   "transcript entry 2 (seq 2, 'enroll'"
 cp "$T/transcript.good" "$TR"
 hb ceremony verify-transcript >/dev/null 2>&1 || fail "the good transcript no longer verifies"

@@ -6,6 +6,12 @@
 #   - the OAEP probe finds rsa-oaep-sha256 on the TPM and openCryptoki
 #     (rsa-oaep-sha1 on SoftHSM 2.6.1), and a backup wrapped with it is
 #     validated and restored with the token's key
+#   - keys do only what they are for: the recipient's CKA_ALLOWED_MECHANISMS
+#     read back and tried (SoftHSM keeps OAEP + the sign-only mechanism of
+#     its self-signature, CKA_SIGN cleared; the TPM narrows to OAEP at seal);
+#     openCryptoki 3.8 has no such attribute: one warning naming the token,
+#     and crypto show says "unlimited" (tests/token/test_key_mechanisms.c
+#     asks the token itself)
 #   - every token signature is verified in software before use: a forced bad
 #     signature (HSMBAK_FAULT=bad-token-signature) is refused and nothing is
 #     written; the manifests the token signs verify with stock xmlsec1
@@ -14,9 +20,9 @@
 kind=${HSMBAK_TEST_TOKEN_KIND:?run through hsm-config/with-token}
 tok="pkcs11:token=$TOKEN"
 case "$kind" in
-  softhsm) want_wrap=rsa-oaep-sha1 sig_types="ec:p256 rsa:2048" ;;
-  tpm) want_wrap=rsa-oaep-sha256 sig_types="ec:p256 rsa:2048" ;;
-  opencryptoki) want_wrap=rsa-oaep-sha256 sig_types="rsa:2048" ;;
+  softhsm) want_wrap=rsa-oaep-sha1 sig_types="ec:p256 rsa:2048" want_mechs=rsa-oaep,sha256-rsa-pkcs ;;
+  tpm) want_wrap=rsa-oaep-sha256 sig_types="ec:p256 rsa:2048" want_mechs=rsa-oaep ;;
+  opencryptoki) want_wrap=rsa-oaep-sha256 sig_types="rsa:2048" want_mechs= ;;
 esac
 
 # tpm2-pkcs11 1.9 prints its own "ERROR: ..." lines on stderr for every
@@ -40,6 +46,21 @@ out=$(hb crypto keygen --cn R --token "$tok" --gen-sscert --file-name rcpt --gen
   fail "$kind: recipient keygen: $out"
 case "$out" in *"unwraps with $want_wrap (probed)"*) ;; *) fail "$kind: probe: $out";; esac
 pass "$kind: recipient keygen, the OAEP probe finds $want_wrap"
+shown=$(hb crypto show key rcpt)
+if [ -n "$want_mechs" ]; then
+  case "$out" in *"The token allows the key $want_mechs only (CKA_ALLOWED_MECHANISMS, checked)"*) ;;
+    *) fail "$kind: allowed mechanisms: $out";; esac
+  case "$out" in *"CKA_ALLOWED_MECHANISMS:"*) fail "$kind: a warning for a token that enforces: $out";; esac
+  case "$shown" in *"mechanisms limited"*"allowed-mechanisms $want_mechs"*) ;; *) fail "$kind: crypto show: $shown";; esac
+  pass "$kind: the recipient key is allowed $want_mechs only, read back and tried"
+else
+  [ "$(grep -c 'ignores CKA_ALLOWED_MECHANISMS' <<<"$out")" = 1 ] || fail "$kind: no single warning: $out"
+  case "$out" in *"warning: $tok ignores CKA_ALLOWED_MECHANISMS: with the PIN, the key can still do raw RSA (CKM_RSA_X_509: valid signatures) and PKCS#1 v1.5 decryption (a padding oracle); only its usage flags limit it"*) ;;
+    *) fail "$kind: the warning: $out";; esac
+  case "$shown" in *"mechanisms unlimited"*) ;; *) fail "$kind: crypto show: $shown";; esac
+  case "$shown" in *"allowed-mechanisms"*) fail "$kind: crypto show lists mechanisms: $shown";; esac
+  pass "$kind: a token without CKA_ALLOWED_MECHANISMS: one warning naming it, crypto show says unlimited"
+fi
 # The self-signature made on the token verifies in stock OpenSSL (openCryptoki
 # through pkcs11-provider signs the bare hash unless hsmbak re-signs it).
 openssl verify -check_ss_sig -CAfile "$HSMBAK_ROOT/cert/rcpt-sscert.pem" "$HSMBAK_ROOT/cert/rcpt-sscert.pem" \

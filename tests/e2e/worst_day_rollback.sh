@@ -143,8 +143,8 @@ grep -q 'allow\\-rollback' "$HSMBAK_SRC/man/hsmbak.1" || fail "man page"
 (
   PATH=$(dirname "$HSMBAK_BIN"):$PATH
   . "$HSMBAK_SRC/completion/hsmbak.bash"
-  COMP_WORDS=(hsmbak secure-restore --allow); COMP_CWORD=2; COMPREPLY=()
-  _hsmbak hsmbak --allow secure-restore 2>/dev/null
+  COMP_WORDS=(hsmbak secure-restore --allow-r); COMP_CWORD=2; COMPREPLY=()
+  _hsmbak hsmbak --allow-r secure-restore 2>/dev/null
   [ "${COMPREPLY[*]}" = "--allow-rollback " ] || [ "${COMPREPLY[*]}" = "--allow-rollback" ] ||
     fail "completion: '${COMPREPLY[*]}'"
 )

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,91 @@ static void test_create_all(void)
     free(out);
 }
 
+/* Hard links through the link map (link_map.c): 3,000 files (past its first
+ * rehash) in directories three deep, each with a second name in another
+ * deep directory and every tenth with a third; a file whose other name is
+ * outside the tree; a symlink with two names. Each set comes back as one
+ * inode, and the file linked from outside comes back whole. */
+static void test_many_hard_links(void)
+{
+    char *src = hbtest_tempdir("hb-src");
+    char *out = hbtest_tempdir("hb-out");
+    char *stage = hbtest_tempdir("hb-stage");
+    char *outside = hbtest_tempdir("hb-outside");
+    char p[PATH_MAX], q[PATH_MAX], r[PATH_MAX], file[PATH_MAX];
+    hb_err err = {0};
+    enum { N = 3000 };
+    for (int d = 0; d < 30; d++) {
+        snprintf(p, sizeof p, "%s/a%02d", src, d);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/a%02d/b", src, d);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/a%02d/b/c", src, d);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        snprintf(p, sizeof p, "%s/z%02d", src, d);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        char rel[64], data[32];
+        snprintf(rel, sizeof rel, "a%02d/b/c/file%04d", i % 30, i);
+        int n = snprintf(data, sizeof data, "content %d\n", i);
+        write_file(src, rel, data, (size_t)n, 0644, 1600000000);
+        snprintf(p, sizeof p, "%s/%s", src, rel);
+        snprintf(q, sizeof q, "%s/z%02d/second%04d", src, (i + 7) % 30, i);
+        CU_ASSERT_EQUAL_FATAL(link(p, q), 0);
+        if (i % 10 == 0) {
+            snprintf(q, sizeof q, "%s/third%04d", src, i);
+            CU_ASSERT_EQUAL_FATAL(link(p, q), 0);
+        }
+    }
+    write_file(outside, "twin", "from outside\n", 13, 0644, 1600000000);
+    path_of(p, outside, "twin");
+    path_of(q, src, "linked-from-outside");
+    CU_ASSERT_EQUAL_FATAL(link(p, q), 0);
+    path_of(p, src, "sym1");
+    CU_ASSERT_EQUAL_FATAL(symlink("a00", p), 0);
+    path_of(q, src, "sym2");
+    CU_ASSERT_EQUAL_FATAL(link(p, q), 0); /* a symlink with two names */
+    snprintf(file, sizeof file, "%s/local.tzst", out);
+    hb_archive_spec spec = {.backup_id = ID, .name = "local", .compression = HB_COMPRESSION_ZSTD};
+    hb_archive_info ci = {0}, xi = {0};
+    HBTEST_ASSERT_OK(hb_archive_create(src, file, &spec, DEK, &ci, &err), &err);
+    /* ".", 120 directories, 3,000 + 3,000 + 300 names, 1 from outside, 2 symlinks */
+    CU_ASSERT_EQUAL(ci.entries, 1 + 120 + N + N + N / 10 + 1 + 2);
+    hb_archive_limits lim;
+    hb_archive_limits_default(&lim);
+    HBTEST_ASSERT_OK(hb_archive_extract(file, &spec, DEK, stage, &lim, &xi, &err), &err);
+    CU_ASSERT_EQUAL(xi.entries, ci.entries);
+    /* the data is stored once per file, not once per name */
+    CU_ASSERT(ci.expanded_bytes < (uint64_t)N * 14 + 13);
+    int same = 0;
+    for (int i = 0; i < N; i++) {
+        struct stat s1, s2, s3;
+        snprintf(p, sizeof p, "%s/a%02d/b/c/file%04d", stage, i % 30, i);
+        snprintf(q, sizeof q, "%s/z%02d/second%04d", stage, (i + 7) % 30, i);
+        snprintf(r, sizeof r, "%s/third%04d", stage, i);
+        bool ok = lstat(p, &s1) == 0 && lstat(q, &s2) == 0 && S_ISREG(s1.st_mode) &&
+                  s1.st_ino == s2.st_ino;
+        if (i % 10 == 0)
+            ok = ok && lstat(r, &s3) == 0 && s3.st_ino == s1.st_ino && s1.st_nlink == 3;
+        same += ok;
+    }
+    CU_ASSERT_EQUAL(same, N);
+    same_file(src, stage, "a07/b/c/file0007");
+    same_file(src, stage, "z14/second0007");
+    same_file(src, stage, "linked-from-outside");
+    same_file(src, stage, "sym1");
+    same_file(src, stage, "sym2");
+    hbtest_rmtree(src);
+    hbtest_rmtree(out);
+    hbtest_rmtree(stage);
+    hbtest_rmtree(outside);
+    free(src);
+    free(out);
+    free(stage);
+    free(outside);
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
@@ -355,6 +441,7 @@ int main(void)
         {"create refuses existing file, bad source, FIFO", test_create_refuses_existing_and_bad_source},
         {"tampered file refused by walk and extract", test_tampered_file_refused},
         {"create_all in a pool", test_create_all},
+        {"many hard links, deep paths, a link from outside", test_many_hard_links},
         {NULL, NULL},
     };
     return hbtest_main("archive", cases);

@@ -130,12 +130,64 @@ static void test_sftp_url_refusals(void)
     CU_ASSERT_PTR_NULL(s);
 }
 
+/* Refused before any request is made: URL, endpoint, plain http, the
+ * credentials file's mode and profile. */
+static void test_s3_refusals(void)
+{
+    hb_err err = {0};
+    hb_store *s = NULL;
+    char tmp[] = "/tmp/hsmbak-s3-XXXXXX", cred[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmp));
+    CU_ASSERT_FATAL(snprintf(cred, sizeof cred, "%s/credentials", tmp) < (int)sizeof cred);
+    FILE *f = fopen(cred, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("[default]\naws_access_key_id = AK\naws_secret_access_key = SECRETKEY\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(chmod(cred, 0600), 0);
+    hb_store_remote o = {.s3 = {.endpoint_url = "https://127.0.0.1:1", .credentials_file = cred}};
+    CU_ASSERT_TRUE(hb_store_is_remote("s3://b/x"));
+    CU_ASSERT_FALSE(hb_store_is_remote("s3:/b/x"));
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "names no bucket and prefix");
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket//", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "names no backup in the bucket");
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://Bucket/x", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "a bucket name has only lowercase letters");
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/a//b", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "empty, '.' and '..' components are not allowed");
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/a b", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "the prefix may hold only");
+    o.s3.endpoint_url = "http://127.0.0.1:1";
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/x", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "is a plain-http endpoint");
+    o.s3.endpoint_url = "https://127.0.0.1:1/path";
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/x", NULL, &o, &s, &err), HB_E_USAGE, &err,
+                       "is not an S3 endpoint URL");
+    o.s3.endpoint_url = "https://127.0.0.1:1";
+    o.s3.profile = "other";
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/x", NULL, &o, &s, &err), HB_E_AUTH, &err,
+                       "has no profile [other]");
+    o.s3.profile = NULL;
+    CU_ASSERT_EQUAL(chmod(cred, 0640), 0);
+    HBTEST_ASSERT_FAIL(hb_store_open("s3://bucket/x", NULL, &o, &s, &err), HB_E_AUTH, &err,
+                       "is accessible by group or others (mode 0640)");
+    CU_ASSERT_PTR_NULL(strstr(err.msg, "SECRETKEY"));
+    CU_ASSERT_EQUAL(chmod(cred, 0600), 0);
+    /* Well-formed: opened (no request is made before begin or get). */
+    HBTEST_ASSERT_OK(hb_store_open("s3://bucket/a/b/", NULL, &o, &s, &err), &err);
+    CU_ASSERT_STRING_EQUAL(hb_store_location(s), "s3://bucket/a/b/");
+    hb_store_free(s);
+    CU_ASSERT_EQUAL(unlink(cred), 0);
+    CU_ASSERT_EQUAL(rmdir(tmp), 0);
+}
+
 int main(void)
 {
     static const hbtest_case cases[] = {
         {"local: written, published, read back, stat, list, read whole", test_local_round_trip},
         {"local: an unfinished backup is removed", test_local_unfinished_removed},
         {"sftp:// URLs refused before connecting", test_sftp_url_refusals},
+        {"s3:// URLs, endpoints and credentials refused before any request", test_s3_refusals},
         {NULL, NULL},
     };
     return hbtest_main("storage", cases);

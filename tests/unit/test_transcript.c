@@ -9,6 +9,8 @@
 #include "backup/custody/custody_internal.h"
 #include "backup/custody/recipients.h"
 #include "backup/custody/transcript.h"
+#include "backup/custody/snapshot.h"
+#include "common/buf.h"
 
 static sigtest_key ec, rsa, other;
 static char *dir;
@@ -215,6 +217,175 @@ static void test_absent_and_bad_input(void)
     HBTEST_ASSERT_STATUS(hb_transcript_verify(path, NULL, NULL, &err), HB_E_VERIFY, &err);
 }
 
+/* ---- version 2: the custody snapshot and the proof of possession ---- */
+
+static void be32(hb_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    CU_ASSERT_EQUAL_FATAL(hb_buf_add(b, x, 4, NULL), HB_OK);
+}
+
+static void lstr(hb_buf *b, const void *s, size_t n)
+{
+    be32(b, (uint32_t)n);
+    if (n > 0)
+        CU_ASSERT_EQUAL_FATAL(hb_buf_add(b, s, n, NULL), HB_OK);
+}
+
+static void zstr(hb_buf *b, const char *s)
+{
+    lstr(b, s, strlen(s));
+}
+
+static uint8_t *spki_of(EVP_PKEY *k, size_t *len)
+{
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY(k, &der);
+    CU_ASSERT_FATAL(n > 0);
+    *len = (size_t)n;
+    return der;
+}
+
+/* alice (the rsa key, active), bob (pending); quorum vault 2 of 2. */
+static hb_custody_snapshot example(const uint8_t *spki, size_t spki_len)
+{
+    static hb_snapshot_enrollment e[2];
+    static hb_snapshot_group g[1];
+    static char m[2][65];
+    hb_err err;
+    memset(e, 0, sizeof e);
+    snprintf(e[0].name, sizeof e[0].name, "alice");
+    memcpy(e[0].fingerprint, FP_A, 65);
+    CU_ASSERT_EQUAL_FATAL(hb_sha256_hex(spki, spki_len, e[0].spki_sha256, &err), HB_OK);
+    e[0].state = HB_ENROLL_ACTIVE;
+    e[0].key_wrap = HB_OAEP_SHA1;
+    snprintf(e[1].name, sizeof e[1].name, "bob");
+    memset(e[1].spki_sha256, '3', 64);
+    e[1].state = HB_ENROLL_PENDING;
+    e[1].key_wrap = HB_OAEP_SHA256;
+    memcpy(m[0], FP_A, 65);
+    memcpy(m[1], FP_B, 65);
+    snprintf(g[0].name, sizeof g[0].name, "vault");
+    g[0].threshold = 2;
+    g[0].members = m;
+    g[0].n_members = 2;
+    return (hb_custody_snapshot){.enrollments = e, .n = 2, .groups = g, .n_groups = 1};
+}
+
+/* The snapshot's bytes, built here from the documented layout. */
+static void expected_snapshot(hb_buf *b, const hb_custody_snapshot *s)
+{
+    be32(b, 2);
+    zstr(b, "alice"); zstr(b, FP_A); zstr(b, s->enrollments[0].spki_sha256);
+    zstr(b, "active"); zstr(b, "rsa-oaep-sha1");
+    zstr(b, "bob"); zstr(b, ""); zstr(b, s->enrollments[1].spki_sha256);
+    zstr(b, "pending"); zstr(b, "rsa-oaep-sha256");
+    be32(b, 1);
+    zstr(b, "vault"); be32(b, 2); zstr(b, "active"); be32(b, 2); zstr(b, FP_A); zstr(b, FP_B);
+}
+
+static void test_v2_canonical_and_pop(void)
+{
+    hb_err err = {0};
+    hb_transcript *t = NULL;
+    setup();
+    size_t spki_len = 0;
+    uint8_t *spki = spki_of(rsa.key, &spki_len);
+    hb_custody_snapshot snap = example(spki, spki_len);
+
+    /* The snapshot encoding, byte for byte. */
+    hb_buf got = HB_BUF_INIT(1 << 20), want = HB_BUF_INIT(1 << 20);
+    HBTEST_ASSERT_OK(hb_snapshot_encode(&snap, &got, &err), &err);
+    expected_snapshot(&want, &snap);
+    CU_ASSERT_EQUAL_FATAL(got.len, want.len);
+    CU_ASSERT(memcmp(got.data, want.data, got.len) == 0);
+
+    /* A legacy v1 entry, then a v2 enroll entry whose new key (rsa) signs
+     * its body; the backup signer is ec. */
+    snprintf(path, sizeof path, "%s/v2-%d.xml", dir, rand());
+    HBTEST_ASSERT_OK(hb_transcript_append(path, ec.cert, sigtest_sign, ec.key, "old", "enroll",
+                                          "from an older hsmbak", NULL, 0, &err), &err);
+    const char *fps[1] = {FP_A};
+    hb_transcript_record r = {.who = "alice", .what = "enroll", .detail = "enrolled 'alice'",
+                              .fingerprints = fps, .n_fingerprints = 1, .snapshot = &snap,
+                              .pop_spki = spki, .pop_spki_len = spki_len,
+                              .pop_sign = sigtest_sign, .pop_ctx = rsa.key};
+    HBTEST_ASSERT_OK(hb_transcript_append_record(path, ec.cert, sigtest_sign, ec.key, &r, &err),
+                     &err);
+    HBTEST_ASSERT_OK(hb_transcript_verify(path, ec.cert, &t, &err), &err);
+    CU_ASSERT_EQUAL_FATAL(t->n, 2);
+    CU_ASSERT_EQUAL(t->entries[0].version, 1);
+    const hb_transcript_entry *e = &t->entries[1];
+    CU_ASSERT_EQUAL_FATAL(e->version, 2);
+    CU_ASSERT_EQUAL_FATAL(e->snapshot.n, 2);
+    CU_ASSERT_STRING_EQUAL(e->snapshot.enrollments[1].name, "bob");
+    CU_ASSERT_STRING_EQUAL(e->snapshot.enrollments[1].fingerprint, "");
+    CU_ASSERT_EQUAL_FATAL(e->snapshot.n_groups, 1);
+    CU_ASSERT_EQUAL(e->snapshot.groups[0].threshold, 2);
+    CU_ASSERT_STRING_EQUAL(e->snapshot.groups[0].members[1], FP_B);
+    CU_ASSERT_EQUAL_FATAL(e->pop_spki_len, spki_len);
+    CU_ASSERT(memcmp(e->pop_spki, spki, spki_len) == 0);
+
+    /* The entry's hash over the documented bytes; the PoP verifies over the
+     * body with the new key, the signer's signature over body || PoP. */
+    hb_buf body = HB_BUF_INIT(1 << 20);
+    CU_ASSERT_EQUAL_FATAL(hb_buf_add(&body, "hsmbak-transcript-v2", 21, NULL), HB_OK);
+    uint8_t s8[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    CU_ASSERT_EQUAL_FATAL(hb_buf_add(&body, s8, 8, NULL), HB_OK);
+    zstr(&body, e->time); zstr(&body, "alice"); zstr(&body, "enroll");
+    zstr(&body, "enrolled 'alice'"); be32(&body, 1); zstr(&body, FP_A);
+    zstr(&body, t->entries[0].hash);
+    expected_snapshot(&body, &snap);
+    lstr(&body, spki, spki_len);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    CU_ASSERT_FATAL(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, rsa.key) == 1);
+    CU_ASSERT(EVP_DigestVerify(md, e->pop_sig, e->pop_sig_len, (const uint8_t *)body.data,
+                               body.len) == 1);
+    EVP_MD_CTX_free(md);
+    lstr(&body, e->pop_sig, e->pop_sig_len);
+    char h[65];
+    HBTEST_ASSERT_OK(hb_sha256_hex(body.data, body.len, h, &err), &err);
+    CU_ASSERT_STRING_EQUAL(h, e->hash);
+    md = EVP_MD_CTX_new();
+    CU_ASSERT_FATAL(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, ec.key) == 1);
+    CU_ASSERT(EVP_DigestVerify(md, e->sig, e->sig_len, (const uint8_t *)body.data, body.len) == 1);
+    EVP_MD_CTX_free(md);
+    hb_transcript_free(t);
+    t = NULL;
+
+    /* The signed snapshot cannot be edited in the file. */
+    char *good = slurp();
+    expect_bad(sigtest_replace(good, "threshold=\"2\"", "threshold=\"1\""), ec.cert,
+               "transcript entry 2 (seq 2, 'enroll'");
+    put(good);
+
+    /* A PoP by another key than the SPKI's, or by a key the snapshot does
+     * not enroll, or none at all: refused, nothing appended. */
+    r.pop_ctx = other.key;
+    HBTEST_ASSERT_FAIL(hb_transcript_append_record(path, ec.cert, sigtest_sign, ec.key, &r, &err),
+                       HB_E_VERIFY, &err, "its proof of possession does not verify");
+    size_t other_len = 0;
+    uint8_t *other_spki = spki_of(other.key, &other_len);
+    r.pop_spki = other_spki;
+    r.pop_spki_len = other_len;
+    HBTEST_ASSERT_FAIL(hb_transcript_append_record(path, ec.cert, sigtest_sign, ec.key, &r, &err),
+                       HB_E_VERIFY, &err, "that its custody state does not enroll");
+    r.pop_spki = NULL;
+    r.pop_spki_len = 0;
+    r.pop_sign = NULL;
+    HBTEST_ASSERT_FAIL(hb_transcript_append_record(path, ec.cert, sigtest_sign, ec.key, &r, &err),
+                       HB_E_USAGE, &err, "needs the new key's proof of possession");
+    char *after = slurp();
+    CU_ASSERT_STRING_EQUAL(after, good);
+    free(after);
+    free(good);
+    OPENSSL_free(other_spki);
+    OPENSSL_free(spki);
+    hb_buf_free(&got);
+    hb_buf_free(&want);
+    hb_buf_free(&body);
+}
+
 static void teardown(void)
 {
     sigtest_free(&ec);
@@ -233,6 +404,7 @@ int main(void)
         {"altered, deleted, reordered, head cut, other signer", test_tamper_detected},
         {"a whole replaced log fails against the signer", test_replaced_log},
         {"absent file and bad input", test_absent_and_bad_input},
+        {"v2: canonical snapshot bytes, proof of possession", test_v2_canonical_and_pop},
         {NULL, NULL},
     };
     return hbtest_run(&(hbtest_suite){"transcript", cases, .teardown = teardown});
