@@ -224,6 +224,8 @@ static void describe_object(json_t *j, const hb_object_store *s, hb_provider *p,
         out_str(j, "key_wrap", hb_oaep_hash_name(o->key_wrap));
         if (key_wrap_state(s, p, o) != NULL)
             out_str(j, "key_wrap_state", key_wrap_state(s, p, o));
+        if (key_wrap_state(s, p, o) != NULL && strcmp(key_wrap_state(s, p, o), "probed") == 0)
+            out_bool(j, "oaep_labels", hb_objects_oaep_labels(o));
         break;
     case HB_OBJECT_KEY:
         out_str(j, "uri", o->uri);

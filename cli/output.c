@@ -253,6 +253,8 @@ static void out_recipient(json_t *o, const hb_manifest_recipient *rc)
     out_str(o, "subject", rc->subject);
     out_str(o, "fingerprint_sha256", rc->fingerprint);
     out_str(o, "key_wrap", rc->key_wrap);
+    if (rc->oaep_label) /* absent: the empty label (docs/json.md) */
+        out_str(o, "oaep_label", "hsmbak-v1");
 }
 
 static void out_quorum(json_t *o, const hb_manifest_quorum *q)

@@ -42,23 +42,31 @@ static const char *digest_name(hb_oaep_hash h)
     return h == HB_OAEP_SHA1 ? "SHA1" : h == HB_OAEP_SHA256 ? "SHA256" : NULL;
 }
 
-/* OAEP digest = MGF1 digest = h, empty label, on an initialised encrypt or
- * decrypt context. */
-static hb_status oaep_set_params(EVP_PKEY_CTX *ctx, hb_oaep_hash h, hb_err *err)
+/* OAEP digest = MGF1 digest = h and the label (none when label_len is 0),
+ * on an initialised encrypt or decrypt context. */
+static hb_status oaep_set_params(EVP_PKEY_CTX *ctx, hb_oaep_hash h, const uint8_t *label,
+                                 size_t label_len, hb_err *err)
 {
     const char *md = digest_name(h);
     if (md == NULL)
         return hb_fail(err, HB_E_USAGE, "unknown OAEP hash %d", (int)h);
+    if (label_len > 0 && label == NULL)
+        return hb_fail(err, HB_E_USAGE, "RSA-OAEP: a label length without a label");
     /* MGF1 digest set explicitly: pkcs11-provider and tokens do not all
      * default it to the OAEP digest (DESIGN §3). Empty label: no
-     * OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL at all. */
+     * OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL at all, exactly as before labels
+     * (pkcs11-provider then sends CKZ_DATA_SPECIFIED with no data). */
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE,
                                          (char *)OSSL_PKEY_RSA_PAD_MODE_OAEP, 0),
         OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, (char *)md, 0),
         OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, (char *)md, 0),
         OSSL_PARAM_construct_end(),
+        OSSL_PARAM_construct_end(),
     };
+    if (label_len > 0) /* OpenSSL and pkcs11-provider copy it */
+        params[3] = OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL,
+                                                      (void *)label, label_len);
     if (EVP_PKEY_CTX_set_params(ctx, params) <= 0)
         return hb_fail_ossl(err, HB_E_TOKEN, "cannot set up RSA-OAEP with %s", md);
     return HB_OK;
@@ -67,6 +75,13 @@ static hb_status oaep_set_params(EVP_PKEY_CTX *ctx, hb_oaep_hash h, hb_err *err)
 hb_status hb_oaep_encrypt(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
                           const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen,
                           hb_err *err)
+{
+    return hb_oaep_encrypt_labelled(libctx, pub, h, NULL, 0, in, inlen, out, outlen, err);
+}
+
+hb_status hb_oaep_encrypt_labelled(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
+                                   const uint8_t *label, size_t label_len, const uint8_t *in,
+                                   size_t inlen, uint8_t **out, size_t *outlen, hb_err *err)
 {
     hb_status st = HB_OK;
     EVP_PKEY_CTX *ctx = NULL;
@@ -81,7 +96,7 @@ hb_status hb_oaep_encrypt(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
     ctx = EVP_PKEY_CTX_new_from_pkey(libctx, pub, "provider=default");
     if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0)
         HB_FAIL_OSSL(HB_E_INTERNAL, "cannot set up RSA-OAEP encryption");
-    HB_TRY(oaep_set_params(ctx, h, err));
+    HB_TRY(oaep_set_params(ctx, h, label, label_len, err));
     if (EVP_PKEY_encrypt(ctx, NULL, &len, in, inlen) <= 0)
         HB_FAIL_OSSL(HB_E_INTERNAL, "RSA-OAEP encryption failed");
     buf = malloc(len);
@@ -100,6 +115,14 @@ cleanup:
 hb_status hb_provider_decrypt_oaep(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h,
                                    const uint8_t *in, size_t inlen, uint8_t *out,
                                    size_t *outlen, hb_err *err)
+{
+    return hb_provider_decrypt_oaep_labelled(p, key, h, NULL, 0, in, inlen, out, outlen, err);
+}
+
+hb_status hb_provider_decrypt_oaep_labelled(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h,
+                                            const uint8_t *label, size_t label_len,
+                                            const uint8_t *in, size_t inlen, uint8_t *out,
+                                            size_t *outlen, hb_err *err)
 {
     hb_status st = HB_OK;
     EVP_PKEY_CTX *ctx = NULL;
@@ -131,14 +154,20 @@ hb_status hb_provider_decrypt_oaep(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h
         st = hb_fail_ossl(err, HB_E_TOKEN, "the token cannot decrypt with this key");
         goto cleanup;
     }
-    HB_TRY(oaep_set_params(ctx, h, err));
+    HB_TRY(oaep_set_params(ctx, h, label, label_len, err));
     len = cap;
     if (EVP_PKEY_decrypt(ctx, buf, &len, in, inlen) <= 0) {
         /* pkcs11-provider 1.0 leaves no CK_RV on the error queue, and a
          * software token's own OpenSSL errors ("padding check failed") land
          * on it instead; neither helps the user, so the queue is dropped. */
         ERR_clear_error();
-        if (h == HB_OAEP_SHA1)
+        if (label_len > 0)
+            st = hb_fail(err, HB_E_TOKEN,
+                         "the token refused RSA-OAEP decryption with %s and this wrap's "
+                         "label: the wrapped key was made for another archive, backup, group "
+                         "or key (moved here), or was altered",
+                         hb_oaep_hash_name(h));
+        else if (h == HB_OAEP_SHA1)
             st = hb_fail(err, HB_E_TOKEN,
                          "the token refused RSA-OAEP decryption with %s: the wrapped key was "
                          "not made for this key, or was altered",

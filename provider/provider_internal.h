@@ -168,6 +168,15 @@ hb_status hb_object_exists(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_ATTRIBUT
 hb_status hb_object_read_attrs(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                                hb_key_attrs *attrs, hb_err *err) HB_MUST_CHECK;
 
+/* ---- OAEP labels (label_probe.c) ------------------------------------------- */
+
+/* Whether the token of private_uri takes RSA-OAEP labels with hash h (a
+ * labelled round trip works and a wrong label is refused), asked in
+ * sessions of its own (docs/custody.md "OAEP labels"). A refusal is
+ * *takes false; HB_E_* only when the token cannot be asked at all. */
+hb_status hb_token_probe_oaep_label(hb_provider *p, const char *private_uri, X509 *cert,
+                                    hb_oaep_hash h, bool *takes, hb_err *err) HB_MUST_CHECK;
+
 /* ---- sanitizer builds (sanitizer.c) --------------------------------------- */
 
 /* Does nothing; called once so that sanitizer.c is always linked in. */

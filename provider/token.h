@@ -35,6 +35,11 @@ hb_status hb_provider_load_certificate(hb_provider *p, const char *uri_or_path, 
 hb_status hb_oaep_encrypt(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
                           const uint8_t *in, size_t inlen, uint8_t **out, size_t *outlen,
                           hb_err *err) HB_MUST_CHECK;
+/* The same with an OAEP label (RFC 8017 §7.1.1 L; label_len 0: empty). */
+hb_status hb_oaep_encrypt_labelled(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
+                                   const uint8_t *label, size_t label_len, const uint8_t *in,
+                                   size_t inlen, uint8_t **out, size_t *outlen,
+                                   hb_err *err) HB_MUST_CHECK;
 
 /* RSA-OAEP decrypt with the token key: OAEP hash = MGF1 hash = h, empty
  * label. A refused mechanism is HB_E_TOKEN with a message, never a crash.
@@ -42,6 +47,13 @@ hb_status hb_oaep_encrypt(OSSL_LIB_CTX *libctx, EVP_PKEY *pub, hb_oaep_hash h,
 hb_status hb_provider_decrypt_oaep(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h,
                                    const uint8_t *in, size_t inlen, uint8_t *out,
                                    size_t *outlen, hb_err *err) HB_MUST_CHECK;
+/* The same with an OAEP label (label_len 0: empty). A token that ignores or
+ * refuses labels (SoftHSM 2.6.1, tpm2-pkcs11 1.9) fails every labelled
+ * decryption; hb_token_probe_oaep finds out which tokens take them. */
+hb_status hb_provider_decrypt_oaep_labelled(hb_provider *p, EVP_PKEY *key, hb_oaep_hash h,
+                                            const uint8_t *label, size_t label_len,
+                                            const uint8_t *in, size_t inlen, uint8_t *out,
+                                            size_t *outlen, hb_err *err) HB_MUST_CHECK;
 
 /* ---- signatures (sign.c) ---------------------------------------------------- */
 
@@ -79,7 +91,10 @@ hb_status hb_token_import_certificate(hb_provider *p, const char *token_uri,
 
 /* Which OAEP hashes the key at private_uri really takes: for each hash, wrap
  * 32 random bytes in software with cert's public key and unwrap on the token.
- * *accepted gets a bit (1u << hb_oaep_hash) per hash that round-trips. */
+ * *accepted gets a bit (1u << hb_oaep_hash) per hash that round-trips, and
+ * HB_OAEP_LABELS_BIT(h) per such hash whose labelled round trip works too
+ * (and a wrong label is refused): docs/custody.md "OAEP labels". */
+#define HB_OAEP_LABELS_BIT(h) (1u << (4 + (unsigned)(h)))
 hb_status hb_token_probe_oaep(hb_provider *p, const char *private_uri, X509 *cert,
                               unsigned *accepted, hb_err *err) HB_MUST_CHECK;
 

@@ -21,6 +21,7 @@ struct hb_credentials {
     X509 *cert;
     EVP_PKEY *key;
     const hb_manifest_recipient *recipient;  /* into the manifest; set by the check */
+    const char *backup_id;                   /* into the manifest; set by the check */
     hb_oaep_hash hash;
     /* ...or a quorum group's key (kept in the secure heap with the struct). */
     const hb_manifest_quorum *quorum;        /* into the manifest */
@@ -197,11 +198,12 @@ static hb_status load_key(const hb_object_store *s, hb_provider *p, const char *
 /* Unwrap member mem's share with idcred name's key, then let go of the key.
  * *share_bad: the failure is the share's (the token refused it, or it is not
  * a share for mem's x), not the key's or the token's. */
-static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
-                              const hb_manifest_quorum_member *mem, const char *name,
-                              hb_insert_token_fn insert, void *insert_ctx,
+static hb_status unwrap_share(const hb_object_store *s, hb_provider *p, const hb_manifest *m,
+                              const hb_manifest_quorum *q, const hb_manifest_quorum_member *mem,
+                              const char *name, hb_insert_token_fn insert, void *insert_ctx,
                               uint8_t share[HB_QUORUM_SHARE_LEN], bool *share_bad, hb_err *err)
 {
+    hb_wrap_label label;
     hb_status st = HB_OK;
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
@@ -210,6 +212,10 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
     hb_oaep_hash hash;
     *share_bad = false;
     HB_TRY(hb_oaep_hash_from_name(mem->key_wrap, &hash, err));
+    /* The label from the signed manifest's own fields (FORMAT.md §2.1). */
+    if (mem->oaep_label)
+        HB_TRY(hb_wrap_label_make("share", hb_manifest_id(m), q->name, mem->fingerprint, &label,
+                                  err));
     HB_TRY(load_key(s, p, name, insert, insert_ctx, &cert, &key, err));
     int size = EVP_PKEY_get_size(key);
     if (size <= 0)
@@ -218,8 +224,9 @@ static hb_status unwrap_share(const hb_object_store *s, hb_provider *p,
     plain = OPENSSL_secure_malloc(plain_cap);
     HB_ALLOC(plain);
     *share_bad = true;
-    st = hb_provider_decrypt_oaep(p, key, hash, mem->wrapped_share, mem->wrapped_share_len,
-                                  plain, &len, err);
+    st = hb_provider_decrypt_oaep_labelled(p, key, hash, mem->oaep_label ? label.bytes : NULL,
+                                           mem->oaep_label ? label.len : 0, mem->wrapped_share,
+                                           mem->wrapped_share_len, plain, &len, err);
     if (st != HB_OK) {
         hb_err_prefix(err, "unwrapping the quorum share of idcred '%s'", name);
         goto cleanup;
@@ -291,8 +298,8 @@ static hb_status recover_group_key(hb_credentials *c, const hb_object_store *s, 
             continue;
         const hb_manifest_quorum_member *mem = &q->members[member_of[i]];
         bool share_bad = false;
-        st = unwrap_share(s, p, mem, names[i], insert, insert_ctx, shares[have], &share_bad,
-                          err);
+        st = unwrap_share(s, p, m, q, mem, names[i], insert, insert_ctx, shares[have],
+                          &share_bad, err);
         if (st != HB_OK && !(checked && share_bad))
             goto cleanup;
         const char *why = NULL;
@@ -386,6 +393,7 @@ hb_status hb_credentials_check_recipient(hb_credentials *c, const hb_manifest *m
     c->recipient = hb_manifest_find_recipient_cert(m, c->cert);
     if (c->recipient == NULL)
         return refuse_not_recipient(c, m, err);
+    c->backup_id = hb_manifest_id(m);
     return hb_oaep_hash_from_name(c->recipient->key_wrap, &c->hash, err);
 }
 
@@ -400,9 +408,19 @@ hb_status hb_credentials_file_key(const hb_credentials *c, hb_provider *p,
     if (wk == NULL)
         return hb_fail(err, HB_E_VERIFY, "the manifest has no key of '%s' for recipient %s",
                        f->filename, rid);
-    hb_status st = c->quorum != NULL ? hb_quorum_unwrap_dek(c->g, wk->data, wk->len, dek, err)
-                                     : hb_unwrap_dek(p, c->key, c->hash, wk->data, wk->len,
-                                                     dek, err);
+    /* The label from the signed manifest's own fields: this backup's id,
+     * this file's name, the recipient's fingerprint (FORMAT.md §2.1). A key
+     * moved here from another file or backup fails on the token. */
+    hb_wrap_label label;
+    bool labelled = c->quorum == NULL && c->recipient->oaep_label;
+    hb_status st = labelled ? hb_wrap_label_make("dek", c->backup_id, f->name,
+                                                 c->recipient->fingerprint, &label, err)
+                            : HB_OK;
+    if (st == HB_OK)
+        st = c->quorum != NULL ? hb_quorum_unwrap_dek(c->g, wk->data, wk->len, dek, err)
+                               : hb_unwrap_dek_labelled(p, c->key, c->hash,
+                                                        labelled ? &label : NULL, wk->data,
+                                                        wk->len, dek, err);
     if (st != HB_OK)
         hb_err_prefix(err, "unwrapping the key of '%s'", f->filename);
     return st;

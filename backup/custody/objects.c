@@ -187,21 +187,34 @@ static hb_status read_name_field(const hb_object_store *s, xmlNodePtr node, cons
     return st;
 }
 
-/* key-wraps-probed="rsa-oaep-sha1 rsa-oaep-sha256" | "none" and the
- * fingerprint of the certificate probed (the schema has checked both). */
-static hb_status read_probe(const hb_object_store *s, hb_crypto_object *o, const char *probed,
-                            const char *fp, hb_err *err)
+/* Hash names in a probe attribute ("rsa-oaep-sha1 rsa-oaep-sha256",
+ * "none", ...) as bits, each 1u << hash shifted by shift. */
+static unsigned probe_bits(const char *probed, unsigned shift)
 {
     unsigned bits = 0;
     static const hb_oaep_hash all[] = {HB_OAEP_SHA1, HB_OAEP_SHA256};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strstr(probed, hb_oaep_hash_name(all[i])) != NULL)
-            bits |= 1u << all[i];
-    if (strlen(fp) != 64 || (bits == 0 && strcmp(probed, "none") != 0))
+            bits |= 1u << (all[i] + shift);
+    return bits;
+}
+
+/* key-wraps-probed="rsa-oaep-sha1 rsa-oaep-sha256" | "none", the hashes of
+ * those that took a label too (oaep-labels-probed, absent in stores made
+ * before labels: none) and the fingerprint of the certificate probed (the
+ * schema has checked them). */
+static hb_status read_probe(const hb_object_store *s, hb_crypto_object *o, const char *probed,
+                            const char *labels, const char *fp, hb_err *err)
+{
+    unsigned bits = probe_bits(probed, 0);
+    unsigned lbits = labels != NULL ? probe_bits(labels, 4) : 0;
+    if (strlen(fp) != 64 || (bits == 0 && strcmp(probed, "none") != 0) ||
+        (lbits >> 4 & ~bits) != 0)
         return hb_fail(err, HB_E_VERIFY, "%s: certificate '%s' has an unreadable key-wrap "
-                       "probe ('%s')", s->path, o->name, probed);
+                       "probe ('%s', labels '%s')", s->path, o->name, probed,
+                       labels != NULL ? labels : "");
     memcpy(o->probed_fingerprint, fp, 65);
-    o->key_wraps_accepted = bits;
+    o->key_wraps_accepted = bits | lbits;
     return HB_OK;
 }
 
@@ -212,6 +225,7 @@ static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypt
 {
     hb_status st = HB_OK;
     char *wrap = NULL, *ign = NULL, *trusted = NULL, *probed = NULL, *probed_fp = NULL;
+    char *labels = NULL;
     switch (o->type) {
     case HB_OBJECT_CERTIFICATE:
         HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "file-name", true, s->path, &o->file_name,
@@ -226,8 +240,9 @@ static hb_status read_fields(const hb_object_store *s, xmlNodePtr node, hb_crypt
             HB_TRY(hb_oaep_hash_from_name(wrap, &o->key_wrap, err));
         probed = prop(node, "key-wraps-probed");
         probed_fp = prop(node, "probed-fingerprint");
+        labels = prop(node, "oaep-labels-probed");
         if (probed != NULL && probed_fp != NULL)
-            HB_TRY(read_probe(s, o, probed, probed_fp, err));
+            HB_TRY(read_probe(s, o, probed, labels, probed_fp, err));
         break;
     case HB_OBJECT_KEY:
         HB_TRY(hb_xml_child_text(node, CRYPTO_NS, "uri", true, s->path, &o->uri, err));
@@ -250,6 +265,7 @@ cleanup:
     free(trusted);
     free(probed);
     free(probed_fp);
+    free(labels);
     return st;
 }
 
@@ -337,6 +353,17 @@ static hb_status add_text_child(xmlNodePtr parent, xmlNsPtr ns, const char *name
     return HB_OK;
 }
 
+/* The hashes whose bit (1u << (hash + shift)) is set, as probe_bits reads
+ * them; "none" for none. */
+static hb_status probe_names(unsigned accepted, unsigned shift, char out[40], hb_err *err)
+{
+    bool sha1 = accepted & (1u << (HB_OAEP_SHA1 + shift));
+    bool sha256 = accepted & (1u << (HB_OAEP_SHA256 + shift));
+    return hb_format(out, 40, "key-wraps", err, "%s%s%s", sha1 ? "rsa-oaep-sha1" : "",
+                     sha1 && sha256 ? " " : "",
+                     sha256 ? "rsa-oaep-sha256" : !sha1 ? "none" : "");
+}
+
 static hb_status write_object(xmlNodePtr root, xmlNsPtr ns, const hb_crypto_object *o,
                               hb_err *err)
 {
@@ -351,14 +378,11 @@ static hb_status write_object(xmlNodePtr root, xmlNsPtr ns, const hb_crypto_obje
         HB_TRY(set_prop(node, "trusted-signer", o->trusted_signer ? "on" : "off", err));
         HB_TRY(set_prop(node, "key-wrap", hb_oaep_hash_name(o->key_wrap), err));
         if (o->probed_fingerprint[0] != '\0') {
-            char probed[40];
-            HB_TRY(hb_format(probed, sizeof probed, "key-wraps", err, "%s%s%s",
-                             o->key_wraps_accepted & (1u << HB_OAEP_SHA1) ? "rsa-oaep-sha1" : "",
-                             o->key_wraps_accepted == 6 ? " " : "",
-                             o->key_wraps_accepted & (1u << HB_OAEP_SHA256) ? "rsa-oaep-sha256"
-                             : o->key_wraps_accepted == 0                   ? "none"
-                                                                            : ""));
+            char probed[40], labels[40];
+            HB_TRY(probe_names(o->key_wraps_accepted, 0, probed, err));
+            HB_TRY(probe_names(o->key_wraps_accepted, 4, labels, err));
             HB_TRY(set_prop(node, "key-wraps-probed", probed, err));
+            HB_TRY(set_prop(node, "oaep-labels-probed", labels, err));
             HB_TRY(set_prop(node, "probed-fingerprint", o->probed_fingerprint, err));
         }
         HB_TRY(add_text_child(node, ns, "file-name", o->file_name, err));
@@ -512,7 +536,8 @@ hb_status hb_objects_set_key_wrap_probe(hb_object_store *s, const char *name,
     if (fingerprint == NULL || strlen(fingerprint) != 64)
         return hb_fail(err, HB_E_USAGE, "a key-wrap probe needs the certificate's fingerprint");
     memcpy(o->probed_fingerprint, fingerprint, 65);
-    o->key_wraps_accepted = accepted & ((1u << HB_OAEP_SHA1) | (1u << HB_OAEP_SHA256));
+    unsigned hashes = accepted & ((1u << HB_OAEP_SHA1) | (1u << HB_OAEP_SHA256));
+    o->key_wraps_accepted = hashes | (accepted & hashes << 4); /* labels only where it unwraps */
     return HB_OK;
 }
 
@@ -539,6 +564,27 @@ hb_key_wrap_state hb_objects_key_wrap_state(const hb_crypto_object *o, const cha
         return HB_KEY_WRAP_UNPROBED;
     return o->key_wraps_accepted & (1u << o->key_wrap) ? HB_KEY_WRAP_PROBED
                                                        : HB_KEY_WRAP_REFUSED;
+}
+
+bool hb_objects_oaep_labels(const hb_crypto_object *o)
+{
+    return o != NULL && o->type == HB_OBJECT_CERTIFICATE && o->probed_fingerprint[0] != '\0' &&
+           o->key_wrap != HB_OAEP_UNPROBED &&
+           (o->key_wraps_accepted & HB_OAEP_LABELS_BIT(o->key_wrap));
+}
+
+bool hb_objects_takes_labels(const hb_object_store *s, const char *fingerprint,
+                             hb_oaep_hash h)
+{
+    if (s == NULL || fingerprint == NULL || h == HB_OAEP_UNPROBED)
+        return false;
+    for (size_t i = 0; i < hb_objects_count(s); i++) {
+        const hb_crypto_object *o = hb_objects_at(s, i);
+        if (o->type == HB_OBJECT_CERTIFICATE && strcmp(o->probed_fingerprint, fingerprint) == 0 &&
+            (o->key_wraps_accepted & HB_OAEP_LABELS_BIT(h)))
+            return true;
+    }
+    return false;
 }
 
 /* A key is a private key on a token, named without a PIN (the store is

@@ -26,4 +26,10 @@ hb_status hb_objects_load_idcred(const hb_object_store *s, hb_provider *p, const
 /* hb_objects_key_wrap for the certificate with this fingerprint. */
 hb_key_wrap_state hb_objects_key_wrap_state(const hb_crypto_object *o, const char *fingerprint);
 
+/* Whether a certificate object probed on the certificate with this SHA-256
+ * fingerprint recorded that its token takes OAEP labels with hash h
+ * (docs/custody.md "OAEP labels"). Never probed, or not with h: false. */
+bool hb_objects_takes_labels(const hb_object_store *s, const char *fingerprint,
+                             hb_oaep_hash h);
+
 #endif

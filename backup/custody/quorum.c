@@ -7,6 +7,7 @@
 #include "common/encode.h"
 #include "backup/custody/wrap.h"
 #include "common/fail.h"
+#include "common/x509.h"
 
 #include <libgfshare.h>
 #include <openssl/crypto.h>
@@ -196,13 +197,17 @@ cleanup:
 
 /* ---- backup side -------------------------------------------------------------- */
 
-/* RSA-OAEP of a 33-byte share (hb_wrap_dek takes exactly a DEK). */
+/* RSA-OAEP of a 33-byte share (hb_wrap_dek takes exactly a DEK); label
+ * NULL: empty. */
 static hb_status wrap_share(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
+                            const hb_wrap_label *label,
                             const uint8_t share[HB_QUORUM_SHARE_LEN], uint8_t **out,
                             size_t *out_len, hb_err *err)
 {
-    hb_status st = hb_oaep_encrypt(libctx, X509_get0_pubkey(cert), hash, share,
-                                   HB_QUORUM_SHARE_LEN, out, out_len, err);
+    hb_status st = hb_oaep_encrypt_labelled(libctx, X509_get0_pubkey(cert), hash,
+                                            label != NULL ? label->bytes : NULL,
+                                            label != NULL ? label->len : 0, share,
+                                            HB_QUORUM_SHARE_LEN, out, out_len, err);
     if (st != HB_OK)
         hb_err_prefix(err, "wrapping a quorum share");
     return st;
@@ -210,8 +215,8 @@ static hb_status wrap_share(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
 
 hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const char *name,
                                     unsigned threshold, X509 *const *certs,
-                                    const hb_oaep_hash *hashes, size_t n,
-                                    uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
+                                    const hb_oaep_hash *hashes, const bool *labelled,
+                                    size_t n, uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
                                     hb_err *err)
 {
     hb_status st = HB_OK;
@@ -227,11 +232,21 @@ hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const 
     HB_TRY(hb_quorum_split(g, threshold, n, shares, err));
     HB_TRY(hb_manifest_add_quorum(m, name, threshold, qid, err));
     for (size_t i = 0; i < n; i++) {
-        HB_TRY(wrap_share(libctx, certs[i], hashes[i], shares[i], &wrapped, &wrapped_len, err));
+        hb_wrap_label label;
+        bool lab = labelled != NULL && labelled[i];
+        if (lab) {
+            char fp[65];
+            HB_TRY(hb_x509_fingerprint(certs[i], fp, err));
+            HB_TRY(hb_wrap_label_make("share", m->id, name, fp, &label, err));
+        }
+        HB_TRY(wrap_share(libctx, certs[i], hashes[i], lab ? &label : NULL, shares[i], &wrapped,
+                          &wrapped_len, err));
         HB_TRY(hb_quorum_share_commitment(m->id, name, shares[i], commitment, err));
         HB_TRY(hb_manifest_add_quorum_member(m, *qid, certs[i], hb_oaep_hash_name(hashes[i]),
                                              shares[i][0], wrapped, wrapped_len, commitment,
                                              err));
+        if (lab)
+            HB_TRY(hb_manifest_set_member_label(m, *qid, shares[i][0], err));
         free(wrapped);
         wrapped = NULL;
     }

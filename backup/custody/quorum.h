@@ -52,12 +52,13 @@ hb_status hb_quorum_share_commitment(const char *backup_id, const char *group_na
                                      hb_err *err) HB_MUST_CHECK;
 
 /* Add a quorum group to m (its backup id set): draws G (returned, the caller
- * wipes it), splits it, wraps share i to certs[i] with hashes[i] and records
- * each share's commitment. */
+ * wipes it), splits it, wraps share i to certs[i] with hashes[i] (with the
+ * "share" OAEP label of docs/FORMAT.md §2.1 where labelled[i]; labelled
+ * NULL: none) and records each share's commitment. */
 hb_status hb_quorum_add_to_manifest(hb_manifest *m, OSSL_LIB_CTX *libctx, const char *name,
                                     unsigned threshold, X509 *const *certs,
-                                    const hb_oaep_hash *hashes, size_t n,
-                                    uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
+                                    const hb_oaep_hash *hashes, const bool *labelled,
+                                    size_t n, uint8_t g[HB_QUORUM_KEY_LEN], const char **qid,
                                     hb_err *err) HB_MUST_CHECK;
 
 #endif

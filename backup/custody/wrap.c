@@ -1,10 +1,12 @@
 /* Key wrapping (DESIGN §4.2): the DEK is wrapped in software with each
  * recipient certificate's RSA public key (RSA-OAEP, MGF1 hash = OAEP hash,
- * empty label; RFC 8017 §7.1) and unwrapped on the token. */
+ * empty label or, for recipients whose token takes one, a label binding the
+ * wrap to its purpose; RFC 8017 §7.1) and unwrapped on the token. */
 #include "backup/custody/wrap.h"
 
 #include "provider/token.h"
 #include "common/fail.h"
+#include "common/encode.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -45,21 +47,62 @@ cleanup:
     return st;
 }
 
+hb_status hb_wrap_label_make(const char *purpose, const char *backup_id, const char *name,
+                             const char *fingerprint_hex, hb_wrap_label *out, hb_err *err)
+{
+    hb_status st = HB_OK;
+    const char *fields[] = {HB_WRAP_LABEL_VERSION, purpose, backup_id, name};
+    size_t len = 0;
+    HB_ENSURE(purpose != NULL && backup_id != NULL && name != NULL && fingerprint_hex != NULL &&
+              out != NULL, HB_E_USAGE, "an OAEP label: missing field");
+    HB_ENSURE(strcmp(purpose, "dek") == 0 || strcmp(purpose, "share") == 0, HB_E_USAGE,
+              "an OAEP label for '%s' (only dek and share)", purpose);
+    HB_ENSURE(strlen(fingerprint_hex) == 64, HB_E_USAGE,
+              "an OAEP label needs the 64-hex-digit certificate fingerprint");
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        size_t n = strlen(fields[i]) + 1; /* with its NUL separator */
+        HB_ENSURE(n <= HB_WRAP_LABEL_MAX - 32 - len, HB_E_USAGE,
+                  "an OAEP label longer than %d bytes (name '%.64s')", HB_WRAP_LABEL_MAX, name);
+        memcpy(out->bytes + len, fields[i], n);
+        len += n;
+    }
+    HB_TRY(hb_hex_decode(fingerprint_hex, out->bytes + len, 32, err));
+    out->len = len + 32;
+cleanup:
+    return st;
+}
+
 hb_status hb_wrap_dek(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
                       const uint8_t dek[HB_DEK_LEN], uint8_t **wrapped, size_t *wrapped_len,
                       hb_err *err)
+{
+    return hb_wrap_dek_labelled(libctx, cert, hash, NULL, dek, wrapped, wrapped_len, err);
+}
+
+hb_status hb_wrap_dek_labelled(OSSL_LIB_CTX *libctx, X509 *cert, hb_oaep_hash hash,
+                               const hb_wrap_label *label, const uint8_t dek[HB_DEK_LEN],
+                               uint8_t **wrapped, size_t *wrapped_len, hb_err *err)
 {
     if (cert == NULL || dek == NULL || wrapped == NULL || wrapped_len == NULL)
         return hb_fail(err, HB_E_USAGE, "wrapping a key: missing argument");
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA"))
         return hb_fail_ossl(err, HB_E_REFUSED, "recipient certificate has no RSA public key");
-    return hb_oaep_encrypt(libctx, pub, hash, dek, HB_DEK_LEN, wrapped, wrapped_len, err);
+    return hb_oaep_encrypt_labelled(libctx, pub, hash, label != NULL ? label->bytes : NULL,
+                                    label != NULL ? label->len : 0, dek, HB_DEK_LEN, wrapped,
+                                    wrapped_len, err);
 }
 
 hb_status hb_unwrap_dek(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
                         const uint8_t *wrapped, size_t wrapped_len, uint8_t dek[HB_DEK_LEN],
                         hb_err *err)
+{
+    return hb_unwrap_dek_labelled(p, key, hash, NULL, wrapped, wrapped_len, dek, err);
+}
+
+hb_status hb_unwrap_dek_labelled(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
+                                 const hb_wrap_label *label, const uint8_t *wrapped,
+                                 size_t wrapped_len, uint8_t dek[HB_DEK_LEN], hb_err *err)
 {
     hb_status st = HB_OK;
     uint8_t *buf = NULL;
@@ -77,7 +120,9 @@ hb_status hb_unwrap_dek(hb_provider *p, EVP_PKEY *key, hb_oaep_hash hash,
         st = hb_fail(err, HB_E_INTERNAL, "out of memory");
         goto cleanup;
     }
-    HB_TRY(hb_provider_decrypt_oaep(p, key, hash, wrapped, wrapped_len, buf, &len, err));
+    HB_TRY(hb_provider_decrypt_oaep_labelled(p, key, hash, label != NULL ? label->bytes : NULL,
+                                             label != NULL ? label->len : 0, wrapped,
+                                             wrapped_len, buf, &len, err));
     if (len != HB_DEK_LEN) {
         st = hb_fail(err, HB_E_VERIFY,
                      "the unwrapped key is %zu bytes, not %d: the wrapped key was not made "

@@ -268,6 +268,33 @@ static void quorum_clear(hb_manifest_quorum *q)
     memset(q, 0, sizeof *q);
 }
 
+hb_status hb_manifest_set_recipient_label(hb_manifest *m, const char *recipient_id,
+                                          hb_err *err)
+{
+    for (size_t i = 0; m != NULL && recipient_id != NULL && i < m->n_recipients; i++)
+        if (strcmp(m->recipients[i].id, recipient_id) == 0) {
+            m->recipients[i].oaep_label = true;
+            return HB_OK;
+        }
+    return hb_fail(err, HB_E_USAGE, "no recipient '%s' to label",
+                   recipient_id != NULL ? recipient_id : "");
+}
+
+hb_status hb_manifest_set_member_label(hb_manifest *m, const char *quorum_id, unsigned x,
+                                       hb_err *err)
+{
+    for (size_t i = 0; m != NULL && quorum_id != NULL && i < m->n_quorums; i++) {
+        hb_manifest_quorum *q = &m->quorums[i];
+        for (size_t k = 0; strcmp(q->id, quorum_id) == 0 && k < q->n_members; k++)
+            if (q->members[k].x == x) {
+                q->members[k].oaep_label = true;
+                return HB_OK;
+            }
+    }
+    return hb_fail(err, HB_E_USAGE, "no member %u of quorum '%s' to label", x,
+                   quorum_id != NULL ? quorum_id : "");
+}
+
 hb_status hb_manifest_add_quorum(hb_manifest *m, const char *name, unsigned threshold,
                                  const char **id_out, hb_err *err)
 {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define HB_MANIFEST_NS "urn:hsmbak:manifest:1"
+#define HB_MANIFEST_OAEP_LABEL "hsmbak-v1" /* oaep-label's one value (FORMAT.md §2.1) */
 #define HB_MANIFEST_DEFAULT_CAP ((size_t)16 * 1024 * 1024)
 #define HB_MANIFEST_SEQUENCE_MAX UINT64_C(9223372036854775807) /* 2^63-1, the schema's cap */
 
@@ -85,6 +86,13 @@ hb_status hb_manifest_add_quorum_member(hb_manifest *m, const char *quorum_id, X
                                         const uint8_t *commitment,
                                         hb_err *err) HB_MUST_CHECK;
 const hb_manifest_quorum *hb_manifest_find_quorum(const hb_manifest *m, const char *id);
+
+/* Mark recipient recipient_id, or member x of quorum quorum_id, as wrapped
+ * with the OAEP label of docs/FORMAT.md §2.1 (oaep-label="hsmbak-v1"). */
+hb_status hb_manifest_set_recipient_label(hb_manifest *m, const char *recipient_id,
+                                          hb_err *err) HB_MUST_CHECK;
+hb_status hb_manifest_set_member_label(hb_manifest *m, const char *quorum_id, unsigned x,
+                                       hb_err *err) HB_MUST_CHECK;
 
 hb_status hb_manifest_add_file(hb_manifest *m, const char *name, const char *filename,
                                const char *compression, uint64_t size,

@@ -147,7 +147,7 @@ static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
 {
     hb_status st = HB_OK;
     hb_manifest_recipient r = {0}, *slot = NULL;
-    char *fp = NULL, *cert_b64 = NULL;
+    char *fp = NULL, *cert_b64 = NULL, *label = NULL;
     char who[128]; /* "recipient '<id of at most 64>'" */
     X509 *cert = NULL;
 
@@ -157,6 +157,10 @@ static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
     HB_ENSURE(hb_manifest_find_recipient(m, r.id) == NULL &&
               hb_manifest_find_quorum(m, r.id) == NULL, HB_E_VERIFY,
               INVALID "recipient id '%s' is used twice", line_of(rn), r.id);
+    HB_TRY(attr_of(rn, "oaep-label", &label, err)); /* older: none, the empty label */
+    HB_ENSURE(label == NULL || strcmp(label, HB_MANIFEST_OAEP_LABEL) == 0, HB_E_VERIFY,
+              INVALID "recipient '%s' has an unknown oaep-label", line_of(rn), r.id);
+    r.oaep_label = label != NULL;
     HB_TRY(text_of(rn, "subject", true, &r.subject, err));
     HB_TRY(text_of(rn, "fingerprint", true, &fp, err));
     HB_TRY(text_of(rn, "key-wrap", true, &r.key_wrap, err));
@@ -170,6 +174,7 @@ static hb_status read_recipient(const xmlNode *rn, hb_manifest *m, hb_err *err)
 cleanup:
     hb_manifest_recipient_clear(&r);
     X509_free(cert);
+    free(label);
     free(fp);
     free(cert_b64);
     return st;
@@ -179,7 +184,7 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
 {
     hb_status st = HB_OK;
     char *xs = NULL, *fp = NULL, *wrap = NULL, *cert_b64 = NULL, *share_b64 = NULL;
-    char *subject = NULL, *commit_hex = NULL;
+    char *subject = NULL, *commit_hex = NULL, *label = NULL;
     char who[128]; /* "quorum '<id of at most 64>': member <x>'s" */
     uint8_t *der = NULL, *share = NULL, commitment[32];
     size_t der_len = 0, share_len = 0;
@@ -189,6 +194,9 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
     HB_TRY(attr_of(mn, "x", &xs, err));
     HB_ENSURE(small_uint(xs, 1, HB_QUORUM_MAX_MEMBERS, &x), HB_E_VERIFY,
               INVALID "quorum '%s': a member's x coordinate is not 1..255", line_of(mn), qid);
+    HB_TRY(attr_of(mn, "oaep-label", &label, err)); /* older: none, the empty label */
+    HB_ENSURE(label == NULL || strcmp(label, HB_MANIFEST_OAEP_LABEL) == 0, HB_E_VERIFY,
+              INVALID "quorum '%s': member %u has an unknown oaep-label", line_of(mn), qid, x);
     HB_TRY(text_of(mn, "subject", true, &subject, err));
     HB_TRY(text_of(mn, "fingerprint", true, &fp, err));
     HB_TRY(text_of(mn, "key-wrap", true, &wrap, err));
@@ -211,7 +219,10 @@ static hb_status read_member(const xmlNode *mn, hb_manifest *m, const char *qid,
     HB_TRY(invalid_at(hb_manifest_add_quorum_member(m, qid, cert, wrap, x, share, share_len,
                                                     commit_hex != NULL ? commitment : NULL,
                                                     err), mn, err));
+    if (label != NULL)
+        HB_TRY(hb_manifest_set_member_label(m, qid, x, err));
 cleanup:
+    free(label);
     free(commit_hex);
     free(xs);
     free(subject);

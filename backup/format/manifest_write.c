@@ -90,7 +90,9 @@ static hb_status write_recipient(xmlNodePtr recips, xmlNsPtr ns, const hb_manife
 {
     hb_status st = HB_OK;
     xmlNodePtr rn = hb_xml_add(recips, ns, "recipient", NULL, 2);
-    HB_ENSURE(add_attr(rn, "id", r->id), HB_E_INTERNAL, OUT_OF_MEMORY, "recipient");
+    HB_ENSURE(add_attr(rn, "id", r->id) &&
+              (!r->oaep_label || add_attr(rn, "oaep-label", HB_MANIFEST_OAEP_LABEL)),
+              HB_E_INTERNAL, OUT_OF_MEMORY, "recipient");
     HB_TRY(add_cert(rn, ns, r->subject, r->fingerprint, r->key_wrap, r->cert_der,
                     r->cert_der_len, 3, err));
     HB_ENSURE(hb_xml_indent(rn, 2), HB_E_INTERNAL, OUT_OF_MEMORY, "recipient");
@@ -113,7 +115,9 @@ static hb_status write_quorum(xmlNodePtr recips, xmlNsPtr ns, const hb_manifest_
         const hb_manifest_quorum_member *mem = &q->members[k];
         HB_TRY(hb_format(num, sizeof num, "an x coordinate", err, "%u", mem->x));
         xmlNodePtr mn = hb_xml_add(qn, ns, "member", NULL, 3);
-        HB_ENSURE(add_attr(mn, "x", num), HB_E_INTERNAL, OUT_OF_MEMORY, "member");
+        HB_ENSURE(add_attr(mn, "x", num) &&
+                  (!mem->oaep_label || add_attr(mn, "oaep-label", HB_MANIFEST_OAEP_LABEL)),
+                  HB_E_INTERNAL, OUT_OF_MEMORY, "member");
         HB_TRY(add_cert(mn, ns, mem->subject, mem->fingerprint, mem->key_wrap, mem->cert_der,
                         mem->cert_der_len, 4, err));
         HB_ENSURE(hb_xml_add_b64(mn, ns, "wrapped-share", mem->wrapped_share,

@@ -72,6 +72,7 @@ typedef struct backup_run {
     hb_object_store *store;
     hb_recipient_set rs;
     const char **single_ids;       /* per rs.singles: its id in the manifest */
+    bool *single_labelled;         /* per rs.singles: wrapped with an OAEP label */
     group_key *gk;                 /* per rs.groups; secure heap, wiped */
     hb_signer *signer;
     hb_manifest *m;
@@ -286,6 +287,9 @@ static hb_status choose_recipients(backup_run *b, hb_err *err)
     HB_TRY(hb_strlist_extend(&b->res->warnings, &b->rs.warnings, err));
     b->single_ids = calloc(b->rs.n_singles ? b->rs.n_singles : 1, sizeof *b->single_ids);
     HB_ALLOC(b->single_ids);
+    b->single_labelled = calloc(b->rs.n_singles ? b->rs.n_singles : 1,
+                                sizeof *b->single_labelled);
+    HB_ALLOC(b->single_labelled);
     b->gk = OPENSSL_secure_zalloc((b->rs.n_groups ? b->rs.n_groups : 1) * sizeof *b->gk);
     HB_ALLOC(b->gk);
 cleanup:
@@ -298,11 +302,24 @@ static hb_status open_signer(backup_run *b, hb_err *err)
                           "backup signer", &b->signer, err);
 }
 
+/* Whether the wraps to cert with hash get the OAEP label of FORMAT.md §2.1:
+ * only when its token was probed and took one (docs/custody.md "OAEP
+ * labels"), never assumed. */
+static hb_status takes_labels(const backup_run *b, X509 *cert, hb_oaep_hash hash, bool *out,
+                              hb_err *err)
+{
+    char fp[65];
+    hb_status st = hb_x509_fingerprint(cert, fp, err);
+    *out = st == HB_OK && hb_objects_takes_labels(b->store, fp, hash);
+    return st;
+}
+
 /* Every recipient of the set into the manifest: single certificates, and
  * quorum groups with a fresh group key each (docs/custody.md). */
 static hb_status add_recipients(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
+    bool *labelled = NULL;
     time_t now = time(NULL);
     for (size_t i = 0; i < b->rs.n_singles; i++) {
         const hb_rset_single *r = &b->rs.singles[i];
@@ -310,6 +327,10 @@ static hb_status add_recipients(backup_run *b, hb_err *err)
         if (st == HB_OK)
             st = hb_manifest_add_recipient(b->m, r->cert, hb_oaep_hash_name(r->hash),
                                            &b->single_ids[i], err);
+        if (st == HB_OK)
+            st = takes_labels(b, r->cert, r->hash, &b->single_labelled[i], err);
+        if (st == HB_OK && b->single_labelled[i])
+            st = hb_manifest_set_recipient_label(b->m, b->single_ids[i], err);
         if (st != HB_OK) {
             hb_err_prefix(err, "%s", r->label);
             goto cleanup;
@@ -317,18 +338,25 @@ static hb_status add_recipients(backup_run *b, hb_err *err)
     }
     for (size_t i = 0; i < b->rs.n_groups; i++) {
         const hb_rset_group *g = &b->rs.groups[i];
-        for (size_t k = 0; k < g->n && st == HB_OK; k++)
+        free(labelled);
+        labelled = calloc(g->n ? g->n : 1, sizeof *labelled);
+        HB_ALLOC(labelled);
+        for (size_t k = 0; k < g->n && st == HB_OK; k++) {
             st = hb_recipient_check(g->certs[k], false, now, err);
+            if (st == HB_OK)
+                st = takes_labels(b, g->certs[k], g->hashes[k], &labelled[k], err);
+        }
         if (st == HB_OK)
             st = hb_quorum_add_to_manifest(b->m, hb_provider_libctx(b->p), g->name,
-                                           g->threshold, g->certs, g->hashes, g->n, b->gk[i].g,
-                                           &b->gk[i].id, err);
+                                           g->threshold, g->certs, g->hashes, labelled, g->n,
+                                           b->gk[i].g, &b->gk[i].id, err);
         if (st != HB_OK) {
             hb_err_prefix(err, "quorum group '%s'", g->name);
             goto cleanup;
         }
     }
 cleanup:
+    free(labelled);
     return st;
 }
 
@@ -488,7 +516,8 @@ static hb_status held_key(backup_run *b, const hb_rset_single *r, EVP_PKEY **key
  * backup is opened on its token and compared with the DEK. One unwrap per
  * held recipient per backup (docs/reliability.md has its cost). */
 static hb_status self_check(backup_run *b, const hb_archive_job *j, const hb_rset_single *r,
-                            const uint8_t *wrapped, size_t wrapped_len, hb_err *err)
+                            const hb_wrap_label *label, const uint8_t *wrapped,
+                            size_t wrapped_len, hb_err *err)
 {
     hb_status st = HB_OK;
     EVP_PKEY *key = NULL;
@@ -497,7 +526,8 @@ static hb_status self_check(backup_run *b, const hb_archive_job *j, const hb_rse
     HB_TRY(held_key(b, r, &key, err));
     if (key == NULL)
         goto cleanup;
-    if (hb_unwrap_dek(b->p, key, r->hash, wrapped, wrapped_len, back, &sub) != HB_OK)
+    if (hb_unwrap_dek_labelled(b->p, key, r->hash, label, wrapped, wrapped_len, back, &sub) !=
+        HB_OK)
         HB_FAIL(HB_E_REFUSED, "self-check failed: %s cannot open this backup on its token "
                 "(key-wrap %s: %s); nothing was written: define the certificate again where "
                 "its token is attached, or with the --key-wrap it takes", r->label,
@@ -529,12 +559,17 @@ static hb_status wrap_archive_key(backup_run *b, hb_archive_job *j, hb_err *err)
     }
     for (size_t k = 0; k < b->rs.n_singles; k++) {
         const hb_rset_single *r = &b->rs.singles[k];
-        HB_TRY(hb_wrap_dek(hb_provider_libctx(b->p), r->cert, r->hash, j->dek, &wrapped,
-                           &wrapped_len, err));
+        hb_wrap_label label;
+        if (b->single_labelled[k])
+            HB_TRY(hb_wrap_label_make("dek", hb_manifest_id(b->m), j->spec.name, r->fingerprint,
+                                      &label, err));
+        const hb_wrap_label *l = b->single_labelled[k] ? &label : NULL;
+        HB_TRY(hb_wrap_dek_labelled(hb_provider_libctx(b->p), r->cert, r->hash, l, j->dek,
+                                    &wrapped, &wrapped_len, err));
         HB_TRY(hb_manifest_add_wrapped_key(b->m, j->spec.name, b->single_ids[k], wrapped,
                                            wrapped_len, err));
         if (j == &b->jobs[0])
-            HB_TRY(self_check(b, j, r, wrapped, wrapped_len, err));
+            HB_TRY(self_check(b, j, r, l, wrapped, wrapped_len, err));
         free(wrapped);
         wrapped = NULL;
     }
@@ -655,6 +690,7 @@ static void backup_run_free(backup_run *b)
     }
     free(b->jobs);
     free(b->single_ids);
+    free(b->single_labelled);
     /* Group keys are secrets like the DEKs: wiped here, on every path. */
     OPENSSL_secure_clear_free(b->gk, (b->rs.n_groups ? b->rs.n_groups : 1) * sizeof *b->gk);
     hb_recipient_set_free(&b->rs);

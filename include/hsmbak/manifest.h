@@ -27,6 +27,8 @@ typedef struct hb_manifest_recipient {
     char *subject;        /* RFC 2253 subject, "CN=My Backup Cert" (informational) */
     char fingerprint[65]; /* SHA-256 of cert_der, lowercase hex */
     char *key_wrap;       /* "rsa-oaep-sha256" or "rsa-oaep-sha1" (DESIGN §4.2) */
+    bool oaep_label;      /* oaep-label="hsmbak-v1": wrapped with the label of
+                             docs/FORMAT.md §2.1; false: empty label */
     uint8_t *cert_der;
     size_t cert_der_len;
 } hb_manifest_recipient;
@@ -56,6 +58,7 @@ typedef struct hb_manifest_quorum_member {
     char *subject;        /* RFC 2253 (informational) */
     char fingerprint[65]; /* SHA-256 of cert_der */
     char *key_wrap;       /* rsa-oaep-sha256 | rsa-oaep-sha1 */
+    bool oaep_label;      /* the share is wrapped with a label (FORMAT.md §2.1) */
     uint8_t *cert_der;
     size_t cert_der_len;
     uint8_t *wrapped_share; /* RSA-OAEP(x || y) */

@@ -79,6 +79,10 @@ HB_API const hb_crypto_object *hb_objects_find(const hb_object_store *s, hb_obje
                                                const char *name);
 /* The idcred marked as backup signer, or NULL. */
 HB_API const char *hb_objects_backup_signer(const hb_object_store *s);
+/* Whether backups wrap to certificate o with an OAEP label: its probe
+ * (kept with o) says its token takes labels with o's key-wrap
+ * (docs/custody.md "OAEP labels"). */
+HB_API bool hb_objects_oaep_labels(const hb_crypto_object *o);
 
 /* ---- changing the store of a system ---------------------------------------
  *

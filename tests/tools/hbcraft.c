@@ -38,6 +38,10 @@
  *                   longer matches what its token unwraps (issue 15 item 6);
  *                   with HBCRAFT_SHARE_CERT_X=3 wrapped to member x=3's
  *                   certificate instead (member 2's token refuses it)
+ *   share-replay    a copy of SRC (a quorum backup) whose member x=2 of the first
+ *                   quorum holds, byte for byte, member x=2's wrapped share
+ *                   from SRC2's first quorum (another backup to the same
+ *                   group), re-signed (docs/custody.md "OAEP labels")
  *   no-commitment   a copy of SRC with every <share-commitment> removed,
  *                   re-signed (what hsmbak before share commitments wrote)
  *   co-recipient    only OUT/<config's file name>: a benign crafted tar encrypted
@@ -498,7 +502,24 @@ static void replace_text(xmlNodePtr n, const char *text)
     xmlNodeAddContent(n, BAD_CAST text);
 }
 
-static void edit_quorum(const char *defect, const hb_manifest *m, xmlNodePtr root)
+/* Member x=2's <wrapped-share> text in the first quorum of m2, base64. */
+static char *share_of_x2(const hb_manifest *m2)
+{
+    hb_err err;
+    char *b64 = NULL;
+    for (size_t k = 0; m2 != NULL && m2->n_quorums > 0 && k < m2->quorums[0].n_members; k++) {
+        const hb_manifest_quorum_member *mem = &m2->quorums[0].members[k];
+        if (mem->x == 2 && hb_base64_encode(mem->wrapped_share, mem->wrapped_share_len, &b64,
+                                            &err) != HB_OK)
+            die("share-replay", &err);
+    }
+    if (b64 == NULL)
+        die("share-replay needs SRC2 with a quorum that has a member x=2", NULL);
+    return b64;
+}
+
+static void edit_quorum(const char *defect, const hb_manifest *m, const hb_manifest *m2,
+                        xmlNodePtr root)
 {
     hb_err err;
     xmlNodePtr recips = hb_xml_child(root, HB_MANIFEST_NS, "recipients");
@@ -528,6 +549,12 @@ static void edit_quorum(const char *defect, const hb_manifest *m, xmlNodePtr roo
         xmlFree(x);
         if (!two)
             continue;
+        if (strcmp(defect, "share-replay") == 0) {
+            char *b64 = share_of_x2(m2);
+            replace_text(hb_xml_child(mn, HB_MANIFEST_NS, "wrapped-share"), b64);
+            free(b64);
+            return;
+        }
         const char *to = getenv("HBCRAFT_SHARE_CERT_X");
         unsigned to_x = to != NULL && strcmp(to, "3") == 0 ? 3 : 2;
         const hb_manifest_quorum_member *mem = NULL;
@@ -559,7 +586,7 @@ static void edit_quorum(const char *defect, const hb_manifest *m, xmlNodePtr roo
 }
 
 static int quorum_defect(const char *defect, const char *src, const char *out,
-                         const hb_manifest *m, X509 *cert)
+                         const hb_manifest *m, const hb_manifest *m2, X509 *cert)
 {
     hb_err err;
     char path[PATH_MAX];
@@ -586,7 +613,7 @@ static int quorum_defect(const char *defect, const char *src, const char *out,
         xmlUnlinkNode(sig);
         xmlFreeNode(sig);
     }
-    edit_quorum(defect, m, root);
+    edit_quorum(defect, m, m2, root);
     if (hb_xmldsig_sign(doc, cert, sign_cb, NULL, &err) != HB_OK)
         die("sign", &err);
     xmlChar *xml = NULL;
@@ -615,7 +642,7 @@ int main(int argc, char **argv)
                                         "format-version", "unknown-element", "dtd",
                                         "no-signature", "bad-signature", "entry-edit",
                                         "co-recipient", "no-sequence", "bad-share",
-                                        "no-commitment", NULL};
+                                        "no-commitment", "share-replay", NULL};
     if (!is(defect, tar_defects) && !is(defect, known) && !is(defect, link_defects)) {
         fprintf(stderr, "hbcraft: unknown defect '%s'\n", defect);
         return 2;
@@ -650,8 +677,9 @@ int main(int argc, char **argv)
         hb_provider_free(prov);
         return rc;
     }
-    if (strcmp(defect, "bad-share") == 0 || strcmp(defect, "no-commitment") == 0) {
-        int rc = quorum_defect(defect, src, out, m, signer_cert);
+    if (strcmp(defect, "bad-share") == 0 || strcmp(defect, "no-commitment") == 0 ||
+        strcmp(defect, "share-replay") == 0) {
+        int rc = quorum_defect(defect, src, out, m, m2, signer_cert);
         hb_manifest_free(m);
         hb_manifest_free(m2);
         X509_free(signer_cert);
@@ -686,6 +714,9 @@ int main(int argc, char **argv)
         if (c == NULL || hb_manifest_add_recipient(n, c, m->recipients[i].key_wrap, &id,
                                                    &err) != HB_OK)
             die("recipient", &err);
+        /* Kept as SRC says: swap and replay then move labelled wraps. */
+        if (m->recipients[i].oaep_label && hb_manifest_set_recipient_label(n, id, &err) != HB_OK)
+            die("recipient label", &err);
         if (strcmp(id, m->recipients[i].id) != 0)
             die("recipient ids shifted; put the removed recipient last", NULL);
         X509_free(c);
@@ -715,12 +746,17 @@ int main(int argc, char **argv)
                 const unsigned char *d = n->recipients[r].cert_der;
                 X509 *c = d2i_X509(NULL, &d, (long)n->recipients[r].cert_der_len);
                 hb_oaep_hash h;
+                hb_wrap_label label;
                 uint8_t *wrapped = NULL;
                 size_t wlen = 0;
                 if (c == NULL ||
                     hb_oaep_hash_from_name(n->recipients[r].key_wrap, &h, &err) != HB_OK ||
-                    hb_wrap_dek(hb_provider_libctx(prov), c, h, dek, &wrapped, &wlen, &err) !=
-                        HB_OK ||
+                    (n->recipients[r].oaep_label &&
+                     hb_wrap_label_make("dek", m->id, f->name, n->recipients[r].fingerprint,
+                                        &label, &err) != HB_OK) ||
+                    hb_wrap_dek_labelled(hb_provider_libctx(prov), c, h,
+                                         n->recipients[r].oaep_label ? &label : NULL, dek,
+                                         &wrapped, &wlen, &err) != HB_OK ||
                     hb_manifest_add_wrapped_key(n, f->name, n->recipients[r].id, wrapped, wlen,
                                                 &err) != HB_OK)
                     die("wrap", &err);

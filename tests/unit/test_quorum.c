@@ -285,7 +285,7 @@ static void test_manifest_quorum(void)
                      &err);
     X509 *certs[3] = {m1.cert, m2.cert, m3.cert};
     hb_oaep_hash hashes[3] = {HB_OAEP_SHA1, HB_OAEP_SHA256, HB_OAEP_SHA1};
-    HBTEST_ASSERT_OK(hb_quorum_add_to_manifest(m, NULL, "vault", 2, certs, hashes, 3, g, &qid,
+    HBTEST_ASSERT_OK(hb_quorum_add_to_manifest(m, NULL, "vault", 2, certs, hashes, NULL, 3, g, &qid,
                                                &err), &err);
     CU_ASSERT_STRING_EQUAL(qid, "q1");
     CU_ASSERT_FATAL(RAND_bytes(dek, 32) == 1);
