@@ -6,7 +6,6 @@
 
 #include "backup/custody/objects.h"
 #include "backup/custody/store_attest.h"
-#include "backup/custody/transcript_pin.h"
 #include "common/buf.h"
 #include "common/fail.h"
 #include "common/x509.h"
@@ -222,17 +221,12 @@ hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char 
     hb_recipient_set s = {0};
     HB_TRY(hb_custody_load(root, &c, err));
     /* Recipients from the store only as far as the signed transcript says
-     * the store is (issue 15): checked before any is used. The transcript
-     * against its pinned head first: that message names the pinning
-     * backup. */
-    if (n == 0 || names_in_store(c, names, n)) {
-        uint64_t seq;
-        char head[65];
-        HB_TRY(hb_transcript_pin_for_backup(root, &seq, head, err));
+     * the store is (issue 15): checked before any is used. (The caller has
+     * checked the transcript against its pinned head already.) */
+    if (n == 0 || names_in_store(c, names, n))
         HB_TRY(hb_store_attest_check(p, root, c, "the custody store is checked against the "
                                      "ceremony transcript, which does not verify; nothing "
                                      "was written", err));
-    }
     if (n == 0) {
         for (size_t i = 0; i < c->n_groups; i++) {
             if (c->groups[i].retired)

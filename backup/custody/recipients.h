@@ -41,7 +41,8 @@ typedef struct hb_recipient_set {
  *  - names: each a quorum group name, an enrollment name or fingerprint
  *    (prefix of >= 8 hex digits), or a certificate object name, in that order.
  * Retired enrollments are refused, also when named through a certificate
- * object with the same certificate. */
+ * object with the same certificate. The caller has checked the transcript
+ * against its pinned head (hb_transcript_pin_for_backup) first. */
 hb_status hb_recipient_set_resolve(const char *root, hb_provider *p, const char *const *names,
                                    size_t n, hb_recipient_set *out, hb_err *err) HB_MUST_CHECK;
 void hb_recipient_set_free(hb_recipient_set *s);

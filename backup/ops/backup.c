@@ -76,6 +76,8 @@ typedef struct backup_run {
     group_key *gk;                 /* per rs.groups; secure heap, wiped */
     hb_signer *signer;
     hb_manifest *m;
+    uint64_t transcript_seq;       /* the transcript's head (0: none), checked */
+    char transcript_head[65];      /* against the pin before recipients are read */
     hb_archive_job *jobs;          /* src_dir and out_path owned */
     size_t n_jobs;
 } backup_run;
@@ -282,6 +284,10 @@ static hb_status choose_recipients(backup_run *b, hb_err *err)
     hb_status st = HB_OK;
     const hb_backup_request *req = b->req;
     HB_TRY(hb_objects_load(b->sys->root, &b->store, err));
+    /* The transcript against its pinned head first: that refusal names the
+     * pinning backup, before the store is compared with the transcript. */
+    HB_TRY(hb_transcript_pin_for_backup(b->sys->root, &b->transcript_seq, b->transcript_head,
+                                        err));
     HB_TRY(hb_recipient_set_resolve(b->sys->root, b->p, req->recipients, req->n_recipients,
                                     &b->rs, err));
     HB_TRY(hb_strlist_extend(&b->res->warnings, &b->rs.warnings, err));
@@ -360,19 +366,6 @@ cleanup:
     return st;
 }
 
-/* The ceremony transcript's head, signed into the manifest (docs/FORMAT.md
- * §10), checked against the head this system pinned before anything is
- * written: a transcript that lost its pinned head is refused here. */
-static hb_status pin_transcript(backup_run *b, hb_err *err)
-{
-    uint64_t seq = 0;
-    char head[65];
-    hb_status st = hb_transcript_pin_for_backup(b->sys->root, &seq, head, err);
-    if (st == HB_OK && seq > 0)
-        st = hb_manifest_set_transcript(b->m, seq, head, err);
-    return st;
-}
-
 static hb_status start_manifest(backup_run *b, hb_err *err)
 {
     hb_status st = HB_OK;
@@ -384,7 +377,10 @@ static hb_status start_manifest(backup_run *b, hb_err *err)
     HB_TRY(hb_manifest_set_system(b->m, b->sys->version, b->sys->profile->name, build,
                                   machine, serial, err));
     HB_TRY(add_recipients(b, err));
-    HB_TRY(pin_transcript(b, err));
+    /* The transcript's head, checked in choose_recipients, signed into the
+     * manifest (docs/FORMAT.md §10). */
+    if (b->transcript_seq > 0)
+        HB_TRY(hb_manifest_set_transcript(b->m, b->transcript_seq, b->transcript_head, err));
 cleanup:
     free(build);
     free(machine);
