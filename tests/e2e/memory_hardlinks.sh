@@ -14,7 +14,7 @@ MAX_RSS_KB=65536
 # ASan's shadow memory takes about 3x (as worst_day_hostile_xml); its
 # quarantine of freed blocks (256 MiB by default) is bounded to 16 MiB, or
 # it alone fills the budget with the walk's freed entries.
-if grep -qs '^HSMBAK_SANITIZE:BOOL=ON' "${HSMBAK_BUILD:-/nonexistent}/CMakeCache.txt"; then
+if sanitized_build; then
   MAX_RSS_KB=$((3 * MAX_RSS_KB))
   export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16"
   echo "sanitizer build: limit $((MAX_RSS_KB / 1024)) MiB, ASan quarantine 16 MiB"

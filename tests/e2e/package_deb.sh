@@ -11,7 +11,7 @@
 # the .debs are unpacked into a fresh root instead (dpkg -x) and run there.
 . "$HSMBAK_SRC/tests/lib/e2e.sh"
 : "${HSMBAK_BUILD:?run through ctest (HSMBAK_BUILD)}"
-if ldd "$HSMBAK_BIN" | grep -q libasan; then
+if sanitized_build; then
   echo "sanitizer build: the package is made from the release tree only"; finish; exit 0
 fi
 command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || fail "dpkg-deb and cpack are needed"

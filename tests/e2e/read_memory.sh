@@ -7,7 +7,7 @@
 LIMIT_KIB=$((64 * 1024))
 # AddressSanitizer's shadow memory and quarantine are not the program's:
 # the limit is for real builds; a sanitized one still runs the restore.
-if ldd "$HSMBAK_BIN" | grep -q libasan; then LIMIT_KIB=$((1024 * 1024)); fi
+if sanitized_build; then LIMIT_KIB=$((1024 * 1024)); fi
 
 make_system
 python3 - "$HSMBAK_ROOT/local/many" <<'PY'

@@ -13,6 +13,10 @@ export HSMBAK_ROOT=$T/system
 unset HSMBAK_PKCS11_MODULE
 checks=0
 
+# The binary under test is the ASan/UBSan build (its CMake cache says so;
+# `ldd | grep -q` under pipefail can fail by SIGPIPE and say no).
+sanitized_build() { grep -qs '^HSMBAK_SANITIZE:BOOL=ON' "${HSMBAK_BUILD:-/nonexistent}/CMakeCache.txt"; }
+
 hb() { "$HSMBAK_BIN" --pin-source "file:$PIN_FILE" "$@"; }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
